@@ -1,0 +1,96 @@
+"""Turning chat messages into the prompt text a model was trained on.
+
+The GGUF's own Jinja template (`tokenizer.chat_template`) wins; where a file has none (the
+bundled Gemma base model) a built-in template is chosen by architecture; a raw prompt is
+passed through untouched. A final assistant message is left open so the model continues it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from app.core.request import ChatMessage, GenerationRequest, Role
+
+log = logging.getLogger(__name__)
+
+
+class TemplateSource(Protocol):
+    @property
+    def architecture(self) -> str: ...
+    @property
+    def chat_template(self) -> str | None: ...
+
+
+def _gemma(messages: Sequence[ChatMessage]) -> str:
+    """Gemma has no system role: the system text opens the first user turn."""
+    system = "\n\n".join(m.content for m in messages if m.role is Role.SYSTEM)
+    turns = [m for m in messages if m.role is not Role.SYSTEM]
+    parts: list[str] = []
+    for i, m in enumerate(turns):
+        role = "model" if m.role is Role.ASSISTANT else "user"
+        content = m.content
+        if system and i == 0 and m.role is Role.USER:
+            content = f"{system}\n\n{content}"
+        open_turn = i == len(turns) - 1 and m.role is Role.ASSISTANT
+        parts.append(f"<start_of_turn>{role}\n{content}" + ("" if open_turn else "<end_of_turn>\n"))
+    if not turns or turns[-1].role is not Role.ASSISTANT:
+        parts.append("<start_of_turn>model\n")
+    return "".join(parts)
+
+
+def _chatml(messages: Sequence[ChatMessage]) -> str:
+    parts: list[str] = []
+    for i, m in enumerate(messages):
+        open_turn = i == len(messages) - 1 and m.role is Role.ASSISTANT
+        parts.append(f"<|im_start|>{m.role.value}\n{m.content}" + ("" if open_turn else "<|im_end|>\n"))
+    if not messages or messages[-1].role is not Role.ASSISTANT:
+        parts.append("<|im_start|>assistant\n")
+    return "".join(parts)
+
+
+BUILTIN_TEMPLATES = {"gemma": _gemma, "gemma2": _gemma, "gemma3": _gemma, "gemma3n": _gemma}
+
+
+def builtin_template_name(architecture: str) -> str:
+    return "gemma" if architecture in BUILTIN_TEMPLATES else "chatml"
+
+
+def _render_jinja(source: str, messages: Sequence[ChatMessage], bos_text: str, eos_text: str) -> str:
+    from jinja2.exceptions import TemplateError
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    def raise_exception(message: str) -> None:
+        raise TemplateError(message)
+
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+    env.globals["raise_exception"] = raise_exception
+    continuing = bool(messages) and messages[-1].role is Role.ASSISTANT
+    history = messages[:-1] if continuing else messages
+    context: dict[str, Any] = {
+        "messages": [{"role": m.role.value, "content": m.content} for m in history],
+        "add_generation_prompt": True,
+        "bos_token": bos_text,
+        "eos_token": eos_text,
+    }
+    text = env.from_string(source).render(**context)
+    return text + (messages[-1].content if continuing else "")
+
+
+def render_prompt(
+    request: GenerationRequest, model: TemplateSource, bos_text: str = "", eos_text: str = ""
+) -> tuple[str, bool]:
+    """The prompt text and whether the tokenizer should add its special tokens (BOS)."""
+    if request.prompt is not None:
+        return request.prompt, True
+    messages = request.messages
+    source = model.chat_template
+    if source:
+        try:
+            text = _render_jinja(source, messages, bos_text, eos_text)
+            return text, not (bos_text and text.startswith(bos_text))
+        except Exception as exc:  # a broken template in a file must not stop the chat
+            log.warning("chat template of this model failed (%s); using a built-in one", exc)
+    builtin = BUILTIN_TEMPLATES.get(model.architecture, _chatml)
+    return builtin(messages), True

@@ -1,0 +1,190 @@
+"""Command line: `specula` / `python -m app [command]`.
+
+Every failure a user can cause (bad arguments, a missing or broken model file, an
+incompatible draft, a prompt too long) ends in one line on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from collections.abc import Sequence
+
+from app import __version__
+from app.core.errors import SpeculaError
+from app.core.events import GenerationResult, TokenEvent
+from app.core.request import ChatMessage, DraftSettings, GenerationRequest, Role, SamplingSettings
+
+EXIT_USAGE = 2
+EXIT_FAILURE = 1
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be >= 1")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return value
+
+
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("must be between 0 and 1")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="specula",
+        description="Chat with local LLMs, faster with speculative decoding.",
+    )
+    parser.add_argument("--version", action="version", version=f"specula {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    gen = sub.add_parser("generate", help="generate a reply headlessly and stream it to stdout")
+    gen.add_argument("--model", help="main model: a .gguf path or a model name (default: bundled Gemma 3 270M)")
+    gen.add_argument("--draft", help="draft model for speculative decoding: a path or a model name")
+    gen.add_argument("--prompt", required=True, help="the user message (or the raw prompt with --raw)")
+    gen.add_argument("--system", help="system prompt (chat mode)")
+    gen.add_argument("--raw", action="store_true", help="send the prompt as-is, without the chat template")
+    gen.add_argument("--max-tokens", type=_positive_int, default=256)
+    gen.add_argument("--temperature", type=_non_negative_float, default=0.8, help="0 = greedy")
+    gen.add_argument("--top-k", type=_non_negative_int, default=40)
+    gen.add_argument("--top-p", type=_probability, default=0.95)
+    gen.add_argument("--min-p", type=_probability, default=0.05)
+    gen.add_argument("--repeat-penalty", type=_non_negative_float, default=1.1)
+    gen.add_argument("--seed", type=int, default=None)
+    gen.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
+    gen.add_argument("--draft-max", type=_positive_int, default=16, help="Max Draft Size")
+    gen.add_argument("--draft-min", type=_non_negative_int, default=0, help="Min Draft Size")
+    gen.add_argument("--draft-p-min", type=_probability, default=0.75, help="Drafting Probability Cutoff")
+    gen.add_argument("--ctx", type=_positive_int, default=None, help="context length (default: model's, max 4096)")
+    gen.add_argument("--gpu-layers", type=int, default=0, help="layers to offload to the GPU (-1: all)")
+    gen.add_argument("--json", action="store_true", help="print one JSON object instead of streaming")
+    gen.set_defaults(handler=_cmd_generate)
+    return parser
+
+
+def _request_from(args: argparse.Namespace) -> GenerationRequest:
+    sampling = SamplingSettings(
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        min_p=args.min_p,
+        repeat_penalty=args.repeat_penalty,
+        seed=args.seed,
+    )
+    draft = DraftSettings(max_draft_size=args.draft_max, min_draft_size=args.draft_min, p_min=args.draft_p_min)
+    if args.raw:
+        return GenerationRequest(prompt=args.prompt, max_tokens=args.max_tokens, sampling=sampling,
+                                 draft=draft, stop=tuple(args.stop))
+    messages = []
+    if args.system:
+        messages.append(ChatMessage(Role.SYSTEM, args.system))
+    messages.append(ChatMessage(Role.USER, args.prompt))
+    return GenerationRequest(messages=tuple(messages), max_tokens=args.max_tokens, sampling=sampling,
+                             draft=draft, stop=tuple(args.stop))
+
+
+class _Progress:
+    """Percent progress on stderr: redrawn in place on a terminal, a few lines otherwise."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.last = -1
+        self.step = 1 if sys.stderr.isatty() else 25
+
+    def __call__(self, done: int, total: int) -> None:
+        pct = 100 * done // max(total, 1)
+        if pct // self.step == self.last // self.step and pct < 100:
+            return
+        self.last = pct
+        end = "\n" if pct >= 100 or self.step > 1 else ""
+        print(f"\r{self.label}... {pct}%", end=end, file=sys.stderr, flush=True)
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from app.engines.llamacpp import LoadOptions, load_model
+    from app.library.bundled import ensure_bundled_model
+    from app.library.resolve import resolve_model
+
+    request = _request_from(args)
+    request.validate()
+    if args.model is None or args.draft is None:
+        ensure_bundled_model(progress=None if args.json else _Progress("Preparing the bundled model"))
+    options = LoadOptions(n_ctx=args.ctx, n_gpu_layers=args.gpu_layers)
+    main_path = resolve_model(args.model)
+    draft_path = resolve_model(args.draft) if args.draft else None
+    if draft_path is not None:
+        from app.engines.compatibility import check_draft
+
+        verdict = check_draft(main_path, draft_path)
+        if not verdict:
+            raise SpeculaError(f"{draft_path.name} cannot draft for {main_path.name}: {verdict.reason}")
+    main_model = load_model(main_path, options)
+    draft_model = load_model(draft_path, options) if draft_path else None
+    cancel = threading.Event()
+    result: GenerationResult | None = None
+    tokens: list[dict[str, str]] = []
+    try:
+        for item in main_model.generate(request, draft=draft_model, cancel=cancel):
+            if isinstance(item, TokenEvent):
+                if args.json:
+                    tokens.append({"text": item.text, "origin": item.origin.value})
+                else:
+                    sys.stdout.write(item.text)
+                    sys.stdout.flush()
+            else:
+                result = item
+    except KeyboardInterrupt:
+        cancel.set()
+        return 130
+    finally:
+        main_model.close()
+        if draft_model:
+            draft_model.close()
+    assert result is not None
+    if args.json:
+        print(json.dumps({"text": result.text, "tokens": tokens, "stats": result.stats.to_dict()},
+                         ensure_ascii=False))
+    else:
+        print()
+        s = result.stats
+        line = f"{s.tokens_per_second:.1f} tok/s, {s.predicted_tokens_count} tokens, " \
+               f"first token {s.time_to_first_token:.2f}s, stop: {s.stop_reason.value}"
+        if s.draft_model:
+            line += f", accepted {s.accepted_draft_tokens_count}/{s.total_draft_tokens_count} draft tokens"
+        print(line, file=sys.stderr)
+    if result.error:
+        print(f"error: {result.error}", file=sys.stderr)
+        return EXIT_FAILURE
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return int(args.handler(args))
+    except SpeculaError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE

@@ -1,0 +1,75 @@
+"""What a generation streams: token events tagged by origin, then one final result.
+
+Streaming is a plain iterator of these small dataclasses; a consumer that stops iterating
+(or closes the iterator) stops the generation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from enum import Enum
+
+
+class TokenOrigin(str, Enum):
+    MAIN = "main"  # produced by the main model
+    DRAFT = "draft"  # proposed by the draft and accepted by the main model
+
+
+class StopReason(str, Enum):
+    EOS = "eos"
+    MAX_TOKENS = "max_tokens"
+    STOP_STRING = "stop_string"
+    CANCELLED = "cancelled"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenEvent:
+    """One generated token. `text` is the complete characters this token finishes: it can be
+    empty when the token holds only part of a multi-byte character."""
+
+    token_id: int
+    text: str
+    origin: TokenOrigin
+
+
+@dataclass
+class GenerationStats:
+    """Honest numbers for one reply. total = accepted + rejected + ignored always holds.
+
+    - accepted: drafted tokens the main model agreed with and that were emitted;
+    - rejected: drafted tokens sent to the main model and not emitted;
+    - ignored: drafted tokens never sent (drafts shorter than Min Draft Size).
+    """
+
+    tokens_per_second: float = 0.0
+    time_to_first_token: float = 0.0
+    generation_time: float = 0.0
+    stop_reason: StopReason = StopReason.EOS
+    prompt_tokens_count: int = 0
+    predicted_tokens_count: int = 0
+    draft_model: str | None = None
+    total_draft_tokens_count: int = 0
+    accepted_draft_tokens_count: int = 0
+    rejected_draft_tokens_count: int = 0
+    ignored_draft_tokens_count: int = 0
+    verify_steps: int = 0  # main-model decode calls after the prompt (a plain step counts too)
+
+    def to_dict(self) -> dict[str, object]:
+        out = asdict(self)
+        out["stop_reason"] = self.stop_reason.value
+        return out
+
+    @property
+    def acceptance_rate(self) -> float | None:
+        sent = self.accepted_draft_tokens_count + self.rejected_draft_tokens_count
+        return self.accepted_draft_tokens_count / sent if sent else None
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    """The last item of a stream: the whole text (stop strings removed) and the stats."""
+
+    text: str
+    stats: GenerationStats
+    error: str | None = None

@@ -1,0 +1,337 @@
+"""llama.cpp backend on llama-cpp-python's low-level API.
+
+llama-cpp-python cannot draft with a second model, so we drive llama.cpp ourselves: each
+loaded model owns a context holding one sequence, and exposes the few operations the
+speculative loop needs (append tokens, read a row's logits, roll the cache back).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import threading
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import llama_cpp as ll
+import numpy as np
+
+from app.chat.templates import render_prompt
+from app.core.errors import (
+    ContextOverflowError,
+    DraftIncompatibleError,
+    ModelFileError,
+    ModelLoadError,
+)
+from app.core.events import GenerationResult, TokenEvent
+from app.core.request import GenerationRequest, SamplingSettings
+from app.engines.compatibility import check_gguf_pair
+from app.engines.speculative import CancelFlag, run_generation
+from app.library.gguf_meta import GGUFInfo, read_gguf
+
+log = logging.getLogger(__name__)
+
+ENGINE_NAME = "llama.cpp"
+DEFAULT_CONTEXT = 4096
+
+_backend_lock = threading.Lock()
+_backend_ready = False
+_recent_llama_errors: deque[str] = deque(maxlen=8)
+
+
+_LOG_ERROR, _LOG_CONT = 4, 5  # ggml_log_level
+_last_log_level = 0
+
+
+@ll.llama_log_callback  # type: ignore[misc]
+def _on_llama_log(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
+    """Route llama.cpp's chatter to our log; keep its recent errors for our messages."""
+    global _last_log_level
+    if level == _LOG_CONT:
+        level = _last_log_level
+    _last_log_level = level
+    message = text.decode("utf-8", errors="replace").rstrip()
+    if not message:
+        return
+    if level == _LOG_ERROR:
+        _recent_llama_errors.append(message)
+    log.debug("llama.cpp: %s", message)
+
+
+def _ensure_backend() -> None:
+    global _backend_ready
+    with _backend_lock:
+        if not _backend_ready:
+            ll.llama_log_set(_on_llama_log, ctypes.c_void_p(0))
+            ll.llama_backend_init()
+            _backend_ready = True
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    n_ctx: int | None = None  # None: the model's training context, capped at DEFAULT_CONTEXT
+    n_gpu_layers: int = 0
+    n_threads: int | None = None
+    n_batch: int = 512
+
+
+class LlamaCppModel:
+    """A GGUF model and its one-sequence context. Not thread-safe: one generation at a time
+    (generate() holds a lock)."""
+
+    engine = ENGINE_NAME
+
+    def __init__(self, path: str | Path, options: LoadOptions | None = None) -> None:
+        options = options or LoadOptions()
+        self.path = Path(path)
+        self.info: GGUFInfo = read_gguf(self.path)  # raises ModelFileError before llama.cpp sees it
+        if self.info.is_projector:
+            raise ModelFileError(f"{self.path.name} is a vision projector (mmproj), not a language model")
+        if self.info.is_vocab_only:
+            raise ModelFileError(f"{self.path.name} holds only a vocabulary, no weights")
+        _ensure_backend()
+        _recent_llama_errors.clear()
+        mparams = ll.llama_model_default_params()
+        mparams.n_gpu_layers = options.n_gpu_layers
+        self._model = ll.llama_model_load_from_file(str(self.path).encode(), mparams)
+        if not self._model:
+            raise ModelLoadError(f"llama.cpp could not load {self.path.name}: {self._last_error()}")
+        self._vocab = ll.llama_model_get_vocab(self._model)
+        self.n_vocab = ll.llama_vocab_n_tokens(self._vocab)
+        train_ctx = ll.llama_model_n_ctx_train(self._model)
+        n_ctx = options.n_ctx or min(train_ctx, DEFAULT_CONTEXT)
+        threads = options.n_threads or max(1, os.cpu_count() or 1)
+        cparams = ll.llama_context_default_params()
+        cparams.n_ctx = n_ctx
+        cparams.n_batch = options.n_batch
+        cparams.n_ubatch = options.n_batch
+        cparams.n_seq_max = 1
+        cparams.n_threads = threads
+        cparams.n_threads_batch = threads
+        cparams.no_perf = True
+        cparams.swa_full = True  # sliding-window caches must keep every position to roll back
+        self._ctx = ll.llama_init_from_model(self._model, cparams)
+        if not self._ctx:
+            ll.llama_model_free(self._model)
+            raise ModelLoadError(f"llama.cpp could not create a context for {self.path.name}: {self._last_error()}")
+        self.n_ctx = ll.llama_n_ctx(self._ctx)
+        self.n_batch = options.n_batch
+        self._mem = ll.llama_get_memory(self._ctx)
+        self._batch = ll.llama_batch_init(self.n_batch, 0, 1)
+        self._logits_base = 0
+        self._pieces: dict[int, bytes] = {}
+        self.cached: list[int] = []  # tokens whose keys/values are in the cache, in order
+        self.lock = threading.Lock()
+
+    @staticmethod
+    def _last_error() -> str:
+        return _recent_llama_errors[-1] if _recent_llama_errors else "unknown error (see the log)"
+
+    # --- life cycle -------------------------------------------------------------------
+    def close(self) -> None:
+        if getattr(self, "_ctx", None):
+            ll.llama_batch_free(self._batch)
+            ll.llama_free(self._ctx)
+            ll.llama_model_free(self._model)
+            self._ctx = None
+
+    def __del__(self) -> None:  # pragma: no cover - best effort on interpreter exit
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    # --- vocabulary ---------------------------------------------------------------------
+    def tokenize(self, text: str, add_special: bool = True, parse_special: bool = True) -> list[int]:
+        data = text.encode("utf-8")
+        cap = len(data) + 16
+        while True:
+            buf = (ll.llama_token * cap)()
+            n = ll.llama_tokenize(self._vocab, data, len(data), buf, cap, add_special, parse_special)
+            if n >= 0:
+                return list(buf[:n])
+            cap = -n
+
+    def piece(self, token: int) -> bytes:
+        cached = self._pieces.get(token)
+        if cached is None:
+            buf = ctypes.create_string_buffer(64)
+            n = ll.llama_token_to_piece(self._vocab, token, buf, 64, 0, False)
+            if n < 0:
+                buf = ctypes.create_string_buffer(-n)
+                n = ll.llama_token_to_piece(self._vocab, token, buf, -n, 0, False)
+            cached = self._pieces[token] = buf.raw[:n]
+        return cached
+
+    def is_eog(self, token: int) -> bool:
+        return bool(ll.llama_vocab_is_eog(self._vocab, token))
+
+    @property
+    def bos_text(self) -> str:
+        bos = ll.llama_vocab_bos(self._vocab)
+        return "" if bos < 0 else (ll.llama_vocab_get_text(self._vocab, bos) or b"").decode("utf-8", "replace")
+
+    # --- the cache: what the speculative loop drives --------------------------------------
+    @property
+    def n_cached(self) -> int:
+        return len(self.cached)
+
+    def eval(self, tokens: Sequence[int], n_logits: int = 1) -> None:
+        """Append tokens to the cache; keep logits for the last `n_logits` of them (rows 0..)."""
+        if not tokens:
+            return
+        if len(self.cached) + len(tokens) > self.n_ctx:
+            raise ContextOverflowError(f"context full ({self.n_ctx} tokens)")
+        if n_logits > min(len(tokens), self.n_batch):
+            raise ValueError("n_logits exceeds the batch")
+        first_logit = len(tokens) - n_logits
+        batch = self._batch
+        for start in range(0, len(tokens), self.n_batch):
+            chunk = tokens[start : start + self.n_batch]
+            pos0 = len(self.cached)
+            for i, tok in enumerate(chunk):
+                batch.token[i] = tok
+                batch.pos[i] = pos0 + i
+                batch.n_seq_id[i] = 1
+                batch.seq_id[i][0] = 0
+                batch.logits[i] = start + i >= first_logit
+            batch.n_tokens = len(chunk)
+            rc = ll.llama_decode(self._ctx, batch)
+            if rc != 0:
+                raise ModelLoadError(f"llama.cpp decode failed (code {rc}): {self._last_error()}")
+            self.cached.extend(chunk)
+            self._logits_base = max(0, first_logit - start)
+
+    def truncate(self, n: int) -> None:
+        """Keep only the first n cached tokens."""
+        if n >= len(self.cached):
+            return
+        if not ll.llama_memory_seq_rm(self._mem, 0, n, -1):
+            # This cache cannot drop a suffix (recurrent models): rebuild the prefix.
+            keep = self.cached[:n]
+            ll.llama_memory_clear(self._mem, True)
+            self.cached = []
+            self.eval(keep, n_logits=0) if keep else None
+            return
+        del self.cached[n:]
+
+    def prefill(self, tokens: Sequence[int]) -> None:
+        """Make the cache hold exactly `tokens`, reusing the longest cached prefix, with the
+        logits of the last token available at row 0."""
+        common = 0
+        limit = min(len(self.cached), len(tokens) - 1)
+        cached = self.cached
+        while common < limit and cached[common] == tokens[common]:
+            common += 1
+        self.truncate(common)
+        self.eval(tokens[common:], n_logits=1)
+
+    def logits(self, row: int) -> np.ndarray:
+        ptr = ll.llama_get_logits_ith(self._ctx, self._logits_base + row)
+        return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
+
+    def top(self, row: int) -> tuple[int, float]:
+        """The most likely next token at a logits row and its probability."""
+        logits = self.logits(row)
+        best = int(np.argmax(logits))
+        prob = 1.0 / float(np.exp(logits - logits[best], dtype=np.float64).sum())
+        return best, prob
+
+    def new_sampler(self, settings: SamplingSettings, history: Sequence[int]) -> LlamaSampler:
+        return LlamaSampler(self, settings, history)
+
+    # --- generation ---------------------------------------------------------------------
+    def generate(
+        self,
+        request: GenerationRequest,
+        draft: LlamaCppModel | None = None,
+        cancel: CancelFlag | None = None,
+    ) -> Iterator[TokenEvent | GenerationResult]:
+        """Stream a reply: TokenEvents, then one GenerationResult. Errors in the request or the
+        models raise before the first event."""
+        request.validate()
+        if draft is not None:
+            if not isinstance(draft, LlamaCppModel):
+                raise DraftIncompatibleError(
+                    f"the draft runs on {getattr(draft, 'engine', 'another engine')} but the main "
+                    f"model runs on {ENGINE_NAME}; a draft must use the same engine"
+                )
+            verdict = check_gguf_pair(self.info, draft.info)
+            if not verdict:
+                raise DraftIncompatibleError(f"{draft.name} cannot draft for {self.name}: {verdict.reason}")
+        text, add_special = render_prompt(request, self.info, bos_text=self.bos_text)
+        prompt = self.tokenize(text, add_special=add_special)
+        if not prompt:
+            prompt = [ll.llama_vocab_bos(self._vocab)]
+        if len(prompt) >= self.n_ctx:
+            raise ContextOverflowError(
+                f"the prompt is {len(prompt)} tokens but the context holds {self.n_ctx}; "
+                "shorten it or load the model with a longer context"
+            )
+        return self._locked_generation(prompt, request, draft, cancel)
+
+    def _locked_generation(
+        self,
+        prompt: list[int],
+        request: GenerationRequest,
+        draft: LlamaCppModel | None,
+        cancel: CancelFlag | None,
+    ) -> Iterator[TokenEvent | GenerationResult]:
+        with self.lock:
+            sampler = self.new_sampler(request.sampling, prompt)
+            try:
+                yield from run_generation(self, draft, prompt, request, sampler, cancel)
+            finally:
+                sampler.close()
+
+
+class LlamaSampler:
+    """The main model's sampler chain. Sampling a row also records the token in the chain's
+    history (repeat penalty), exactly as plain decoding would."""
+
+    def __init__(self, model: LlamaCppModel, s: SamplingSettings, history: Sequence[int]) -> None:
+        self._ctx = model._ctx
+        chain = ll.llama_sampler_chain_init(ll.llama_sampler_chain_default_params())
+        if s.repeat_penalty != 1.0:
+            ll.llama_sampler_chain_add(chain, _penalties(model.n_vocab, s.repeat_last_n, s.repeat_penalty))
+        if s.temperature <= 0:
+            ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_greedy())
+        else:
+            if s.top_k > 0:
+                ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_top_k(s.top_k))
+            ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_top_p(s.top_p, 1))
+            ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_min_p(s.min_p, 1))
+            ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_temp(s.temperature))
+            seed = s.seed if s.seed is not None else ll.LLAMA_DEFAULT_SEED
+            ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_dist(seed & 0xFFFFFFFF))
+        self._chain = chain
+        self._base = model
+        for tok in history[-s.repeat_last_n :] if s.repeat_last_n > 0 else ():
+            ll.llama_sampler_accept(chain, tok)
+
+    def sample(self, row: int) -> int:
+        return int(ll.llama_sampler_sample(self._chain, self._ctx, self._base._logits_base + row))
+
+    def close(self) -> None:
+        if self._chain:
+            ll.llama_sampler_free(self._chain)
+            self._chain = None
+
+
+def _penalties(n_vocab: int, last_n: int, repeat: float) -> object:
+    """The penalties sampler; its C signature gained and lost an n_vocab argument over time."""
+    try:
+        return ll.llama_sampler_init_penalties(n_vocab, last_n, repeat, 0.0, 0.0)
+    except TypeError:
+        return ll.llama_sampler_init_penalties(last_n, repeat, 0.0, 0.0)
+
+
+def load_model(path: str | Path, options: LoadOptions | None = None) -> LlamaCppModel:
+    return LlamaCppModel(path, options)

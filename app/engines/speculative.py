@@ -1,0 +1,178 @@
+"""The decoding loop, with or without a draft: one code path, so plain decoding is simply
+speculation with empty drafts.
+
+Each round: the draft proposes up to Max Draft Size tokens (stopping early when its top
+token's probability falls under the cutoff); the main model evaluates its last token plus
+the whole draft in one batch; we sample the main model row by row and accept while its
+token equals the draft's, then keep the main model's first differing (or extra) token.
+The output is therefore exactly what the main model's sampler produces, for any sampler.
+Both caches are rolled back to the accepted prefix; the draft's cache is reused.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from typing import Protocol
+
+from app.core.events import GenerationResult, GenerationStats, StopReason, TokenEvent, TokenOrigin
+from app.core.request import DraftSettings, GenerationRequest
+from app.engines.text_stream import TokenTextStream
+
+
+class CancelFlag(Protocol):
+    def is_set(self) -> bool: ...
+
+
+class TokenModel(Protocol):
+    """A model holding one sequence in its cache."""
+
+    name: str
+    n_ctx: int
+
+    @property
+    def n_cached(self) -> int: ...
+    def eval(self, tokens: Sequence[int], n_logits: int = 1) -> None: ...
+    def truncate(self, n: int) -> None: ...
+    def prefill(self, tokens: Sequence[int]) -> None: ...
+    def top(self, row: int) -> tuple[int, float]: ...
+    def piece(self, token: int) -> bytes: ...
+    def is_eog(self, token: int) -> bool: ...
+
+
+class Sampler(Protocol):
+    def sample(self, row: int) -> int: ...
+
+
+def propose_draft(draft: TokenModel, sequence: Sequence[int], budget: int, p_min: float) -> list[int]:
+    """Let the draft continue `sequence` greedily for up to `budget` tokens."""
+    draft.prefill(sequence)
+    out: list[int] = []
+    while len(out) < budget:
+        token, prob = draft.top(0)
+        if prob < p_min:
+            break
+        out.append(token)
+        if len(out) == budget or draft.is_eog(token):
+            break
+        draft.eval([token], 1)
+    return out
+
+
+def run_generation(
+    main: TokenModel,
+    draft: TokenModel | None,
+    prompt: Sequence[int],
+    request: GenerationRequest,
+    sampler: Sampler,
+    cancel: CancelFlag | None = None,
+) -> Iterator[TokenEvent | GenerationResult]:
+    settings: DraftSettings = request.draft
+    stats = GenerationStats(prompt_tokens_count=len(prompt), draft_model=draft.name if draft else None)
+    stream = TokenTextStream(request.stop)
+    pieces: list[str] = []
+    sequence = list(prompt)
+    sent = 0  # draft tokens given to the main model
+
+    def release(events: list[TokenEvent]) -> list[TokenEvent]:
+        for ev in events:
+            pieces.append(ev.text)
+            if ev.token_id >= 0:
+                stats.predicted_tokens_count += 1
+                if ev.origin is TokenOrigin.DRAFT:
+                    stats.accepted_draft_tokens_count += 1
+        return events
+
+    t_start = time.perf_counter()
+    t_first: float | None = None
+    t_prompt: float | None = None
+    error: str | None = None
+    reason = StopReason.MAX_TOKENS
+    try:
+        main.prefill(sequence)
+        if draft is not None:
+            draft.prefill(sequence)
+        t_prompt = time.perf_counter()
+        produced = 0
+        last = sampler.sample(0)
+        origin = TokenOrigin.MAIN
+        while True:
+            # `last` is sampled but not yet in the main cache.
+            if main.is_eog(last):
+                reason = StopReason.EOS
+                break
+            sequence.append(last)
+            produced += 1
+            out = release(stream.push(last, main.piece(last), origin))
+            if t_first is None:
+                t_first = time.perf_counter()
+            if out:
+                yield from out
+            if stream.stopped:
+                reason = StopReason.STOP_STRING
+                break
+            if produced >= request.max_tokens:
+                reason = StopReason.MAX_TOKENS
+                break
+            if cancel is not None and cancel.is_set():
+                reason = StopReason.CANCELLED
+                break
+            room = main.n_ctx - main.n_cached - 1
+            if room <= 0:
+                reason = StopReason.MAX_TOKENS  # context full
+                break
+            budget = min(settings.max_draft_size, request.max_tokens - produced - 1, room - 1)
+            drafted: list[int] = []
+            if draft is not None and budget > 0:
+                drafted = propose_draft(draft, sequence, budget, settings.p_min)
+                stats.total_draft_tokens_count += len(drafted)
+                if len(drafted) < settings.min_draft_size:
+                    stats.ignored_draft_tokens_count += len(drafted)
+                    drafted = []
+            sent += len(drafted)
+            base = main.n_cached
+            main.eval([last, *drafted], n_logits=len(drafted) + 1)
+            stats.verify_steps += 1
+            accepted: list[int] = []
+            nxt = sampler.sample(0)
+            while len(accepted) < len(drafted) and nxt == drafted[len(accepted)]:
+                accepted.append(nxt)
+                nxt = sampler.sample(len(accepted))
+            if accepted:
+                main.truncate(base + 1 + len(accepted))
+                # Emit the accepted draft tokens; the main model's own token comes next round.
+                stop_now = False
+                for tok in accepted:
+                    if main.is_eog(tok):
+                        reason = StopReason.EOS
+                        stop_now = True
+                        break
+                    sequence.append(tok)
+                    produced += 1
+                    out = release(stream.push(tok, main.piece(tok), TokenOrigin.DRAFT))
+                    if out:
+                        yield from out
+                    if stream.stopped:
+                        reason = StopReason.STOP_STRING
+                        stop_now = True
+                        break
+                if stop_now:
+                    break
+            elif drafted:
+                main.truncate(base + 1)
+            last = nxt
+            origin = TokenOrigin.MAIN
+    except Exception as exc:  # report, keep the partial text
+        reason = StopReason.ERROR
+        error = str(exc) or type(exc).__name__
+    finally:
+        t_end = time.perf_counter()
+    if reason is not StopReason.STOP_STRING:
+        yield from release(stream.finish())
+    stats.stop_reason = reason
+    stats.rejected_draft_tokens_count = sent - stats.accepted_draft_tokens_count
+    stats.time_to_first_token = (t_first or t_end) - t_start
+    stats.generation_time = t_end - (t_prompt if t_prompt is not None else t_end)
+    if stats.generation_time > 0:
+        stats.tokens_per_second = stats.predicted_tokens_count / stats.generation_time
+    yield GenerationResult("".join(pieces), stats, error)

@@ -1,0 +1,305 @@
+"""Reads what we need from a GGUF file's header without loading any weights.
+
+Our own small parser: it walks the key/value section and the tensor table once, checks that
+every tensor's data lies inside the file (so a truncated download is caught before llama.cpp
+sees it), and fingerprints the vocabulary so one model can be compared with fifty without
+re-reading fifty vocabularies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mmap
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.core.errors import ModelFileError
+
+GGUF_MAGIC = b"GGUF"
+VOCAB_CHECK_START = 5  # llama.cpp skips the first ids (special tokens) when comparing vocabularies
+
+# GGUF value types -> struct format (scalars) ; 8 = string, 9 = array
+_SCALAR = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
+_STRING, _ARRAY = 8, 9
+_NUMERIC_ARRAY_KEEP = 64  # numeric arrays longer than this are skipped, not materialised
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    name: str
+    shape: tuple[int, ...]
+    ggml_type: int
+    offset: int
+
+
+@dataclass
+class GGUFInfo:
+    path: Path
+    file_size: int
+    version: int
+    metadata: dict[str, Any]
+    tensors: list[TensorInfo]
+    vocab_fingerprint: str | None
+    tokens_offset: int | None  # where tokenizer.ggml.tokens' first element starts
+    n_vocab: int = 0
+    _tokens: list[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def architecture(self) -> str:
+        return str(self.metadata.get("general.architecture", "unknown"))
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata.get("general.name") or self.path.stem)
+
+    @property
+    def vocab_type(self) -> str | None:
+        value = self.metadata.get("tokenizer.ggml.model")
+        return None if value is None else str(value)
+
+    @property
+    def context_length(self) -> int | None:
+        value = self.metadata.get(f"{self.architecture}.context_length")
+        return int(value) if value is not None else None
+
+    @property
+    def chat_template(self) -> str | None:
+        value = self.metadata.get("tokenizer.chat_template")
+        return str(value) if value else None
+
+    @property
+    def parameter_count(self) -> int:
+        total = 0
+        for t in self.tensors:
+            n = 1
+            for d in t.shape:
+                n *= d
+            total += n
+        return total
+
+    @property
+    def quantization(self) -> str | None:
+        ft = self.metadata.get("general.file_type")
+        if ft is None:
+            return None
+        try:
+            from gguf import LlamaFileType
+
+            return LlamaFileType(int(ft)).name.removeprefix("MOSTLY_")
+        except (ValueError, ImportError):
+            return f"type {ft}"
+
+    @property
+    def is_vocab_only(self) -> bool:
+        return not self.tensors
+
+    @property
+    def is_projector(self) -> bool:
+        """Vision projectors (mmproj) are not models and never take part in compatibility."""
+        return self.architecture == "clip" or self.metadata.get("general.type") == "mmproj"
+
+    def special_token(self, which: str) -> int | None:
+        """BOS/EOS id as llama.cpp would use it: the file's value, else the vocabulary type's default."""
+        value = self.metadata.get(f"tokenizer.ggml.{which}_token_id")
+        if value is not None:
+            return int(value)
+        return _VOCAB_DEFAULTS.get(self.vocab_type or "", {}).get(which)
+
+    def adds(self, which: str) -> bool:
+        value = self.metadata.get(f"tokenizer.ggml.add_{which}_token")
+        if value is not None:
+            return bool(value)
+        return bool(_VOCAB_DEFAULTS.get(self.vocab_type or "", {}).get(f"add_{which}", False))
+
+    def tokens(self) -> list[bytes]:
+        """The vocabulary's token texts (read on first use, then kept)."""
+        if self._tokens is None:
+            self._tokens = read_tokens(self.path, self.tokens_offset, self.n_vocab)
+        return self._tokens
+
+
+# llama.cpp's defaults per tokenizer model when the file does not say (llama-vocab.cpp).
+_VOCAB_DEFAULTS: dict[str, dict[str, Any]] = {
+    "llama": {"bos": 1, "eos": 2, "add_bos": True, "add_eos": False},
+    "gpt2": {"bos": 11, "eos": 11, "add_bos": False, "add_eos": False},
+    "bert": {"bos": 101, "eos": None, "add_bos": True, "add_eos": False},
+    "t5": {"bos": None, "eos": 1, "add_bos": False, "add_eos": True},
+}
+
+
+class _Cursor:
+    __slots__ = ("buf", "pos", "end")
+
+    def __init__(self, buf: mmap.mmap | bytes, pos: int = 0) -> None:
+        self.buf = buf
+        self.pos = pos
+        self.end = len(buf)
+
+    def need(self, n: int) -> None:
+        if n < 0 or self.pos + n > self.end:
+            raise ModelFileError("truncated GGUF header")
+
+    def unpack(self, fmt: str, size: int) -> Any:
+        self.need(size)
+        (value,) = struct.unpack_from(fmt, self.buf, self.pos)
+        self.pos += size
+        return value
+
+    def u32(self) -> int:
+        return int(self.unpack("<I", 4))
+
+    def u64(self) -> int:
+        return int(self.unpack("<Q", 8))
+
+    def string_bytes(self) -> bytes:
+        n = self.u64()
+        self.need(n)
+        out = bytes(self.buf[self.pos : self.pos + n])
+        self.pos += n
+        return out
+
+    def skip_string(self) -> None:
+        n = self.u64()
+        self.need(n)
+        self.pos += n
+
+    def value(self, vtype: int) -> Any:
+        if vtype in _SCALAR:
+            fmt = _SCALAR[vtype]
+            return self.unpack(fmt, struct.calcsize(fmt))
+        if vtype == _STRING:
+            return self.string_bytes().decode("utf-8", errors="replace")
+        raise ModelFileError(f"unknown GGUF value type {vtype}")
+
+
+def read_gguf(path: str | Path) -> GGUFInfo:
+    """Parse a GGUF header. Raises ModelFileError with a one-line reason for anything that is
+    not a complete GGUF file."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as fh:
+            if size < 24:
+                raise ModelFileError(f"{path.name}: not a GGUF file (only {size} bytes)")
+            with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+                return _parse(path, size, buf)
+    except FileNotFoundError:
+        raise ModelFileError(f"model file not found: {path}") from None
+    except IsADirectoryError:
+        raise ModelFileError(f"{path} is a folder, not a GGUF file") from None
+    except PermissionError:
+        raise ModelFileError(f"{path}: permission denied") from None
+    except (OSError, ValueError) as exc:
+        raise ModelFileError(f"{path.name}: cannot read ({exc})") from None
+
+
+def _parse(path: Path, size: int, buf: mmap.mmap) -> GGUFInfo:
+    if buf[:4] != GGUF_MAGIC:
+        raise ModelFileError(f"{path.name}: not a GGUF file (bad magic)")
+    cur = _Cursor(buf, 4)
+    version = cur.u32()
+    if version not in (2, 3):
+        raise ModelFileError(f"{path.name}: unsupported GGUF version {version}")
+    n_tensors, n_kv = cur.u64(), cur.u64()
+    if n_kv > 1_000_000 or n_tensors > 10_000_000:
+        raise ModelFileError(f"{path.name}: corrupt GGUF header (implausible counts)")
+    meta: dict[str, Any] = {}
+    fingerprint: str | None = None
+    tokens_offset: int | None = None
+    n_vocab = 0
+    try:
+        for _ in range(n_kv):
+            key = cur.string_bytes().decode("utf-8", errors="replace")
+            vtype = cur.u32()
+            if vtype != _ARRAY:
+                meta[key] = cur.value(vtype)
+                continue
+            etype, count = cur.u32(), cur.u64()
+            if key == "tokenizer.ggml.tokens" and etype == _STRING:
+                tokens_offset, fingerprint, n_vocab = _walk_tokens(cur, count)
+                meta[key] = f"<{count} tokens>"
+            elif etype == _STRING:
+                items = []
+                for _ in range(count):
+                    items.append(cur.string_bytes().decode("utf-8", errors="replace"))
+                meta[key] = items
+            elif etype in _SCALAR:
+                width = struct.calcsize(_SCALAR[etype])
+                if count <= _NUMERIC_ARRAY_KEEP:
+                    meta[key] = [cur.value(etype) for _ in range(count)]
+                else:
+                    cur.need(width * count)
+                    cur.pos += width * count
+                    meta[key] = f"<{count} values>"
+            else:
+                raise ModelFileError(f"nested GGUF arrays are not supported")
+        tensors = []
+        for _ in range(n_tensors):
+            name = cur.string_bytes().decode("utf-8", errors="replace")
+            n_dims = cur.u32()
+            if n_dims > 8:
+                raise ModelFileError(f"corrupt tensor table ({name})")
+            shape = tuple(cur.u64() for _ in range(n_dims))
+            tensors.append(TensorInfo(name, shape, cur.u32(), cur.u64()))
+    except struct.error:
+        raise ModelFileError(f"{path.name}: truncated GGUF header") from None
+    except ModelFileError as exc:
+        raise ModelFileError(f"{path.name}: {exc}") from None
+    alignment = int(meta.get("general.alignment", 32) or 32)
+    data_start = (cur.pos + alignment - 1) // alignment * alignment
+    _check_tensor_data(path, tensors, data_start, size)
+    return GGUFInfo(path, size, version, meta, tensors, fingerprint, tokens_offset, n_vocab)
+
+
+def _walk_tokens(cur: _Cursor, count: int) -> tuple[int, str, int]:
+    """Walk the token array, hashing the raw entries from VOCAB_CHECK_START on. A duplicate
+    token text is refused here: llama.cpp aborts the whole process on one."""
+    start = cur.pos
+    hash_from = start
+    seen: set[bytes] = set()
+    buf = cur.buf
+    for i in range(count):
+        if i == VOCAB_CHECK_START:
+            hash_from = cur.pos
+        n = cur.u64()
+        cur.need(n)
+        text = buf[cur.pos : cur.pos + n]
+        cur.pos += n
+        if text in seen:
+            shown = text.decode("utf-8", errors="backslashreplace")
+            raise ModelFileError(f"corrupt vocabulary: token {i} ({shown!r}) appears twice")
+        seen.add(text)
+    if count <= VOCAB_CHECK_START:
+        hash_from = cur.pos
+    digest = hashlib.sha256(cur.buf[hash_from : cur.pos]).hexdigest()[:32]
+    return start, digest, count
+
+
+def _check_tensor_data(path: Path, tensors: list[TensorInfo], data_start: int, size: int) -> None:
+    from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType
+
+    for t in tensors:
+        try:
+            block, type_size = GGML_QUANT_SIZES[GGMLQuantizationType(t.ggml_type)]
+        except (ValueError, KeyError):
+            raise ModelFileError(f"{path.name}: tensor {t.name} has unknown type {t.ggml_type}") from None
+        n = 1
+        for d in t.shape:
+            n *= d
+        nbytes = n // block * type_size
+        if data_start + t.offset + nbytes > size:
+            missing = data_start + t.offset + nbytes - size
+            raise ModelFileError(
+                f"{path.name}: file is truncated (tensor {t.name} needs {missing} more bytes); "
+                "download it again"
+            )
+
+
+def read_tokens(path: Path, offset: int | None, count: int) -> list[bytes]:
+    if offset is None:
+        return []
+    with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+        cur = _Cursor(buf, offset)
+        return [cur.string_bytes() for _ in range(count)]

@@ -1,0 +1,85 @@
+"""Shared test set-up: every user folder in a tmp dir, Qt offscreen, generated models."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import platformdirs
+import pytest
+
+from tests.model_factory import tiny_vocab, write_tiny_gguf
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+_DIR_FUNCS = ("user_data_dir", "user_config_dir", "user_cache_dir", "user_log_dir", "user_state_dir")
+
+
+@pytest.fixture(autouse=True)
+def isolated_user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point every platformdirs folder (and XDG, for child processes) at a tmp dir."""
+    root = tmp_path / "user"
+    for func in _DIR_FUNCS:
+        kind = func.removeprefix("user_").removesuffix("_dir")
+
+        def fake(appname: str | None = None, *args: object, _kind: str = kind, **kwargs: object) -> str:
+            return str(root / _kind / (appname or ""))
+
+        monkeypatch.setattr(platformdirs, func, fake)
+    for var, sub in (("XDG_DATA_HOME", "data"), ("XDG_CONFIG_HOME", "config"),
+                     ("XDG_CACHE_HOME", "cache"), ("XDG_STATE_HOME", "state")):
+        monkeypatch.setenv(var, str(root / sub))
+    yield root
+
+
+# --- tiny models (session-wide: a few hundred KB each) -------------------------------------
+VOCAB = tiny_vocab()
+N = len(VOCAB)
+
+
+def cycle_successor(t: int) -> int:
+    """Greedy path of the 'cycle' models: through every non-special token in order."""
+    return 3 + ((t - 3 + 1) % (N - 3)) if t >= 3 else 3
+
+
+def draft_successor(t: int) -> int:
+    """Like cycle_successor but wrong after every token id divisible by 7."""
+    return cycle_successor(cycle_successor(t)) if t % 7 == 0 else cycle_successor(t)
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("tiny-models")
+
+
+@pytest.fixture(scope="session")
+def tiny_main(models_dir: Path) -> Path:
+    return write_tiny_gguf(models_dir / "tiny-main.gguf", seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_twin(models_dir: Path) -> Path:
+    """Same weights as tiny_main: every greedy draft token is accepted."""
+    return write_tiny_gguf(models_dir / "tiny-twin.gguf", seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_noisy(models_dir: Path) -> Path:
+    """tiny_main with noise on every weight: agrees often, not always."""
+    return write_tiny_gguf(models_dir / "tiny-noisy.gguf", seed=0, noise=0.6)
+
+
+@pytest.fixture(scope="session")
+def cycle_main(models_dir: Path) -> Path:
+    return write_tiny_gguf(models_dir / "cycle-main.gguf", seed=3, successor=cycle_successor)
+
+
+@pytest.fixture(scope="session")
+def cycle_draft(models_dir: Path) -> Path:
+    return write_tiny_gguf(models_dir / "cycle-draft.gguf", seed=3, successor=draft_successor)
+
+
+@pytest.fixture(scope="session")
+def cycle_twin(models_dir: Path) -> Path:
+    return write_tiny_gguf(models_dir / "cycle-twin.gguf", seed=3, successor=cycle_successor)

@@ -1,0 +1,52 @@
+"""Running a generation to the end in tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.core.events import GenerationResult, TokenEvent, TokenOrigin
+from app.core.request import DraftSettings, GenerationRequest, SamplingSettings
+
+GREEDY = SamplingSettings(temperature=0.0, repeat_penalty=1.0)
+
+
+@dataclass
+class Run:
+    events: list[TokenEvent]
+    result: GenerationResult
+
+    @property
+    def text(self) -> str:
+        return self.result.text
+
+    @property
+    def stats(self):
+        return self.result.stats
+
+
+def run(model, request: GenerationRequest, draft=None, cancel=None) -> Run:
+    events: list[TokenEvent] = []
+    result = None
+    for item in model.generate(request, draft=draft, cancel=cancel):
+        if isinstance(item, TokenEvent):
+            events.append(item)
+        else:
+            result = item
+    assert isinstance(result, GenerationResult)
+    return Run(events, result)
+
+
+def raw(prompt: str, max_tokens: int = 40, sampling: SamplingSettings = GREEDY, **draft: object) -> GenerationRequest:
+    return GenerationRequest(prompt=prompt, max_tokens=max_tokens, sampling=sampling,
+                             draft=DraftSettings(**draft))  # type: ignore[arg-type]
+
+
+def assert_invariants(r: Run) -> None:
+    s = r.stats
+    assert s.total_draft_tokens_count == (
+        s.accepted_draft_tokens_count + s.rejected_draft_tokens_count + s.ignored_draft_tokens_count
+    )
+    assert sum(e.origin is TokenOrigin.DRAFT for e in r.events) == s.accepted_draft_tokens_count
+    assert s.predicted_tokens_count == sum(e.token_id >= 0 for e in r.events)
+    assert "".join(e.text for e in r.events) == r.text
+    assert min(s.accepted_draft_tokens_count, s.rejected_draft_tokens_count, s.ignored_draft_tokens_count) >= 0
