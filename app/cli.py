@@ -58,7 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     gen = sub.add_parser("generate", help="generate a reply headlessly and stream it to stdout")
-    gen.add_argument("--model", help="main model: a .gguf path or a model name (default: bundled Gemma 3 270M)")
+    gen.add_argument(
+        "--model", help="main model: a .gguf path or a model name (default: bundled Gemma 3 270M)"
+    )
     gen.add_argument("--draft", help="draft model for speculative decoding: a path or a model name")
     gen.add_argument("--prompt", required=True, help="the user message (or the raw prompt with --raw)")
     gen.add_argument("--system", help="system prompt (chat mode)")
@@ -74,7 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--draft-max", type=_positive_int, default=16, help="Max Draft Size")
     gen.add_argument("--draft-min", type=_non_negative_int, default=0, help="Min Draft Size")
     gen.add_argument("--draft-p-min", type=_probability, default=0.75, help="Drafting Probability Cutoff")
-    gen.add_argument("--ctx", type=_positive_int, default=None, help="context length (default: model's, max 4096)")
+    gen.add_argument(
+        "--ctx", type=_positive_int, default=None, help="context length (default: model's, max 4096)"
+    )
     gen.add_argument("--gpu-layers", type=int, default=0, help="layers to offload to the GPU (-1: all)")
     gen.add_argument("--json", action="store_true", help="print one JSON object instead of streaming")
     gen.set_defaults(handler=_cmd_generate)
@@ -90,16 +94,28 @@ def _request_from(args: argparse.Namespace) -> GenerationRequest:
         repeat_penalty=args.repeat_penalty,
         seed=args.seed,
     )
-    draft = DraftSettings(max_draft_size=args.draft_max, min_draft_size=args.draft_min, p_min=args.draft_p_min)
+    draft = DraftSettings(
+        max_draft_size=args.draft_max, min_draft_size=args.draft_min, p_min=args.draft_p_min
+    )
     if args.raw:
-        return GenerationRequest(prompt=args.prompt, max_tokens=args.max_tokens, sampling=sampling,
-                                 draft=draft, stop=tuple(args.stop))
+        return GenerationRequest(
+            prompt=args.prompt,
+            max_tokens=args.max_tokens,
+            sampling=sampling,
+            draft=draft,
+            stop=tuple(args.stop),
+        )
     messages = []
     if args.system:
         messages.append(ChatMessage(Role.SYSTEM, args.system))
     messages.append(ChatMessage(Role.USER, args.prompt))
-    return GenerationRequest(messages=tuple(messages), max_tokens=args.max_tokens, sampling=sampling,
-                             draft=draft, stop=tuple(args.stop))
+    return GenerationRequest(
+        messages=tuple(messages),
+        max_tokens=args.max_tokens,
+        sampling=sampling,
+        draft=draft,
+        stop=tuple(args.stop),
+    )
 
 
 class _Progress:
@@ -115,22 +131,22 @@ class _Progress:
         if pct // self.step == self.last // self.step and pct < 100:
             return
         self.last = pct
-        end = "\n" if pct >= 100 or self.step > 1 else ""
-        print(f"\r{self.label}... {pct}%", end=end, file=sys.stderr, flush=True)
+        if self.step == 1:
+            print(f"\r{self.label}... {pct}%", end="\n" if pct >= 100 else "", file=sys.stderr, flush=True)
+        else:
+            print(f"{self.label}... {pct}%", file=sys.stderr, flush=True)
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
     from app.engines.llamacpp import LoadOptions, load_model
-    from app.library.bundled import ensure_bundled_model
     from app.library.resolve import resolve_model
 
     request = _request_from(args)
     request.validate()
-    if args.model is None or args.draft is None:
-        ensure_bundled_model(progress=None if args.json else _Progress("Preparing the bundled model"))
+    progress = None if args.json else _Progress("Preparing the bundled model")
     options = LoadOptions(n_ctx=args.ctx, n_gpu_layers=args.gpu_layers)
-    main_path = resolve_model(args.model)
-    draft_path = resolve_model(args.draft) if args.draft else None
+    main_path = resolve_model(args.model, progress)
+    draft_path = resolve_model(args.draft, progress) if args.draft else None
     if draft_path is not None:
         from app.engines.compatibility import check_draft
 
@@ -161,13 +177,18 @@ def _cmd_generate(args: argparse.Namespace) -> int:
             draft_model.close()
     assert result is not None
     if args.json:
-        print(json.dumps({"text": result.text, "tokens": tokens, "stats": result.stats.to_dict()},
-                         ensure_ascii=False))
+        print(
+            json.dumps(
+                {"text": result.text, "tokens": tokens, "stats": result.stats.to_dict()}, ensure_ascii=False
+            )
+        )
     else:
         print()
         s = result.stats
-        line = f"{s.tokens_per_second:.1f} tok/s, {s.predicted_tokens_count} tokens, " \
-               f"first token {s.time_to_first_token:.2f}s, stop: {s.stop_reason.value}"
+        line = (
+            f"{s.tokens_per_second:.1f} tok/s, {s.predicted_tokens_count} tokens, "
+            f"first token {s.time_to_first_token:.2f}s, stop: {s.stop_reason.value}"
+        )
         if s.draft_model:
             line += f", accepted {s.accepted_draft_tokens_count}/{s.total_draft_tokens_count} draft tokens"
         print(line, file=sys.stderr)

@@ -30,9 +30,46 @@ def model_cache_dir() -> Path:
 
 # --- tiny vocabulary ----------------------------------------------------------------------
 WORDS = [
-    "the", "a", "cat", "dog", "sat", "on", "mat", "and", "ran", "to", "house", "big", "small",
-    "red", "blue", "tree", "sun", "moon", "is", "was", "it", "he", "she", "we", "they", "code",
-    "def", "return", "print", "hello", "world", "x", "y", "=", "+", "(", ")", ":", ".", ",",
+    "the",
+    "a",
+    "cat",
+    "dog",
+    "sat",
+    "on",
+    "mat",
+    "and",
+    "ran",
+    "to",
+    "house",
+    "big",
+    "small",
+    "red",
+    "blue",
+    "tree",
+    "sun",
+    "moon",
+    "is",
+    "was",
+    "it",
+    "he",
+    "she",
+    "we",
+    "they",
+    "code",
+    "def",
+    "return",
+    "print",
+    "hello",
+    "world",
+    "x",
+    "y",
+    "=",
+    "+",
+    "(",
+    ")",
+    ":",
+    ".",
+    ",",
 ]
 
 
@@ -119,8 +156,12 @@ def write_tiny_gguf(
         tensors[p + "attn_norm.weight"] = np.ones(n_embd, dtype=f32)
         tensors[p + "ffn_norm.weight"] = np.ones(n_embd, dtype=f32)
         for name_, shape in (
-            ("attn_q", (n_embd, n_embd)), ("attn_k", (n_embd, n_embd)), ("attn_v", (n_embd, n_embd)),
-            ("attn_output", (n_embd, n_embd)), ("ffn_gate", (n_ff, n_embd)), ("ffn_up", (n_ff, n_embd)),
+            ("attn_q", (n_embd, n_embd)),
+            ("attn_k", (n_embd, n_embd)),
+            ("attn_v", (n_embd, n_embd)),
+            ("attn_output", (n_embd, n_embd)),
+            ("ffn_gate", (n_ff, n_embd)),
+            ("ffn_up", (n_ff, n_embd)),
             ("ffn_down", (n_embd, n_ff)),
         ):
             tensors[p + name_ + ".weight"] = rand(*shape, scale=float(layer_scale))
@@ -128,7 +169,9 @@ def write_tiny_gguf(
         nrng = np.random.default_rng(noise_seed)
         for key, arr in tensors.items():
             if arr.ndim == 2:
-                tensors[key] = (arr + nrng.standard_normal(arr.shape).astype(f32) * noise * arr.std()).astype(f32)
+                tensors[key] = (arr + nrng.standard_normal(arr.shape).astype(f32) * noise * arr.std()).astype(
+                    f32
+                )
 
     path.parent.mkdir(parents=True, exist_ok=True)
     w = gguf.GGUFWriter(str(path), arch="llama")
@@ -185,9 +228,8 @@ def _derive(src: Path, dst: Path, *, keep_layers: int | None, to_f16: bool) -> P
     writer = gguf.GGUFWriter(str(tmp), arch=arch)
     _copy_metadata(reader, writer, overrides)
     for t in reader.tensors:
-        if keep_layers is not None and t.name.startswith("blk."):
-            if int(t.name.split(".")[1]) >= keep_layers:
-                continue
+        if keep_layers is not None and t.name.startswith("blk.") and int(t.name.split(".")[1]) >= keep_layers:
+            continue
         if to_f16 and t.tensor_type not in (gguf.GGMLQuantizationType.F32, gguf.GGMLQuantizationType.F16):
             data = gguf.quants.dequantize(t.data, t.tensor_type)
             writer.add_tensor(t.name, data.astype(np.float16))
@@ -212,11 +254,16 @@ def gemma_q4(dst_dir: Path | None = None) -> Path:
 
 def gemma_f16_twin() -> Path:
     """Main model of the real pair: every quantized tensor of the Q4_K_M file in F16."""
-    return _derive(gemma_q4(), model_cache_dir() / "gemma-3-270m-f16-twin.gguf", keep_layers=None, to_f16=True)
+    return _derive(
+        gemma_q4(), model_cache_dir() / "gemma-3-270m-f16-twin.gguf", keep_layers=None, to_f16=True
+    )
 
 
 def gemma_cut_down(layers: int = 2) -> Path:
     """A poor draft: the Q4_K_M model with all but its first `layers` blocks removed."""
     return _derive(
-        gemma_q4(), model_cache_dir() / f"gemma-3-270m-q4-{layers}layers.gguf", keep_layers=layers, to_f16=False
+        gemma_q4(),
+        model_cache_dir() / f"gemma-3-270m-q4-{layers}layers.gguf",
+        keep_layers=layers,
+        to_f16=False,
     )

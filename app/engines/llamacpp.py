@@ -7,6 +7,7 @@ speculative loop needs (append tokens, read a row's logits, roll the cache back)
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import os
@@ -46,7 +47,7 @@ _LOG_ERROR, _LOG_CONT = 4, 5  # ggml_log_level
 _last_log_level = 0
 
 
-@ll.llama_log_callback  # type: ignore[misc]
+@ll.llama_log_callback
 def _on_llama_log(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
     """Route llama.cpp's chatter to our log; keep its recent errors for our messages."""
     global _last_log_level
@@ -116,7 +117,9 @@ class LlamaCppModel:
         self._ctx = ll.llama_init_from_model(self._model, cparams)
         if not self._ctx:
             ll.llama_model_free(self._model)
-            raise ModelLoadError(f"llama.cpp could not create a context for {self.path.name}: {self._last_error()}")
+            raise ModelLoadError(
+                f"llama.cpp could not create a context for {self.path.name}: {self._last_error()}"
+            )
         self.n_ctx = ll.llama_n_ctx(self._ctx)
         self.n_batch = options.n_batch
         self._mem = ll.llama_get_memory(self._ctx)
@@ -138,11 +141,9 @@ class LlamaCppModel:
             ll.llama_model_free(self._model)
             self._ctx = None
 
-    def __del__(self) -> None:  # pragma: no cover - best effort on interpreter exit
-        try:
+    def __del__(self) -> None:  # best effort on interpreter exit
+        with contextlib.suppress(Exception):
             self.close()
-        except Exception:
-            pass
 
     @property
     def name(self) -> str:
@@ -176,7 +177,9 @@ class LlamaCppModel:
     @property
     def bos_text(self) -> str:
         bos = ll.llama_vocab_bos(self._vocab)
-        return "" if bos < 0 else (ll.llama_vocab_get_text(self._vocab, bos) or b"").decode("utf-8", "replace")
+        return (
+            "" if bos < 0 else (ll.llama_vocab_get_text(self._vocab, bos) or b"").decode("utf-8", "replace")
+        )
 
     # --- the cache: what the speculative loop drives --------------------------------------
     @property

@@ -27,9 +27,10 @@ class CancelFlag(Protocol):
 class TokenModel(Protocol):
     """A model holding one sequence in its cache."""
 
-    name: str
     n_ctx: int
 
+    @property
+    def name(self) -> str: ...
     @property
     def n_cached(self) -> int: ...
     def eval(self, tokens: Sequence[int], n_logits: int = 1) -> None: ...

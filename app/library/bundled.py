@@ -60,7 +60,9 @@ def ensure_bundled_model(progress: ProgressCallback | None = None) -> Path:
         chunks = [Path(p) for p in pkg.chunk_paths()]
         total = sum(p.stat().st_size for p in chunks)
     except (OSError, ImportError) as exc:
-        raise ModelFileError(f"the bundled model's package is incomplete ({exc}); reinstall Specula") from None
+        raise ModelFileError(
+            f"the bundled model's package is incomplete ({exc}); reinstall Specula"
+        ) from None
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".part")
     digest = hashlib.sha256()

@@ -21,7 +21,19 @@ GGUF_MAGIC = b"GGUF"
 VOCAB_CHECK_START = 5  # llama.cpp skips the first ids (special tokens) when comparing vocabularies
 
 # GGUF value types -> struct format (scalars) ; 8 = string, 9 = array
-_SCALAR = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
+_SCALAR = {
+    0: "<B",
+    1: "<b",
+    2: "<H",
+    3: "<h",
+    4: "<I",
+    5: "<i",
+    6: "<f",
+    7: "<?",
+    10: "<Q",
+    11: "<q",
+    12: "<d",
+}
 _STRING, _ARRAY = 8, 9
 _NUMERIC_ARRAY_KEEP = 64  # numeric arrays longer than this are skipped, not materialised
 
@@ -130,7 +142,7 @@ _VOCAB_DEFAULTS: dict[str, dict[str, Any]] = {
 
 
 class _Cursor:
-    __slots__ = ("buf", "pos", "end")
+    __slots__ = ("buf", "end", "pos")
 
     def __init__(self, buf: mmap.mmap | bytes, pos: int = 0) -> None:
         self.buf = buf
@@ -234,7 +246,7 @@ def _parse(path: Path, size: int, buf: mmap.mmap) -> GGUFInfo:
                     cur.pos += width * count
                     meta[key] = f"<{count} values>"
             else:
-                raise ModelFileError(f"nested GGUF arrays are not supported")
+                raise ModelFileError("nested GGUF arrays are not supported")
         tensors = []
         for _ in range(n_tensors):
             name = cur.string_bytes().decode("utf-8", errors="replace")

@@ -10,7 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.core.errors import ModelFileError
-from app.library.bundled import bundled_model_name, bundled_model_path, ensure_bundled_model
+from app.library.bundled import (
+    ProgressCallback,
+    bundled_model_name,
+    bundled_model_path,
+    ensure_bundled_model,
+)
 from app.library.paths import models_dir
 
 BUNDLED_ALIASES = ("default", "gemma-3-270m", "gemma3-270m")
@@ -29,12 +34,12 @@ def _key(path: Path, root: Path) -> str:
         return path.name
 
 
-def resolve_model(spec: str | None) -> Path:
-    """The model file for `spec` (None: the bundled default)."""
+def resolve_model(spec: str | None, progress: ProgressCallback | None = None) -> Path:
+    """The model file for `spec` (None: the bundled default, assembled on first use)."""
     if spec is None or spec.lower() in BUNDLED_ALIASES or spec == bundled_model_name():
-        return ensure_bundled_model()
+        return ensure_bundled_model(progress)
     path = Path(spec).expanduser()
-    if path.exists() or path.suffix == ".gguf" or "/" in spec and path.is_absolute():
+    if path.exists() or path.suffix == ".gguf" or ("/" in spec and path.is_absolute()):
         if not path.exists():
             raise ModelFileError(f"model file not found: {path}")
         return path
@@ -53,4 +58,4 @@ def resolve_model(spec: str | None) -> Path:
     raise ModelFileError(f"no model named {spec!r} in {root} (give a path to a .gguf file)")
 
 
-__all__ = ["resolve_model", "bundled_model_path"]
+__all__ = ["bundled_model_path", "resolve_model"]

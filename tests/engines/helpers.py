@@ -36,9 +36,12 @@ def run(model, request: GenerationRequest, draft=None, cancel=None) -> Run:
     return Run(events, result)
 
 
-def raw(prompt: str, max_tokens: int = 40, sampling: SamplingSettings = GREEDY, **draft: object) -> GenerationRequest:
-    return GenerationRequest(prompt=prompt, max_tokens=max_tokens, sampling=sampling,
-                             draft=DraftSettings(**draft))  # type: ignore[arg-type]
+def raw(
+    prompt: str, max_tokens: int = 40, sampling: SamplingSettings = GREEDY, **draft: object
+) -> GenerationRequest:
+    return GenerationRequest(
+        prompt=prompt, max_tokens=max_tokens, sampling=sampling, draft=DraftSettings(**draft)
+    )  # type: ignore[arg-type]
 
 
 def assert_invariants(r: Run) -> None:
@@ -49,4 +52,6 @@ def assert_invariants(r: Run) -> None:
     assert sum(e.origin is TokenOrigin.DRAFT for e in r.events) == s.accepted_draft_tokens_count
     assert s.predicted_tokens_count == sum(e.token_id >= 0 for e in r.events)
     assert "".join(e.text for e in r.events) == r.text
-    assert min(s.accepted_draft_tokens_count, s.rejected_draft_tokens_count, s.ignored_draft_tokens_count) >= 0
+    assert (
+        min(s.accepted_draft_tokens_count, s.rejected_draft_tokens_count, s.ignored_draft_tokens_count) >= 0
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from pathlib import Path
 
@@ -109,7 +110,7 @@ def test_known_rejections_with_cycle_models(cyc, cyc_draft):
     spec = run(cyc, raw("the", 80, max_draft_size=4, p_min=0.5), draft=cyc_draft)
     assert spec.text == plain.text
     ids = [e.token_id for e in plain.events]
-    assert all(b == 3 + ((a - 3 + 1) % (len(VOCAB) - 3)) for a, b in zip(ids, ids[1:]))
+    assert all(b == 3 + ((a - 3 + 1) % (len(VOCAB) - 3)) for a, b in itertools.pairwise(ids))
     s = spec.stats
     assert s.rejected_draft_tokens_count > 0 and s.accepted_draft_tokens_count > s.rejected_draft_tokens_count
     assert_invariants(spec)
@@ -158,8 +159,13 @@ def test_utf8_character_split_across_draft_and_main_tokens(models_dir, cyc):
 def test_stop_string_ends_the_reply_and_is_not_included(cyc, cyc_twin):
     full = run(cyc, raw("the", 30)).text
     stop = full[10:13]
-    r = run(cyc, raw("the", 30, p_min=0.0).__class__(prompt="the", max_tokens=30,
-            sampling=raw("the").sampling, stop=(stop,)), draft=cyc_twin)
+    r = run(
+        cyc,
+        raw("the", 30, p_min=0.0).__class__(
+            prompt="the", max_tokens=30, sampling=raw("the").sampling, stop=(stop,)
+        ),
+        draft=cyc_twin,
+    )
     assert r.stats.stop_reason is StopReason.STOP_STRING
     assert r.text == full[: full.index(stop)]
     assert_invariants(r)

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.chat.templates import render_prompt
+from app.core.request import ChatMessage, GenerationRequest, Role
+
+
+@dataclass
+class Source:
+    architecture: str = "gemma3"
+    chat_template: str | None = None
+
+
+def chat(*pairs: tuple[Role, str]) -> GenerationRequest:
+    return GenerationRequest(messages=tuple(ChatMessage(r, c) for r, c in pairs))
+
+
+def test_gemma_builtin_folds_the_system_prompt_into_the_first_user_turn():
+    text, add_special = render_prompt(chat((Role.SYSTEM, "Be brief."), (Role.USER, "Hi")), Source())
+    assert text == "<start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\n"
+    assert add_special
+
+
+def test_continuing_an_assistant_message_leaves_its_turn_open():
+    text, _ = render_prompt(chat((Role.USER, "Hi"), (Role.ASSISTANT, "Hello, I")), Source())
+    assert text.endswith("<start_of_turn>model\nHello, I")
+
+
+def test_unknown_architecture_uses_chatml():
+    text, _ = render_prompt(chat((Role.USER, "Hi")), Source(architecture="mystery"))
+    assert text == "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+
+
+def test_gguf_jinja_template_wins_and_its_bos_is_not_added_twice():
+    template = (
+        "{{ bos_token }}{% for m in messages %}[{{ m.role }}]{{ m.content }}{% endfor %}"
+        "{% if add_generation_prompt %}[assistant]{% endif %}"
+    )
+    text, add_special = render_prompt(chat((Role.USER, "Hi")), Source(chat_template=template), bos_text="<s>")
+    assert text == "<s>[user]Hi[assistant]"
+    assert not add_special
+
+
+def test_broken_jinja_falls_back_to_the_builtin_template():
+    text, _ = render_prompt(chat((Role.USER, "Hi")), Source(chat_template="{% for %}"))
+    assert text.startswith("<start_of_turn>user\nHi")
+
+
+def test_raw_prompt_is_untouched():
+    assert render_prompt(GenerationRequest(prompt="abc <x>"), Source()) == ("abc <x>", True)

@@ -1,0 +1,50 @@
+"""End to end on the real Gemma 3 270M: its Q4_K_M drafts for an F16 twin derived from it."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.core.request import ChatMessage, GenerationRequest, Role
+from app.engines.compatibility import check_draft
+from app.engines.llamacpp import LlamaCppModel, LoadOptions
+from tests.engines.helpers import GREEDY, assert_invariants, raw, run
+from tests.model_factory import gemma_cut_down, gemma_f16_twin, gemma_q4
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def pair():
+    main = LlamaCppModel(gemma_f16_twin(), LoadOptions(n_ctx=1024))
+    draft = LlamaCppModel(gemma_q4(), LoadOptions(n_ctx=1024))
+    yield main, draft
+    main.close()
+    draft.close()
+
+
+def test_the_real_pair_is_compatible_and_the_cut_down_copy_too():
+    assert check_draft(gemma_f16_twin(), gemma_q4())
+    assert check_draft(gemma_f16_twin(), gemma_cut_down())
+
+
+@pytest.mark.parametrize("prompt", ["The capital of France is", "def fibonacci(n):\n"])
+def test_greedy_speculative_equals_plain_on_the_real_pair(pair, prompt):
+    main, draft = pair
+    plain = run(main, raw(prompt, 64))
+    spec = run(main, raw(prompt, 64, max_draft_size=8, p_min=0.0), draft=draft)
+    assert spec.text == plain.text
+    assert_invariants(spec)
+    s = spec.stats
+    assert s.acceptance_rate is not None and s.acceptance_rate > 0.5
+    assert s.verify_steps < plain.stats.verify_steps
+
+
+def test_chat_template_on_the_real_model(pair):
+    main, draft = pair
+    request = GenerationRequest(
+        messages=(ChatMessage(Role.USER, "Name a colour."),), max_tokens=24, sampling=GREEDY
+    )
+    plain = run(main, request)
+    spec = run(main, request, draft=draft)
+    assert plain.text == spec.text and plain.text.strip()
+    assert "<start_of_turn>" not in plain.text

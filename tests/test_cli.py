@@ -1,0 +1,108 @@
+"""The headless CLI, run as a user would: `python -m app generate ...` in a child process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.model_factory import tiny_vocab, write_tiny_gguf
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args], capture_output=True, text=True, cwd=REPO, timeout=timeout
+    )
+
+
+def test_generate_json_with_a_draft(tiny_main, tiny_noisy):
+    proc = cli(
+        "generate",
+        "--model",
+        str(tiny_main),
+        "--draft",
+        str(tiny_noisy),
+        "--prompt",
+        "the cat",
+        "--raw",
+        "--max-tokens",
+        "24",
+        "--temperature",
+        "0",
+        "--draft-p-min",
+        "0",
+        "--json",
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert set(out) == {"text", "tokens", "stats"}
+    assert "".join(t["text"] for t in out["tokens"]) == out["text"]
+    assert {t["origin"] for t in out["tokens"]} <= {"main", "draft"}
+    stats = out["stats"]
+    for key in (
+        "tokens_per_second",
+        "time_to_first_token",
+        "generation_time",
+        "stop_reason",
+        "prompt_tokens_count",
+        "predicted_tokens_count",
+        "draft_model",
+        "total_draft_tokens_count",
+        "accepted_draft_tokens_count",
+        "rejected_draft_tokens_count",
+        "ignored_draft_tokens_count",
+    ):
+        assert key in stats
+    assert stats["draft_model"] == tiny_noisy.name
+    assert stats["accepted_draft_tokens_count"] == sum(t["origin"] == "draft" for t in out["tokens"])
+    assert stats["stop_reason"] == "max_tokens" and stats["predicted_tokens_count"] == 24
+
+
+def test_generate_streams_text_to_stdout(tiny_main):
+    proc = cli(
+        "generate", "--model", str(tiny_main), "--prompt", "hello", "--max-tokens", "10", "--temperature", "0"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip()
+    assert "tok/s" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "needle"),
+    [
+        (["--prompt", "x", "--max-tokens", "0"], 2, "must be >= 1"),
+        (["--prompt", "x", "--draft-p-min", "2"], 2, "between 0 and 1"),
+        (["--max-tokens", "3"], 2, "--prompt"),
+    ],
+)
+def test_bad_arguments_exit_non_zero_with_one_line(args, code, needle):
+    proc = cli("generate", *args)
+    assert proc.returncode == code
+    assert needle in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_missing_corrupt_and_incompatible_models_are_one_line_errors(tmp_path, tiny_main):
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"GGUF" + b"\x00" * 40)
+    other = write_tiny_gguf(tmp_path / "other.gguf", n_embd=16, n_layer=1, tokens=tiny_vocab(extra=300))
+    cases = [
+        (["--model", str(tmp_path / "nope.gguf")], "model file not found"),
+        (["--model", str(bad)], "bad.gguf"),
+        (["--model", "no-such-model-name"], "no model named"),
+        (["--model", str(tiny_main), "--draft", str(other)], "cannot draft for"),
+    ]
+    for args, needle in cases:
+        proc = cli("generate", *args, "--prompt", "hi", "--max-tokens", "4")
+        assert proc.returncode == 1, (args, proc.stderr)
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], proc.stderr
+
+
+def test_version_and_help():
+    assert cli("--version").stdout.startswith("specula ")
+    assert "generate" in cli("--help").stdout
