@@ -240,12 +240,14 @@ class LlamaCppModel:
         ptr = ll.llama_get_logits_ith(self._ctx, self._logits_base + row)
         return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
 
-    def top(self, row: int) -> tuple[int, float]:
-        """The most likely next token at a logits row and its probability."""
+    def top(self, row: int, with_prob: bool = True) -> tuple[int, float]:
+        """The most likely next token at a logits row and its probability (1.0 when
+        `with_prob` is False: the softmax over a 262k vocabulary is worth skipping)."""
         logits = self.logits(row)
         best = int(np.argmax(logits))
-        prob = 1.0 / float(np.exp(logits - logits[best], dtype=np.float64).sum())
-        return best, prob
+        if not with_prob:
+            return best, 1.0
+        return best, 1.0 / float(np.exp(logits - logits[best]).sum())
 
     def new_sampler(self, settings: SamplingSettings, history: Sequence[int]) -> LlamaSampler:
         return LlamaSampler(self, settings, history)
