@@ -13,9 +13,10 @@ import threading
 from collections.abc import Sequence
 
 from app import __version__
+from app.core import model_settings
 from app.core.errors import SpeculaError
 from app.core.events import GenerationResult, TokenEvent
-from app.core.request import ChatMessage, DraftSettings, GenerationRequest, Role, SamplingSettings
+from app.core.request import ChatMessage, GenerationRequest, Role
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -61,60 +62,72 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument(
         "--model", help="main model: a .gguf path or a model name (default: bundled Gemma 3 270M)"
     )
-    gen.add_argument("--draft", help="draft model for speculative decoding: a path or a model name")
+    gen.add_argument(
+        "--draft",
+        help="draft model for speculative decoding: a path or a model name "
+        "(default: the model's default draft from My Models)",
+    )
+    gen.add_argument("--no-draft", action="store_true", help="ignore the model's default draft")
     gen.add_argument("--prompt", required=True, help="the user message (or the raw prompt with --raw)")
     gen.add_argument("--system", help="system prompt (chat mode)")
     gen.add_argument("--raw", action="store_true", help="send the prompt as-is, without the chat template")
-    gen.add_argument("--max-tokens", type=_positive_int, default=256)
-    gen.add_argument("--temperature", type=_non_negative_float, default=0.8, help="0 = greedy")
-    gen.add_argument("--top-k", type=_non_negative_int, default=40)
-    gen.add_argument("--top-p", type=_probability, default=0.95)
-    gen.add_argument("--min-p", type=_probability, default=0.05)
-    gen.add_argument("--repeat-penalty", type=_non_negative_float, default=1.1)
+    gen.add_argument("--max-tokens", type=_positive_int, default=None)
+    gen.add_argument("--temperature", type=_non_negative_float, default=None, help="0 = greedy")
+    gen.add_argument("--top-k", type=_non_negative_int, default=None)
+    gen.add_argument("--top-p", type=_probability, default=None)
+    gen.add_argument("--min-p", type=_probability, default=None)
+    gen.add_argument("--repeat-penalty", type=_non_negative_float, default=None)
     gen.add_argument("--seed", type=int, default=None)
     gen.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
-    gen.add_argument("--draft-max", type=_positive_int, default=16, help="Max Draft Size")
-    gen.add_argument("--draft-min", type=_non_negative_int, default=0, help="Min Draft Size")
-    gen.add_argument("--draft-p-min", type=_probability, default=0.75, help="Drafting Probability Cutoff")
+    gen.add_argument("--draft-max", type=_positive_int, default=None, help="Max Draft Size")
+    gen.add_argument("--draft-min", type=_non_negative_int, default=None, help="Min Draft Size")
+    gen.add_argument("--draft-p-min", type=_probability, default=None, help="Drafting Probability Cutoff")
     gen.add_argument(
         "--ctx", type=_positive_int, default=None, help="context length (default: model's, max 4096)"
     )
-    gen.add_argument("--gpu-layers", type=int, default=0, help="layers to offload to the GPU (-1: all)")
+    gen.add_argument("--gpu-layers", type=int, default=None, help="layers to offload to the GPU (-1: all)")
     gen.add_argument("--json", action="store_true", help="print one JSON object instead of streaming")
     gen.set_defaults(handler=_cmd_generate)
+
+    from app.cli_models import add_models_parser
+
+    add_models_parser(sub)
     return parser
 
 
-def _request_from(args: argparse.Namespace) -> GenerationRequest:
-    sampling = SamplingSettings(
-        temperature=args.temperature,
-        top_k=args.top_k,
-        top_p=args.top_p,
-        min_p=args.min_p,
-        repeat_penalty=args.repeat_penalty,
-        seed=args.seed,
-    )
-    draft = DraftSettings(
-        max_draft_size=args.draft_max, min_draft_size=args.draft_min, p_min=args.draft_p_min
-    )
+def _overrides(args: argparse.Namespace) -> dict[str, object]:
+    """What the command line says; None (unset) leaves the model's defaults in place."""
+    return {
+        "temperature": args.temperature,
+        "top_k": args.top_k,
+        "top_p": args.top_p,
+        "min_p": args.min_p,
+        "repeat_penalty": args.repeat_penalty,
+        "max_tokens": args.max_tokens,
+        "draft_max": args.draft_max,
+        "draft_min": args.draft_min,
+        "draft_p_min": args.draft_p_min,
+        "context_length": args.ctx,
+        "gpu_offload": args.gpu_layers,
+        "draft_model": "" if args.no_draft else args.draft,
+    }
+
+
+def _request_from(args: argparse.Namespace, values: dict[str, object]) -> GenerationRequest:
+    sampling = model_settings.sampling_from(values, seed=args.seed)
+    draft = model_settings.draft_from(values)
+    max_tokens = int(values["max_tokens"])  # type: ignore[call-overload]
     if args.raw:
         return GenerationRequest(
-            prompt=args.prompt,
-            max_tokens=args.max_tokens,
-            sampling=sampling,
-            draft=draft,
-            stop=tuple(args.stop),
+            prompt=args.prompt, max_tokens=max_tokens, sampling=sampling, draft=draft, stop=tuple(args.stop)
         )
     messages = []
-    if args.system:
-        messages.append(ChatMessage(Role.SYSTEM, args.system))
+    system = args.system if args.system is not None else values["system_prompt"]
+    if system:
+        messages.append(ChatMessage(Role.SYSTEM, str(system)))
     messages.append(ChatMessage(Role.USER, args.prompt))
     return GenerationRequest(
-        messages=tuple(messages),
-        max_tokens=args.max_tokens,
-        sampling=sampling,
-        draft=draft,
-        stop=tuple(args.stop),
+        messages=tuple(messages), max_tokens=max_tokens, sampling=sampling, draft=draft, stop=tuple(args.stop)
     )
 
 
@@ -138,21 +151,26 @@ class _Progress:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
+    from app.engines.compatibility import check_draft
     from app.engines.llamacpp import LoadOptions, load_model
+    from app.library.library import ModelLibrary
+    from app.library.model_defaults import ModelDefaultsStore
     from app.library.resolve import resolve_model
 
-    request = _request_from(args)
-    request.validate()
     progress = None if args.json else _Progress("Preparing the bundled model")
-    options = LoadOptions(n_ctx=args.ctx, n_gpu_layers=args.gpu_layers)
-    main_path = resolve_model(args.model, progress)
-    draft_path = resolve_model(args.draft, progress) if args.draft else None
+    library = ModelLibrary()
+    main_ref = resolve_model(args.model, library, progress)
+    values = ModelDefaultsStore().effective(main_ref.key, _overrides(args))
+    request = _request_from(args, values)
+    request.validate()
+    draft_spec = values["draft_model"]
+    draft_path = resolve_model(str(draft_spec), library, progress).path if draft_spec else None
+    main_path = main_ref.path
     if draft_path is not None:
-        from app.engines.compatibility import check_draft
-
         verdict = check_draft(main_path, draft_path)
         if not verdict:
             raise SpeculaError(f"{draft_path.name} cannot draft for {main_path.name}: {verdict.reason}")
+    options = LoadOptions(n_ctx=int(values["context_length"]), n_gpu_layers=int(values["gpu_offload"]))
     main_model = load_model(main_path, options)
     draft_model = load_model(draft_path, options) if draft_path else None
     cancel = threading.Event()

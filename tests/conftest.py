@@ -32,8 +32,12 @@ def isolated_user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
         ("XDG_CONFIG_HOME", "config"),
         ("XDG_CACHE_HOME", "cache"),
         ("XDG_STATE_HOME", "state"),
+        ("HOME", "home"),
+        ("HF_HOME", "hf"),
     ):
+        (root / sub).mkdir(parents=True, exist_ok=True)
         monkeypatch.setenv(var, str(root / sub))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
     yield root
 
 

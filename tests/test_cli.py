@@ -106,3 +106,48 @@ def test_missing_corrupt_and_incompatible_models_are_one_line_errors(tmp_path, t
 def test_version_and_help():
     assert cli("--version").stdout.startswith("specula ")
     assert "generate" in cli("--help").stdout
+
+
+def test_models_lists_the_library_and_compatible_drafts(tiny_main, tiny_noisy):
+    import os
+
+    from app.library.paths import models_dir
+
+    folder = models_dir() / "test" / "tiny"
+    folder.mkdir(parents=True)
+    os.link(tiny_main, folder / "main.gguf")
+    os.link(tiny_noisy, folder / "noisy.gguf")
+    listing = json.loads(cli("models", "--json").stdout)
+    assert {m["key"] for m in listing["models"]} == {"test/tiny/main.gguf", "test/tiny/noisy.gguf"}
+    drafts = json.loads(cli("models", "--drafts", "test/tiny/main.gguf", "--json").stdout)
+    assert [d["key"] for d in drafts["compatible"]] == ["test/tiny/noisy.gguf"]
+    text = cli("models", "--drafts", "main").stdout
+    assert "test/tiny/noisy.gguf" in text
+
+
+def test_generate_uses_the_models_saved_default_draft(tiny_main, tiny_noisy):
+    from app.library.model_defaults import ModelDefaultsStore
+    from app.library.paths import models_dir
+
+    folder = models_dir() / "test" / "tiny"
+    folder.mkdir(parents=True)
+    (folder / "main.gguf").write_bytes(tiny_main.read_bytes())
+    (folder / "noisy.gguf").write_bytes(tiny_noisy.read_bytes())
+    ModelDefaultsStore().update(
+        "test/tiny/main.gguf", {"draft_model": "test/tiny/noisy.gguf", "temperature": 0.0}
+    )
+    args = (
+        "generate",
+        "--model",
+        "test/tiny/main.gguf",
+        "--prompt",
+        "the",
+        "--raw",
+        "--max-tokens",
+        "8",
+        "--json",
+    )
+    with_default = json.loads(cli(*args).stdout)["stats"]
+    assert with_default["draft_model"] == "noisy.gguf"
+    without = json.loads(cli(*args, "--no-draft").stdout)["stats"]
+    assert without["draft_model"] is None

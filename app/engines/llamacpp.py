@@ -29,7 +29,7 @@ from app.core.errors import (
 )
 from app.core.events import GenerationResult, TokenEvent
 from app.core.request import GenerationRequest, SamplingSettings
-from app.engines.compatibility import check_gguf_pair
+from app.engines.compatibility import check_vocab_pair
 from app.engines.speculative import CancelFlag, run_generation
 from app.library.gguf_meta import GGUFInfo, read_gguf
 
@@ -103,7 +103,7 @@ class LlamaCppModel:
         self._vocab = ll.llama_model_get_vocab(self._model)
         self.n_vocab = ll.llama_vocab_n_tokens(self._vocab)
         train_ctx = ll.llama_model_n_ctx_train(self._model)
-        n_ctx = options.n_ctx or min(train_ctx, DEFAULT_CONTEXT)
+        n_ctx = min(options.n_ctx or DEFAULT_CONTEXT, train_ctx or DEFAULT_CONTEXT)
         threads = options.n_threads or max(1, os.cpu_count() or 1)
         cparams = ll.llama_context_default_params()
         cparams.n_ctx = n_ctx
@@ -268,7 +268,7 @@ class LlamaCppModel:
                     f"the draft runs on {getattr(draft, 'engine', 'another engine')} but the main "
                     f"model runs on {ENGINE_NAME}; a draft must use the same engine"
                 )
-            verdict = check_gguf_pair(self.info, draft.info)
+            verdict = check_vocab_pair(self.info.vocab, draft.info.vocab)
             if not verdict:
                 raise DraftIncompatibleError(f"{draft.name} cannot draft for {self.name}: {verdict.reason}")
         text, add_special = render_prompt(request, self.info, bos_text=self.bos_text)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.errors import ModelFileError
+from app.library.vocab import VocabSummary
 
 GGUF_MAGIC = b"GGUF"
 VOCAB_CHECK_START = 5  # llama.cpp skips the first ids (special tokens) when comparing vocabularies
@@ -130,6 +131,19 @@ class GGUFInfo:
         if self._tokens is None:
             self._tokens = read_tokens(self.path, self.tokens_offset, self.n_vocab)
         return self._tokens
+
+    @property
+    def vocab(self) -> VocabSummary:
+        return VocabSummary(
+            self.vocab_type,
+            self.n_vocab,
+            self.vocab_fingerprint,
+            self.adds("bos"),
+            self.adds("eos"),
+            self.special_token("bos"),
+            self.special_token("eos"),
+            self.tokens,
+        )
 
 
 # llama.cpp's defaults per tokenizer model when the file does not say (llama-vocab.cpp).

@@ -1,61 +1,45 @@
-"""Turning what a user typed (`--model`, a request's "model") into a model file.
+"""Turning what a user typed (`--model`, a request's "model") into a model of the library.
 
-A path wins; otherwise a name is matched against the models folder by file name, file stem
-or folder key (`publisher/repo/file`), case-insensitively; a unique partial match is
-accepted. The bundled model answers to its own names and is assembled on first use.
+A path wins; the bundled model answers to its own names (and is assembled on first use);
+anything else is looked up in the library by key, file name or name.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from app.core.errors import ModelFileError
-from app.library.bundled import (
-    ProgressCallback,
-    bundled_model_name,
-    bundled_model_path,
-    ensure_bundled_model,
-)
-from app.library.paths import models_dir
+from app.library.bundled import ProgressCallback, bundled_model_name, ensure_bundled_model
+from app.library.library import ModelLibrary
 
 BUNDLED_ALIASES = ("default", "gemma-3-270m", "gemma3-270m")
 
 
-def _candidates(root: Path) -> list[Path]:
-    if not root.is_dir():
-        return []
-    return sorted(p for p in root.rglob("*.gguf") if p.is_file() and not p.name.endswith(".part"))
+@dataclass(frozen=True)
+class ResolvedModel:
+    path: Path
+    key: str  # the library key, or the path when the model is outside every library folder
 
 
-def _key(path: Path, root: Path) -> str:
-    try:
-        return path.relative_to(root).as_posix()
-    except ValueError:
-        return path.name
-
-
-def resolve_model(spec: str | None, progress: ProgressCallback | None = None) -> Path:
-    """The model file for `spec` (None: the bundled default, assembled on first use)."""
+def resolve_model(
+    spec: str | None, library: ModelLibrary | None = None, progress: ProgressCallback | None = None
+) -> ResolvedModel:
+    library = library or ModelLibrary()
     if spec is None or spec.lower() in BUNDLED_ALIASES or spec == bundled_model_name():
-        return ensure_bundled_model(progress)
+        path = ensure_bundled_model(progress)
+        return ResolvedModel(path, _key_for(library, path))
     path = Path(spec).expanduser()
-    if path.exists() or path.suffix == ".gguf" or ("/" in spec and path.is_absolute()):
-        if not path.exists():
-            raise ModelFileError(f"model file not found: {path}")
-        return path
-    root = models_dir()
-    wanted = spec.lower()
-    found = _candidates(root)
-    exact = [p for p in found if wanted in (p.name.lower(), p.stem.lower(), _key(p, root).lower())]
-    if len(exact) == 1:
-        return exact[0]
-    partial = exact or [p for p in found if wanted in _key(p, root).lower()]
-    if len(partial) == 1:
-        return partial[0]
-    if partial:
-        names = ", ".join(_key(p, root) for p in partial[:5])
-        raise ModelFileError(f"model name {spec!r} is ambiguous: {names}")
-    raise ModelFileError(f"no model named {spec!r} in {root} (give a path to a .gguf file)")
+    if path.exists():
+        return ResolvedModel(path, _key_for(library, path))
+    entry = library.find(spec)
+    if entry is not None:
+        return ResolvedModel(Path(entry.path), entry.key)
+    if path.suffix.lower() == ".gguf" or spec.startswith(("/", "~", ".")):
+        raise ModelFileError(f"model file not found: {path}")
+    raise ModelFileError(f"no model named {spec!r} in the library (give a path, or see `specula models`)")
 
 
-__all__ = ["bundled_model_path", "resolve_model"]
+def _key_for(library: ModelLibrary, path: Path) -> str:
+    entry = library.find(str(path.resolve()))
+    return entry.key if entry else str(path.resolve())
