@@ -92,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     from app.cli_models import add_models_parser
 
     add_models_parser(sub)
+    doc = sub.add_parser("settings-doc", help="print the per-model settings reference (Markdown)")
+    doc.set_defaults(handler=lambda _args: print(model_settings.markdown_table(), end="") or 0)
     return parser
 
 

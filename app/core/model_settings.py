@@ -225,3 +225,30 @@ def draft_from(values: Mapping[str, Any]) -> DraftSettings:
     return DraftSettings(
         max_draft_size=values["draft_max"], min_draft_size=values["draft_min"], p_min=values["draft_p_min"]
     )
+
+
+def _num(x: float | None) -> str:
+    if x is None:
+        return "any"
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+def markdown_table() -> str:
+    """The settings reference in docs/settings.md, derived from the declarations above."""
+    lines = [
+        "# Per-model settings",
+        "",
+        "Generated from `app/core/model_settings.py` (`python -m app settings-doc > docs/settings.md`).",
+        "",
+        "| Setting | key | type | default | range | description |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for s in MODEL_SETTINGS:
+        rng = ""
+        if s.minimum is not None or s.maximum is not None:
+            rng = f"{_num(s.minimum)} to {_num(s.maximum)}"
+        default = (
+            "none" if s.default is None else repr(s.default) if isinstance(s.default, str) else s.default
+        )
+        lines.append(f"| {s.title} | `{s.name}` | {s.kind.__name__} | {default} | {rng} | {s.description} |")
+    return "\n".join(lines) + "\n"

@@ -70,7 +70,10 @@ def check_vocab_pair(main: VocabSummary, draft: VocabSummary, exact_size: bool =
         return COMPATIBLE
     main_tokens, draft_tokens = main.tokens(), draft.tokens()
     start = 0 if exact_size else VOCAB_CHECK_START
-    for i in range(start, min(len(main_tokens), len(draft_tokens))):
+    shared = min(len(main_tokens), len(draft_tokens))
+    if main_tokens[start:shared] == draft_tokens[start:shared]:
+        shared = start  # identical where it matters: skip the search below
+    for i in range(start, shared):
         if main_tokens[i] != draft_tokens[i]:
             return DraftCompatibility(
                 False,

@@ -36,6 +36,7 @@ _SCALAR = {
     12: "<d",
 }
 _STRING, _ARRAY = 8, 9
+_U64 = struct.Struct("<Q")
 _NUMERIC_ARRAY_KEEP = 64  # numeric arrays longer than this are skipped, not materialised
 
 
@@ -283,24 +284,40 @@ def _walk_tokens(cur: _Cursor, count: int) -> tuple[int, str, int]:
     """Walk the token array, hashing the raw entries from VOCAB_CHECK_START on. A duplicate
     token text is refused here: llama.cpp aborts the whole process on one."""
     start = cur.pos
-    hash_from = start
+    buf, pos, end = cur.buf, cur.pos, cur.end
+    unpack = _U64.unpack_from
     seen: set[bytes] = set()
-    buf = cur.buf
+    add = seen.add
+    hash_from = start
+    try:
+        for i in range(count):
+            if i == VOCAB_CHECK_START:
+                hash_from = pos
+            (n,) = unpack(buf, pos)
+            pos += 8
+            if pos + n > end:
+                raise ModelFileError("truncated GGUF header")
+            add(buf[pos : pos + n])
+            pos += n
+    except struct.error:
+        raise ModelFileError("truncated GGUF header") from None
+    if count <= VOCAB_CHECK_START:
+        hash_from = pos
+    if len(seen) != count:
+        _raise_duplicate(cur, count)
+    cur.pos = pos
+    digest = hashlib.sha256(buf[hash_from:pos]).hexdigest()[:32]
+    return start, digest, count
+
+
+def _raise_duplicate(cur: _Cursor, count: int) -> None:
+    seen: set[bytes] = set()
     for i in range(count):
-        if i == VOCAB_CHECK_START:
-            hash_from = cur.pos
-        n = cur.u64()
-        cur.need(n)
-        text = buf[cur.pos : cur.pos + n]
-        cur.pos += n
+        text = cur.string_bytes()
         if text in seen:
             shown = text.decode("utf-8", errors="backslashreplace")
             raise ModelFileError(f"corrupt vocabulary: token {i} ({shown!r}) appears twice")
         seen.add(text)
-    if count <= VOCAB_CHECK_START:
-        hash_from = cur.pos
-    digest = hashlib.sha256(cur.buf[hash_from : cur.pos]).hexdigest()[:32]
-    return start, digest, count
 
 
 def _check_tensor_data(path: Path, tensors: list[TensorInfo], data_start: int, size: int) -> None:
@@ -326,6 +343,14 @@ def _check_tensor_data(path: Path, tensors: list[TensorInfo], data_start: int, s
 def read_tokens(path: Path, offset: int | None, count: int) -> list[bytes]:
     if offset is None:
         return []
+    out: list[bytes] = []
+    append = out.append
+    unpack = _U64.unpack_from
     with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-        cur = _Cursor(buf, offset)
-        return [cur.string_bytes() for _ in range(count)]
+        pos = offset
+        for _ in range(count):
+            (n,) = unpack(buf, pos)
+            pos += 8
+            append(buf[pos : pos + n])
+            pos += n
+    return out

@@ -63,3 +63,12 @@ def test_every_setting_is_declared_once_with_a_valid_default():
     assert len(names) == len(set(names))
     for spec in model_settings.MODEL_SETTINGS:
         assert spec.description and spec.coerce(spec.default) == spec.default
+
+
+def test_settings_reference_in_docs_is_generated_from_the_declarations():
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "settings.md"
+    assert doc.read_text() == model_settings.markdown_table(), (
+        "run: python -m app settings-doc > docs/settings.md"
+    )
