@@ -222,8 +222,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help()
-        return 0
+        from app.ui.app import run_app
+
+        return run_app()
     try:
         return int(args.handler(args))
     except SpeculaError as exc:

@@ -13,8 +13,8 @@ import logging
 import os
 import threading
 from collections import deque
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import llama_cpp as ll
@@ -77,6 +77,7 @@ class LoadOptions:
     n_gpu_layers: int = 0
     n_threads: int | None = None
     n_batch: int = 512
+    progress: Callable[[float], None] | None = field(default=None, compare=False)  # 0..1 while loading
 
 
 class LlamaCppModel:
@@ -97,6 +98,15 @@ class LlamaCppModel:
         _recent_llama_errors.clear()
         mparams = ll.llama_model_default_params()
         mparams.n_gpu_layers = options.n_gpu_layers
+        if options.progress is not None:
+            report = options.progress
+
+            def on_progress(fraction: float, _user: ctypes.c_void_p) -> bool:
+                report(float(fraction))
+                return True
+
+            self._progress_cb = ll.llama_progress_callback(on_progress)  # kept alive while loading
+            mparams.progress_callback = self._progress_cb
         self._model = ll.llama_model_load_from_file(str(self.path).encode(), mparams)
         if not self._model:
             raise ModelLoadError(f"llama.cpp could not load {self.path.name}: {self._last_error()}")

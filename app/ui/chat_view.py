@@ -1,0 +1,285 @@
+"""The chat transcript: Markdown replies, streamed in batches, with accepted draft tokens in green.
+
+While a reply streams, each batch is inserted at the end of the document as plain runs, so
+appending costs the same at token 20,000 as at token 20. When the reply ends it is rendered
+once as Markdown and the draft tokens' characters are coloured again on the rendered text.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QGuiApplication,
+    QTextCharFormat,
+    QTextCursor,
+    QTextDocument,
+    QTextDocumentFragment,
+    QTextFormat,
+)
+from PySide6.QtWidgets import QTextBrowser, QToolTip
+
+from app.chat.stats_text import stats_line
+from app.chat.store import OriginRuns, merge_runs
+
+DRAFT = "draft"
+DRAFT_TOOLTIP = "Accepted draft token"
+DRAFT_COLOR = QColor("#1f9d55")
+
+
+@dataclass
+class MessageView:
+    role: str
+    text: str = ""
+    origins: OriginRuns = field(default_factory=list)
+    stats: dict[str, Any] | None = None
+
+
+def draft_ranges(source: str, origins: OriginRuns, rendered: str) -> list[tuple[int, int]]:
+    """Where the draft characters of `source` landed in `rendered` (Markdown removes markup
+    characters, so positions are aligned, not assumed)."""
+    flags = bytearray(len(source))
+    pos = 0
+    for n, origin in origins:
+        if origin == DRAFT:
+            flags[pos : pos + n] = b"\x01" * max(0, min(n, len(source) - pos))
+        pos += n
+    if not any(flags):
+        return []
+    if rendered == source:
+        pairs: list[tuple[int, int, int]] = [(0, 0, len(source))]
+    else:
+        matcher = difflib.SequenceMatcher(None, source, rendered, autojunk=False)
+        pairs = [(a, b, size) for a, b, size in matcher.get_matching_blocks() if size]
+    ranges: list[tuple[int, int]] = []
+    for a, b, size in pairs:
+        i = 0
+        while i < size:
+            if flags[a + i]:
+                start = i
+                while i < size and flags[a + i]:
+                    i += 1
+                if ranges and ranges[-1][1] == b + start:
+                    ranges[-1] = (ranges[-1][0], b + i)
+                else:
+                    ranges.append((b + start, b + i))
+            else:
+                i += 1
+    return ranges
+
+
+class ChatView(QTextBrowser):
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.setOpenLinks(False)
+        self.setObjectName("chatView")
+        self.visualize = True
+        self.messages: list[MessageView] = []
+        self.streaming: MessageView | None = None
+        self._stream_anchor = 0
+        self._plain = QTextCharFormat()
+        self._draft = QTextCharFormat()
+        self._draft.setForeground(DRAFT_COLOR)
+        self._draft.setToolTip(DRAFT_TOOLTIP)
+        self._stats_fmt = QTextCharFormat()
+        self._stats_fmt.setForeground(QColor("#6b7280"))
+        small = QFont(self.font())
+        small.setPointSizeF(max(6.0, small.pointSizeF() * 0.85))
+        self._stats_fmt.setFont(small)
+        self._role_fmt = QTextCharFormat()
+        self._role_fmt.setFontWeight(QFont.Weight.Bold)
+
+    # --- whole transcript --------------------------------------------------------------------
+    def set_messages(self, messages: list[MessageView]) -> None:
+        self.messages = list(messages)
+        self.streaming = None
+        self.rerender()
+
+    def set_visualize(self, on: bool) -> None:
+        if on != self.visualize:
+            self.visualize = on
+            self.rerender()
+
+    def rerender(self) -> None:
+        self.document().clear()
+        for m in self.messages:
+            self._render(m)
+        if self.streaming is not None:
+            self._begin_stream_block(self.streaming)
+        self._scroll_to_end()
+
+    # --- streaming ---------------------------------------------------------------------------
+    def begin_stream(self, continuing: MessageView | None = None) -> MessageView:
+        """Start a reply; with `continuing`, the last assistant message grows instead."""
+        if continuing is not None and self.messages and self.messages[-1] is continuing:
+            self.messages.pop()
+            self.streaming = continuing
+            self.rerender()
+        else:
+            self.streaming = MessageView("assistant")
+            self._begin_stream_block(self.streaming)
+        return self.streaming
+
+    def _begin_stream_block(self, m: MessageView) -> None:
+        cursor = self._end_cursor()
+        self._stream_anchor = cursor.position()
+        self._insert_role(cursor, m.role)
+        cursor.insertBlock()
+        pos = 0
+        for n, origin in m.origins:
+            self._insert_run(cursor, m.text[pos : pos + n], origin)
+            pos += n
+        if pos < len(m.text):
+            cursor.insertText(m.text[pos:], self._plain)
+
+    def append_tokens(self, batch: list[tuple[str, str]]) -> None:
+        """One batch of (text, origin) pieces: inserted at the end, nothing re-rendered."""
+        m = self.streaming
+        if m is None or not batch:
+            return
+        cursor = self._end_cursor()
+        runs: list[list[Any]] = []
+        texts: list[str] = []
+        for text, origin in batch:
+            if not text:
+                continue
+            texts.append(text)
+            if runs and runs[-1][1] == origin:
+                runs[-1][0] += text
+            else:
+                runs.append([text, origin])
+        for text, origin in runs:
+            self._insert_run(cursor, text, origin)
+        m.text += "".join(texts)
+        merge_runs(((len(t), o) for t, o in runs), m.origins)
+        bar = self.verticalScrollBar()
+        if bar.value() >= bar.maximum() - 40:
+            bar.setValue(bar.maximum())
+
+    def end_stream(self, stats: dict[str, Any] | None) -> MessageView | None:
+        """The reply is done: render it as Markdown with its stats line."""
+        m = self.streaming
+        if m is None:
+            return None
+        m.stats = stats
+        cursor = QTextCursor(self.document())
+        cursor.setPosition(self._stream_anchor)
+        cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
+        cursor.removeSelectedText()
+        self.streaming = None
+        self.messages.append(m)
+        self._render(m)
+        self._scroll_to_end()
+        return m
+
+    # --- rendering -----------------------------------------------------------------------------
+    def _end_cursor(self) -> QTextCursor:
+        cursor = QTextCursor(self.document())
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        return cursor
+
+    def _insert_run(self, cursor: QTextCursor, text: str, origin: str) -> None:
+        fmt = self._draft if (self.visualize and origin == DRAFT) else self._plain
+        cursor.insertText(text, fmt)
+
+    def _insert_role(self, cursor: QTextCursor, role: str) -> None:
+        if not self.document().isEmpty():
+            cursor.insertBlock()
+        label = {"user": "You", "assistant": "Assistant", "system": "System"}.get(role, role)
+        cursor.insertText(label, self._role_fmt)
+
+    def _render(self, m: MessageView) -> None:
+        cursor = self._end_cursor()
+        self._insert_role(cursor, m.role)
+        cursor.insertBlock()
+        if m.role == "assistant":
+            doc = QTextDocument()
+            doc.setDefaultFont(self.font())
+            doc.setMarkdown(m.text, QTextDocument.MarkdownFeature.MarkdownDialectGitHub)
+            if self.visualize:
+                self._colour_drafts(doc, m)
+            cursor.insertFragment(QTextDocumentFragment(doc))
+        else:
+            cursor.insertText(m.text, self._plain)
+        if m.stats:
+            cursor.insertBlock()
+            cursor.insertText(stats_line(m.stats), self._stats_fmt)
+        cursor.setCharFormat(self._plain)
+
+    def _colour_drafts(self, doc: QTextDocument, m: MessageView) -> None:
+        rendered = doc.toPlainText()
+        c = QTextCursor(doc)
+        for start, end in draft_ranges(m.text, m.origins, rendered):
+            c.setPosition(start)
+            c.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
+            c.mergeCharFormat(self._draft)
+
+    def _scroll_to_end(self) -> None:
+        bar = self.verticalScrollBar()
+        bar.setValue(bar.maximum())
+
+    # --- reading it back -------------------------------------------------------------------
+    def draft_spans(self) -> list[tuple[int, int]]:
+        """(start, end) document positions coloured as accepted draft tokens (for tests)."""
+        spans: list[tuple[int, int]] = []
+        block = self.document().begin()
+        while block.isValid():
+            it = block.begin()
+            while not it.atEnd():
+                frag = it.fragment()
+                if frag.charFormat().toolTip() == DRAFT_TOOLTIP:
+                    start, end = frag.position(), frag.position() + frag.length()
+                    if spans and spans[-1][1] == start:
+                        spans[-1] = (spans[-1][0], end)
+                    else:
+                        spans.append((start, end))
+                it += 1
+            block = block.next()
+        return spans
+
+    def draft_text(self) -> str:
+        text = self.document().toPlainText()
+        return "".join(text[s:e] for s, e in self.draft_spans())
+
+    # --- tooltips and copying code -------------------------------------------------------
+    def viewportEvent(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ToolTip:
+            pos = event.pos()
+            fmt = self.cursorForPosition(pos).charFormat()
+            if fmt.toolTip():
+                QToolTip.showText(event.globalPos(), fmt.toolTip(), self)
+            else:
+                QToolTip.hideText()
+            return True
+        return super().viewportEvent(event)
+
+    def code_block_at(self, cursor: QTextCursor) -> str | None:
+        """The whole fenced code block around `cursor`, or None outside one."""
+        block = cursor.block()
+        if not block.blockFormat().hasProperty(QTextFormat.Property.BlockCodeFence):
+            return None
+        first = block
+        while first.previous().isValid() and first.previous().blockFormat().hasProperty(
+            QTextFormat.Property.BlockCodeFence
+        ):
+            first = first.previous()
+        lines = []
+        b = first
+        while b.isValid() and b.blockFormat().hasProperty(QTextFormat.Property.BlockCodeFence):
+            lines.append(b.text())
+            b = b.next()
+        return "\n".join(lines)
+
+    def contextMenuEvent(self, event: Any) -> None:
+        menu = self.createStandardContextMenu(event.pos())
+        code = self.code_block_at(self.cursorForPosition(event.pos()))
+        if code is not None:
+            action = menu.addAction("Copy code block")
+            action.triggered.connect(lambda: QGuiApplication.clipboard().setText(code))
+        menu.exec(event.globalPos())
+        menu.deleteLater()

@@ -1,0 +1,322 @@
+"""The main window: navigation, the model picker, and the wiring between pages, the library
+and the engine thread."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QThread, Signal
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QMainWindow,
+    QProgressBar,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app import __version__
+from app.chat.store import ChatStore
+from app.library.bundled import ensure_bundled_model
+from app.library.compat_index import CompatibilityIndex, DraftReport
+from app.library.entry import ModelEntry
+from app.library.library import ModelLibrary
+from app.library.model_defaults import ModelDefaultsStore
+from app.ui.chat_page import ChatPage
+from app.ui.models_page import ModelsPage
+from app.ui.tasks import BackgroundTask, track
+from app.ui.worker import EngineWorker, LoadJob
+
+log = logging.getLogger(__name__)
+
+
+class MainWindow(QMainWindow):
+    sig_load = Signal(object)
+    sig_set_draft = Signal(object)
+    sig_generate = Signal(object)
+    sig_eject = Signal()
+    libraryReady = Signal()
+    draftReportReady = Signal(object)
+    modelReady = Signal(str)  # re-emitted in the GUI thread, for views and tests
+    draftReady = Signal(str)
+
+    def __init__(
+        self,
+        library: ModelLibrary | None = None,
+        store: ChatStore | None = None,
+        defaults: ModelDefaultsStore | None = None,
+        auto_load: bool = True,
+    ) -> None:
+        super().__init__()
+        self.setWindowTitle(f"Specula {__version__}")
+        self.resize(1280, 800)
+        self.library = library or ModelLibrary()
+        self.store = store or ChatStore()
+        self.defaults = defaults or ModelDefaultsStore()
+        self.index = CompatibilityIndex(self.library)
+        self.auto_load = auto_load
+        self.loaded_key = ""
+        self._tasks: list[BackgroundTask] = []
+
+        # engine thread
+        self.worker = EngineWorker()
+        self.thread_ = track(QThread(self))
+        self.thread_.setObjectName("engine")
+        self.worker.moveToThread(self.thread_)
+        self.sig_load.connect(self.worker.load_main)
+        self.sig_set_draft.connect(self.worker.set_draft)
+        self.sig_generate.connect(self.worker.generate)
+        self.sig_eject.connect(self.worker.eject)
+        self.thread_.start()
+
+        # top bar
+        top = QWidget()
+        top_l = QHBoxLayout(top)
+        self.model_combo = QComboBox()
+        self.model_combo.setObjectName("modelPicker")
+        self.model_combo.setMinimumWidth(360)
+        self.load_button = QPushButton("Load")
+        self.load_button.setToolTip("Load the selected model (Ctrl+L)")
+        self.eject_button = QPushButton("Eject")
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(220)
+        self.progress.setRange(0, 100)
+        self.progress.hide()
+        self.status = QLabel("No model loaded")
+        self.status.setObjectName("modelStatus")
+        for widget in (
+            QLabel("Model:"),
+            self.model_combo,
+            self.load_button,
+            self.eject_button,
+            self.progress,
+        ):
+            top_l.addWidget(widget)
+        top_l.addWidget(self.status, 1)
+        self.load_button.clicked.connect(self.load_selected)
+        self.eject_button.clicked.connect(self.sig_eject)
+
+        # pages
+        self.chat = ChatPage(self.store)
+        self.models = ModelsPage(self.defaults)
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.chat)
+        self.pages.addWidget(self.models)
+        self.nav = QListWidget()
+        self.nav.setObjectName("navigation")
+        self.nav.addItems(["Chat", "My Models"])
+        self.nav.setFixedWidth(110)
+        self.nav.currentRowChanged.connect(self.pages.setCurrentIndex)
+        self.nav.setCurrentRow(0)
+
+        body = QWidget()
+        body_l = QHBoxLayout(body)
+        body_l.setContentsMargins(0, 0, 0, 0)
+        body_l.addWidget(self.nav)
+        body_l.addWidget(self.pages, 1)
+        central = QWidget()
+        central_l = QVBoxLayout(central)
+        central_l.addWidget(top)
+        central_l.addWidget(body, 1)
+        self.setCentralWidget(central)
+
+        # wiring
+        w = self.worker
+        w.modelLoading.connect(self._on_model_loading)
+        w.loadProgress.connect(self._on_load_progress)
+        w.modelLoaded.connect(self._on_model_loaded)
+        w.modelEjected.connect(self._on_model_ejected)
+        w.draftChanged.connect(self._on_draft_changed)
+        w.draftRejected.connect(self._on_draft_rejected)
+        w.tokensArrived.connect(self.chat.on_tokens)
+        w.generationFinished.connect(self.chat.on_finished)
+        w.failed.connect(self._on_worker_failed)
+        self.chat.generateRequested.connect(self.sig_generate)
+        self.chat.stopRequested.connect(self.worker.cancel.set)
+        self.chat.sidebar.draftSelected.connect(self._on_draft_selected)
+        self.models.useInChat.connect(self._on_use_in_chat)
+        self.models.draftsWanted.connect(self._compute_drafts_for_models_page)
+        self.models.defaultsChanged.connect(self._on_defaults_changed)
+        QShortcut(QKeySequence("Ctrl+L"), self, self._on_ctrl_l)
+
+        self.chat.open_latest_or_new()
+        self.refresh_library(prepare_bundled=auto_load)
+
+    # --- background work ---------------------------------------------------------------------
+    def _run(
+        self, func: Callable[[Callable[[int, int], None]], Any], done: Callable[[Any], None]
+    ) -> BackgroundTask:
+        task = BackgroundTask(func, self)
+        task.succeeded.connect(done)
+        task.failedWith.connect(self.chat.show_error)
+        task.finished.connect(self._prune_tasks)
+        self._tasks.append(task)
+        task.start()
+        return task
+
+    def _prune_tasks(self) -> None:
+        self._tasks = [t for t in self._tasks if not t.isFinished()]
+
+    def _on_progress(self, done: int, total: int) -> None:
+        self.progress.setValue(int(100 * done / max(total, 1)))
+
+    def _on_load_progress(self, fraction: float) -> None:
+        self.progress.setValue(int(fraction * 100))
+
+    def refresh_library(self, prepare_bundled: bool = False) -> None:
+        def job(report: Callable[[int, int], None]) -> Any:
+            if prepare_bundled:
+                ensure_bundled_model(report)
+            self.library.rescan()
+            return True
+
+        self.status.setText("Looking for models...")
+        if prepare_bundled:
+            self.progress.show()
+        task = self._run(job, self._on_library_scanned)
+        task.progressed.connect(self._on_progress)
+
+    def _on_library_scanned(self, _result: Any) -> None:
+        self.progress.hide()
+        entries = self.library.entries
+        self.models.set_library(entries, self.library.problems)
+        current = self.model_combo.currentData()
+        self.model_combo.clear()
+        for e in sorted(entries.values(), key=lambda e: (e.name.lower(), e.key)):
+            self.model_combo.addItem(f"{e.name}  ·  {e.params_label}  ·  {e.engine}", e.key)
+        if current:
+            self.model_combo.setCurrentIndex(max(0, self.model_combo.findData(current)))
+        if not self.loaded_key:
+            self.status.setText(f"{len(entries)} models found. Choose one and press Load (Ctrl+L).")
+        self.libraryReady.emit()
+        if self.auto_load and not self.loaded_key and entries:
+            bundled = next(
+                (k for k, e in entries.items() if Path(e.path).name.startswith("gemma-3-270m")), None
+            )
+            self.load_key(bundled or next(iter(sorted(entries))))
+
+    # --- loading -------------------------------------------------------------------------------
+    def _on_ctrl_l(self) -> None:
+        self.model_combo.setFocus()
+        self.model_combo.showPopup()
+
+    def load_selected(self) -> None:
+        key = self.model_combo.currentData()
+        if key:
+            self.load_key(str(key))
+
+    def load_key(self, key: str) -> None:
+        entry = self.library.entries.get(key)
+        if entry is None:
+            self.chat.show_error(f"{key} is no longer in the library.")
+            return
+        if entry.engine != "llama.cpp":
+            self.chat.show_error(
+                f"{entry.name} is an MLX model; MLX models need the MLX engine, "
+                "which this build does not run yet."
+            )
+            return
+        if self.chat.busy:
+            self.chat.show_error("Stop the current reply before loading another model.")
+            return
+        values = self.defaults.effective(key)
+        self.model_combo.setCurrentIndex(max(0, self.model_combo.findData(key)))
+        self.sig_load.emit(
+            LoadJob(Path(entry.path), key, int(values["context_length"]), int(values["gpu_offload"]))
+        )
+
+    def _on_model_loading(self, key: str) -> None:
+        self.chat.model_loaded = False
+        self.progress.setValue(0)
+        self.progress.show()
+        self.status.setText(f"Loading {key}...")
+        self.load_button.setEnabled(False)
+
+    def _on_model_loaded(self, key: str, name: str) -> None:
+        self.loaded_key = key
+        self.progress.hide()
+        self.load_button.setEnabled(True)
+        self.status.setText(f"Loaded: {name}")
+        self.modelReady.emit(key)
+        self.chat.model_loaded = True
+        entry = self.library.entries.get(key)
+        self.chat.sidebar.set_values(self.defaults.effective(key))
+        self.chat.sidebar.set_engine(entry.engine if entry else "llama.cpp")
+        self.chat.sidebar.set_identifying()
+        self._run(lambda _r: self.index.drafts_for(key), self._on_chat_drafts_ready)
+
+    def _on_chat_drafts_ready(self, report: DraftReport) -> None:
+        if report.main.key != self.loaded_key:
+            return
+        saved = self.defaults.effective(self.loaded_key).get("draft_model") or ""
+        self.chat.sidebar.set_report(report, select=saved)
+        self.draftReportReady.emit(report)
+        selected = self.chat.sidebar.selected_draft()
+        self._on_draft_selected(selected)
+
+    def _on_model_ejected(self) -> None:
+        self.loaded_key = ""
+        self.progress.hide()
+        self.load_button.setEnabled(True)
+        self.chat.model_loaded = False
+        self.chat.sidebar.set_no_model()
+        self.status.setText("No model loaded")
+
+    def _draft_job(self, key: str) -> LoadJob | None:
+        entry: ModelEntry | None = self.library.entries.get(key) if key else None
+        if entry is None:
+            return None
+        values = self.defaults.effective(self.loaded_key)
+        return LoadJob(Path(entry.path), key, int(values["context_length"]), int(values["gpu_offload"]))
+
+    def _on_draft_selected(self, key: str) -> None:
+        """Queued behind any reply in progress: a switch applies to the next reply."""
+        self.sig_set_draft.emit(self._draft_job(key))
+
+    def _on_draft_changed(self, key: str) -> None:
+        self.draftReady.emit(key)
+
+    def _on_draft_rejected(self, key: str) -> None:
+        if self.chat.sidebar.selected_draft() == key:
+            self.chat.sidebar.select_draft("")
+
+    def _on_worker_failed(self, message: str) -> None:
+        self.progress.hide()
+        self.load_button.setEnabled(True)
+        self.chat.on_failed(message)
+
+    # --- My Models -----------------------------------------------------------------------------
+    def _compute_drafts_for_models_page(self, key: str) -> None:
+        self._run(lambda _r: self.index.drafts_for(key), self.models.set_draft_report)
+
+    def _on_use_in_chat(self, key: str) -> None:
+        self.nav.setCurrentRow(0)
+        self.load_key(key)
+
+    def _on_defaults_changed(self, key: str) -> None:
+        if key == self.loaded_key and not self.chat.busy:
+            self.chat.sidebar.set_values(self.defaults.effective(key))
+
+    # --- closing ---------------------------------------------------------------------------------
+    def shutdown(self) -> None:
+        """Stop the reply in flight (keeping it), stop every thread, close the models."""
+        self.worker.cancel.set()
+        self.chat.save_partial()
+        for task in list(self._tasks):
+            task.wait(30_000)
+        self.thread_.quit()
+        self.thread_.wait(30_000)
+        self.worker.shutdown()
+        self.store.close()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.shutdown()
+        event.accept()

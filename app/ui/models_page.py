@@ -1,0 +1,205 @@
+"""My Models: the library as a table, and the selected model's defaults, saved on change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.errors import SpeculaError
+from app.core.model_settings import MODEL_SETTINGS
+from app.library.compat_index import DraftReport
+from app.library.entry import ModelEntry, ScanProblem
+from app.library.model_defaults import ModelDefaultsStore
+from app.ui.settings_form import SettingsForm
+
+COLUMNS = ("Name", "Engine", "Architecture", "Parameters", "Quantization", "Size", "Path", "Problems")
+
+
+def human_size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"
+
+
+class ModelsPage(QWidget):
+    useInChat = Signal(str)  # model key
+    draftsWanted = Signal(str)  # model key: the window computes the report off-thread
+    defaultsChanged = Signal(str)  # model key
+
+    def __init__(self, defaults: ModelDefaultsStore, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.defaults = defaults
+        self.entries: dict[str, ModelEntry] = {}
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setObjectName("modelsTable")
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.verticalHeader().hide()
+        self.table.itemSelectionChanged.connect(self._on_selection)
+
+        editor = QWidget()
+        ed = QVBoxLayout(editor)
+        self.title = QLabel("Select a model to edit its defaults")
+        self.title.setWordWrap(True)
+        draft_row = QFormLayout()
+        self.draft_combo = QComboBox()
+        self.draft_combo.setObjectName("defaultDraftCombo")
+        self.draft_combo.currentIndexChanged.connect(self._on_draft_changed)
+        draft_row.addRow("Default draft model", self.draft_combo)
+        self.form = SettingsForm([s.name for s in MODEL_SETTINGS if s.name != "draft_model"])
+        self.form.valueChanged.connect(self._on_value_changed)
+        self.status = QLabel()
+        self.status.setObjectName("defaultsStatus")
+        self.use_button = QPushButton("Use in chat")
+        self.use_button.clicked.connect(self._on_use)
+        self.reset_button = QPushButton("Reset to defaults")
+        self.reset_button.clicked.connect(self._on_reset)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.reset_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.use_button)
+        ed.addWidget(self.title)
+        ed.addLayout(draft_row)
+        group = QGroupBox("Defaults (applied in chat and through the API)")
+        QVBoxLayout(group).addWidget(self.form)
+        ed.addWidget(group)
+        ed.addWidget(self.status)
+        ed.addLayout(buttons)
+        ed.addStretch(1)
+        editor.setEnabled(False)
+        self.editor = editor
+
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.table)
+        splitter.addWidget(editor)
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter)
+        self._filling = False
+
+    def set_library(self, entries: dict[str, ModelEntry], problems: list[ScanProblem]) -> None:
+        selected = self.selected_key()
+        self.entries = dict(entries)
+        rows: list[tuple[str | None, list[str]]] = []
+        for e in sorted(entries.values(), key=lambda e: e.key):
+            rows.append(
+                (
+                    e.key,
+                    [
+                        e.name,
+                        e.engine,
+                        e.architecture,
+                        e.params_label,
+                        e.quantization or "",
+                        human_size(e.size_bytes),
+                        e.path,
+                        "",
+                    ],
+                )
+            )
+        for p in problems:
+            rows.append((None, [p.path.rsplit("/", 1)[-1], "", "", "", "", "", p.path, p.reason]))
+        self.table.setRowCount(len(rows))
+        for r, (key, cells) in enumerate(rows):
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setData(Qt.ItemDataRole.UserRole, key)
+                if key is None:
+                    item.setForeground(Qt.GlobalColor.darkRed)
+                self.table.setItem(r, c, item)
+        if selected:
+            self.select(selected)
+
+    def selected_key(self) -> str | None:
+        items = self.table.selectedItems()
+        return items[0].data(Qt.ItemDataRole.UserRole) if items else None
+
+    def select(self, key: str) -> None:
+        for r in range(self.table.rowCount()):
+            item = self.table.item(r, 0)
+            if item is not None and item.data(Qt.ItemDataRole.UserRole) == key:
+                self.table.selectRow(r)
+                return
+
+    def _on_selection(self) -> None:
+        key = self.selected_key()
+        self.editor.setEnabled(key is not None)
+        if key is None:
+            return
+        entry = self.entries[key]
+        self.title.setText(f"<b>{entry.name}</b> — {entry.key}")
+        self.form.set_values(self.defaults.effective(key))
+        self.form.set_row_visible("mlx_draft_tokens", entry.engine == "MLX")
+        for name in ("draft_p_min", "draft_min", "draft_max"):
+            self.form.set_row_visible(name, entry.engine != "MLX")
+        self._filling = True
+        self.draft_combo.clear()
+        self.draft_combo.addItem("Identifying compatible draft models...", "")
+        self.draft_combo.setEnabled(False)
+        self._filling = False
+        self.status.clear()
+        self.draftsWanted.emit(key)
+
+    def set_draft_report(self, report: DraftReport) -> None:
+        if report.main.key != self.selected_key():
+            return
+        saved = self.defaults.get(report.main.key).get("draft_model") or ""
+        self._filling = True
+        self.draft_combo.clear()
+        self.draft_combo.addItem("No default draft", "")
+        for o in report.compatible:
+            self.draft_combo.addItem(f"{o.entry.name} ({o.entry.params_label})", o.entry.key)
+        self.draft_combo.setCurrentIndex(max(0, self.draft_combo.findData(saved)))
+        self.draft_combo.setEnabled(bool(report.compatible))
+        self._filling = False
+
+    def _save(self, values: dict[str, Any]) -> None:
+        key = self.selected_key()
+        if key is None:
+            return
+        try:
+            self.defaults.update(key, values)
+        except SpeculaError as exc:
+            self.status.setText(f"Not saved: {exc}")
+            return
+        self.status.setText("Saved")
+        self.defaultsChanged.emit(key)
+
+    def _on_value_changed(self, name: str, value: Any) -> None:
+        self._save({name: value})
+
+    def _on_draft_changed(self, _index: int) -> None:
+        if not self._filling:
+            self._save({"draft_model": self.draft_combo.currentData() or None})
+
+    def _on_reset(self) -> None:
+        key = self.selected_key()
+        if key is not None:
+            self.defaults.reset(key)
+            self._on_selection()
+            self.defaultsChanged.emit(key)
+
+    def _on_use(self) -> None:
+        key = self.selected_key()
+        if key is not None:
+            self.useInChat.emit(key)

@@ -1,0 +1,177 @@
+"""The whole window on real tiny models: loading, the draft dropdown, streaming, stop,
+persistence, switching the draft mid-reply, errors; no thread is left running."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.chat.store import ChatStore
+from app.core.events import TokenOrigin
+from app.ui.main_window import MainWindow
+from app.ui.sidebar import IDENTIFYING, NONE_FOUND, SELECT_DRAFT
+
+WAIT = 30_000
+
+
+@pytest.fixture
+def window(qtbot, library_models):
+    w = MainWindow(auto_load=False)
+    qtbot.addWidget(w)
+    with qtbot.waitSignal(w.libraryReady, timeout=WAIT):
+        pass
+    yield w
+    w.shutdown()
+
+
+def load(qtbot, w: MainWindow, key: str) -> None:
+    with qtbot.waitSignal(w.draftReportReady, timeout=WAIT):
+        w.load_key(key)
+
+
+def choose_draft(qtbot, w: MainWindow, key: str) -> None:
+    with qtbot.waitSignal(w.draftReady, timeout=WAIT, check_params_cb=lambda k: k == key):
+        w.chat.sidebar.select_draft(key)
+
+
+def send(qtbot, w: MainWindow, text: str, **settings) -> None:
+    w.chat.sidebar.set_values(
+        {"temperature": 0.0, "repeat_penalty": 1.0, "max_tokens": 24, "draft_p_min": 0.0, **settings}
+    )
+    w.chat.prompt.setPlainText(text)
+    with qtbot.waitSignal(w.chat.replyFinished, timeout=WAIT):
+        w.chat.send()
+
+
+def test_draft_dropdown_lists_only_compatible_models_and_explains_the_rest(qtbot, window, library_models):
+    with qtbot.waitSignal(window.modelReady, timeout=WAIT):
+        window.load_key(library_models["main"])
+    assert window.chat.sidebar.draft_combo.itemText(0) == IDENTIFYING
+    assert not window.chat.sidebar.draft_combo.isEnabled()
+    with qtbot.waitSignal(window.draftReportReady, timeout=WAIT):
+        pass
+    combo = window.chat.sidebar.draft_combo
+    items = [combo.itemData(i) for i in range(combo.count())]
+    assert combo.itemText(0) == SELECT_DRAFT
+    assert set(items) == {"", library_models["noisy"], library_models["twin"]}
+    assert not window.chat.sidebar.draft_form.isEnabled()  # disabled until a draft is chosen
+    reasons = dict(window.chat.sidebar.incompatible_reasons())
+    assert "vocabulary sizes differ" in reasons[library_models["other"]]
+
+
+def test_a_model_without_compatible_drafts_says_so(qtbot, window, library_models):
+    load(qtbot, window, library_models["other"])
+    assert window.chat.sidebar.draft_combo.itemText(0) == NONE_FOUND
+
+
+def test_reply_streams_with_green_exactly_on_accepted_draft_tokens(qtbot, window, library_models):
+    load(qtbot, window, library_models["main"])
+    choose_draft(qtbot, window, library_models["twin"])
+    send(qtbot, window, "the cat")
+    reply = window.chat.view.messages[-1]
+    assert reply.role == "assistant" and reply.text
+    expected = "".join(
+        reply.text[sum(n for n, _ in reply.origins[:i]) :][:n]
+        for i, (n, o) in enumerate(reply.origins)
+        if o == TokenOrigin.DRAFT.value
+    )
+    assert expected, (reply.stats, reply.origins)
+    assert window.chat.view.draft_text() == expected
+    assert reply.stats and reply.stats["accepted_draft_tokens_count"] > 0
+    assert "Accepted" in window.chat.view.document().toPlainText()
+
+
+def test_stop_keeps_the_partial_reply_and_says_stopped(qtbot, window, library_models):
+    load(qtbot, window, library_models["main"])
+    window.chat.sidebar.set_values({"max_tokens": 100000, "temperature": 0.0})
+    window.chat.prompt.setPlainText("hello")
+    with qtbot.waitSignal(window.chat.replyFinished, timeout=WAIT):
+        window.chat.send()
+        qtbot.waitUntil(
+            lambda: len(window.chat.view.streaming.text if window.chat.view.streaming else "") > 0,
+            timeout=WAIT,
+        )
+        qtbot.keyClick(window.chat.prompt, "Escape") if False else window.chat.stop()
+    reply = window.chat.view.messages[-1]
+    assert reply.stats["stop_reason"] == "cancelled" and reply.text
+    stored = window.store.messages(window.chat.conversation_id)
+    assert stored[-1].stats["stop_reason"] == "cancelled" and stored[-1].content == reply.text
+
+
+def test_switching_the_draft_mid_reply_applies_to_the_next_reply(qtbot, window, library_models):
+    load(qtbot, window, library_models["main"])
+    choose_draft(qtbot, window, library_models["twin"])
+    window.chat.sidebar.set_values({"max_tokens": 120, "temperature": 0.0, "draft_p_min": 0.0})
+    window.chat.prompt.setPlainText("the dog")
+    with qtbot.waitSignal(window.chat.replyFinished, timeout=WAIT):
+        window.chat.send()
+        window.chat.sidebar.select_draft(library_models["noisy"])  # while streaming
+    assert window.chat.view.messages[-1].stats["draft_model"] == "twin.gguf"
+    qtbot.waitUntil(lambda: window.worker.draft_key == library_models["noisy"], timeout=WAIT)
+    send(qtbot, window, "again")
+    assert window.chat.view.messages[-1].stats, window.chat.banner.text()
+    assert window.chat.view.messages[-1].stats["draft_model"] == "noisy.gguf"
+
+
+def test_conversation_and_colours_survive_a_restart(qtbot, window, library_models):
+    load(qtbot, window, library_models["main"])
+    choose_draft(qtbot, window, library_models["twin"])
+    send(qtbot, window, "remember me")
+    green = window.chat.view.draft_text()
+    conv = window.chat.conversation_id
+    window.shutdown()
+    again = MainWindow(auto_load=False, store=ChatStore())
+    qtbot.addWidget(again)
+    with qtbot.waitSignal(again.libraryReady, timeout=WAIT):
+        pass
+    assert again.chat.conversation_id == conv
+    assert [m.role for m in again.chat.view.messages] == ["user", "assistant"]
+    assert again.chat.view.draft_text() == green and green
+    again.shutdown()
+
+
+def test_continue_extends_the_reply_and_keeps_visualization(qtbot, window, library_models):
+    load(qtbot, window, library_models["main"])
+    choose_draft(qtbot, window, library_models["twin"])
+    send(qtbot, window, "the cat")
+    first = window.chat.view.messages[-1].text
+    with qtbot.waitSignal(window.chat.replyFinished, timeout=WAIT):
+        window.chat.continue_reply()
+    reply = window.chat.view.messages[-1]
+    assert reply.text.startswith(first) and len(reply.text) > len(first)
+    assert len([m for m in window.chat.view.messages if m.role == "assistant"]) == 1
+    stored = window.store.messages(window.chat.conversation_id)
+    assert stored[-1].content == reply.text and stored[-1].origins == reply.origins
+    assert window.chat.view.draft_text()
+
+
+def test_broken_files_are_listed_and_a_failed_load_is_shown_not_raised(qtbot, window, library_models):
+    from app.library.paths import models_dir
+
+    folder = models_dir() / "test" / "tiny"
+    (folder / "broken.gguf").write_bytes(b"GGUF" + b"\0" * 64)
+    with qtbot.waitSignal(window.libraryReady, timeout=WAIT):
+        window.refresh_library()
+    table = window.models.table
+    rows = {table.item(r, 6).text(): table.item(r, 7).text() for r in range(table.rowCount())}
+    broken = next(v for k, v in rows.items() if k.endswith("broken.gguf"))
+    assert "broken.gguf" in broken
+    # A file that changes after the scan and no longer loads: a message in the window.
+    (folder / "main.gguf").write_bytes(b"GGUF" + b"\1" * 64)
+    window.load_key(library_models["main"])
+    qtbot.waitUntil(lambda: not window.chat.banner.isHidden(), timeout=WAIT)
+    assert "Could not load main.gguf" in window.chat.banner.text()
+    assert not window.chat.model_loaded
+
+
+def test_closing_mid_reply_saves_the_partial_reply(qtbot, window, library_models):
+    load(qtbot, window, library_models["main"])
+    window.chat.sidebar.set_values({"max_tokens": 100000})
+    window.chat.prompt.setPlainText("long")
+    window.chat.send()
+    qtbot.waitUntil(
+        lambda: bool(window.chat.view.streaming and window.chat.view.streaming.text), timeout=WAIT
+    )
+    conv = window.chat.conversation_id
+    window.close()
+    stored = ChatStore().messages(conv)
+    assert stored[-1].role == "assistant" and stored[-1].stats["stop_reason"] == "cancelled"
