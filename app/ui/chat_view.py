@@ -7,7 +7,6 @@ once as Markdown and the draft tokens' characters are coloured again on the rend
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,9 +39,29 @@ class MessageView:
     stats: dict[str, Any] | None = None
 
 
+_WINDOW = 64  # how far ahead a markup run may reach when aligning
+
+
+def _align(source: str, rendered: str) -> list[int]:
+    """For each rendered character, the source index it shows (-1 for none). Linear time:
+    Markdown deletes markup (`**`, `#`, fences) and may change whitespace, so a rendered
+    character is looked for a little ahead in the source; when it is not there it is a
+    character Markdown added, and is skipped."""
+    src = "".join(" " if c.isspace() else c for c in source)
+    out = [-1] * len(rendered)
+    i = 0
+    for j, ch in enumerate(rendered):
+        if ch.isspace():
+            ch = " "
+        k = src.find(ch, i, i + _WINDOW)
+        if k >= 0:
+            out[j] = k
+            i = k + 1
+    return out
+
+
 def draft_ranges(source: str, origins: OriginRuns, rendered: str) -> list[tuple[int, int]]:
-    """Where the draft characters of `source` landed in `rendered` (Markdown removes markup
-    characters, so positions are aligned, not assumed)."""
+    """Where the draft characters of `source` landed in `rendered`."""
     flags = bytearray(len(source))
     pos = 0
     for n, origin in origins:
@@ -51,25 +70,14 @@ def draft_ranges(source: str, origins: OriginRuns, rendered: str) -> list[tuple[
         pos += n
     if not any(flags):
         return []
-    if rendered == source:
-        pairs: list[tuple[int, int, int]] = [(0, 0, len(source))]
-    else:
-        matcher = difflib.SequenceMatcher(None, source, rendered, autojunk=False)
-        pairs = [(a, b, size) for a, b, size in matcher.get_matching_blocks() if size]
+    mapping = range(len(source)) if rendered == source else _align(source, rendered)
     ranges: list[tuple[int, int]] = []
-    for a, b, size in pairs:
-        i = 0
-        while i < size:
-            if flags[a + i]:
-                start = i
-                while i < size and flags[a + i]:
-                    i += 1
-                if ranges and ranges[-1][1] == b + start:
-                    ranges[-1] = (ranges[-1][0], b + i)
-                else:
-                    ranges.append((b + start, b + i))
+    for j, i in enumerate(mapping):
+        if i >= 0 and flags[i]:
+            if ranges and ranges[-1][1] == j:
+                ranges[-1] = (ranges[-1][0], j + 1)
             else:
-                i += 1
+                ranges.append((j, j + 1))
     return ranges
 
 
@@ -77,6 +85,7 @@ class ChatView(QTextBrowser):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.setOpenLinks(False)
+        self.document().setUndoRedoEnabled(False)  # a transcript has nothing to undo
         self.setObjectName("chatView")
         self.visualize = True
         self.messages: list[MessageView] = []
@@ -153,8 +162,10 @@ class ChatView(QTextBrowser):
                 runs[-1][0] += text
             else:
                 runs.append([text, origin])
+        cursor.beginEditBlock()
         for text, origin in runs:
             self._insert_run(cursor, text, origin)
+        cursor.endEditBlock()
         m.text += "".join(texts)
         merge_runs(((len(t), o) for t, o in runs), m.origins)
         bar = self.verticalScrollBar()
@@ -213,11 +224,14 @@ class ChatView(QTextBrowser):
 
     def _colour_drafts(self, doc: QTextDocument, m: MessageView) -> None:
         rendered = doc.toPlainText()
+        doc.setUndoRedoEnabled(False)
         c = QTextCursor(doc)
+        c.beginEditBlock()  # one layout pass for all ranges, not one per range
         for start, end in draft_ranges(m.text, m.origins, rendered):
             c.setPosition(start)
             c.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
             c.mergeCharFormat(self._draft)
+        c.endEditBlock()
 
     def _scroll_to_end(self) -> None:
         bar = self.verticalScrollBar()

@@ -191,7 +191,7 @@ class MainWindow(QMainWindow):
         current = self.model_combo.currentData()
         self.model_combo.clear()
         for e in sorted(entries.values(), key=lambda e: (e.name.lower(), e.key)):
-            self.model_combo.addItem(f"{e.name}  ·  {e.params_label}  ·  {e.engine}", e.key)
+            self.model_combo.addItem(e.label, e.key)
         if current:
             self.model_combo.setCurrentIndex(max(0, self.model_combo.findData(current)))
         if not self.loaded_key:
@@ -244,7 +244,8 @@ class MainWindow(QMainWindow):
         self.loaded_key = key
         self.progress.hide()
         self.load_button.setEnabled(True)
-        self.status.setText(f"Loaded: {name}")
+        loaded = self.library.entries.get(key)
+        self.status.setText(f"Loaded: {loaded.label if loaded else name}")
         self.modelReady.emit(key)
         self.chat.model_loaded = True
         entry = self.library.entries.get(key)

@@ -168,7 +168,7 @@ class ModelsPage(QWidget):
         self.draft_combo.clear()
         self.draft_combo.addItem("No default draft", "")
         for o in report.compatible:
-            self.draft_combo.addItem(f"{o.entry.name} ({o.entry.params_label})", o.entry.key)
+            self.draft_combo.addItem(o.entry.label, o.entry.key)
         self.draft_combo.setCurrentIndex(max(0, self.draft_combo.findData(saved)))
         self.draft_combo.setEnabled(bool(report.compatible))
         self._filling = False

@@ -146,7 +146,13 @@ class ConfigSidebar(QScrollArea):
         items = [(SELECT_DRAFT, "")]
         for option in report.compatible:
             star = "★ " if option.recommended else ""
-            items.append((f"{star}{option.entry.name} ({option.entry.params_label})", option.entry.key))
+            e = option.entry
+            items.append(
+                (
+                    f"{star}{e.name} · {e.params_label}{' · ' + e.quantization if e.quantization else ''}",
+                    e.key,
+                )
+            )
         self._fill(items, enabled=True, select=select)
 
     def select_draft(self, key: str) -> None:
