@@ -92,6 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
     from app.cli_models import add_models_parser
 
     add_models_parser(sub)
+    srv = sub.add_parser("serve", help="run the local OpenAI-compatible server")
+    srv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    srv.add_argument("--port", type=int, default=1234)
+    srv.add_argument(
+        "--api-key", default=None, help="require 'Authorization: Bearer KEY' (needed off loopback)"
+    )
+    srv.add_argument("--cors", action="store_true", help="allow browser pages on other origins")
+    srv.set_defaults(handler=_cmd_serve)
     doc = sub.add_parser("settings-doc", help="print the per-model settings reference (Markdown)")
     doc.set_defaults(handler=lambda _args: print(model_settings.markdown_table(), end="") or 0)
     return parser
@@ -216,6 +224,15 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         print(f"error: {result.error}", file=sys.stderr)
         return EXIT_FAILURE
     return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from app.server.http_server import serve
+
+    try:
+        return serve(args.host, args.port, api_key=args.api_key, cors=args.cors)
+    except OSError as exc:
+        raise SpeculaError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

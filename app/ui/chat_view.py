@@ -10,18 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject
+from PySide6.QtCore import QEvent
 from PySide6.QtGui import (
     QColor,
     QFont,
     QGuiApplication,
+    QHelpEvent,
     QTextCharFormat,
     QTextCursor,
     QTextDocument,
     QTextDocumentFragment,
     QTextFormat,
 )
-from PySide6.QtWidgets import QTextBrowser, QToolTip
+from PySide6.QtWidgets import QTextBrowser, QToolTip, QWidget
 
 from app.chat.stats_text import stats_line
 from app.chat.store import OriginRuns, merge_runs
@@ -82,7 +83,7 @@ def draft_ranges(source: str, origins: OriginRuns, rendered: str) -> list[tuple[
 
 
 class ChatView(QTextBrowser):
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setOpenLinks(False)
         self.document().setUndoRedoEnabled(False)  # a transcript has nothing to undo
@@ -262,9 +263,8 @@ class ChatView(QTextBrowser):
 
     # --- tooltips and copying code -------------------------------------------------------
     def viewportEvent(self, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.ToolTip:
-            pos = event.pos()
-            fmt = self.cursorForPosition(pos).charFormat()
+        if event.type() == QEvent.Type.ToolTip and isinstance(event, QHelpEvent):
+            fmt = self.cursorForPosition(event.pos()).charFormat()
             if fmt.toolTip():
                 QToolTip.showText(event.globalPos(), fmt.toolTip(), self)
             else:

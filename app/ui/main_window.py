@@ -30,8 +30,10 @@ from app.library.compat_index import CompatibilityIndex, DraftReport
 from app.library.entry import ModelEntry
 from app.library.library import ModelLibrary
 from app.library.model_defaults import ModelDefaultsStore
+from app.server.host import ModelHost
 from app.ui.chat_page import ChatPage
 from app.ui.models_page import ModelsPage
+from app.ui.server_page import ServerPage
 from app.ui.tasks import BackgroundTask, track
 from app.ui.worker import EngineWorker, LoadJob
 
@@ -66,8 +68,9 @@ class MainWindow(QMainWindow):
         self.loaded_key = ""
         self._tasks: list[BackgroundTask] = []
 
-        # engine thread
-        self.worker = EngineWorker()
+        # engine thread; the local server shares its models through the host
+        self.host = ModelHost(self.library, self.defaults)
+        self.worker = EngineWorker(self.host)
         self.thread_ = track(QThread(self))
         self.thread_.setObjectName("engine")
         self.worker.moveToThread(self.thread_)
@@ -107,12 +110,14 @@ class MainWindow(QMainWindow):
         # pages
         self.chat = ChatPage(self.store)
         self.models = ModelsPage(self.defaults)
+        self.server_page = ServerPage(self.host)
         self.pages = QStackedWidget()
         self.pages.addWidget(self.chat)
         self.pages.addWidget(self.models)
+        self.pages.addWidget(self.server_page)
         self.nav = QListWidget()
         self.nav.setObjectName("navigation")
-        self.nav.addItems(["Chat", "My Models"])
+        self.nav.addItems(["Chat", "My Models", "Local Server"])
         self.nav.setFixedWidth(110)
         self.nav.currentRowChanged.connect(self.pages.setCurrentIndex)
         self.nav.setCurrentRow(0)
@@ -310,12 +315,15 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop the reply in flight (keeping it), stop every thread, close the models."""
         self.worker.cancel.set()
+        self.host.cancel_all()
         self.chat.save_partial()
+        self.server_page.stop()
         for task in list(self._tasks):
             task.wait(30_000)
         self.thread_.quit()
         self.thread_.wait(30_000)
         self.worker.shutdown()
+        self.host.close()
         self.store.close()
 
     def closeEvent(self, event: QCloseEvent) -> None:

@@ -21,6 +21,7 @@ from app.core.events import GenerationResult, TokenEvent, TokenOrigin
 from app.core.request import GenerationRequest
 from app.engines.compatibility import check_draft
 from app.engines.llamacpp import LlamaCppModel, LoadOptions
+from app.server.host import ModelHost
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,9 @@ class EngineWorker(QObject):
     generationFinished = Signal(object)  # GenerationResult
     failed = Signal(str)  # a message for the user
 
-    def __init__(self) -> None:
+    def __init__(self, host: ModelHost | None = None) -> None:
         super().__init__()
+        self.host = host or ModelHost()  # shared with the local server
         self.cancel = threading.Event()  # set from the GUI thread to stop a reply
         self.main: LlamaCppModel | None = None
         self.main_key = ""
@@ -63,7 +65,8 @@ class EngineWorker(QObject):
         self.modelLoading.emit(job.key)
         self._close_all()
         try:
-            self.main = LlamaCppModel(
+            self.main = self.host.model(
+                job.key,
                 job.path,
                 LoadOptions(n_ctx=job.n_ctx, n_gpu_layers=job.n_gpu_layers, progress=self.loadProgress.emit),
             )
@@ -80,7 +83,7 @@ class EngineWorker(QObject):
         if job is not None and job.key == self.draft_key and self.draft is not None:
             return
         if self.draft is not None:
-            self.draft.close()
+            self.host.evict(self.draft_key)
             self.draft, self.draft_key = None, ""
         if job is None or self.main is None:
             self.draftChanged.emit("")
@@ -92,8 +95,8 @@ class EngineWorker(QObject):
             self.draftChanged.emit("")
             return
         try:
-            self.draft = LlamaCppModel(
-                job.path, LoadOptions(n_ctx=self.main.n_ctx, n_gpu_layers=job.n_gpu_layers)
+            self.draft = self.host.model(
+                job.key, job.path, LoadOptions(n_ctx=self.main.n_ctx, n_gpu_layers=job.n_gpu_layers)
             )
         except SpeculaError as exc:
             self.failed.emit(f"Could not load the draft {job.path.name}: {exc}")
@@ -114,34 +117,42 @@ class EngineWorker(QObject):
         if self.main is None:
             self.failed.emit("Load a model first (Ctrl+L).")
             return
-        batch: list[tuple[str, str]] = []
-        last_flush = time.perf_counter()
-        result: GenerationResult | None = None
+        keys = [self.main_key] + ([self.draft_key] if self.draft is not None else [])
         try:
-            for item in self.main.generate(request, draft=self.draft, cancel=self.cancel):
-                if isinstance(item, TokenEvent):
-                    batch.append((item.text, item.origin.value))
-                    now = time.perf_counter()
-                    if now - last_flush >= BATCH_SECONDS:
-                        self.tokensArrived.emit(batch)
-                        batch, last_flush = [], now
-                else:
-                    result = item
+            # The models are shared with the local server: one generation at a time each.
+            with self.host.using(keys, self.cancel.is_set, self.cancel):
+                result = self._stream(request)
         except SpeculaError as exc:
             self.failed.emit(str(exc))
             return
+        self.generationFinished.emit(result)
+
+    def _stream(self, request: GenerationRequest) -> GenerationResult | None:
+        assert self.main is not None
+        batch: list[tuple[str, str]] = []
+        last_flush = time.perf_counter()
+        result: GenerationResult | None = None
+        for item in self.main.generate(request, draft=self.draft, cancel=self.cancel):
+            if isinstance(item, TokenEvent):
+                batch.append((item.text, item.origin.value))
+                now = time.perf_counter()
+                if now - last_flush >= BATCH_SECONDS:
+                    self.tokensArrived.emit(batch)
+                    batch, last_flush = [], now
+            else:
+                result = item
         if batch:
             self.tokensArrived.emit(batch)
-        self.generationFinished.emit(result)
+        return result
 
     @Slot()
     def shutdown(self) -> None:
         self._close_all()
 
     def _close_all(self) -> None:
-        for model in (self.draft, self.main):
-            if model is not None:
-                model.close()
+        for key in (self.draft_key, self.main_key):
+            if key:
+                self.host.evict(key)
         self.main = self.draft = None
         self.main_key = self.draft_key = ""
 
