@@ -83,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--draft-min", type=_non_negative_int, default=None, help="Min Draft Size")
     gen.add_argument("--draft-p-min", type=_probability, default=None, help="Drafting Probability Cutoff")
     gen.add_argument(
+        "--num-draft-tokens", type=int, default=None, help="MLX: Draft Tokens to Generate (1-10)"
+    )
+    gen.add_argument(
         "--ctx", type=_positive_int, default=None, help="context length (default: model's, max 4096)"
     )
     gen.add_argument("--gpu-layers", type=int, default=None, help="layers to offload to the GPU (-1: all)")
@@ -120,12 +123,13 @@ def _overrides(args: argparse.Namespace) -> dict[str, object]:
         "context_length": args.ctx,
         "gpu_offload": args.gpu_layers,
         "draft_model": "" if args.no_draft else args.draft,
+        "mlx_draft_tokens": args.num_draft_tokens,
     }
 
 
-def _request_from(args: argparse.Namespace, values: dict[str, object]) -> GenerationRequest:
+def _request_from(args: argparse.Namespace, values: dict[str, object], engine: str) -> GenerationRequest:
     sampling = model_settings.sampling_from(values, seed=args.seed)
-    draft = model_settings.draft_from(values)
+    draft = model_settings.draft_from(values, engine)
     max_tokens = int(values["max_tokens"])  # type: ignore[call-overload]
     if args.raw:
         return GenerationRequest(
@@ -162,7 +166,8 @@ class _Progress:
 
 def _cmd_generate(args: argparse.Namespace) -> int:
     from app.engines.compatibility import check_draft
-    from app.engines.llamacpp import LoadOptions, load_model
+    from app.engines.llamacpp import LoadOptions
+    from app.engines.loader import load_any
     from app.library.library import ModelLibrary
     from app.library.model_defaults import ModelDefaultsStore
     from app.library.resolve import resolve_model
@@ -171,7 +176,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     library = ModelLibrary()
     main_ref = resolve_model(args.model, library, progress)
     values = ModelDefaultsStore().effective(main_ref.key, _overrides(args))
-    request = _request_from(args, values)
+    request = _request_from(args, values, "MLX" if main_ref.path.is_dir() else "llama.cpp")
     request.validate()
     draft_spec = values["draft_model"]
     draft_path = resolve_model(str(draft_spec), library, progress).path if draft_spec else None
@@ -181,8 +186,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         if not verdict:
             raise SpeculaError(f"{draft_path.name} cannot draft for {main_path.name}: {verdict.reason}")
     options = LoadOptions(n_ctx=int(values["context_length"]), n_gpu_layers=int(values["gpu_offload"]))
-    main_model = load_model(main_path, options)
-    draft_model = load_model(draft_path, options) if draft_path else None
+    main_model = load_any(main_path, options)
+    draft_model = load_any(draft_path, options) if draft_path else None
     cancel = threading.Event()
     result: GenerationResult | None = None
     tokens: list[dict[str, str]] = []

@@ -110,11 +110,15 @@ def run_models(args: argparse.Namespace) -> int:
         print("No models found. Folders searched:")
         for root in library.roots():
             print(f"  {root.path}")
+    from app.engines.mlx import INSTALL_HINT, mlx_available
+
     for e in entries:
         print(
             f"{e.key}\n    {e.engine}, {e.architecture}, {e.params_label} params, "
             f"{e.quantization or '?'}, {_size(e.size_bytes)}, context {e.context_length or '?'}"
         )
+        if e.engine == "MLX" and not mlx_available():
+            print(f"    needs the MLX engine: {INSTALL_HINT}")
     if library.problems:
         print("\nProblems:", file=sys.stderr)
         for p in library.problems:

@@ -221,7 +221,10 @@ def sampling_from(values: Mapping[str, Any], seed: int | None = None) -> Samplin
     )
 
 
-def draft_from(values: Mapping[str, Any]) -> DraftSettings:
+def draft_from(values: Mapping[str, Any], engine: str = "llama.cpp") -> DraftSettings:
+    """Draft settings for an engine: MLX drafts a fixed number of tokens per round."""
+    if engine == "MLX":
+        return DraftSettings(max_draft_size=values["mlx_draft_tokens"], min_draft_size=0, p_min=0.0)
     return DraftSettings(
         max_draft_size=values["draft_max"], min_draft_size=values["draft_min"], p_min=values["draft_p_min"]
     )

@@ -30,7 +30,7 @@ from app.core.errors import (
 from app.core.events import GenerationResult, TokenEvent
 from app.core.request import GenerationRequest, SamplingSettings
 from app.engines.compatibility import check_vocab_pair
-from app.engines.speculative import CancelFlag, run_generation
+from app.engines.speculative import CachedSequence, CancelFlag, run_generation
 from app.library.gguf_meta import GGUFInfo, read_gguf
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ class LoadOptions:
     progress: Callable[[float], None] | None = field(default=None, compare=False)  # 0..1 while loading
 
 
-class LlamaCppModel:
+class LlamaCppModel(CachedSequence):
     """A GGUF model and its one-sequence context. Not thread-safe: one generation at a time
     (generate() holds a lock)."""
 
@@ -192,10 +192,6 @@ class LlamaCppModel:
         )
 
     # --- the cache: what the speculative loop drives --------------------------------------
-    @property
-    def n_cached(self) -> int:
-        return len(self.cached)
-
     def eval(self, tokens: Sequence[int], n_logits: int = 1) -> None:
         """Append tokens to the cache; keep logits for the last `n_logits` of them (rows 0..)."""
         if not tokens:
@@ -235,17 +231,6 @@ class LlamaCppModel:
             return
         del self.cached[n:]
 
-    def prefill(self, tokens: Sequence[int]) -> None:
-        """Make the cache hold exactly `tokens`, reusing the longest cached prefix, with the
-        logits of the last token available at row 0."""
-        common = 0
-        limit = min(len(self.cached), len(tokens) - 1)
-        cached = self.cached
-        while common < limit and cached[common] == tokens[common]:
-            common += 1
-        self.truncate(common)
-        self.eval(tokens[common:], n_logits=1)
-
     def logits(self, row: int) -> np.ndarray:
         ptr = ll.llama_get_logits_ith(self._ctx, self._logits_base + row)
         return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
@@ -266,7 +251,7 @@ class LlamaCppModel:
     def generate(
         self,
         request: GenerationRequest,
-        draft: LlamaCppModel | None = None,
+        draft: object | None = None,
         cancel: CancelFlag | None = None,
     ) -> Iterator[TokenEvent | GenerationResult]:
         """Stream a reply: TokenEvents, then one GenerationResult. Errors in the request or the

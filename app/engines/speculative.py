@@ -41,6 +41,34 @@ class TokenModel(Protocol):
     def is_eog(self, token: int) -> bool: ...
 
 
+class CachedSequence:
+    """Prefix reuse for models that keep `cached` (the tokens in their KV cache) and can
+    `truncate` and `eval`: shared by the llama.cpp and MLX backends."""
+
+    cached: list[int]
+
+    def truncate(self, n: int) -> None:
+        raise NotImplementedError
+
+    def eval(self, tokens: Sequence[int], n_logits: int = 1) -> None:
+        raise NotImplementedError
+
+    @property
+    def n_cached(self) -> int:
+        return len(self.cached)
+
+    def prefill(self, tokens: Sequence[int]) -> None:
+        """Make the cache hold exactly `tokens`, reusing the longest cached prefix, with the
+        logits of the last token available at row 0."""
+        common = 0
+        limit = min(len(self.cached), len(tokens) - 1)
+        cached = self.cached
+        while common < limit and cached[common] == tokens[common]:
+            common += 1
+        self.truncate(common)
+        self.eval(tokens[common:], n_logits=1)
+
+
 class Sampler(Protocol):
     def sample(self, row: int) -> int: ...
 

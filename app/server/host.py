@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Protocol
 
 from app.core.errors import SpeculaError
-from app.engines.llamacpp import LlamaCppModel, LoadOptions
+from app.engines.llamacpp import LoadOptions
+from app.engines.loader import LoadedModel, load_any
 from app.library.library import ModelLibrary
 from app.library.model_defaults import ModelDefaultsStore
 
@@ -81,7 +82,7 @@ class ModelHost:
     ) -> None:
         self.library = library or ModelLibrary()
         self.defaults = defaults or ModelDefaultsStore()
-        self._models: dict[str, LlamaCppModel] = {}
+        self._models: dict[str, LoadedModel] = {}
         self._locks: dict[str, FairLock] = {}
         self._load_lock = threading.Lock()
         self._active: set[Cancellable] = set()
@@ -89,7 +90,7 @@ class ModelHost:
     def loaded_keys(self) -> set[str]:
         return set(self._models)
 
-    def model(self, key: str, path: Path | None = None, options: LoadOptions | None = None) -> LlamaCppModel:
+    def model(self, key: str, path: Path | None = None, options: LoadOptions | None = None) -> LoadedModel:
         """The loaded model for a key, loading it on first use (the chat and the server share
         one instance; load options apply only to whoever loads it first)."""
         with self._load_lock:
@@ -106,7 +107,7 @@ class ModelHost:
                     options = LoadOptions(
                         n_ctx=int(values["context_length"]), n_gpu_layers=int(values["gpu_offload"])
                     )
-                self._models[key] = LlamaCppModel(path, options)
+                self._models[key] = load_any(path, options)
                 self._locks[key] = FairLock()
             return self._models[key]
 

@@ -213,7 +213,7 @@ class ChatPage(QWidget):
             messages=tuple(messages),
             max_tokens=int(values["max_tokens"]),
             sampling=model_settings.sampling_from(values),
-            draft=model_settings.draft_from(values),
+            draft=model_settings.draft_from(values, self.sidebar.engine),
         )
 
     def _start(self) -> None:

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from app import __version__
 from app.chat.store import ChatStore
+from app.engines.mlx import mlx_available
 from app.library.bundled import ensure_bundled_model
 from app.library.compat_index import CompatibilityIndex, DraftReport
 from app.library.entry import ModelEntry
@@ -196,7 +197,8 @@ class MainWindow(QMainWindow):
         current = self.model_combo.currentData()
         self.model_combo.clear()
         for e in sorted(entries.values(), key=lambda e: (e.name.lower(), e.key)):
-            self.model_combo.addItem(e.label, e.key)
+            needs = e.engine == "MLX" and not mlx_available()
+            self.model_combo.addItem(e.label + (" (needs the MLX engine)" if needs else ""), e.key)
         if current:
             self.model_combo.setCurrentIndex(max(0, self.model_combo.findData(current)))
         if not self.loaded_key:
@@ -222,12 +224,6 @@ class MainWindow(QMainWindow):
         entry = self.library.entries.get(key)
         if entry is None:
             self.chat.show_error(f"{key} is no longer in the library.")
-            return
-        if entry.engine != "llama.cpp":
-            self.chat.show_error(
-                f"{entry.name} is an MLX model; MLX models need the MLX engine, "
-                "which this build does not run yet."
-            )
             return
         if self.chat.busy:
             self.chat.show_error("Stop the current reply before loading another model.")

@@ -102,6 +102,7 @@ class ConfigSidebar(QScrollArea):
             form.set_values({k: v for k, v in values.items() if k in form.editors})
 
     def set_engine(self, engine: str) -> None:
+        self.engine = engine
         mlx = engine == "MLX"
         for name in LLAMA_DRAFT_SETTINGS:
             self.draft_form.set_row_visible(name, not mlx)

@@ -20,7 +20,8 @@ from app.core.errors import SpeculaError
 from app.core.events import GenerationResult, TokenEvent, TokenOrigin
 from app.core.request import GenerationRequest
 from app.engines.compatibility import check_draft
-from app.engines.llamacpp import LlamaCppModel, LoadOptions
+from app.engines.llamacpp import LoadOptions
+from app.engines.loader import LoadedModel
 from app.server.host import ModelHost
 
 log = logging.getLogger(__name__)
@@ -53,9 +54,9 @@ class EngineWorker(QObject):
         super().__init__()
         self.host = host or ModelHost()  # shared with the local server
         self.cancel = threading.Event()  # set from the GUI thread to stop a reply
-        self.main: LlamaCppModel | None = None
+        self.main: LoadedModel | None = None
         self.main_key = ""
-        self.draft: LlamaCppModel | None = None
+        self.draft: LoadedModel | None = None
         self.draft_key = ""
         self._load_opts: tuple[int, int] = (0, 0)
 

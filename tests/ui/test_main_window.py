@@ -175,3 +175,25 @@ def test_closing_mid_reply_saves_the_partial_reply(qtbot, window, library_models
     window.close()
     stored = ChatStore().messages(conv)
     assert stored[-1].role == "assistant" and stored[-1].stats["stop_reason"] == "cancelled"
+
+
+def test_an_mlx_model_loads_and_shows_the_mlx_draft_setting(qtbot, window):
+    pytest.importorskip("mlx_lm")
+    from app.library.paths import models_dir
+    from tests.mlx_factory import write_mlx_model
+
+    write_mlx_model(models_dir() / "mlx-community" / "tiny-mlx", seed=0)
+    write_mlx_model(models_dir() / "mlx-community" / "tiny-mlx-draft", seed=0, hidden=32)
+    with qtbot.waitSignal(window.libraryReady, timeout=WAIT):
+        window.refresh_library()
+    load(qtbot, window, "mlx-community/tiny-mlx")
+    sidebar = window.chat.sidebar
+    assert sidebar.engine == "MLX"
+    assert not sidebar.draft_form.layout_.isRowVisible(sidebar.draft_form.editors["draft_p_min"])
+    assert sidebar.draft_form.layout_.isRowVisible(sidebar.draft_form.editors["mlx_draft_tokens"])
+    combo_keys = [sidebar.draft_combo.itemData(i) for i in range(sidebar.draft_combo.count())]
+    assert "mlx-community/tiny-mlx-draft" in combo_keys and "test/tiny/twin.gguf" not in combo_keys
+    choose_draft(qtbot, window, "mlx-community/tiny-mlx-draft")
+    send(qtbot, window, "the cat", mlx_draft_tokens=2)
+    reply = window.chat.view.messages[-1]
+    assert reply.stats and reply.stats["draft_model"] == "tiny-mlx-draft"

@@ -1,0 +1,249 @@
+"""MLX backend: mlx-lm models behind the same small interface as llama.cpp.
+
+mlx-lm's speculative generator reports `from_draft` but not how many tokens were drafted, so
+we do not use it: the MLX model implements the few cache operations our own loop needs
+(append tokens, read a row's logits, trim the cache), and the very same loop
+(app/engines/speculative.py) drafts, verifies, tags origins and counts honestly.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.chat.templates import render_prompt
+from app.core.errors import (
+    ContextOverflowError,
+    DraftIncompatibleError,
+    EngineUnavailableError,
+    ModelLoadError,
+)
+from app.core.events import GenerationResult, TokenEvent
+from app.core.request import GenerationRequest, SamplingSettings
+from app.engines.compatibility import check_vocab_pair
+from app.engines.speculative import CachedSequence, CancelFlag, run_generation
+from app.library.mlx_meta import MLXInfo, read_mlx_folder
+
+ENGINE_NAME = "MLX"
+DEFAULT_CONTEXT = 4096
+PREFILL_CHUNK = 512
+INSTALL_HINT = "pip install 'specula[mlx]'  (macOS with Apple silicon, or Linux with mlx[cpu])"
+
+
+def mlx_available() -> bool:
+    try:
+        import mlx.core  # noqa: F401
+        import mlx_lm  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@lru_cache(maxsize=1)
+def _byte_decoder() -> dict[str, int]:
+    """GPT-2's byte <-> printable-character table, inverted (byte-level BPE vocabularies)."""
+    bs = (
+        list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), 256))
+    )
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return {chr(c): b for b, c in zip(bs, cs, strict=True)}
+
+
+class _Source:
+    """What chat templates need to know of an MLX model."""
+
+    def __init__(self, architecture: str, chat_template: str | None) -> None:
+        self.architecture = architecture
+        self.chat_template = chat_template
+
+
+class MLXModel(CachedSequence):
+    engine = ENGINE_NAME
+
+    def __init__(self, folder: str | Path, n_ctx: int | None = None) -> None:
+        self.path = Path(folder)
+        self.info: MLXInfo = read_mlx_folder(self.path)  # clear errors before mlx-lm sees the folder
+        if not mlx_available():
+            raise EngineUnavailableError(f"{self.path.name} needs the MLX engine: {INSTALL_HINT}")
+        import mlx_lm
+        from mlx_lm.models.cache import make_prompt_cache
+
+        try:
+            loaded = mlx_lm.load(str(self.path))
+            self._model, self._tok = loaded[0], loaded[1]
+        except Exception as exc:  # mlx-lm raises many kinds; the user needs one line
+            raise ModelLoadError(f"MLX could not load {self.path.name}: {exc}") from None
+        self._make_cache = make_prompt_cache
+        self._cache = make_prompt_cache(self._model)
+        train_ctx = self.info.context_length or DEFAULT_CONTEXT
+        self.n_ctx = min(n_ctx or DEFAULT_CONTEXT, train_ctx)
+        self.cached: list[int] = []
+        self._logits = np.zeros((0, 0), dtype=np.float32)
+        self._eos = set(getattr(self._tok, "eos_token_ids", None) or [self._tok.eos_token_id])
+        decoder = json.loads((self.path / "tokenizer.json").read_text(encoding="utf-8")).get("decoder") or {}
+        self._byte_level = "ByteLevel" in json.dumps(decoder)
+        self._pieces: dict[int, bytes] = {}
+        self.lock = threading.Lock()
+        try:
+            tok_cfg = json.loads((self.path / "tokenizer_config.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            tok_cfg = {}
+        template = tok_cfg.get("chat_template")
+        self._template = _Source(self.info.architecture, template if isinstance(template, str) else None)
+        self._bos_text = str(getattr(self._tok, "bos_token", "") or "")
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def close(self) -> None:
+        self._cache = []
+        self.cached = []
+
+    # --- vocabulary -------------------------------------------------------------------------
+    def tokenize(self, text: str, add_special: bool = True) -> list[int]:
+        ids = self._tok.encode(text, add_special_tokens=add_special)
+        return [int(i) for i in ids]
+
+    def piece(self, token: int) -> bytes:
+        cached = self._pieces.get(token)
+        if cached is None:
+            text = str(self._tok.convert_ids_to_tokens(int(token)))
+            if token in self._eos or text in getattr(self._tok, "all_special_tokens", ()):
+                cached = b""
+            elif self._byte_level:
+                table = _byte_decoder()
+                cached = bytes(table[c] for c in text if c in table)
+            elif text.startswith("<0x") and text.endswith(">") and len(text) == 6:
+                cached = bytes([int(text[3:5], 16)])
+            else:
+                cached = text.replace("\u2581", " ").encode("utf-8")
+            self._pieces[token] = cached
+        return cached
+
+    def is_eog(self, token: int) -> bool:
+        return token in self._eos
+
+    # --- the cache --------------------------------------------------------------------------
+    def eval(self, tokens: Sequence[int], n_logits: int = 1) -> None:
+        import mlx.core as mx
+
+        if not tokens:
+            return
+        if len(self.cached) + len(tokens) > self.n_ctx:
+            raise ContextOverflowError(f"context full ({self.n_ctx} tokens)")
+        for start in range(0, len(tokens), PREFILL_CHUNK):
+            chunk = list(tokens[start : start + PREFILL_CHUNK])
+            out = self._model(mx.array([chunk]), cache=self._cache)
+            last = start + len(chunk) >= len(tokens)
+            if last and n_logits > 0:
+                rows = out[0, -n_logits:, :].astype(mx.float32)
+                self._logits = np.array(rows)
+            else:
+                mx.eval(out)
+            self.cached.extend(chunk)
+
+    def truncate(self, n: int) -> None:
+        from mlx_lm.models.cache import can_trim_prompt_cache, trim_prompt_cache
+
+        drop = len(self.cached) - n
+        if drop <= 0:
+            return
+        if can_trim_prompt_cache(self._cache):
+            trim_prompt_cache(self._cache, drop)
+            del self.cached[n:]
+            return
+        keep = self.cached[:n]
+        self._cache = self._make_cache(self._model)
+        self.cached = []
+        if keep:
+            self.eval(keep, n_logits=0)
+
+    def top(self, row: int, with_prob: bool = True) -> tuple[int, float]:
+        logits = self._logits[row]
+        best = int(np.argmax(logits))
+        if not with_prob:
+            return best, 1.0
+        return best, 1.0 / float(np.exp(logits - logits[best]).sum())
+
+    # --- generation -----------------------------------------------------------------------
+    def generate(
+        self, request: GenerationRequest, draft: Any = None, cancel: CancelFlag | None = None
+    ) -> Iterator[TokenEvent | GenerationResult]:
+        request.validate()
+        if draft is not None:
+            if not isinstance(draft, MLXModel):
+                raise DraftIncompatibleError(
+                    f"the draft runs on {getattr(draft, 'engine', 'another engine')} but the main model runs "
+                    f"on {ENGINE_NAME}; a draft must use the same engine"
+                )
+            verdict = check_vocab_pair(self.info.vocab, draft.info.vocab, exact_size=True)
+            if not verdict:
+                raise DraftIncompatibleError(f"{draft.name} cannot draft for {self.name}: {verdict.reason}")
+        text, add_special = render_prompt(request, self._template, bos_text=self._bos_text)
+        prompt = self.tokenize(text, add_special=add_special)
+        if not prompt:
+            prompt = self.tokenize(self._bos_text or " ", add_special=False)
+        if len(prompt) >= self.n_ctx:
+            raise ContextOverflowError(
+                f"the prompt is {len(prompt)} tokens but the context holds {self.n_ctx}; "
+                "shorten it or load the model with a longer context"
+            )
+        return self._locked(prompt, request, draft, cancel)
+
+    def _locked(
+        self, prompt: list[int], request: GenerationRequest, draft: MLXModel | None, cancel: CancelFlag | None
+    ) -> Iterator[TokenEvent | GenerationResult]:
+        with self.lock:
+            yield from run_generation(
+                self, draft, prompt, request, NumpySampler(self, request.sampling, prompt), cancel
+            )
+
+
+class NumpySampler:
+    """Temperature, top-k, top-p, min-p and repeat penalty over a logits row, as llama.cpp's
+    chain applies them; sampling a row records the token for the penalty."""
+
+    def __init__(self, model: MLXModel, s: SamplingSettings, history: Sequence[int]) -> None:
+        self._model = model
+        self._s = s
+        self._history = list(history[-s.repeat_last_n :]) if s.repeat_last_n > 0 else []
+        self._rng = np.random.default_rng(s.seed)
+
+    def sample(self, row: int) -> int:
+        s = self._s
+        logits = self._model._logits[row].astype(np.float64)
+        if s.repeat_penalty != 1.0 and self._history:
+            seen = np.unique(np.array(self._history[-s.repeat_last_n :]))
+            vals = logits[seen]
+            logits[seen] = np.where(vals > 0, vals / s.repeat_penalty, vals * s.repeat_penalty)
+        if s.temperature <= 0:
+            token = int(np.argmax(logits))
+        else:
+            order = np.argsort(-logits)
+            if s.top_k > 0:
+                order = order[: s.top_k]
+            probs = np.exp(logits[order] - logits[order[0]])
+            probs /= probs.sum()
+            keep = int(np.searchsorted(np.cumsum(probs), s.top_p) + 1)
+            order, probs = order[:keep], probs[:keep]
+            mask = probs >= s.min_p * probs[0]
+            order, probs = order[mask], probs[mask]
+            scaled = np.exp((np.log(probs) - np.log(probs[0])) / s.temperature)
+            token = int(self._rng.choice(order, p=scaled / scaled.sum()))
+        self._history.append(token)
+        if s.repeat_last_n > 0 and len(self._history) > s.repeat_last_n:
+            del self._history[0]
+        return token

@@ -1,0 +1,173 @@
+"""The MLX engine on tiny MLX models the tests write (llama-style config, random weights,
+a byte-level BPE tokenizer): same loop, same events, same honest stats as llama.cpp."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from app.core import model_settings
+from app.core.errors import DraftIncompatibleError, EngineUnavailableError, ModelFileError
+from app.core.events import StopReason, TokenOrigin
+from app.engines.compatibility import check_draft
+from app.engines.llamacpp import LlamaCppModel
+from app.engines.mlx import MLXModel
+from tests.engines.helpers import GREEDY, assert_invariants, raw, run
+from tests.mlx_factory import write_mlx_model
+
+pytest.importorskip("mlx_lm")
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("mlx")
+    return {
+        "main": write_mlx_model(root / "main", seed=0),
+        "twin": write_mlx_model(root / "twin", seed=0),
+        "noisy": write_mlx_model(root / "noisy", seed=0, noise=0.15),
+        "other": write_mlx_model(root / "other", seed=0, extra_special="<tool>"),
+    }
+
+
+@pytest.fixture(scope="module")
+def models(folders):
+    return {name: MLXModel(path) for name, path in folders.items()}
+
+
+@pytest.mark.parametrize("draft_tokens", [1, 2, 4])
+@pytest.mark.parametrize("prompt", ["the cat sat", "def add(x, y):"])
+def test_greedy_speculative_equals_plain(models, prompt, draft_tokens):
+    values = model_settings.effective(None, {"mlx_draft_tokens": draft_tokens})
+    plain = run(models["main"], raw(prompt, 40))
+    req = raw(prompt, 40).__class__(
+        prompt=prompt, max_tokens=40, sampling=GREEDY, draft=model_settings.draft_from(values, "MLX")
+    )
+    spec = run(models["main"], req, draft=models["noisy"])
+    assert spec.text == plain.text
+    assert [e.token_id for e in spec.events] == [e.token_id for e in plain.events]
+    assert_invariants(spec)
+    assert spec.stats.total_draft_tokens_count <= draft_tokens * spec.stats.verify_steps
+
+
+def test_identical_draft_is_always_accepted(models):
+    r = run(models["main"], raw("hello world", 30, max_draft_size=3, p_min=0.0), draft=models["twin"])
+    s = r.stats
+    assert s.accepted_draft_tokens_count == s.total_draft_tokens_count > 0
+    assert s.rejected_draft_tokens_count == 0
+    assert sum(e.origin is TokenOrigin.DRAFT for e in r.events) == s.accepted_draft_tokens_count
+
+
+def test_noisy_draft_is_partly_rejected_and_counted(models):
+    totals = [0, 0]
+    for prompt in ("the cat sat", "hello world", "café"):
+        s = run(models["main"], raw(prompt, 40, max_draft_size=2, p_min=0.0), draft=models["noisy"]).stats
+        totals[0] += s.accepted_draft_tokens_count
+        totals[1] += s.rejected_draft_tokens_count
+    assert totals[0] > 0 and totals[1] > 0, totals
+
+
+def test_seeded_sampling_is_identical_with_a_draft(models):
+    sampling = GREEDY.__class__(temperature=0.8, top_k=20, top_p=0.9, min_p=0.0, repeat_penalty=1.1, seed=7)
+    plain = run(models["main"], raw("the dog", 30, sampling))
+    spec = run(
+        models["main"], raw("the dog", 30, sampling, max_draft_size=2, p_min=0.0), draft=models["noisy"]
+    )
+    assert spec.text == plain.text
+
+
+def test_cancel(models):
+    cancel = threading.Event()
+    result = None
+    count = 0
+    for item in models["main"].generate(
+        raw("the", 300, max_draft_size=2, p_min=0.0), draft=models["twin"], cancel=cancel
+    ):
+        if hasattr(item, "token_id"):
+            count += 1
+            if count == 3:
+                cancel.set()
+        else:
+            result = item
+    assert result is not None and result.stats.stop_reason is StopReason.CANCELLED and count <= 3 + 3
+
+
+def test_compatibility_compares_vocabularies_not_just_sizes(folders):
+    assert check_draft(folders["main"], folders["twin"])
+    verdict = check_draft(folders["main"], folders["other"])
+    assert not verdict and "vocabulary" in verdict.reason
+
+
+def test_an_incompatible_or_cross_engine_draft_is_refused(models, tiny_main):
+    with pytest.raises(DraftIncompatibleError, match="cannot draft"):
+        models["main"].generate(raw("x"), draft=models["other"])
+    gguf = LlamaCppModel(tiny_main)
+    try:
+        with pytest.raises(DraftIncompatibleError, match=r"llama\.cpp.*MLX"):
+            models["main"].generate(raw("x"), draft=gguf)
+        with pytest.raises(DraftIncompatibleError, match=r"MLX.*llama\.cpp"):
+            gguf.generate(raw("x"), draft=models["main"])
+    finally:
+        gguf.close()
+    verdict = check_draft(tiny_main, models["main"].path)
+    assert "MLX" in verdict.reason and "llama.cpp" in verdict.reason
+
+
+def test_bad_folders_get_clear_errors(tmp_path, folders):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ModelFileError, match=r"config\.json is missing"):
+        MLXModel(empty)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for f in folders["main"].iterdir():
+        (broken / f.name).write_bytes(f.read_bytes())
+    data = (broken / "model.safetensors").read_bytes()
+    (broken / "model.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelFileError, match="truncated"):
+        MLXModel(broken)
+    (broken / "model.safetensors").write_bytes(b"\xff" * 16)
+    with pytest.raises(ModelFileError, match="corrupt safetensors"):
+        MLXModel(broken)
+
+
+def test_without_mlx_installed_the_error_names_the_install_command(folders, monkeypatch):
+    monkeypatch.setattr("app.engines.mlx.mlx_available", lambda: False)
+    with pytest.raises(EngineUnavailableError, match=r"specula\[mlx\]"):
+        MLXModel(folders["main"])
+
+
+def test_cli_generate_with_mlx_models(folders):
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "app",
+            "generate",
+            "--model",
+            str(folders["main"]),
+            "--draft",
+            str(folders["twin"]),
+            "--prompt",
+            "the cat",
+            "--raw",
+            "--max-tokens",
+            "12",
+            "--temperature",
+            "0",
+            "--num-draft-tokens",
+            "3",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["stats"]["draft_model"] == "twin" and out["stats"]["accepted_draft_tokens_count"] > 0
