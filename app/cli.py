@@ -56,6 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Chat with local LLMs, faster with speculative decoding.",
     )
     parser.add_argument("--version", action="version", version=f"specula {__version__}")
+    parser.add_argument(
+        "--verbose", action="store_true", help="log debug details (to the log file and stderr)"
+    )
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="load the bundled model, generate a few tokens with a draft, exit 0 on success",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     gen = sub.add_parser("generate", help="generate a reply headlessly and stream it to stdout")
@@ -92,9 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--json", action="store_true", help="print one JSON object instead of streaming")
     gen.set_defaults(handler=_cmd_generate)
 
-    from app.cli_models import add_models_parser
+    from app.cli_models import add_advise_parser, add_models_parser
 
     add_models_parser(sub)
+    add_advise_parser(sub)
     srv = sub.add_parser("serve", help="run the local OpenAI-compatible server")
     srv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     srv.add_argument("--port", type=int, default=1234)
@@ -103,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     srv.add_argument("--cors", action="store_true", help="allow browser pages on other origins")
     srv.set_defaults(handler=_cmd_serve)
+    doctor = sub.add_parser("doctor", help="report engines, folders and models found")
+    doctor.add_argument("--json", action="store_true", help="print JSON")
+    doctor.set_defaults(handler=_cmd_doctor)
     doc = sub.add_parser("settings-doc", help="print the per-model settings reference (Markdown)")
     doc.set_defaults(handler=lambda _args: print(model_settings.markdown_table(), end="") or 0)
     return parser
@@ -166,8 +178,10 @@ class _Progress:
 
 def _cmd_generate(args: argparse.Namespace) -> int:
     from app.engines.compatibility import check_draft
-    from app.engines.llamacpp import LoadOptions
+    from app.engines.drafting import PROMPT_LOOKUP_KEY, PromptLookupDraft
+    from app.engines.llamacpp import LlamaCppModel, LoadOptions
     from app.engines.loader import load_any
+    from app.engines.mlx import MLXModel
     from app.library.library import ModelLibrary
     from app.library.model_defaults import ModelDefaultsStore
     from app.library.resolve import resolve_model
@@ -179,7 +193,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     request = _request_from(args, values, "MLX" if main_ref.path.is_dir() else "llama.cpp")
     request.validate()
     draft_spec = values["draft_model"]
-    draft_path = resolve_model(str(draft_spec), library, progress).path if draft_spec else None
+    lookup = draft_spec == PROMPT_LOOKUP_KEY
+    draft_path = resolve_model(str(draft_spec), library, progress).path if draft_spec and not lookup else None
     main_path = main_ref.path
     if draft_path is not None:
         verdict = check_draft(main_path, draft_path)
@@ -187,7 +202,9 @@ def _cmd_generate(args: argparse.Namespace) -> int:
             raise SpeculaError(f"{draft_path.name} cannot draft for {main_path.name}: {verdict.reason}")
     options = LoadOptions(n_ctx=int(values["context_length"]), n_gpu_layers=int(values["gpu_offload"]))
     main_model = load_any(main_path, options)
-    draft_model = load_any(draft_path, options) if draft_path else None
+    draft_model: object | None = load_any(draft_path, options) if draft_path else None
+    if lookup:
+        draft_model = PromptLookupDraft()
     cancel = threading.Event()
     result: GenerationResult | None = None
     tokens: list[dict[str, str]] = []
@@ -206,7 +223,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         return 130
     finally:
         main_model.close()
-        if draft_model:
+        if isinstance(draft_model, (LlamaCppModel, MLXModel)):
             draft_model.close()
     assert result is not None
     if args.json:
@@ -231,6 +248,34 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from app.doctor import doctor_report
+
+    report = doctor_report()
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"Specula {report['specula']} (Python {report['python']}, {report['platform']})")
+    for name, info in report["engines"].items():
+        if info.get("available"):
+            extra = info.get("version") or info.get("device") or ""
+            gpu = info.get("gpu_offload")
+            print(
+                f"  {name}: available {extra}"
+                + ("" if gpu is None else f", GPU offload: {'yes' if gpu else 'no'}")
+            )
+        else:
+            print(f"  {name}: not available" + (f" ({info['install']})" if "install" in info else ""))
+    for name, value in report["folders"].items():
+        print(f"  {name}: {value}")
+    bundled = report["bundled_model"]
+    print(f"  bundled model: {'prepared' if bundled['prepared'] else 'not prepared yet'} ({bundled['path']})")
+    print(f"  models found: {report['models_found']}")
+    for problem in report["problems"]:
+        print(f"  problem: {problem}")
+    return 0
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     from app.server.http_server import serve
 
@@ -243,6 +288,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from app.logs import setup_logging
+
+    setup_logging(args.verbose)
+    if args.self_test:
+        from app.doctor import self_test
+
+        return self_test()
     if args.command is None:
         from app.ui.app import run_app
 

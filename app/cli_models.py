@@ -11,6 +11,64 @@ from typing import Any
 from app.core.errors import SpeculaError
 
 
+def add_advise_parser(sub: Any) -> None:
+    p = sub.add_parser("advise", help="benchmark every compatible draft for a model and recommend one")
+    p.add_argument("model", help="main model: library key, name or path")
+    p.add_argument("--max-tokens", type=int, default=48, help="tokens per prompt (default 48)")
+    p.add_argument("--save", action="store_true", help="save the recommendation as the model's default draft")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=run_advise)
+
+
+def run_advise(args: argparse.Namespace) -> int:
+    from app.core import model_settings
+    from app.engines.advisor import Candidate, advise, prompt_lookup_candidate
+    from app.library.compat_index import CompatibilityIndex
+    from app.library.library import ModelLibrary
+    from app.library.model_defaults import ModelDefaultsStore
+    from app.library.resolve import resolve_model
+
+    library = ModelLibrary()
+    ref = resolve_model(args.model, library)
+    if ref.key not in library.entries:
+        raise SpeculaError(
+            f"{args.model} is not in a library folder; add its folder with `models --add-folder`"
+        )
+    entry = library.entries[ref.key]
+    report = CompatibilityIndex(library).drafts_for(ref.key)
+    candidates = [prompt_lookup_candidate()] + [
+        Candidate(o.entry.key, o.entry.name, Path(o.entry.path)) for o in report.compatible
+    ]
+    store = ModelDefaultsStore()
+    settings = model_settings.draft_from(store.effective(ref.key), entry.engine)
+
+    def show(done: int, total: int) -> None:
+        if not args.json:
+            print(f"measuring... {done}/{total}", file=sys.stderr)
+
+    advice = advise(Path(entry.path), candidates, settings, max_tokens=args.max_tokens, progress=show)
+    if args.save and advice.recommended is not None:
+        store.update(ref.key, {"draft_model": advice.recommended.key})
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "model": ref.key,
+                    "results": [r.to_json() for r in advice.results],
+                    "recommended": advice.recommended.key if advice.recommended else None,
+                    "summary": advice.summary,
+                },
+                indent=2,
+            )
+        )
+        return 0
+    for r in advice.results:
+        acc = f", {100 * r.acceptance:.0f}% accepted" if r.acceptance is not None else ""
+        print(f"{r.name}: {r.tokens_per_second:.1f} tok/s ({r.speedup:.2f}x){acc}")
+    print(advice.summary)
+    return 0
+
+
 def add_models_parser(sub: Any) -> None:
     p = sub.add_parser("models", help="list the model library, compatible drafts, import models")
     p.add_argument("--json", action="store_true", help="print JSON")

@@ -87,6 +87,62 @@ def run_llama_cpp_python(llm: object, prompt: str, n: int) -> dict:
     return {"tok_s": decode_speed(count, t_first, t_end), "tokens": count, "text": "".join(pieces)}
 
 
+CODE_EDIT_PROMPT = """Rename the variable `total` to `subtotal` in this function and return the code.
+
+def order_total(items, tax_rate):
+    total = 0
+    for item in items:
+        total += item.price * item.quantity
+    if total > 100:
+        total = total * 0.95
+    total = total * (1 + tax_rate)
+    return round(total, 2)
+
+Here is the function with `total` renamed to `subtotal`:
+
+def order_total(items, tax_rate):
+"""
+
+
+def prompt_lookup_on_code_edit(max_tokens: int, repeats: int, opts: LoadOptions) -> dict:
+    """The bundled model alone, plain vs prompt-lookup drafting, on a code-editing prompt."""
+    from app.engines.drafting import PromptLookupDraft
+
+    model = LlamaCppModel(gemma_q4(), opts)
+    plain_s, lookup_s, accepted, drafted, same = [], [], 0, 0, True
+    for _ in range(repeats):
+        p = run_ours(model, None, CODE_EDIT_PROMPT, max_tokens, DraftSettings())
+        model.truncate(0)
+        req = GenerationRequest(
+            prompt=CODE_EDIT_PROMPT,
+            max_tokens=max_tokens,
+            sampling=GREEDY,
+            draft=DraftSettings(max_draft_size=16, p_min=0.0),
+        )
+        t_first, count, result = None, 0, None
+        for item in model.generate(req, draft=PromptLookupDraft()):
+            if isinstance(item, TokenEvent):
+                t_first = t_first or time.perf_counter()
+                count += 1
+            else:
+                result = item
+        t_end = time.perf_counter()
+        assert result is not None and t_first is not None
+        plain_s.append(p["tok_s"])
+        lookup_s.append(decode_speed(count, t_first, t_end))
+        accepted += result.stats.accepted_draft_tokens_count
+        drafted += result.stats.total_draft_tokens_count
+        same = same and result.text == p["text"]
+    model.close()
+    return {
+        "plain_tok_s": round(statistics.median(plain_s), 2),
+        "prompt_lookup_tok_s": round(statistics.median(lookup_s), 2),
+        "speedup": round(statistics.median(lookup_s) / statistics.median(plain_s), 3),
+        "acceptance": round(accepted / drafted, 3) if drafted else 0.0,
+        "text_equals_plain": same,
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--max-tokens", type=int, default=128)
@@ -107,11 +163,17 @@ def main() -> int:
     poor = LlamaCppModel(gemma_cut_down(), opts)
     lcp = Llama(str(gemma_f16_twin()), n_ctx=1024, n_threads=threads, n_threads_batch=threads, verbose=False)
 
+    dm = args.draft_max
     configs = {
         "plain": (None, DraftSettings()),
-        "real_pair_cutoff_0.75": (real, DraftSettings(max_draft_size=args.draft_max, p_min=0.75)),
-        "real_pair_cutoff_0": (real, DraftSettings(max_draft_size=args.draft_max, p_min=0.0)),
-        "poor_draft_cutoff_0.75": (poor, DraftSettings(max_draft_size=args.draft_max, p_min=0.75)),
+        "real_pair_cutoff_0.75": (real, DraftSettings(max_draft_size=dm, p_min=0.75)),
+        "real_pair_fixed_2": (real, DraftSettings(max_draft_size=2, p_min=0.0)),
+        "real_pair_fixed_4": (real, DraftSettings(max_draft_size=4, p_min=0.0)),
+        "real_pair_fixed_8": (real, DraftSettings(max_draft_size=8, p_min=0.0)),
+        "real_pair_fixed_16": (real, DraftSettings(max_draft_size=16, p_min=0.0)),
+        "real_pair_auto": (real, DraftSettings(max_draft_size=16, p_min=0.0, auto=True)),
+        "poor_draft_fixed": (poor, DraftSettings(max_draft_size=dm, p_min=0.75)),
+        "poor_draft_auto": (poor, DraftSettings(max_draft_size=dm, p_min=0.75, auto=True)),
     }
     samples: dict[str, list[dict]] = {name: [] for name in [*configs, "llama_cpp_python_plain"]}
     for _ in range(args.repeats):
@@ -149,6 +211,14 @@ def main() -> int:
         for i in range(len(samples["plain"]))
     )
     report["speculative_text_equals_plain"] = texts_equal
+    fixed = [k for k in configs if k.startswith("real_pair_fixed_")]
+    best_fixed = max(fixed, key=lambda k: report[k]["tok_s"])
+    report["auto_vs_best_fixed"] = {
+        "best_fixed": best_fixed,
+        "ratio": round(report["real_pair_auto"]["tok_s"] / report[best_fixed]["tok_s"], 3),
+    }
+    report["poor_draft_auto_vs_plain"] = report["poor_draft_auto"]["speedup_vs_plain"]
+    report["prompt_lookup_code_edit"] = prompt_lookup_on_code_edit(args.max_tokens, args.repeats, opts)
     report["setup"] = {
         "max_tokens": args.max_tokens,
         "repeats": args.repeats,

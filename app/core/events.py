@@ -6,7 +6,7 @@ Streaming is a plain iterator of these small dataclasses; a consumer that stops 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from enum import Enum
 
 
@@ -54,6 +54,7 @@ class GenerationStats:
     rejected_draft_tokens_count: int = 0
     ignored_draft_tokens_count: int = 0
     verify_steps: int = 0  # main-model decode calls after the prompt (a plain step counts too)
+    rounds: list[list[int]] = field(default_factory=list)  # [drafted, accepted] per round, with a draft
 
     def to_dict(self) -> dict[str, object]:
         out = asdict(self)

@@ -70,6 +70,15 @@ MODEL_SETTINGS: tuple[SettingSpec, ...] = (
         label="Draft Model",
     ),
     SettingSpec(
+        "draft_auto",
+        bool,
+        True,
+        "Choose each round's draft length from measured acceptance and cost (up to Max Draft Size), "
+        "down to no drafting when it cannot pay",
+        group="speculative",
+        label="Auto Draft Length",
+    ),
+    SettingSpec(
         "draft_max",
         int,
         _D.max_draft_size,
@@ -226,7 +235,10 @@ def draft_from(values: Mapping[str, Any], engine: str = "llama.cpp") -> DraftSet
     if engine == "MLX":
         return DraftSettings(max_draft_size=values["mlx_draft_tokens"], min_draft_size=0, p_min=0.0)
     return DraftSettings(
-        max_draft_size=values["draft_max"], min_draft_size=values["draft_min"], p_min=values["draft_p_min"]
+        max_draft_size=values["draft_max"],
+        min_draft_size=values["draft_min"],
+        p_min=values["draft_p_min"],
+        auto=bool(values["draft_auto"]),
     )
 
 

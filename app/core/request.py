@@ -63,6 +63,7 @@ class DraftSettings:
     max_draft_size: int = 16
     min_draft_size: int = 0
     p_min: float = 0.75  # "Drafting Probability Cutoff"
+    auto: bool = False  # "Auto": choose each round's length (up to max_draft_size) from measurements
 
     def validate(self) -> None:
         if self.max_draft_size < 1:

@@ -30,6 +30,7 @@ from app.core.errors import (
 from app.core.events import GenerationResult, TokenEvent
 from app.core.request import GenerationRequest, SamplingSettings
 from app.engines.compatibility import check_vocab_pair
+from app.engines.drafting import PromptLookupDraft
 from app.engines.speculative import CachedSequence, CancelFlag, run_generation
 from app.library.gguf_meta import GGUFInfo, read_gguf
 
@@ -257,7 +258,7 @@ class LlamaCppModel(CachedSequence):
         """Stream a reply: TokenEvents, then one GenerationResult. Errors in the request or the
         models raise before the first event."""
         request.validate()
-        if draft is not None:
+        if draft is not None and not isinstance(draft, PromptLookupDraft):
             if not isinstance(draft, LlamaCppModel):
                 raise DraftIncompatibleError(
                     f"the draft runs on {getattr(draft, 'engine', 'another engine')} but the main "
@@ -281,7 +282,7 @@ class LlamaCppModel(CachedSequence):
         self,
         prompt: list[int],
         request: GenerationRequest,
-        draft: LlamaCppModel | None,
+        draft: object | None,
         cancel: CancelFlag | None,
     ) -> Iterator[TokenEvent | GenerationResult]:
         with self.lock:

@@ -27,6 +27,7 @@ from app.core.errors import (
 from app.core.events import GenerationResult, TokenEvent
 from app.core.request import GenerationRequest, SamplingSettings
 from app.engines.compatibility import check_vocab_pair
+from app.engines.drafting import PromptLookupDraft
 from app.engines.speculative import CachedSequence, CancelFlag, run_generation
 from app.library.mlx_meta import MLXInfo, read_mlx_folder
 
@@ -183,7 +184,7 @@ class MLXModel(CachedSequence):
         self, request: GenerationRequest, draft: Any = None, cancel: CancelFlag | None = None
     ) -> Iterator[TokenEvent | GenerationResult]:
         request.validate()
-        if draft is not None:
+        if draft is not None and not isinstance(draft, PromptLookupDraft):
             if not isinstance(draft, MLXModel):
                 raise DraftIncompatibleError(
                     f"the draft runs on {getattr(draft, 'engine', 'another engine')} but the main model runs "
@@ -204,7 +205,7 @@ class MLXModel(CachedSequence):
         return self._locked(prompt, request, draft, cancel)
 
     def _locked(
-        self, prompt: list[int], request: GenerationRequest, draft: MLXModel | None, cancel: CancelFlag | None
+        self, prompt: list[int], request: GenerationRequest, draft: object | None, cancel: CancelFlag | None
     ) -> Iterator[TokenEvent | GenerationResult]:
         with self.lock:
             yield from run_generation(

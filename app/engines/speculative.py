@@ -17,6 +17,7 @@ from typing import Protocol
 
 from app.core.events import GenerationResult, GenerationStats, StopReason, TokenEvent, TokenOrigin
 from app.core.request import DraftSettings, GenerationRequest
+from app.engines.drafting import AdaptiveDraftLength, DraftSource, ModelDraft
 from app.engines.text_stream import TokenTextStream
 
 
@@ -73,32 +74,25 @@ class Sampler(Protocol):
     def sample(self, row: int) -> int: ...
 
 
-def propose_draft(draft: TokenModel, sequence: Sequence[int], budget: int, p_min: float) -> list[int]:
-    """Let the draft continue `sequence` greedily for up to `budget` tokens."""
-    draft.prefill(sequence)
-    out: list[int] = []
-    need_prob = p_min > 0.0
-    while len(out) < budget:
-        token, prob = draft.top(0, need_prob)
-        if prob < p_min:
-            break
-        out.append(token)
-        if len(out) == budget or draft.is_eog(token):
-            break
-        draft.eval([token], 1)
-    return out
+def as_draft_source(draft: object | None) -> DraftSource | None:
+    """A draft model or a ready draft source (prompt lookup)."""
+    if draft is None or hasattr(draft, "propose"):
+        return draft  # type: ignore[return-value]
+    return ModelDraft(draft)  # type: ignore[arg-type]
 
 
 def run_generation(
     main: TokenModel,
-    draft: TokenModel | None,
+    draft: object | None,
     prompt: Sequence[int],
     request: GenerationRequest,
     sampler: Sampler,
     cancel: CancelFlag | None = None,
 ) -> Iterator[TokenEvent | GenerationResult]:
     settings: DraftSettings = request.draft
-    stats = GenerationStats(prompt_tokens_count=len(prompt), draft_model=draft.name if draft else None)
+    source = as_draft_source(draft)
+    policy = AdaptiveDraftLength(settings.max_draft_size) if source is not None and settings.auto else None
+    stats = GenerationStats(prompt_tokens_count=len(prompt), draft_model=source.name if source else None)
     stream = TokenTextStream(request.stop)
     pieces: list[str] = []
     sequence = list(prompt)
@@ -120,8 +114,8 @@ def run_generation(
     reason = StopReason.MAX_TOKENS
     try:
         main.prefill(sequence)
-        if draft is not None:
-            draft.prefill(sequence)
+        if source is not None:
+            source.warm(sequence)
         t_prompt = time.perf_counter()
         produced = 0
         last = sampler.sample(0)
@@ -152,9 +146,11 @@ def run_generation(
                 reason = StopReason.MAX_TOKENS  # context full
                 break
             budget = min(settings.max_draft_size, request.max_tokens - produced - 1, room - 1)
+            if policy is not None:
+                budget = policy.choose(budget, time.perf_counter())
             drafted: list[int] = []
-            if draft is not None and budget > 0:
-                drafted = propose_draft(draft, sequence, budget, settings.p_min)
+            if source is not None and budget > 0:
+                drafted = source.propose(sequence, budget, settings.p_min)
                 stats.total_draft_tokens_count += len(drafted)
                 if len(drafted) < settings.min_draft_size:
                     stats.ignored_draft_tokens_count += len(drafted)
@@ -168,6 +164,12 @@ def run_generation(
             while len(accepted) < len(drafted) and nxt == drafted[len(accepted)]:
                 accepted.append(nxt)
                 nxt = sampler.sample(len(accepted))
+            if policy is not None:
+                policy.observe(
+                    len(drafted), len(accepted), getattr(source, "catch_up", 0.0) if budget else 0.0
+                )
+            if source is not None:
+                stats.rounds.append([len(drafted), len(accepted)])
             if accepted:
                 main.truncate(base + 1 + len(accepted))
                 # Emit the accepted draft tokens; the main model's own token comes next round.

@@ -39,6 +39,8 @@ SETTING_FIELDS = {
     "draft_max": "draft_max",
     "draft_min": "draft_min",
     "draft_p_min": "draft_p_min",
+    "draft_auto": "draft_auto",
+    "num_draft_tokens": "mlx_draft_tokens",
 }
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from app.core.errors import ContextOverflowError, InvalidRequestError, SpeculaError
 from app.core.events import GenerationResult, TokenEvent, TokenOrigin
 from app.engines.compatibility import check_draft
+from app.engines.drafting import PROMPT_LOOKUP_KEY, PromptLookupDraft
 from app.server.api import (
     ApiError,
     ParsedRequest,
@@ -233,7 +234,8 @@ class RequestHandler(BaseHTTPRequestHandler):
             request_values["draft_model"] = parsed.draft_model
         values = host.defaults.effective(entry.key, request_values)
         draft_entry = None
-        if values["draft_model"]:
+        lookup = values["draft_model"] == PROMPT_LOOKUP_KEY
+        if values["draft_model"] and not lookup:
             draft_entry = host.library.find(str(values["draft_model"]))
             if draft_entry is None:
                 raise ApiError(404, f"draft model {values['draft_model']!r} not found", "model_not_found")
@@ -248,7 +250,9 @@ class RequestHandler(BaseHTTPRequestHandler):
             request = parsed.generation_request(values)
             request.validate()
             main = host.model(entry.key)
-            draft = host.model(draft_entry.key) if draft_entry else None
+            draft: object | None = host.model(draft_entry.key) if draft_entry else None
+            if lookup:
+                draft = PromptLookupDraft()
         except InvalidRequestError as exc:
             raise ApiError(400, str(exc), "invalid_value") from None
         except SpeculaError as exc:

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
-from pathlib import Path
+from types import TracebackType
 
 from PySide6.QtWidgets import QApplication
 
 from app import __version__
+from app.library.library import ModelLibrary
+from app.logs import log_file
+from app.ui.dialogs import CrashDialog, WelcomeDialog, first_run, mark_welcomed
 from app.ui.main_window import MainWindow
+from app.ui.resources import RESOURCES
 
-RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+log = logging.getLogger(__name__)
 
 
 def create_application(argv: list[str] | None = None) -> QApplication:
@@ -26,14 +31,50 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     return app
 
 
+def install_crash_handler(window: MainWindow) -> None:
+    """An unhandled exception: log it, save the reply in flight, show what happened."""
+    showing = False
+
+    def hook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        nonlocal showing
+        log.error("unhandled exception", exc_info=(exc_type, exc, tb))
+        if showing or issubclass(exc_type, KeyboardInterrupt):
+            return
+        showing = True
+        try:
+            window.chat.save_partial()
+        except Exception:
+            log.exception("could not save the conversation in progress")
+        try:
+            CrashDialog(exc, log_file(), window).exec()
+        finally:
+            showing = False
+
+    sys.excepthook = hook
+
+
 def run_app(argv: list[str] | None = None) -> int:
     import qasync
 
     app = create_application(argv)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
+    welcome = WelcomeDialog([r.path for r in ModelLibrary().roots()]) if first_run() else None
     window = MainWindow()
+    install_crash_handler(window)
     window.show()
+    if welcome is not None:
+        window.bundledProgress.connect(welcome.set_progress)
+        window.libraryReady.connect(welcome.set_ready)
+
+        def welcomed(_result: int) -> None:
+            mark_welcomed()
+            if welcome.added_folder is not None:
+                window.library.add_folder(welcome.added_folder)
+                window.refresh_library()
+
+        welcome.finished.connect(welcomed)
+        welcome.open()
     closing = asyncio.Event()
     app.aboutToQuit.connect(closing.set)
     with loop:

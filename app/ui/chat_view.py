@@ -10,17 +10,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import QEvent
+from PySide6.QtCore import QEvent, QUrl
 from PySide6.QtGui import (
     QColor,
     QFont,
     QGuiApplication,
     QHelpEvent,
+    QImage,
+    QPainter,
     QTextCharFormat,
     QTextCursor,
     QTextDocument,
     QTextDocumentFragment,
     QTextFormat,
+    QTextImageFormat,
 )
 from PySide6.QtWidgets import QTextBrowser, QToolTip, QWidget
 
@@ -82,6 +85,29 @@ def draft_ranges(source: str, origins: OriginRuns, rendered: str) -> list[tuple[
     return ranges
 
 
+def acceptance_chart(rounds: list[list[int]], height: int = 18, max_bars: int = 160) -> QImage:
+    """Bars per round (rounds beyond max_bars are merged), grey for drafted, green for accepted."""
+    if len(rounds) > max_bars:
+        step = -(-len(rounds) // max_bars)
+        rounds = [
+            [sum(r[0] for r in rounds[i : i + step]), sum(r[1] for r in rounds[i : i + step])]
+            for i in range(0, len(rounds), step)
+        ]
+    bar = 3
+    image = QImage(max(1, len(rounds) * bar), height, QImage.Format.Format_ARGB32)
+    image.fill(QColor(0, 0, 0, 0))
+    top = max((d for d, _ in rounds), default=1) or 1
+    painter = QPainter(image)
+    for i, (drafted, accepted) in enumerate(rounds):
+        x = i * bar
+        h = round(height * drafted / top)
+        painter.fillRect(x, height - h, bar - 1, h, QColor("#d1d5db"))
+        h = round(height * accepted / top)
+        painter.fillRect(x, height - h, bar - 1, h, DRAFT_COLOR)
+    painter.end()
+    return image
+
+
 class ChatView(QTextBrowser):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -92,6 +118,7 @@ class ChatView(QTextBrowser):
         self.messages: list[MessageView] = []
         self.streaming: MessageView | None = None
         self._stream_anchor = 0
+        self._charts = 0
         self._plain = QTextCharFormat()
         self._draft = QTextCharFormat()
         self._draft.setForeground(DRAFT_COLOR)
@@ -221,7 +248,29 @@ class ChatView(QTextBrowser):
         if m.stats:
             cursor.insertBlock()
             cursor.insertText(stats_line(m.stats), self._stats_fmt)
+            rounds = m.stats.get("rounds") or []
+            if any(drafted for drafted, _ in rounds):
+                cursor.insertText("  ", self._stats_fmt)
+                self._insert_round_chart(cursor, rounds)
         cursor.setCharFormat(self._plain)
+
+    def _insert_round_chart(self, cursor: QTextCursor, rounds: list[list[int]]) -> None:
+        """A small chart of the reply's rounds: grey = drafted, green = accepted."""
+        image = acceptance_chart(rounds)
+        self._charts += 1
+        name = f"specula-chart-{self._charts}"
+        self.document().addResource(QTextDocument.ResourceType.ImageResource, QUrl(name), image)
+        fmt = QTextImageFormat()
+        fmt.setName(name)
+        fmt.setWidth(image.width())
+        fmt.setHeight(image.height())
+        accepted = sum(a for _, a in rounds)
+        drafted = sum(d for d, _ in rounds)
+        fmt.setToolTip(
+            f"Acceptance per round: {len(rounds)} rounds, {accepted}/{drafted} draft tokens accepted "
+            "(grey: drafted, green: accepted)"
+        )
+        cursor.insertImage(fmt)
 
     def _colour_drafts(self, doc: QTextDocument, m: MessageView) -> None:
         rendered = doc.toPlainText()

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QThread, Signal
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QCloseEvent, QIcon, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
+    QFileDialog,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from app import __version__
 from app.chat.store import ChatStore
+from app.engines.drafting import PROMPT_LOOKUP_KEY
 from app.engines.mlx import mlx_available
 from app.library.bundled import ensure_bundled_model
 from app.library.compat_index import CompatibilityIndex, DraftReport
@@ -32,8 +34,11 @@ from app.library.entry import ModelEntry
 from app.library.library import ModelLibrary
 from app.library.model_defaults import ModelDefaultsStore
 from app.server.host import ModelHost
+from app.ui.advisor_dialog import AdvisorDialog
 from app.ui.chat_page import ChatPage
+from app.ui.dialogs import show_about
 from app.ui.models_page import ModelsPage
+from app.ui.resources import RESOURCES
 from app.ui.server_page import ServerPage
 from app.ui.tasks import BackgroundTask, track
 from app.ui.worker import EngineWorker, LoadJob
@@ -49,6 +54,7 @@ class MainWindow(QMainWindow):
     libraryReady = Signal()
     draftReportReady = Signal(object)
     modelReady = Signal(str)  # re-emitted in the GUI thread, for views and tests
+    bundledProgress = Signal(int, int)
     draftReady = Signal(str)
 
     def __init__(
@@ -60,6 +66,9 @@ class MainWindow(QMainWindow):
     ) -> None:
         super().__init__()
         self.setWindowTitle(f"Specula {__version__}")
+        icon = RESOURCES / "specula.svg"
+        if icon.exists():
+            self.setWindowIcon(QIcon(str(icon)))
         self.resize(1280, 800)
         self.library = library or ModelLibrary()
         self.store = store or ChatStore()
@@ -68,6 +77,8 @@ class MainWindow(QMainWindow):
         self.auto_load = auto_load
         self.loaded_key = ""
         self._tasks: list[BackgroundTask] = []
+        self._dialogs: list[AdvisorDialog] = []
+        self.load_failures: dict[str, str] = {}  # key -> why it did not load (this session)
 
         # engine thread; the local server shares its models through the host
         self.host = ModelHost(self.library, self.defaults)
@@ -145,16 +156,48 @@ class MainWindow(QMainWindow):
         w.tokensArrived.connect(self.chat.on_tokens)
         w.generationFinished.connect(self.chat.on_finished)
         w.failed.connect(self._on_worker_failed)
+        w.loadFailed.connect(self._on_load_failed)
         self.chat.generateRequested.connect(self.sig_generate)
         self.chat.stopRequested.connect(self.worker.cancel.set)
         self.chat.sidebar.draftSelected.connect(self._on_draft_selected)
         self.models.useInChat.connect(self._on_use_in_chat)
         self.models.draftsWanted.connect(self._compute_drafts_for_models_page)
         self.models.defaultsChanged.connect(self._on_defaults_changed)
+        self.models.adviceWanted.connect(self.open_advisor)
         QShortcut(QKeySequence("Ctrl+L"), self, self._on_ctrl_l)
+        self._build_menus()
 
         self.chat.open_latest_or_new()
         self.refresh_library(prepare_bundled=auto_load)
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        file_menu.addAction("&New chat", QKeySequence("Ctrl+N"), self.chat.new_conversation)
+        file_menu.addAction("&Add models folder...", self._on_add_folder)
+        file_menu.addAction("&Import model file...", self._on_import_model)
+        file_menu.addAction("&Rescan models", self.refresh_library)
+        file_menu.addSeparator()
+        file_menu.addAction("&Quit", QKeySequence("Ctrl+Q"), self.close)
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction("&About Specula", lambda: show_about(self))
+
+    def _on_add_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a models folder")
+        if folder:
+            self.library.add_folder(Path(folder))
+            self.refresh_library()
+
+    def _on_import_model(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import a model", "", "GGUF models (*.gguf)")
+        if not path:
+            return
+
+        def job(report: Callable[[int, int], None]) -> Any:
+            return self.library.import_model(Path(path), report)
+
+        self.progress.show()
+        task = self._run(job, lambda _e: self._on_library_scanned(None))
+        task.progressed.connect(self._on_progress)
 
     # --- background work ---------------------------------------------------------------------
     def _run(
@@ -173,6 +216,7 @@ class MainWindow(QMainWindow):
 
     def _on_progress(self, done: int, total: int) -> None:
         self.progress.setValue(int(100 * done / max(total, 1)))
+        self.bundledProgress.emit(done, total)
 
     def _on_load_progress(self, fraction: float) -> None:
         self.progress.setValue(int(fraction * 100))
@@ -193,7 +237,8 @@ class MainWindow(QMainWindow):
     def _on_library_scanned(self, _result: Any) -> None:
         self.progress.hide()
         entries = self.library.entries
-        self.models.set_library(entries, self.library.problems)
+        self.load_failures = {k: v for k, v in self.load_failures.items() if k in entries}
+        self.models.set_library(entries, self.library.problems, self.load_failures)
         current = self.model_combo.currentData()
         self.model_combo.clear()
         for e in sorted(entries.values(), key=lambda e: (e.name.lower(), e.key)):
@@ -273,6 +318,8 @@ class MainWindow(QMainWindow):
         self.status.setText("No model loaded")
 
     def _draft_job(self, key: str) -> LoadJob | None:
+        if key == PROMPT_LOOKUP_KEY:
+            return LoadJob(Path(), key, 0, 0)
         entry: ModelEntry | None = self.library.entries.get(key) if key else None
         if entry is None:
             return None
@@ -290,6 +337,11 @@ class MainWindow(QMainWindow):
         if self.chat.sidebar.selected_draft() == key:
             self.chat.sidebar.select_draft("")
 
+    def _on_load_failed(self, key: str, reason: str) -> None:
+        """Mark the model in My Models; the app keeps running with nothing loaded."""
+        self.load_failures[key] = reason
+        self.models.set_library(self.library.entries, self.library.problems, self.load_failures)
+
     def _on_worker_failed(self, message: str) -> None:
         self.progress.hide()
         self.load_button.setEnabled(True)
@@ -298,6 +350,21 @@ class MainWindow(QMainWindow):
     # --- My Models -----------------------------------------------------------------------------
     def _compute_drafts_for_models_page(self, key: str) -> None:
         self._run(lambda _r: self.index.drafts_for(key), self.models.set_draft_report)
+
+    def open_advisor(self, key: str) -> AdvisorDialog | None:
+        if not key or key not in self.library.entries:
+            return None
+        dialog = AdvisorDialog(key, self.library, self.defaults, self)
+        dialog.saved.connect(self._on_advice_saved)
+        self._dialogs.append(dialog)
+        dialog.finished.connect(lambda _r: self._dialogs.remove(dialog) if dialog in self._dialogs else None)
+        dialog.show()
+        return dialog
+
+    def _on_advice_saved(self, key: str) -> None:
+        self._on_defaults_changed(key)
+        self.models.select(key)
+        self._compute_drafts_for_models_page(key)
 
     def _on_use_in_chat(self, key: str) -> None:
         self.nav.setCurrentRow(0)
@@ -314,6 +381,8 @@ class MainWindow(QMainWindow):
         self.host.cancel_all()
         self.chat.save_partial()
         self.server_page.stop()
+        for dialog in list(self._dialogs):
+            dialog.close()
         for task in list(self._tasks):
             task.wait(30_000)
         self.thread_.quit()

@@ -22,10 +22,12 @@ from PySide6.QtWidgets import (
 
 from app.core.errors import SpeculaError
 from app.core.model_settings import MODEL_SETTINGS
+from app.engines.drafting import PROMPT_LOOKUP_KEY, PROMPT_LOOKUP_NAME
 from app.library.compat_index import DraftReport
 from app.library.entry import ModelEntry, ScanProblem
 from app.library.model_defaults import ModelDefaultsStore
 from app.ui.settings_form import SettingsForm
+from app.ui.sidebar import LLAMA_DRAFT_SETTINGS
 
 COLUMNS = ("Name", "Engine", "Architecture", "Parameters", "Quantization", "Size", "Path", "Problems")
 
@@ -42,6 +44,7 @@ class ModelsPage(QWidget):
     useInChat = Signal(str)  # model key
     draftsWanted = Signal(str)  # model key: the window computes the report off-thread
     defaultsChanged = Signal(str)  # model key
+    adviceWanted = Signal(str)  # model key: "Find the best draft"
 
     def __init__(self, defaults: ModelDefaultsStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -73,10 +76,14 @@ class ModelsPage(QWidget):
         self.status.setObjectName("defaultsStatus")
         self.use_button = QPushButton("Use in chat")
         self.use_button.clicked.connect(self._on_use)
+        self.advise_button = QPushButton("Find the best draft")
+        self.advise_button.setToolTip("Benchmark every compatible draft (and none) on a few prompts")
+        self.advise_button.clicked.connect(lambda: self.adviceWanted.emit(self.selected_key() or ""))
         self.reset_button = QPushButton("Reset to defaults")
         self.reset_button.clicked.connect(self._on_reset)
         buttons = QHBoxLayout()
         buttons.addWidget(self.reset_button)
+        buttons.addWidget(self.advise_button)
         buttons.addStretch(1)
         buttons.addWidget(self.use_button)
         ed.addWidget(self.title)
@@ -97,7 +104,12 @@ class ModelsPage(QWidget):
         layout.addWidget(splitter)
         self._filling = False
 
-    def set_library(self, entries: dict[str, ModelEntry], problems: list[ScanProblem]) -> None:
+    def set_library(
+        self,
+        entries: dict[str, ModelEntry],
+        problems: list[ScanProblem],
+        failures: dict[str, str] | None = None,
+    ) -> None:
         selected = self.selected_key()
         self.entries = dict(entries)
         rows: list[tuple[str | None, list[str]]] = []
@@ -113,7 +125,7 @@ class ModelsPage(QWidget):
                         e.quantization or "",
                         human_size(e.size_bytes),
                         e.path,
-                        "",
+                        (failures or {}).get(e.key, ""),
                     ],
                 )
             )
@@ -150,7 +162,7 @@ class ModelsPage(QWidget):
         self.title.setText(f"<b>{entry.name}</b> — {entry.key}")
         self.form.set_values(self.defaults.effective(key))
         self.form.set_row_visible("mlx_draft_tokens", entry.engine == "MLX")
-        for name in ("draft_p_min", "draft_min", "draft_max"):
+        for name in LLAMA_DRAFT_SETTINGS:
             self.form.set_row_visible(name, entry.engine != "MLX")
         self._filling = True
         self.draft_combo.clear()
@@ -167,10 +179,11 @@ class ModelsPage(QWidget):
         self._filling = True
         self.draft_combo.clear()
         self.draft_combo.addItem("No default draft", "")
+        self.draft_combo.addItem(PROMPT_LOOKUP_NAME, PROMPT_LOOKUP_KEY)
         for o in report.compatible:
             self.draft_combo.addItem(o.entry.label, o.entry.key)
         self.draft_combo.setCurrentIndex(max(0, self.draft_combo.findData(saved)))
-        self.draft_combo.setEnabled(bool(report.compatible))
+        self.draft_combo.setEnabled(True)
         self._filling = False
 
     def _save(self, values: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.engines.drafting import PROMPT_LOOKUP_KEY, PROMPT_LOOKUP_NAME
 from app.library.compat_index import DraftReport
 from app.ui.settings_form import SettingsForm
 
@@ -24,7 +25,7 @@ SELECT_DRAFT = "Select a compatible draft model"
 IDENTIFYING = "Identifying compatible draft models..."
 NONE_FOUND = "No compatible draft models found for your current model selection"
 NO_MODEL = "Load a model to choose a draft"
-LLAMA_DRAFT_SETTINGS = ("draft_p_min", "draft_min", "draft_max")
+LLAMA_DRAFT_SETTINGS = ("draft_auto", "draft_p_min", "draft_min", "draft_max")
 MLX_DRAFT_SETTINGS = ("mlx_draft_tokens",)
 
 
@@ -142,9 +143,11 @@ class ConfigSidebar(QScrollArea):
         self._report = report
         self.why_button.setEnabled(bool(report.incompatible))
         if not report.compatible:
-            self._fill([(NONE_FOUND, "")], enabled=False)
+            self._fill(
+                [(NONE_FOUND, ""), (PROMPT_LOOKUP_NAME, PROMPT_LOOKUP_KEY)], enabled=True, select=select
+            )
             return
-        items = [(SELECT_DRAFT, "")]
+        items = [(SELECT_DRAFT, ""), (PROMPT_LOOKUP_NAME, PROMPT_LOOKUP_KEY)]
         for option in report.compatible:
             star = "★ " if option.recommended else ""
             e = option.entry

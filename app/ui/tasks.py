@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal
+from shiboken6 import isValid
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +22,7 @@ def track(thread: QThread) -> QThread:
 
 
 def running_threads() -> list[QThread]:
-    return [t for t in list(_live) if t.isRunning()]
+    return [t for t in list(_live) if isValid(t) and t.isRunning()]
 
 
 class BackgroundTask(QThread):

@@ -20,8 +20,10 @@ from app.core.errors import SpeculaError
 from app.core.events import GenerationResult, TokenEvent, TokenOrigin
 from app.core.request import GenerationRequest
 from app.engines.compatibility import check_draft
-from app.engines.llamacpp import LoadOptions
+from app.engines.drafting import PROMPT_LOOKUP_KEY, PromptLookupDraft
+from app.engines.llamacpp import LlamaCppModel, LoadOptions
 from app.engines.loader import LoadedModel
+from app.engines.mlx import MLXModel
 from app.server.host import ModelHost
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,7 @@ class EngineWorker(QObject):
     tokensArrived = Signal(list)  # [(text, origin_value), ...]
     generationFinished = Signal(object)  # GenerationResult
     failed = Signal(str)  # a message for the user
+    loadFailed = Signal(str, str)  # key, reason: the library marks the model
 
     def __init__(self, host: ModelHost | None = None) -> None:
         super().__init__()
@@ -56,7 +59,7 @@ class EngineWorker(QObject):
         self.cancel = threading.Event()  # set from the GUI thread to stop a reply
         self.main: LoadedModel | None = None
         self.main_key = ""
-        self.draft: LoadedModel | None = None
+        self.draft: LoadedModel | PromptLookupDraft | None = None
         self.draft_key = ""
         self._load_opts: tuple[int, int] = (0, 0)
 
@@ -72,6 +75,7 @@ class EngineWorker(QObject):
                 LoadOptions(n_ctx=job.n_ctx, n_gpu_layers=job.n_gpu_layers, progress=self.loadProgress.emit),
             )
         except SpeculaError as exc:
+            self.loadFailed.emit(job.key, str(exc))
             self.failed.emit(f"Could not load {job.path.name}: {exc}")
             self.modelEjected.emit()
             return
@@ -84,10 +88,15 @@ class EngineWorker(QObject):
         if job is not None and job.key == self.draft_key and self.draft is not None:
             return
         if self.draft is not None:
-            self.host.evict(self.draft_key)
+            if self.draft_key != PROMPT_LOOKUP_KEY:
+                self.host.evict(self.draft_key)
             self.draft, self.draft_key = None, ""
         if job is None or self.main is None:
             self.draftChanged.emit("")
+            return
+        if job.key == PROMPT_LOOKUP_KEY:
+            self.draft, self.draft_key = PromptLookupDraft(), job.key
+            self.draftChanged.emit(job.key)
             return
         verdict = check_draft(self.main.path, job.path)
         if not verdict:
@@ -118,7 +127,9 @@ class EngineWorker(QObject):
         if self.main is None:
             self.failed.emit("Load a model first (Ctrl+L).")
             return
-        keys = [self.main_key] + ([self.draft_key] if self.draft is not None else [])
+        keys = [self.main_key] + (
+            [self.draft_key] if isinstance(self.draft, (LlamaCppModel, MLXModel)) else []
+        )
         try:
             # The models are shared with the local server: one generation at a time each.
             with self.host.using(keys, self.cancel.is_set, self.cancel):
@@ -152,7 +163,7 @@ class EngineWorker(QObject):
 
     def _close_all(self) -> None:
         for key in (self.draft_key, self.main_key):
-            if key:
+            if key and key != PROMPT_LOOKUP_KEY:
                 self.host.evict(key)
         self.main = self.draft = None
         self.main_key = self.draft_key = ""

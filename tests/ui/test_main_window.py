@@ -52,7 +52,7 @@ def test_draft_dropdown_lists_only_compatible_models_and_explains_the_rest(qtbot
     combo = window.chat.sidebar.draft_combo
     items = [combo.itemData(i) for i in range(combo.count())]
     assert combo.itemText(0) == SELECT_DRAFT
-    assert set(items) == {"", library_models["noisy"], library_models["twin"]}
+    assert set(items) == {"", "prompt-lookup", library_models["noisy"], library_models["twin"]}
     assert not window.chat.sidebar.draft_form.isEnabled()  # disabled until a draft is chosen
     reasons = dict(window.chat.sidebar.incompatible_reasons())
     assert "vocabulary sizes differ" in reasons[library_models["other"]]
@@ -197,3 +197,28 @@ def test_an_mlx_model_loads_and_shows_the_mlx_draft_setting(qtbot, window):
     send(qtbot, window, "the cat", mlx_draft_tokens=2)
     reply = window.chat.view.messages[-1]
     assert reply.stats and reply.stats["draft_model"] == "tiny-mlx-draft"
+
+
+def test_draft_advisor_runs_off_the_gui_thread_and_saves_its_pick(qtbot, window, library_models, monkeypatch):
+    import app.engines.advisor as advisor
+
+    monkeypatch.setattr(advisor, "MIN_GAIN", 0.0)  # on tiny models any draft may "win"; we test the flow
+    dialog = window.open_advisor(library_models["main"])
+    assert dialog is not None
+    with qtbot.waitSignal(dialog.task.succeeded, timeout=WAIT):
+        pass
+    assert dialog.advice is not None and not dialog.chart.pixmap().isNull()
+    assert dialog.save_button.isEnabled()
+    dialog.save_button.click()
+    assert window.defaults.get(library_models["main"])["draft_model"] == dialog.advice.recommended.key
+    dialog.close()
+
+
+def test_every_model_offers_prompt_lookup_in_the_dropdown(qtbot, window, library_models):
+    load(qtbot, window, library_models["other"])
+    combo = window.chat.sidebar.draft_combo
+    assert combo.itemText(0) == NONE_FOUND
+    assert combo.findData("prompt-lookup") > 0
+    choose_draft(qtbot, window, "prompt-lookup")
+    send(qtbot, window, "the the the the")
+    assert window.chat.view.messages[-1].stats["draft_model"] == "Prompt lookup (no draft model)"

@@ -1,0 +1,66 @@
+"""Welcome on first run, About, and the crash report that saves the conversation first."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from app.ui import app as app_module
+from app.ui.dialogs import CrashDialog, WelcomeDialog, about_text, first_run, mark_welcomed
+from app.ui.main_window import MainWindow
+
+
+def test_welcome_is_shown_once(qtbot, tmp_path):
+    assert first_run()
+    dialog = WelcomeDialog([tmp_path / "models"])
+    qtbot.addWidget(dialog)
+    dialog.set_progress(50, 100)
+    assert dialog.progress.value() == 50
+    dialog.set_ready()
+    mark_welcomed()
+    assert not first_run()
+
+
+def test_about_names_the_version_and_engines():
+    text = about_text()
+    assert "Specula" in text and "llama.cpp" in text and "MLX" in text
+
+
+def test_unhandled_exception_saves_the_reply_in_flight_and_reports(qtbot, monkeypatch):
+    window = MainWindow(auto_load=False)
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.libraryReady, timeout=30_000):
+        pass
+    saved, shown = [], []
+    monkeypatch.setattr(window.chat, "save_partial", lambda: saved.append(True))
+    monkeypatch.setattr(CrashDialog, "exec", lambda self: shown.append(self.details) or 0)
+    old_hook = app_module.sys.excepthook
+    try:
+        app_module.install_crash_handler(window)
+        try:
+            raise RuntimeError("boom")
+        except RuntimeError as exc:
+            app_module.sys.excepthook(type(exc), exc, exc.__traceback__)
+    finally:
+        app_module.sys.excepthook = old_hook
+    assert saved == [True]
+    assert shown and "RuntimeError: boom" in shown[0]
+    window.shutdown()
+
+
+@pytest.mark.parametrize("content", [b"GGUF" + b"\x03\x00\x00\x00" + b"\x00" * 16])
+def test_a_model_that_fails_to_load_is_marked_in_my_models(qtbot, library_models, content):
+    from app.library.paths import models_dir
+
+    window = MainWindow(auto_load=False)
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.libraryReady, timeout=30_000):
+        pass
+    key = library_models["twin"]
+    (models_dir() / "test" / "tiny" / "twin.gguf").write_bytes(content)  # broken after the scan
+    window.load_key(key)
+    qtbot.waitUntil(lambda: key in window.load_failures, timeout=30_000)
+    table = window.models.table
+    row = next(r for r in range(table.rowCount()) if table.item(r, 0).data(Qt.ItemDataRole.UserRole) == key)
+    assert table.item(row, 7).text()
+    window.shutdown()
