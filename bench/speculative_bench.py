@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.core.events import GenerationResult, TokenEvent
 from app.core.request import DraftSettings, GenerationRequest, SamplingSettings
+from app.engines.advisor import measure_decode
 from app.engines.llamacpp import LlamaCppModel, LoadOptions
 from tests.model_factory import gemma_cut_down, gemma_f16_twin, gemma_q4
 
@@ -38,34 +38,21 @@ def decode_speed(n_tokens: int, t_first: float, t_end: float) -> float:
     return (n_tokens - 1) / (t_end - t_first) if n_tokens > 1 and t_end > t_first else 0.0
 
 
-def run_ours(
-    main: LlamaCppModel, draft: LlamaCppModel | None, prompt: str, n: int, ds: DraftSettings
-) -> dict:
-    main.truncate(0)  # no prompt cache between repeats: every run reads its prompt
-    if draft is not None:
-        draft.truncate(0)
+def run_ours(main: LlamaCppModel, draft: object | None, prompt: str, n: int, ds: DraftSettings) -> dict:
+    if isinstance(draft, LlamaCppModel):
+        draft.truncate(0)  # no prompt cache between repeats: every run reads its prompt
     req = GenerationRequest(prompt=prompt, max_tokens=n, sampling=GREEDY, draft=ds)
-    t_first = None
-    count = 0
-    result = None
-    for item in main.generate(req, draft=draft):
-        if isinstance(item, TokenEvent):
-            if t_first is None:
-                t_first = time.perf_counter()
-            count += 1
-        elif isinstance(item, GenerationResult):
-            result = item
-    t_end = time.perf_counter()
-    assert result is not None and t_first is not None
-    s = result.stats
+    timing = measure_decode(main, req, draft)
+    assert timing.result is not None
+    s = timing.result.stats
     return {
-        "tok_s": decode_speed(count, t_first, t_end),
-        "tokens": count,
+        "tok_s": timing.tokens_per_second,
+        "tokens": timing.tokens,
         "accepted": s.accepted_draft_tokens_count,
         "drafted": s.total_draft_tokens_count,
         "sent": s.accepted_draft_tokens_count + s.rejected_draft_tokens_count,
         "verify_steps": s.verify_steps,
-        "text": result.text,
+        "text": timing.result.text,
     }
 
 
@@ -112,27 +99,18 @@ def prompt_lookup_on_code_edit(max_tokens: int, repeats: int, opts: LoadOptions)
     plain_s, lookup_s, accepted, drafted, same = [], [], 0, 0, True
     for _ in range(repeats):
         p = run_ours(model, None, CODE_EDIT_PROMPT, max_tokens, DraftSettings())
-        model.truncate(0)
-        req = GenerationRequest(
-            prompt=CODE_EDIT_PROMPT,
-            max_tokens=max_tokens,
-            sampling=GREEDY,
-            draft=DraftSettings(max_draft_size=16, p_min=0.0),
+        q = run_ours(
+            model,
+            PromptLookupDraft(),
+            CODE_EDIT_PROMPT,
+            max_tokens,
+            DraftSettings(max_draft_size=16, p_min=0.0),
         )
-        t_first, count, result = None, 0, None
-        for item in model.generate(req, draft=PromptLookupDraft()):
-            if isinstance(item, TokenEvent):
-                t_first = t_first or time.perf_counter()
-                count += 1
-            else:
-                result = item
-        t_end = time.perf_counter()
-        assert result is not None and t_first is not None
         plain_s.append(p["tok_s"])
-        lookup_s.append(decode_speed(count, t_first, t_end))
-        accepted += result.stats.accepted_draft_tokens_count
-        drafted += result.stats.total_draft_tokens_count
-        same = same and result.text == p["text"]
+        lookup_s.append(q["tok_s"])
+        accepted += q["accepted"]
+        drafted += q["drafted"]
+        same = same and q["text"] == p["text"]
     model.close()
     return {
         "plain_tok_s": round(statistics.median(plain_s), 2),

@@ -66,16 +66,19 @@ class Advice:
         return f"Recommended: {r.name}, {r.speedup:.2f}x the speed without a draft."
 
 
-def _decode(
-    main: LoadedModel, draft: object | None, prompt: str, settings: DraftSettings, max_tokens: int
-) -> tuple[float, int, int]:
+@dataclass
+class DecodeTiming:
+    tokens_per_second: float  # tokens after the first, over the time after the first arrived
+    tokens: int
+    result: GenerationResult | None
+
+
+def measure_decode(
+    main: LoadedModel, request: GenerationRequest, draft: object | None = None
+) -> DecodeTiming:
+    """Run one generation from an empty cache and time its decoding, prompt reading excluded:
+    the same measure for every contender (the advisor and the benchmarks use it)."""
     main.truncate(0)
-    request = GenerationRequest(
-        prompt=prompt,
-        max_tokens=max_tokens,
-        draft=settings,
-        sampling=SamplingSettings(temperature=0.0, repeat_penalty=1.0),
-    )
     t_first: float | None = None
     count = 0
     result: GenerationResult | None = None
@@ -87,9 +90,22 @@ def _decode(
             result = item
     t_end = time.perf_counter()
     tps = (count - 1) / (t_end - t_first) if t_first and count > 1 and t_end > t_first else 0.0
-    s = result.stats if result else None
+    return DecodeTiming(tps, count, result)
+
+
+def _decode(
+    main: LoadedModel, draft: object | None, prompt: str, settings: DraftSettings, max_tokens: int
+) -> tuple[float, int, int]:
+    request = GenerationRequest(
+        prompt=prompt,
+        max_tokens=max_tokens,
+        draft=settings,
+        sampling=SamplingSettings(temperature=0.0, repeat_penalty=1.0),
+    )
+    timing = measure_decode(main, request, draft)
+    s = timing.result.stats if timing.result else None
     sent = (s.accepted_draft_tokens_count + s.rejected_draft_tokens_count) if s else 0
-    return tps, (s.accepted_draft_tokens_count if s else 0), sent
+    return timing.tokens_per_second, (s.accepted_draft_tokens_count if s else 0), sent
 
 
 def advise(

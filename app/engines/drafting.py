@@ -104,32 +104,38 @@ class PromptLookupDraft:
 
 
 class AdaptiveDraftLength:
-    """Picks each round's draft length from the throughput measured in this generation.
+    """Picks each round's draft length k from the throughput measured in this generation.
 
-    Arms are draft lengths (0 = no drafting, then 1, 2, 4, ... up to the maximum). Each round's
-    wall time (everything: drafting, verifying, sampling, streaming) and the tokens it produced
-    update that arm's tokens-per-second; the best arm is played. Longer arms are tried in turn
-    only while acceptance makes them plausible, and other arms are re-tried now and then with a
-    growing interval, so a draft that starts to help (or stops) is noticed. The expected-speedup
-    formula (1 - a^(k+1)) / ((1 - a)(k c + 1)) is used to skip arms that cannot win.
+    Each length k (0 = no drafting, then 2, 4, 8, ... up to the maximum) keeps decayed sums of
+    the tokens its rounds produced and of their wall time (drafting, verifying, sampling,
+    streaming: everything), and the best tokens-per-second is played. Acceptance comes in runs
+    (a draft is often right for a whole phrase, then wrong), which a per-token model such as
+    Leviathan et al.'s (1 - a^(k+1)) / ((1 - a)(k c + 1)) underrates for long drafts, so that
+    formula only decides which lengths are worth trying. A length's first round pays one-off
+    set-up for a new batch size and is not counted. Lengths are tried by hill-climbing from 4;
+    the best one's neighbours are re-tried with a growing interval, so a draft that starts (or
+    stops) helping is noticed, and a useless draft costs only rare short probes.
     """
 
-    EMA = 0.35
+    DECAY = 0.8  # weight kept by an arm's past rounds each time it is played again
 
     def __init__(self, k_max: int) -> None:
         self.k_max = k_max
         arms = [0] + [k for k in (2, 4, 8, 16, 32) if k < k_max] + [k_max]
         self.arms = sorted(set(arms))
-        self.rate: dict[int, float] = {}  # arm -> tokens per second
         self.plays: dict[int, int] = dict.fromkeys(self.arms, 0)
+        self._tokens: dict[int, float] = {}
+        self._time: dict[int, float] = {}
         self.hits, self.trials = 1.0, 2.0  # acceptance prior 0.5, weak
         self.rounds = 0
-        self.next_explore = 8
-        self.interval = 8
+        self.next_explore = 16
+        self.interval = 16
         self._current: int | None = None
         self._started = 0.0
-        self._tokens = 0
+        self._round_tokens = 0
         self._discount = 0.0
+        self._probing = False
+        self._round_is_probe = False
 
     @property
     def acceptance(self) -> float:
@@ -142,40 +148,48 @@ class AdaptiveDraftLength:
         a = min(self.acceptance, 0.999)
         return (1 - a ** (k + 1)) / ((1 - a) * (k * cost_ratio + 1))
 
+    def rate(self, k: int) -> float | None:
+        """Measured tokens per second of length k (None until timed)."""
+        return self._tokens[k] / self._time[k] if k in self._time and self._time[k] > 0 else None
+
     def _finish_round(self, now: float) -> None:
         if self._current is None:
             return
-        elapsed = max(now - self._started - self._discount, 1e-6)
-        rate = self._tokens / elapsed
-        old = self.rate.get(self._current)
-        self.rate[self._current] = rate if old is None else old + self.EMA * (rate - old)
-        self.plays[self._current] += 1
+        k = self._current
         self._current = None
+        if self._round_is_probe:
+            return  # a probe asks "does the draft agree now?", it is not a timing
+        self.plays[k] += 1
+        if self.plays[k] == 1 and k != 0 and self._round_tokens > 1:
+            return  # a new batch size's first run pays set-up costs: not a measure (unless all was rejected)
+        elapsed = max(now - self._started - self._discount, 1e-6)
+        self._tokens[k] = self._tokens.get(k, 0.0) * self.DECAY + self._round_tokens
+        self._time[k] = self._time.get(k, 0.0) * self.DECAY + elapsed
 
     def _pick(self) -> int:
-        measured = {k: r for k, r in self.rate.items() if self.plays[k] >= 1}
-        if 0 not in measured:
-            return 0  # the baseline: one plain step
-        if len(measured) == 1:
+        timed = {k: r for k in self.arms if (r := self.rate(k)) is not None}
+        if self.plays[0] < 2:
+            return 0  # the baseline: plain steps
+        untimed_tried = [k for k in self.arms if self.plays[k] == 1 and k not in timed]
+        if untimed_tried:
+            return untimed_tried[0]  # finish timing a length tried once
+        if len(timed) == 1:
             return min(self.arms[1:], key=lambda k: abs(k - 4)) if len(self.arms) > 1 else 0
-        best = max(measured, key=lambda k: measured[k])
+        best = max(timed, key=lambda k: timed[k])
         i = self.arms.index(best)
-        # hill-climb: try the unmeasured neighbour of the best arm, upwards first
-        for j in (i + 1, i - 1):
-            if (
-                0 < j < len(self.arms)
-                and self.arms[j] not in measured
-                and self.expected_gain(self.arms[j]) >= 0.9
-            ):
-                return self.arms[j]
+        for j in (i + 1, i - 1):  # hill-climb: try an untimed neighbour of the best
+            k = self.arms[j] if 0 < j < len(self.arms) else None
+            if k is not None and k not in timed and (best > 0 or self.expected_gain(k) >= 0.9):
+                return k
         if self.rounds >= self.next_explore:
             self.next_explore = self.rounds + self.interval
             self.interval = min(self.interval * 2, 256)
-            neighbours = [self.arms[j] for j in (i - 1, i + 1) if 0 <= j < len(self.arms)]
-            if best == 0:
-                neighbours = self.arms[1:2]  # a short probe: has the draft started to agree?
+            if best == 0 and len(self.arms) > 1:
+                self._probing = True
+                return self.arms[1]  # a short probe: has the draft started to agree?
+            neighbours = [self.arms[j] for j in (i - 1, i + 1) if 0 < j < len(self.arms)]
             if neighbours:
-                return neighbours[self.rounds % len(neighbours)]
+                return neighbours[(self.rounds // 8) % len(neighbours)]
         return best
 
     def choose(self, budget: int, now: float) -> int:
@@ -183,14 +197,25 @@ class AdaptiveDraftLength:
         self._finish_round(now)
         self.rounds += 1
         k = self._pick()
-        self._current, self._started, self._tokens, self._discount = k, now, 0, 0.0
+        self._current, self._started, self._round_tokens, self._discount = k, now, 0, 0.0
+        self._round_is_probe = self._probing
         return min(k, max(budget, 0))
+
+    def _forget_drafting_times(self) -> None:
+        for k in self.arms[1:]:
+            self.plays[k] = 0
+            self._tokens.pop(k, None)
+            self._time.pop(k, None)
 
     def observe(self, drafted: int, accepted: int, catch_up: float = 0.0) -> None:
         """What this round produced; `catch_up` is time spent syncing a draft that skipped
         rounds (a cost of having saved, not of drafting now)."""
-        self._tokens += accepted + 1
+        self._round_tokens += accepted + 1
         self._discount += catch_up
+        if self._probing:
+            self._probing = False
+            if drafted and accepted * 2 >= drafted:
+                self._forget_drafting_times()  # the draft agrees again: time the lengths anew
         if drafted:
             tried = drafted if accepted == drafted else accepted + 1
             self.hits = self.hits * 0.9 + accepted

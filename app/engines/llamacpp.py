@@ -31,7 +31,7 @@ from app.core.events import GenerationResult, TokenEvent
 from app.core.request import GenerationRequest, SamplingSettings
 from app.engines.compatibility import check_vocab_pair
 from app.engines.drafting import PromptLookupDraft
-from app.engines.speculative import CachedSequence, CancelFlag, run_generation
+from app.engines.speculative import CachedSequence, CancelFlag, ensure_prompt_fits, run_generation
 from app.library.gguf_meta import GGUFInfo, read_gguf
 
 log = logging.getLogger(__name__)
@@ -271,11 +271,7 @@ class LlamaCppModel(CachedSequence):
         prompt = self.tokenize(text, add_special=add_special)
         if not prompt:
             prompt = [ll.llama_vocab_bos(self._vocab)]
-        if len(prompt) >= self.n_ctx:
-            raise ContextOverflowError(
-                f"the prompt is {len(prompt)} tokens but the context holds {self.n_ctx}; "
-                "shorten it or load the model with a longer context"
-            )
+        ensure_prompt_fits(len(prompt), self.n_ctx)
         return self._locked_generation(prompt, request, draft, cancel)
 
     def _locked_generation(

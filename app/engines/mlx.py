@@ -28,7 +28,7 @@ from app.core.events import GenerationResult, TokenEvent
 from app.core.request import GenerationRequest, SamplingSettings
 from app.engines.compatibility import check_vocab_pair
 from app.engines.drafting import PromptLookupDraft
-from app.engines.speculative import CachedSequence, CancelFlag, run_generation
+from app.engines.speculative import CachedSequence, CancelFlag, ensure_prompt_fits, run_generation
 from app.library.mlx_meta import MLXInfo, read_mlx_folder
 
 ENGINE_NAME = "MLX"
@@ -197,11 +197,7 @@ class MLXModel(CachedSequence):
         prompt = self.tokenize(text, add_special=add_special)
         if not prompt:
             prompt = self.tokenize(self._bos_text or " ", add_special=False)
-        if len(prompt) >= self.n_ctx:
-            raise ContextOverflowError(
-                f"the prompt is {len(prompt)} tokens but the context holds {self.n_ctx}; "
-                "shorten it or load the model with a longer context"
-            )
+        ensure_prompt_fits(len(prompt), self.n_ctx)
         return self._locked(prompt, request, draft, cancel)
 
     def _locked(

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
+from app.core.errors import ContextOverflowError
 from app.core.events import GenerationResult, GenerationStats, StopReason, TokenEvent, TokenOrigin
 from app.core.request import DraftSettings, GenerationRequest
 from app.engines.drafting import AdaptiveDraftLength, DraftSource, ModelDraft
@@ -72,6 +73,15 @@ class CachedSequence:
 
 class Sampler(Protocol):
     def sample(self, row: int) -> int: ...
+
+
+def ensure_prompt_fits(n_prompt: int, n_ctx: int) -> None:
+    """A prompt must leave room for at least one new token: refuse it before any work."""
+    if n_prompt >= n_ctx:
+        raise ContextOverflowError(
+            f"the prompt is {n_prompt} tokens but the context holds {n_ctx}; "
+            "shorten it or load the model with a longer context"
+        )
 
 
 def as_draft_source(draft: object | None) -> DraftSource | None:
