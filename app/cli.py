@@ -18,7 +18,6 @@ from app.core.errors import SpeculaError
 from app.core.events import GenerationResult, TokenEvent
 from app.core.request import ChatMessage, GenerationRequest, Role
 
-EXIT_USAGE = 2
 EXIT_FAILURE = 1
 
 

@@ -53,10 +53,6 @@ def _chatml(messages: Sequence[ChatMessage]) -> str:
 BUILTIN_TEMPLATES = {"gemma": _gemma, "gemma2": _gemma, "gemma3": _gemma, "gemma3n": _gemma}
 
 
-def builtin_template_name(architecture: str) -> str:
-    return "gemma" if architecture in BUILTIN_TEMPLATES else "chatml"
-
-
 def _render_jinja(source: str, messages: Sequence[ChatMessage], bos_text: str, eos_text: str) -> str:
     from jinja2.exceptions import TemplateError
     from jinja2.sandbox import ImmutableSandboxedEnvironment

@@ -328,7 +328,3 @@ def _penalties(n_vocab: int, last_n: int, repeat: float) -> object:
         return ll.llama_sampler_init_penalties(n_vocab, last_n, repeat, 0.0, 0.0)
     except TypeError:
         return ll.llama_sampler_init_penalties(last_n, repeat, 0.0, 0.0)
-
-
-def load_model(path: str | Path, options: LoadOptions | None = None) -> LlamaCppModel:
-    return LlamaCppModel(path, options)

@@ -17,7 +17,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal, Slot
 
 from app.core.errors import SpeculaError
-from app.core.events import GenerationResult, TokenEvent, TokenOrigin
+from app.core.events import GenerationResult, TokenEvent
 from app.core.request import GenerationRequest
 from app.engines.compatibility import check_draft
 from app.engines.drafting import PROMPT_LOOKUP_KEY, PromptLookupDraft
@@ -167,6 +167,3 @@ class EngineWorker(QObject):
                 self.host.evict(key)
         self.main = self.draft = None
         self.main_key = self.draft_key = ""
-
-
-ORIGIN_DRAFT = TokenOrigin.DRAFT.value
