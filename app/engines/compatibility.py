@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from app.core.errors import DraftIncompatibleError
+from app.engines.drafting import PromptLookupDraft
 from app.library.gguf_meta import VOCAB_CHECK_START, read_gguf
 from app.library.vocab import VocabSummary
 
@@ -82,6 +85,21 @@ def check_vocab_pair(main: VocabSummary, draft: VocabSummary, exact_size: bool =
     if exact_size and main.fingerprint != draft.fingerprint:
         return DraftCompatibility(False, "vocabularies differ (same tokens, different special tokens)")
     return COMPATIBLE
+
+
+def refuse_unusable_draft(main: Any, draft: object | None, exact_size: bool = False) -> None:
+    """Raise DraftIncompatibleError unless the loaded `draft` can draft for the loaded `main`
+    (same engine, compatible vocabulary). Prompt lookup needs no model and always can."""
+    if draft is None or isinstance(draft, PromptLookupDraft):
+        return
+    if type(draft) is not type(main):
+        raise DraftIncompatibleError(
+            f"the draft runs on {getattr(draft, 'engine', 'another engine')} but the main model runs on "
+            f"{main.engine}; a draft must use the same engine"
+        )
+    verdict = check_vocab_pair(main.info.vocab, draft.info.vocab, exact_size=exact_size)  # type: ignore[attr-defined]
+    if not verdict:
+        raise DraftIncompatibleError(f"{draft.name} cannot draft for {main.name}: {verdict.reason}")  # type: ignore[attr-defined]
 
 
 def engine_of(path: str | Path) -> str:

@@ -23,14 +23,12 @@ import numpy as np
 from app.chat.templates import render_prompt
 from app.core.errors import (
     ContextOverflowError,
-    DraftIncompatibleError,
     ModelFileError,
     ModelLoadError,
 )
 from app.core.events import GenerationResult, TokenEvent
 from app.core.request import GenerationRequest, SamplingSettings
-from app.engines.compatibility import check_vocab_pair
-from app.engines.drafting import PromptLookupDraft
+from app.engines.compatibility import refuse_unusable_draft
 from app.engines.speculative import CachedSequence, CancelFlag, ensure_prompt_fits, run_generation
 from app.library.gguf_meta import GGUFInfo, read_gguf
 
@@ -258,15 +256,7 @@ class LlamaCppModel(CachedSequence):
         """Stream a reply: TokenEvents, then one GenerationResult. Errors in the request or the
         models raise before the first event."""
         request.validate()
-        if draft is not None and not isinstance(draft, PromptLookupDraft):
-            if not isinstance(draft, LlamaCppModel):
-                raise DraftIncompatibleError(
-                    f"the draft runs on {getattr(draft, 'engine', 'another engine')} but the main "
-                    f"model runs on {ENGINE_NAME}; a draft must use the same engine"
-                )
-            verdict = check_vocab_pair(self.info.vocab, draft.info.vocab)
-            if not verdict:
-                raise DraftIncompatibleError(f"{draft.name} cannot draft for {self.name}: {verdict.reason}")
+        refuse_unusable_draft(self, draft)
         text, add_special = render_prompt(request, self.info, bos_text=self.bos_text)
         prompt = self.tokenize(text, add_special=add_special)
         if not prompt:

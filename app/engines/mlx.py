@@ -20,14 +20,12 @@ import numpy as np
 from app.chat.templates import render_prompt
 from app.core.errors import (
     ContextOverflowError,
-    DraftIncompatibleError,
     EngineUnavailableError,
     ModelLoadError,
 )
 from app.core.events import GenerationResult, TokenEvent
 from app.core.request import GenerationRequest, SamplingSettings
-from app.engines.compatibility import check_vocab_pair
-from app.engines.drafting import PromptLookupDraft
+from app.engines.compatibility import refuse_unusable_draft
 from app.engines.speculative import CachedSequence, CancelFlag, ensure_prompt_fits, run_generation
 from app.library.mlx_meta import MLXInfo, read_mlx_folder
 
@@ -184,15 +182,7 @@ class MLXModel(CachedSequence):
         self, request: GenerationRequest, draft: Any = None, cancel: CancelFlag | None = None
     ) -> Iterator[TokenEvent | GenerationResult]:
         request.validate()
-        if draft is not None and not isinstance(draft, PromptLookupDraft):
-            if not isinstance(draft, MLXModel):
-                raise DraftIncompatibleError(
-                    f"the draft runs on {getattr(draft, 'engine', 'another engine')} but the main model runs "
-                    f"on {ENGINE_NAME}; a draft must use the same engine"
-                )
-            verdict = check_vocab_pair(self.info.vocab, draft.info.vocab, exact_size=True)
-            if not verdict:
-                raise DraftIncompatibleError(f"{draft.name} cannot draft for {self.name}: {verdict.reason}")
+        refuse_unusable_draft(self, draft, exact_size=True)
         text, add_special = render_prompt(request, self._template, bos_text=self._bos_text)
         prompt = self.tokenize(text, add_special=add_special)
         if not prompt:

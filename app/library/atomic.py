@@ -25,3 +25,14 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 def write_json_atomic(path: Path, data: Any) -> None:
     write_text_atomic(path, json.dumps(data, indent=1, ensure_ascii=False))
+
+
+def read_cache(path: Path, schema: int, key: str) -> dict[str, Any]:
+    """A cache written by write_json_atomic as {"schema": N, key: {...}}; empty when missing,
+    unreadable or of another schema (a cache only costs time to rebuild)."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        value = raw.get(key) if raw.get("schema") == schema else None
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return value if isinstance(value, dict) else {}

@@ -6,13 +6,12 @@ fills at once on the next start, and a changed file is checked again (no stale v
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.engines.compatibility import check_vocab_pair, engine_mismatch
-from app.library.atomic import write_json_atomic
+from app.library.atomic import read_cache, write_json_atomic
 from app.library.entry import MLX, ModelEntry
 from app.library.library import ModelLibrary
 from app.library.paths import cache_dir
@@ -54,14 +53,8 @@ class CompatibilityIndex:
     def __init__(self, library: ModelLibrary, path: Path | None = None) -> None:
         self.library = library
         self.path = path or cache_dir() / "draft-compatibility.json"
-        self._verdicts: dict[str, list] = {}
+        self._verdicts: dict[str, list] = read_cache(self.path, CACHE_SCHEMA, "pairs")
         self._dirty = False
-        try:
-            raw = json.loads(self.path.read_text(encoding="utf-8"))
-            if raw.get("schema") == CACHE_SCHEMA:
-                self._verdicts = raw.get("pairs", {})
-        except (OSError, ValueError, AttributeError):
-            self._verdicts = {}
 
     def _pair_key(self, main: ModelEntry, draft: ModelEntry) -> str:
         return (

@@ -5,7 +5,6 @@ problem in the list, never a failed scan.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.errors import ModelFileError
-from app.library.atomic import write_json_atomic
+from app.library.atomic import read_cache, write_json_atomic
 from app.library.entry import LLAMA_CPP, MLX, ModelEntry, ScanProblem
 from app.library.gguf_meta import read_gguf
 from app.library.mlx_meta import read_mlx_folder
@@ -88,14 +87,8 @@ class HeaderCache:
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or cache_dir() / "model-headers.json"
-        self.data: dict[str, dict[str, Any]] = {}
+        self.data: dict[str, dict[str, Any]] = read_cache(self.path, HEADER_CACHE_SCHEMA, "files")
         self.dirty = False
-        try:
-            raw = json.loads(self.path.read_text(encoding="utf-8"))
-            if raw.get("schema") == HEADER_CACHE_SCHEMA:
-                self.data = raw.get("files", {})
-        except (OSError, ValueError, AttributeError):
-            self.data = {}
 
     def get(self, path: Path, sig: str) -> dict[str, Any] | None:
         hit = self.data.get(str(path))

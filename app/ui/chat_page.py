@@ -264,13 +264,7 @@ class ChatPage(QWidget):
         stored = self.store.messages(self.conversation_id)
         self._stored_reply = stored[-1] if stored and stored[-1].role == "assistant" else None
         self._continuing = self.view.messages[-1]
-        self.banner.hide()
-        continuing = self._continuing
-        request = self._request()
-        self.busy = True
-        self.view.begin_stream(continuing)
-        self._update_buttons()
-        self.generateRequested.emit(request)
+        self._start()
 
     def edit_last(self) -> None:
         if self.busy or self.conversation_id is None:

@@ -28,7 +28,7 @@ from app import __version__
 from app.chat.store import ChatStore
 from app.engines.drafting import PROMPT_LOOKUP_KEY
 from app.engines.mlx import mlx_available
-from app.library.bundled import ensure_bundled_model
+from app.library.bundled import bundled_model_path, ensure_bundled_model
 from app.library.compat_index import CompatibilityIndex, DraftReport
 from app.library.entry import ModelEntry
 from app.library.library import ModelLibrary
@@ -250,9 +250,7 @@ class MainWindow(QMainWindow):
             self.status.setText(f"{len(entries)} models found. Choose one and press Load (Ctrl+L).")
         self.libraryReady.emit()
         if self.auto_load and not self.loaded_key and entries:
-            bundled = next(
-                (k for k, e in entries.items() if Path(e.path).name.startswith("gemma-3-270m")), None
-            )
+            bundled = next((k for k, e in entries.items() if Path(e.path) == bundled_model_path()), None)
             self.load_key(bundled or next(iter(sorted(entries))))
 
     # --- loading -------------------------------------------------------------------------------
