@@ -215,7 +215,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
                 else:
                     sys.stdout.write(item.text)
                     sys.stdout.flush()
-            else:
+            elif isinstance(item, GenerationResult):
                 result = item
     except KeyboardInterrupt:
         cancel.set()

@@ -26,11 +26,36 @@ class StopReason(str, Enum):
 @dataclass(frozen=True, slots=True)
 class TokenEvent:
     """One generated token. `text` is the complete characters this token finishes: it can be
-    empty when the token holds only part of a multi-byte character."""
+    empty when the token holds only part of a multi-byte character. `round` is the verify step
+    whose logits chose it (0: the prompt's), so a view can say which round a token came from."""
 
     token_id: int
     text: str
     origin: TokenOrigin
+    round: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DraftRejected:
+    """What the draft proposed in one round from the first token the main model disagreed
+    with. It comes after that round's accepted tokens and before the main model's own token,
+    so a view can show the lost proposal as ghost text exactly where it was refused."""
+
+    round: int
+    token_ids: tuple[int, ...]
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class RoundEvent:
+    """After each verify step: what drafting did, for live stats. `draft_length` is the length
+    asked of the draft this round; `paused` says why nothing was drafted (empty when it was)."""
+
+    round: int
+    drafted: int
+    accepted: int
+    draft_length: int
+    paused: str = ""
 
 
 @dataclass
@@ -55,6 +80,7 @@ class GenerationStats:
     ignored_draft_tokens_count: int = 0
     verify_steps: int = 0  # main-model decode calls after the prompt (a plain step counts too)
     rounds: list[list[int]] = field(default_factory=list)  # [drafted, accepted] per round, with a draft
+    draft_note: str | None = None  # why drafting stopped or never started, when it did (shown to the user)
 
     def to_dict(self) -> dict[str, object]:
         out = asdict(self)
@@ -66,6 +92,24 @@ class GenerationStats:
         sent = self.accepted_draft_tokens_count + self.rejected_draft_tokens_count
         return self.accepted_draft_tokens_count / sent if sent else None
 
+    @property
+    def mean_tokens_per_step(self) -> float | None:
+        """Tokens emitted per main-model verify step (1.0 is plain decoding)."""
+        return self.predicted_tokens_count / self.verify_steps if self.verify_steps else None
+
+    def acceptance_by_position(self) -> list[float]:
+        """Share of rounds whose draft reached position i (0-based) that had it accepted."""
+        reached: list[int] = []
+        taken: list[int] = []
+        for drafted, accepted in self.rounds:
+            while len(reached) < drafted:
+                reached.append(0)
+                taken.append(0)
+            for i in range(drafted):
+                reached[i] += 1
+                taken[i] += i < accepted
+        return [t / r for t, r in zip(taken, reached, strict=True)]
+
 
 @dataclass(frozen=True)
 class GenerationResult:
@@ -74,3 +118,8 @@ class GenerationResult:
     text: str
     stats: GenerationStats
     error: str | None = None
+
+
+# What a generation yields: tokens, rejected proposals and round summaries as they happen,
+# then exactly one GenerationResult. Consumers skip the kinds they do not show.
+StreamItem = TokenEvent | DraftRejected | RoundEvent | GenerationResult

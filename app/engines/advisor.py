@@ -86,7 +86,7 @@ def measure_decode(
         if isinstance(item, TokenEvent):
             t_first = t_first or time.perf_counter()
             count += 1
-        else:
+        elif isinstance(item, GenerationResult):
             result = item
     t_end = time.perf_counter()
     tps = (count - 1) / (t_end - t_first) if t_first and count > 1 and t_end > t_first else 0.0

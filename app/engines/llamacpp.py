@@ -26,7 +26,7 @@ from app.core.errors import (
     ModelFileError,
     ModelLoadError,
 )
-from app.core.events import GenerationResult, TokenEvent
+from app.core.events import StreamItem
 from app.core.request import GenerationRequest, SamplingSettings
 from app.engines.compatibility import refuse_unusable_draft
 from app.engines.speculative import CachedSequence, CancelFlag, ensure_prompt_fits, run_generation
@@ -252,7 +252,7 @@ class LlamaCppModel(CachedSequence):
         request: GenerationRequest,
         draft: object | None = None,
         cancel: CancelFlag | None = None,
-    ) -> Iterator[TokenEvent | GenerationResult]:
+    ) -> Iterator[StreamItem]:
         """Stream a reply: TokenEvents, then one GenerationResult. Errors in the request or the
         models raise before the first event."""
         request.validate()
@@ -270,7 +270,7 @@ class LlamaCppModel(CachedSequence):
         request: GenerationRequest,
         draft: object | None,
         cancel: CancelFlag | None,
-    ) -> Iterator[TokenEvent | GenerationResult]:
+    ) -> Iterator[StreamItem]:
         with self.lock:
             sampler = self.new_sampler(request.sampling, prompt)
             try:

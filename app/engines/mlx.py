@@ -23,7 +23,7 @@ from app.core.errors import (
     EngineUnavailableError,
     ModelLoadError,
 )
-from app.core.events import GenerationResult, TokenEvent
+from app.core.events import StreamItem
 from app.core.request import GenerationRequest, SamplingSettings
 from app.engines.compatibility import refuse_unusable_draft
 from app.engines.speculative import CachedSequence, CancelFlag, ensure_prompt_fits, run_generation
@@ -180,7 +180,7 @@ class MLXModel(CachedSequence):
     # --- generation -----------------------------------------------------------------------
     def generate(
         self, request: GenerationRequest, draft: Any = None, cancel: CancelFlag | None = None
-    ) -> Iterator[TokenEvent | GenerationResult]:
+    ) -> Iterator[StreamItem]:
         request.validate()
         refuse_unusable_draft(self, draft, exact_size=True)
         text, add_special = render_prompt(request, self._template, bos_text=self._bos_text)
@@ -192,7 +192,7 @@ class MLXModel(CachedSequence):
 
     def _locked(
         self, prompt: list[int], request: GenerationRequest, draft: object | None, cancel: CancelFlag | None
-    ) -> Iterator[TokenEvent | GenerationResult]:
+    ) -> Iterator[StreamItem]:
         with self.lock:
             yield from run_generation(
                 self, draft, prompt, request, NumpySampler(self, request.sampling, prompt), cancel

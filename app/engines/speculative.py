@@ -16,7 +16,14 @@ from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 from app.core.errors import ContextOverflowError
-from app.core.events import GenerationResult, GenerationStats, StopReason, TokenEvent, TokenOrigin
+from app.core.events import (
+    GenerationResult,
+    GenerationStats,
+    StopReason,
+    StreamItem,
+    TokenEvent,
+    TokenOrigin,
+)
 from app.core.request import DraftSettings, GenerationRequest
 from app.engines.drafting import AdaptiveDraftLength, DraftSource, ModelDraft
 from app.engines.text_stream import TokenTextStream
@@ -98,7 +105,7 @@ def run_generation(
     request: GenerationRequest,
     sampler: Sampler,
     cancel: CancelFlag | None = None,
-) -> Iterator[TokenEvent | GenerationResult]:
+) -> Iterator[StreamItem]:
     settings: DraftSettings = request.draft
     source = as_draft_source(draft)
     policy = AdaptiveDraftLength(settings.max_draft_size) if source is not None and settings.auto else None

@@ -151,7 +151,7 @@ class EngineWorker(QObject):
                 if now - last_flush >= BATCH_SECONDS:
                     self.tokensArrived.emit(batch)
                     batch, last_flush = [], now
-            else:
+            elif isinstance(item, GenerationResult):
                 result = item
         if batch:
             self.tokensArrived.emit(batch)

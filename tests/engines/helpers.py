@@ -30,7 +30,7 @@ def run(model, request: GenerationRequest, draft=None, cancel=None) -> Run:
     for item in model.generate(request, draft=draft, cancel=cancel):
         if isinstance(item, TokenEvent):
             events.append(item)
-        else:
+        elif isinstance(item, GenerationResult):
             result = item
     assert isinstance(result, GenerationResult)
     return Run(events, result)
