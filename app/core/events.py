@@ -81,6 +81,9 @@ class GenerationStats:
     verify_steps: int = 0  # main-model decode calls after the prompt (a plain step counts too)
     rounds: list[list[int]] = field(default_factory=list)  # [drafted, accepted] per round, with a draft
     draft_note: str | None = None  # why drafting stopped or never started, when it did (shown to the user)
+    # plain (no draft) decoding speed measured on this machine for this main model, when known:
+    # the honest "x faster than without a draft" is tokens_per_second / this
+    baseline_tokens_per_second: float | None = None
 
     def to_dict(self) -> dict[str, object]:
         out = asdict(self)
@@ -96,6 +99,11 @@ class GenerationStats:
     def mean_tokens_per_step(self) -> float | None:
         """Tokens emitted per main-model verify step (1.0 is plain decoding)."""
         return self.predicted_tokens_count / self.verify_steps if self.verify_steps else None
+
+    @property
+    def speedup(self) -> float | None:
+        base = self.baseline_tokens_per_second
+        return self.tokens_per_second / base if base and self.tokens_per_second else None
 
     def acceptance_by_position(self) -> list[float]:
         """Share of rounds whose draft reached position i (0-based) that had it accepted."""
