@@ -264,8 +264,8 @@ def _tolerant(
     try:
         for row in db.execute(sql, params):
             out.append(tuple(row))
-    except sqlite3.DatabaseError:
-        log.warning("conversations file: a query stopped at a damaged page", exc_info=True)
+    except sqlite3.DatabaseError as exc:
+        log.warning("conversations file: a query stopped at a damaged page (%s)", exc)
         return out, False
     return out, True
 
