@@ -80,8 +80,9 @@ def main() -> None:
     db, main_path, draft_path, seed = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     rng = random.Random(seed)
     store = ChatStore(Path(db))
-    main_model = LlamaCppModel(main_path, LoadOptions(n_ctx=512))
-    draft_model = LlamaCppModel(draft_path, LoadOptions(n_ctx=512))
+    options = LoadOptions(n_ctx=512, n_threads=1)  # spinning threads crawl on a busy machine
+    main_model = LlamaCppModel(main_path, options)
+    draft_model = LlamaCppModel(draft_path, options)
     say("READY")
     replies: list[StoredMessage] = []
     for turn in range(10_000):

@@ -63,7 +63,7 @@ def test_nothing_committed_is_lost_across_kills(tmp_path, tiny_main, tiny_noisy)
     pending_update: dict[int, str] = {}  # an update in flight when the writer died
     total = 0
     for round_ in range(KILLS):
-        lines = run_and_kill(db, tiny_main, tiny_noisy, round_, rng.randint(1, 5), rng.uniform(0, 0.05))
+        lines = run_and_kill(db, tiny_main, tiny_noisy, round_, rng.randint(1, 5), rng.uniform(0, 0.3))
         for line in lines:
             kind, *rest = line.split()
             if kind == "WRITE":
