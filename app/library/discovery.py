@@ -297,7 +297,7 @@ def _read_entry(cand: _Candidate) -> dict[str, Any]:
     except ModelFileError as exc:
         return {"problem": str(exc)}
     except Exception as exc:  # anything odd about one file stays with that file
-        log.warning("could not read %s", cand.paths[0], exc_info=True)
+        log.info("could not read %s", cand.paths[0], exc_info=True)
         return {"problem": f"{cand.paths[0].name}: unreadable ({type(exc).__name__}: {exc})"}
 
 

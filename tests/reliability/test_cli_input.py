@@ -13,6 +13,14 @@ from app.cli import main
 from tests.reliability.helpers import assert_clean_failure, cli
 
 
+@pytest.fixture
+def no_log_handlers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """main() in this process must not hang handlers on pytest's captured (later closed) stderr."""
+    import app.logs
+
+    monkeypatch.setattr(app.logs, "setup_logging", lambda verbose=False: app.logs.log_file())
+
+
 def undecodable(raw: bytes) -> str:
     """The str Python makes of bytes from a shell that are not UTF-8."""
     return os.fsdecode(raw)
@@ -33,7 +41,7 @@ def test_text_that_is_not_utf8_is_refused_with_its_position(tiny_main, flag, raw
     assert proc.returncode == 2
 
 
-def test_a_lone_surrogate_given_to_main_is_refused(capsys):
+def test_a_lone_surrogate_given_to_main_is_refused(capsys, no_log_handlers):
     with pytest.raises(SystemExit) as exit_:
         main(["generate", "--prompt", "hi", "--system", "\ud800"])
     assert exit_.value.code == 2
@@ -67,7 +75,7 @@ def test_a_model_path_of_any_bytes_works(tmp_path, tiny_main):
     assert proc.returncode == 0, proc.stderr
 
 
-def test_an_unexpected_error_is_one_line_and_the_log_has_the_rest(monkeypatch, capsys):
+def test_an_unexpected_error_is_one_line_and_the_log_has_the_rest(monkeypatch, capsys, no_log_handlers):
     import app.cli_models
 
     def broken(_args: object) -> int:
