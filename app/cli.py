@@ -7,7 +7,9 @@ incompatible draft, a prompt too long) ends in one line on stderr and a non-zero
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import sys
 import threading
 from collections.abc import Sequence
@@ -47,6 +49,38 @@ def _non_negative_float(text: str) -> float:
     if value < 0:
         raise argparse.ArgumentTypeError("must be >= 0")
     return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError("must be a port number, 1 to 65535 (0: any free port)")
+    return value
+
+
+TEXT_ARGUMENTS = ("prompt", "system", "stop", "api_key", "host")
+
+
+def _check_text(args: argparse.Namespace) -> str | None:
+    """Text a model or the network will see must be valid UTF-8; the shell passes undecodable
+    bytes through as lone surrogates, which would fail deep inside. (Paths may hold any bytes.)"""
+    for name in TEXT_ARGUMENTS:
+        value = getattr(args, name, None)
+        for text in value if isinstance(value, list) else [value]:
+            if not isinstance(text, str):
+                continue
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                code = ord(text[exc.start])
+                what = (
+                    f"byte 0x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"character U+{code:04X}"
+                )
+                return (
+                    f"--{name.replace('_', '-')} is not valid UTF-8 text ({what} at position "
+                    f"{exc.start + 1}); convert it to UTF-8"
+                )
+    return None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_advise_parser(sub)
     srv = sub.add_parser("serve", help="run the local OpenAI-compatible server")
     srv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    srv.add_argument("--port", type=int, default=1234)
+    srv.add_argument("--port", type=_port, default=1234)
     srv.add_argument(
         "--api-key", default=None, help="require 'Authorization: Bearer KEY' (needed off loopback)"
     )
@@ -269,9 +303,12 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
         print(f"  {name}: {value}")
     bundled = report["bundled_model"]
     print(f"  bundled model: {'prepared' if bundled['prepared'] else 'not prepared yet'} ({bundled['path']})")
+    print(f"  conversations: {report['conversations']}")
     print(f"  models found: {report['models_found']}")
     for problem in report["problems"]:
         print(f"  problem: {problem}")
+    for warning in report["warnings"]:
+        print(f"  warning: {warning}")
     return 0
 
 
@@ -280,16 +317,23 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     try:
         return serve(args.host, args.port, api_key=args.api_key, cors=args.cors)
-    except OSError as exc:
-        raise SpeculaError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    except (OSError, OverflowError, UnicodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise SpeculaError(f"cannot listen on {args.host}:{args.port}: {reason}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from app.logs import setup_logging
+    from app.logs import log_file, setup_logging
 
     setup_logging(args.verbose)
+    for stream in (sys.stdout, sys.stderr):  # a file name of any bytes must not end a listing
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+    bad_text = _check_text(args)
+    if bad_text is not None:
+        parser.error(bad_text)
     if args.self_test:
         from app.doctor import self_test
 
@@ -301,5 +345,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except SpeculaError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_FAILURE
+    except Exception as exc:  # a bug, not bad input: one line here, the traceback in the log
+        logging.getLogger(__name__).info("unexpected error", exc_info=True)
+        print(
+            f"error: unexpected {type(exc).__name__}: {one_line(str(exc))} (details in {log_file()})",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
+
+
+def one_line(message: str, limit: int = 400) -> str:
+    """An error for the terminal: its first line, shortened; the log keeps the rest."""
+    lines = message.strip().splitlines() or [""]
+    first = lines[0]
+    if len(first) > limit:
+        first = first[:limit] + "..."
+    if len(lines) > 1:
+        first += f" (and {len(lines) - 1} more lines in the log)"
+        logging.getLogger(__name__).info("full error: %s", message)
+    return first

@@ -34,12 +34,19 @@ def mlx_report() -> dict[str, Any]:
 
 
 def doctor_report() -> dict[str, Any]:
+    from app.chat.store_recovery import describe as describe_store
+    from app.library.atomic import file_warnings
     from app.library.bundled import bundled_model_path
+    from app.library.compat_index import CompatibilityIndex
     from app.library.library import ModelLibrary
+    from app.library.model_defaults import ModelDefaultsStore
     from app.library.paths import cache_dir, config_dir, data_dir, models_dir
     from app.logs import log_file
 
     library = ModelLibrary()
+    entries = library.entries  # scans: problems with the caches are recorded as warnings
+    ModelDefaultsStore()
+    CompatibilityIndex(library)
     return {
         "specula": __version__,
         "python": sys.version.split()[0],
@@ -54,8 +61,10 @@ def doctor_report() -> dict[str, Any]:
             "searched": [str(r.path) for r in library.roots()],
         },
         "bundled_model": {"path": str(bundled_model_path()), "prepared": bundled_model_path().exists()},
-        "models_found": len(library.entries),
+        "conversations": describe_store(data_dir() / "conversations.sqlite3"),
+        "models_found": len(entries),
         "problems": [f"{p.path}: {p.reason}" for p in library.problems],
+        "warnings": file_warnings(),
     }
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import platformdirs
 import pytest
 
+from app.library.atomic import clear_file_warnings
 from tests.model_factory import tiny_vocab, write_tiny_gguf
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -38,7 +39,9 @@ def isolated_user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
         (root / sub).mkdir(parents=True, exist_ok=True)
         monkeypatch.setenv(var, str(root / sub))
     monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    clear_file_warnings()  # warnings about our own files are per process: start each test clean
     yield root
+    clear_file_warnings()
 
 
 # --- tiny models (session-wide: a few hundred KB each) -------------------------------------

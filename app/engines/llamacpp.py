@@ -21,8 +21,10 @@ import llama_cpp as ll
 import numpy as np
 
 from app.chat.templates import render_prompt
+from app.core import model_settings
 from app.core.errors import (
     ContextOverflowError,
+    InvalidRequestError,
     ModelFileError,
     ModelLoadError,
 )
@@ -36,6 +38,8 @@ log = logging.getLogger(__name__)
 
 ENGINE_NAME = "llama.cpp"
 DEFAULT_CONTEXT = 4096
+# Below this llama.cpp either aborts or leaves no room for a reply: refuse it with a message.
+MIN_CONTEXT = int(model_settings.SPECS["context_length"].minimum or 256)
 
 _backend_lock = threading.Lock()
 _backend_ready = False
@@ -79,6 +83,16 @@ class LoadOptions:
     progress: Callable[[float], None] | None = field(default=None, compare=False)  # 0..1 while loading
 
 
+def check_load_options(options: LoadOptions) -> None:
+    """Refuse settings llama.cpp would abort on (or that leave no room for a reply)."""
+    if options.n_ctx is not None and options.n_ctx < MIN_CONTEXT:
+        raise InvalidRequestError(
+            f"context length {options.n_ctx} is too small: use at least {MIN_CONTEXT} tokens"
+        )
+    if options.n_batch < 1:
+        raise InvalidRequestError(f"batch size {options.n_batch} must be at least 1")
+
+
 class LlamaCppModel(CachedSequence):
     """A GGUF model and its one-sequence context. Not thread-safe: one generation at a time
     (generate() holds a lock)."""
@@ -88,6 +102,7 @@ class LlamaCppModel(CachedSequence):
     def __init__(self, path: str | Path, options: LoadOptions | None = None) -> None:
         options = options or LoadOptions()
         self.path = Path(path)
+        check_load_options(options)
         self.info: GGUFInfo = read_gguf(self.path)  # raises ModelFileError before llama.cpp sees it
         if self.info.is_projector:
             raise ModelFileError(f"{self.path.name} is a vision projector (mmproj), not a language model")
@@ -106,7 +121,7 @@ class LlamaCppModel(CachedSequence):
 
             self._progress_cb = ll.llama_progress_callback(on_progress)  # kept alive while loading
             mparams.progress_callback = self._progress_cb
-        self._model = ll.llama_model_load_from_file(str(self.path).encode(), mparams)
+        self._model = ll.llama_model_load_from_file(os.fsencode(self.path), mparams)
         if not self._model:
             raise ModelLoadError(f"llama.cpp could not load {self.path.name}: {self._last_error()}")
         self._vocab = ll.llama_model_get_vocab(self._model)
@@ -130,7 +145,9 @@ class LlamaCppModel(CachedSequence):
                 f"llama.cpp could not create a context for {self.path.name}: {self._last_error()}"
             )
         self.n_ctx = ll.llama_n_ctx(self._ctx)
-        self.n_batch = options.n_batch
+        # llama.cpp may round the context up yet keep (or cut) the batch limit: one decode call
+        # past it aborts the process, so every batch is sized by what the context really took.
+        self.n_batch = max(1, min(ll.llama_n_batch(self._ctx), ll.llama_n_ubatch(self._ctx)))
         self._mem = ll.llama_get_memory(self._ctx)
         self._batch = ll.llama_batch_init(self.n_batch, 0, 1)
         self._logits_base = 0
@@ -192,7 +209,10 @@ class LlamaCppModel(CachedSequence):
 
     # --- the cache: what the speculative loop drives --------------------------------------
     def eval(self, tokens: Sequence[int], n_logits: int = 1) -> None:
-        """Append tokens to the cache; keep logits for the last `n_logits` of them (rows 0..)."""
+        """Append tokens to the cache; keep logits for the last `n_logits` of them (rows 0..).
+
+        Long inputs go in chunks of at most n_batch; the last chunk is a full one ending at the
+        last token, so every row that needs logits is in the same (last) decode call."""
         if not tokens:
             return
         if len(self.cached) + len(tokens) > self.n_ctx:
@@ -200,9 +220,11 @@ class LlamaCppModel(CachedSequence):
         if n_logits > min(len(tokens), self.n_batch):
             raise ValueError("n_logits exceeds the batch")
         first_logit = len(tokens) - n_logits
+        tail = max(0, len(tokens) - self.n_batch)
+        starts = [*range(0, tail, self.n_batch), tail]
         batch = self._batch
-        for start in range(0, len(tokens), self.n_batch):
-            chunk = tokens[start : start + self.n_batch]
+        for start, end in zip(starts, [*starts[1:], len(tokens)], strict=True):
+            chunk = tokens[start:end]
             pos0 = len(self.cached)
             for i, tok in enumerate(chunk):
                 batch.token[i] = tok

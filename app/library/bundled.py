@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from app.core.errors import ModelFileError
+from app.library.atomic import read_json_file
 from app.library.paths import models_dir
 
 ProgressCallback = Callable[[int, int], None]  # (bytes done, bytes total)
@@ -37,11 +38,11 @@ def _stamp_path(target: Path) -> Path:
 
 def _is_verified(target: Path, expected_sha: str) -> bool:
     try:
-        stamp = json.loads(_stamp_path(target).read_text())
+        stamp = read_json_file(_stamp_path(target))
         st = target.stat()
     except (OSError, ValueError):
         return False
-    return bool(
+    return isinstance(stamp, dict) and bool(
         stamp.get("sha256") == expected_sha
         and stamp.get("size") == st.st_size
         and stamp.get("mtime_ns") == st.st_mtime_ns

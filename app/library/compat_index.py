@@ -49,11 +49,15 @@ def recommendation(main_params: int, draft_params: int) -> tuple[bool, str]:
     return False, f"only {ratio:.1f}x smaller: likely too large to speed things up"
 
 
+def _is_verdict(value: object) -> bool:
+    return isinstance(value, list) and len(value) == 2 and isinstance(value[1], str)
+
+
 class CompatibilityIndex:
     def __init__(self, library: ModelLibrary, path: Path | None = None) -> None:
         self.library = library
         self.path = path or cache_dir() / "draft-compatibility.json"
-        self._verdicts: dict[str, list] = read_cache(self.path, CACHE_SCHEMA, "pairs")
+        self._verdicts: dict[str, list] = read_cache(self.path, CACHE_SCHEMA, "pairs", valid=_is_verdict)
         self._dirty = False
 
     def _pair_key(self, main: ModelEntry, draft: ModelEntry) -> str:

@@ -87,7 +87,9 @@ class HeaderCache:
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or cache_dir() / "model-headers.json"
-        self.data: dict[str, dict[str, Any]] = read_cache(self.path, HEADER_CACHE_SCHEMA, "files")
+        self.data: dict[str, dict[str, Any]] = read_cache(
+            self.path, HEADER_CACHE_SCHEMA, "files", valid=_valid_hit
+        )
         self.dirty = False
 
     def get(self, path: Path, sig: str) -> dict[str, Any] | None:
@@ -108,6 +110,22 @@ class HeaderCache:
             except OSError as exc:  # a cache that cannot be written only costs speed
                 log.warning("could not write the model header cache: %s", exc)
             self.dirty = False
+
+
+def _valid_hit(value: Any) -> bool:
+    """A header-cache entry this version can use (one from another version is read again)."""
+    if not isinstance(value, dict) or not isinstance(value.get("sig"), str):
+        return False
+    if "problem" in value:
+        return isinstance(value["problem"], str)
+    entry = value.get("entry", False)
+    if entry is None:
+        return True
+    try:
+        ModelEntry.from_json(entry)
+    except ValueError:
+        return False
+    return True
 
 
 def _walk(root: ModelRoot, problems: list[ScanProblem]) -> Iterable[_Candidate]:
@@ -136,12 +154,16 @@ def _walk(root: ModelRoot, problems: list[ScanProblem]) -> Iterable[_Candidate]:
         if folder != base and "config.json" in names and any(n.endswith(".safetensors") for n in names):
             yield _Candidate(key_prefix.rstrip("/"), [folder], MLX, root.label)
             continue
-        yield from _gguf_candidates(
-            folder, [c for c in children if _is_file(c)], key_prefix, root.label, problems
-        )
-        for c in reversed(children):
-            if not _is_dir(c, problems):
-                continue
+        files, folders = [], []
+        for c in children:
+            if _is_file(c):
+                files.append(c)
+            elif _is_dir(c):
+                folders.append(c)
+            elif c.name.lower().endswith(".gguf"):
+                problems.append(ScanProblem(c.path, _not_a_file_reason(c)))
+        yield from _gguf_candidates(folder, files, key_prefix, root.label, problems)
+        for c in reversed(folders):
             if root.layout == "hf" and folder == base:
                 if c.name.startswith("models--"):
                     snap = _hf_snapshot(Path(c.path))
@@ -158,11 +180,20 @@ def _is_file(entry: os.DirEntry[str]) -> bool:
         return False
 
 
-def _is_dir(entry: os.DirEntry[str], problems: list[ScanProblem]) -> bool:
+def _not_a_file_reason(entry: os.DirEntry[str]) -> str:
+    try:
+        os.stat(entry.path)
+    except OSError as exc:
+        if entry.is_symlink():
+            return f"broken symbolic link ({exc.strerror or exc}): skipped"
+        return f"unreadable ({exc.strerror or exc})"
+    return "not a regular file (a pipe, socket or device): skipped"
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
     try:
         return entry.is_dir()
-    except OSError as exc:
-        problems.append(ScanProblem(entry.path, f"unreadable ({exc.strerror or exc})"))
+    except OSError:
         return False
 
 
@@ -258,45 +289,70 @@ def _entry_from_mlx(cand: _Candidate) -> ModelEntry:
     )
 
 
+def _read_entry(cand: _Candidate) -> dict[str, Any]:
+    """What the cache keeps for one candidate: {"entry": ...} or {"problem": reason}."""
+    try:
+        entry = _entry_from_mlx(cand) if cand.engine == MLX else _entry_from_gguf(cand)
+        return {"entry": entry.to_json() if entry else None}
+    except ModelFileError as exc:
+        return {"problem": str(exc)}
+    except Exception as exc:  # anything odd about one file stays with that file
+        log.info("could not read %s", cand.paths[0], exc_info=True)
+        return {"problem": f"{cand.paths[0].name}: unreadable ({type(exc).__name__}: {exc})"}
+
+
+def _scan_one(cand: _Candidate, cache: HeaderCache) -> tuple[ModelEntry, str] | ScanProblem | None:
+    primary = cand.paths[0]
+    if cand.missing:
+        return ScanProblem(str(primary), cand.missing)
+    try:
+        sig = _signature(cand.paths, cand.engine)
+    except OSError as exc:
+        return ScanProblem(str(primary), f"unreadable ({exc.strerror or exc})")
+    hit = cache.get(primary, sig)
+    if hit is None:
+        hit = _read_entry(cand)
+        cache.put(primary, sig, hit)
+    if hit.get("problem"):
+        return ScanProblem(str(primary), str(hit["problem"]))
+    if not hit.get("entry"):
+        return None
+    try:
+        entry = ModelEntry.from_json(dict(hit["entry"], key=cand.key, source=cand.source))
+    except ValueError:  # a cache entry of another shape: read the header again
+        hit = _read_entry(cand)
+        cache.put(primary, sig, hit)
+        if not hit.get("entry"):
+            return ScanProblem(str(primary), str(hit["problem"])) if hit.get("problem") else None
+        entry = ModelEntry.from_json(dict(hit["entry"], key=cand.key, source=cand.source))
+    return entry, sig
+
+
 def scan(roots: Sequence[ModelRoot], cache: HeaderCache | None = None) -> ScanResult:
     cache = cache or HeaderCache()
     result = ScanResult()
     seen_paths: set[str] = set()
     for root in roots:
-        if not root.path.is_dir():
+        try:
+            if not root.path.is_dir():
+                continue
+        except OSError:
             continue
         for cand in _walk(root, result.problems):
-            primary = cand.paths[0]
-            seen_paths.add(str(primary))
-            if cand.missing:
-                result.problems.append(ScanProblem(str(primary), cand.missing))
-                continue
-            try:
-                sig = _signature(cand.paths, cand.engine)
-            except OSError as exc:
-                result.problems.append(ScanProblem(str(primary), f"unreadable ({exc.strerror or exc})"))
-                continue
-            hit = cache.get(primary, sig)
-            if hit is None:
-                try:
-                    entry = _entry_from_mlx(cand) if cand.engine == MLX else _entry_from_gguf(cand)
-                    hit = {"entry": entry.to_json() if entry else None}
-                except ModelFileError as exc:
-                    hit = {"problem": str(exc)}
-                except (OSError, ValueError) as exc:  # anything odd about one file stays with that file
-                    hit = {"problem": f"{primary.name}: unreadable ({exc})"}
-                cache.put(primary, sig, hit)
-            if hit.get("problem"):
-                result.problems.append(ScanProblem(str(primary), str(hit["problem"])))
-                continue
-            if not hit.get("entry"):
-                continue
-            entry = ModelEntry.from_json(dict(hit["entry"], key=cand.key, source=cand.source))
-            if entry.key in result.entries:
-                entry.key = f"{root.label}:{entry.key}"
-                if entry.key in result.entries:
-                    continue  # the same folder listed twice
-            result.entries[entry.key] = entry
-            result.signatures[entry.key] = sig
+            seen_paths.add(str(cand.paths[0]))
+            found = _scan_one(cand, cache)
+            if isinstance(found, ScanProblem):
+                result.problems.append(found)
+            elif found is not None:
+                _add_entry(result, *found, root.label)
     cache.save(seen_paths)
     return result
+
+
+def _add_entry(result: ScanResult, entry: ModelEntry, sig: str, label: str) -> None:
+    if entry.key in result.entries:
+        entry.key = f"{label}:{entry.key}"
+        if entry.key in result.entries:
+            return  # the same folder listed twice
+    result.entries[entry.key] = entry
+    result.signatures[entry.key] = sig

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -61,8 +61,59 @@ class ModelEntry:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ModelEntry:
+    def from_json(cls, data: Any) -> ModelEntry:
+        """The entry saved by to_json; ValueError for anything of another shape (a cache
+        written by another version, a damaged file)."""
+        if not isinstance(data, dict):
+            raise ValueError("a model entry must be an object")
+        names = {f.name for f in fields(cls)}
+        required = {f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING}
+        if extra := set(data) - names:
+            raise ValueError(f"unknown fields {sorted(extra)}")
+        if missing := required - set(data):
+            raise ValueError(f"missing fields {sorted(missing)}")
+        for name, kinds in _FIELD_TYPES.items():
+            if name in data and not _is(data[name], kinds):
+                raise ValueError(f"field {name} has the wrong type")
+        if not all(isinstance(p, str) for p in data.get("parts", [])):
+            raise ValueError("field parts has the wrong type")
+        for name, kinds in _VOCAB_TYPES.items():
+            if not _is(data["vocab_json"].get(name), kinds):
+                raise ValueError(f"vocabulary field {name} has the wrong type")
         return cls(**data)
+
+
+def _is(value: Any, kinds: tuple[type, ...]) -> bool:
+    if isinstance(value, bool):
+        return bool in kinds
+    return isinstance(value, kinds) or (value is None and type(None) in kinds)
+
+
+_NONE = type(None)
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "key": (str,),
+    "name": (str,),
+    "engine": (str,),
+    "architecture": (str,),
+    "parameter_count": (int,),
+    "quantization": (str, _NONE),
+    "size_bytes": (int,),
+    "context_length": (int, _NONE),
+    "path": (str,),
+    "vocab_json": (dict,),
+    "tokens_offset": (int, _NONE),
+    "parts": (list,),
+    "source": (str,),
+}
+_VOCAB_TYPES: dict[str, tuple[type, ...]] = {
+    "vocab_type": (str, _NONE),
+    "n_vocab": (int,),
+    "fingerprint": (str, _NONE),
+    "add_bos": (bool,),
+    "add_eos": (bool,),
+    "bos_id": (int, _NONE),
+    "eos_id": (int, _NONE),
+}
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import mmap
+import stat
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,10 +74,14 @@ class GGUFInfo:
         value = self.metadata.get("tokenizer.ggml.model")
         return None if value is None else str(value)
 
+    def int_value(self, key: str) -> int | None:
+        """A whole-number metadata value; None when absent or of another type."""
+        value = self.metadata.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
     @property
     def context_length(self) -> int | None:
-        value = self.metadata.get(f"{self.architecture}.context_length")
-        return int(value) if value is not None else None
+        return self.int_value(f"{self.architecture}.context_length")
 
     @property
     def chat_template(self) -> str | None:
@@ -95,7 +100,7 @@ class GGUFInfo:
 
     @property
     def quantization(self) -> str | None:
-        ft = self.metadata.get("general.file_type")
+        ft = self.int_value("general.file_type")
         if ft is None:
             return None
         try:
@@ -116,9 +121,9 @@ class GGUFInfo:
 
     def special_token(self, which: str) -> int | None:
         """BOS/EOS id as llama.cpp would use it: the file's value, else the vocabulary type's default."""
-        value = self.metadata.get(f"tokenizer.ggml.{which}_token_id")
+        value = self.int_value(f"tokenizer.ggml.{which}_token_id")
         if value is not None:
-            return int(value)
+            return value
         return _VOCAB_DEFAULTS.get(self.vocab_type or "", {}).get(which)
 
     def adds(self, which: str) -> bool:
@@ -206,7 +211,12 @@ def read_gguf(path: str | Path) -> GGUFInfo:
     not a complete GGUF file."""
     path = Path(path)
     try:
-        size = path.stat().st_size
+        st = path.stat()
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError
+        if not stat.S_ISREG(st.st_mode):  # a FIFO or a device would block or never end
+            raise ModelFileError(f"{path.name} is not a regular file (a pipe, socket or device)")
+        size = st.st_size
         with path.open("rb") as fh:
             if size < 24:
                 raise ModelFileError(f"{path.name}: not a GGUF file (only {size} bytes)")
@@ -274,10 +284,16 @@ def _parse(path: Path, size: int, buf: mmap.mmap) -> GGUFInfo:
         raise ModelFileError(f"{path.name}: truncated GGUF header") from None
     except ModelFileError as exc:
         raise ModelFileError(f"{path.name}: {exc}") from None
-    alignment = int(meta.get("general.alignment", 32) or 32)
+    alignment = meta.get("general.alignment", 32)
+    if not _is_power_of_two(alignment):
+        raise ModelFileError(f"{path.name}: general.alignment is {alignment!r}; it must be a power of two")
     data_start = (cur.pos + alignment - 1) // alignment * alignment
     _check_tensor_data(path, tensors, data_start, size)
     return GGUFInfo(path, size, version, meta, tensors, fingerprint, tokens_offset, n_vocab)
+
+
+def _is_power_of_two(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0 and not value & (value - 1)
 
 
 def _walk_tokens(cur: _Cursor, count: int) -> tuple[int, str, int]:

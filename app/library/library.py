@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 from collections.abc import Callable
@@ -10,11 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.core.errors import ModelFileError
-from app.library.atomic import write_json_atomic
+from app.library.atomic import read_json_file, set_aside, warn_user, write_json_atomic
 from app.library.discovery import HeaderCache, ModelRoot, ScanResult, default_roots, scan
 from app.library.entry import ModelEntry, ScanProblem
 from app.library.mlx_meta import is_mlx_folder
-from app.library.paths import config_dir, models_dir
+from app.library.paths import config_dir, models_dir, safe_resolve
 
 log = logging.getLogger(__name__)
 
@@ -44,21 +43,37 @@ class ModelLibrary:
         return config_dir() / "library.json"
 
     def extra_folders(self) -> list[Path]:
+        """Folders the user added. A file of another shape is set aside (it holds the user's
+        choices) with a warning, and the list starts empty."""
+        path = self._settings_path()
         try:
-            data = json.loads(self._settings_path().read_text(encoding="utf-8"))
-            return [Path(p) for p in data.get("extra_folders", [])]
-        except (OSError, ValueError, AttributeError):
+            data = read_json_file(path)
+        except FileNotFoundError:
             return []
+        except OSError as exc:
+            warn_user(f"cannot read the added model folders ({path}): {exc.strerror or exc}")
+            return []
+        except ValueError as exc:
+            data, why = None, str(exc)
+        else:
+            why = "unexpected shape"
+        folders = data.get("extra_folders", []) if isinstance(data, dict) else None
+        if not isinstance(folders, list) or not all(isinstance(p, str) for p in folders):
+            backup = set_aside(path)
+            kept = f"; kept as {backup}" if backup else ""
+            warn_user(f"the list of added model folders was unreadable ({why}){kept}: add them again")
+            return []
+        return [Path(p) for p in folders]
 
     def add_folder(self, folder: Path) -> None:
-        folder = folder.expanduser().resolve()
+        folder = safe_resolve(folder)
         if not folder.is_dir():
             raise ModelFileError(f"not a folder: {folder}")
         folders = [p for p in self.extra_folders() if p != folder] + [folder]
         write_json_atomic(self._settings_path(), {"extra_folders": [str(p) for p in folders]})
 
     def remove_folder(self, folder: Path) -> None:
-        folder = folder.expanduser().resolve()
+        folder = safe_resolve(folder)
         folders = [p for p in self.extra_folders() if p != folder]
         write_json_atomic(self._settings_path(), {"extra_folders": [str(p) for p in folders]})
 
@@ -101,12 +116,12 @@ class ModelLibrary:
         entries = self.entries
         if spec in entries:
             return entries[spec]
-        as_path = str(Path(spec).expanduser().resolve()) if ("/" in spec or spec.endswith(".gguf")) else None
+        as_path = str(safe_resolve(Path(spec))) if ("/" in spec or spec.endswith(".gguf")) else None
         wanted = spec.lower()
         exact = [
             e
             for e in entries.values()
-            if (as_path and str(Path(e.path).resolve()) == as_path)
+            if (as_path and str(safe_resolve(Path(e.path))) == as_path)
             or wanted in (e.key.lower(), e.name.lower(), Path(e.path).name.lower(), Path(e.path).stem.lower())
         ]
         if len(exact) == 1:

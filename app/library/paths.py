@@ -28,3 +28,12 @@ def cache_dir() -> Path:
 
 def log_dir() -> Path:
     return Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
+
+
+def safe_resolve(path: Path) -> Path:
+    """The absolute, link-free path; a symbolic-link loop or an unreadable folder on the way
+    keeps the absolute path rather than raising (callers then report the file itself)."""
+    try:
+        return path.expanduser().resolve()
+    except (OSError, RuntimeError):
+        return path.expanduser().absolute()

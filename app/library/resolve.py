@@ -12,6 +12,7 @@ from pathlib import Path
 from app.core.errors import ModelFileError
 from app.library.bundled import ProgressCallback, bundled_model_name, ensure_bundled_model
 from app.library.library import ModelLibrary
+from app.library.paths import safe_resolve
 
 BUNDLED_ALIASES = ("default", "gemma-3-270m", "gemma3-270m")
 
@@ -32,6 +33,8 @@ def resolve_model(
     path = Path(spec).expanduser()
     if path.exists():
         return ResolvedModel(path, _key_for(library, path))
+    if path.is_symlink():
+        raise ModelFileError(f"{path} is a broken symbolic link (its target is missing or loops)")
     entry = library.find(spec)
     if entry is not None:
         return ResolvedModel(Path(entry.path), entry.key)
@@ -41,5 +44,6 @@ def resolve_model(
 
 
 def _key_for(library: ModelLibrary, path: Path) -> str:
-    entry = library.find(str(path.resolve()))
-    return entry.key if entry else str(path.resolve())
+    resolved = str(safe_resolve(path))
+    entry = library.find(resolved)
+    return entry.key if entry else resolved

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import traceback
 from types import TracebackType
 
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app import __version__
 from app.library.library import ModelLibrary
@@ -53,14 +54,30 @@ def install_crash_handler(window: MainWindow) -> None:
     sys.excepthook = hook
 
 
+def show_start_failure(error: BaseException) -> None:
+    """Say in a window why the app could not start, and where the log is."""
+    box = QMessageBox(
+        QMessageBox.Icon.Critical,
+        "Specula could not start",
+        f"{type(error).__name__}: {error}\n\nThe log is at {log_file()}.",
+    )
+    box.setDetailedText("".join(traceback.format_exception(type(error), error, error.__traceback__)))
+    box.exec()
+
+
 def run_app(argv: list[str] | None = None) -> int:
     import qasync
 
     app = create_application(argv)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
-    welcome = WelcomeDialog([r.path for r in ModelLibrary().roots()]) if first_run() else None
-    window = MainWindow()
+    try:
+        welcome = WelcomeDialog([r.path for r in ModelLibrary().roots()]) if first_run() else None
+        window = MainWindow()
+    except Exception as exc:  # started from a desktop launcher, stderr is seen by no one
+        log.exception("the main window could not be created")
+        show_start_failure(exc)
+        return 1
     install_crash_handler(window)
     window.show()
     if welcome is not None:

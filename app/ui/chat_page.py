@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.chat.store import ChatStore, StoredMessage
+from app.chat.store import ChatStore, ConversationUnreadableError, StoredMessage
 from app.core import model_settings
 from app.core.events import GenerationResult, GenerationStats, StopReason
 from app.core.request import ChatMessage, GenerationRequest, Role
@@ -169,9 +169,14 @@ class ChatPage(QWidget):
 
     def open_conversation(self, conversation_id: int) -> None:
         self.conversation_id = conversation_id
-        self.view.set_messages(
-            [MessageView(m.role, m.content, m.origins, m.stats) for m in self.store.messages(conversation_id)]
-        )
+        try:
+            stored = self.store.messages(conversation_id)
+        except ConversationUnreadableError as exc:  # shown in its place; the others still open
+            stored = []
+            self.show_error(str(exc))
+        if note := self.store.damage_note(conversation_id):
+            self.show_error(note)
+        self.view.set_messages([MessageView(m.role, m.content, m.origins, m.stats) for m in stored])
         self.refresh_conversations()
 
     def _on_conversation_selected(self, item: QListWidgetItem | None, _prev: Any = None) -> None:

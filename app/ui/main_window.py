@@ -28,6 +28,7 @@ from app import __version__
 from app.chat.store import ChatStore
 from app.engines.drafting import PROMPT_LOOKUP_KEY
 from app.engines.mlx import mlx_available
+from app.library.atomic import file_warnings
 from app.library.bundled import bundled_model_path, ensure_bundled_model
 from app.library.compat_index import CompatibilityIndex, DraftReport
 from app.library.entry import ModelEntry
@@ -38,6 +39,7 @@ from app.ui.advisor_dialog import AdvisorDialog
 from app.ui.chat_page import ChatPage
 from app.ui.dialogs import show_about
 from app.ui.models_page import ModelsPage
+from app.ui.notice_banner import NoticeBanner
 from app.ui.resources import RESOURCES
 from app.ui.server_page import ServerPage
 from app.ui.tasks import BackgroundTask, track
@@ -142,6 +144,8 @@ class MainWindow(QMainWindow):
         central = QWidget()
         central_l = QVBoxLayout(central)
         central_l.addWidget(top)
+        self.notices = NoticeBanner()
+        central_l.addWidget(self.notices)
         central_l.addWidget(body, 1)
         self.setCentralWidget(central)
 
@@ -168,7 +172,13 @@ class MainWindow(QMainWindow):
         self._build_menus()
 
         self.chat.open_latest_or_new()
+        self.show_file_notices()
         self.refresh_library(prepare_bundled=auto_load)
+
+    def show_file_notices(self) -> None:
+        """What went wrong with our own files (set aside, read-only, dropped values)."""
+        store_notice = [self.store.notice.message] if self.store.notice else []
+        self.notices.show_messages(store_notice + file_warnings())
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -236,6 +246,7 @@ class MainWindow(QMainWindow):
 
     def _on_library_scanned(self, _result: Any) -> None:
         self.progress.hide()
+        self.show_file_notices()
         entries = self.library.entries
         self.load_failures = {k: v for k, v in self.load_failures.items() if k in entries}
         self.models.set_library(entries, self.library.problems, self.load_failures)

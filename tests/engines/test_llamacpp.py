@@ -202,10 +202,10 @@ def test_cache_reuse_across_requests_gives_the_same_text(main, noisy):
 
 
 def test_prompt_longer_than_context_is_refused_before_any_work(tiny_main):
-    model = LlamaCppModel(tiny_main, LoadOptions(n_ctx=64))
+    model = LlamaCppModel(tiny_main, LoadOptions(n_ctx=256))
     try:
         with pytest.raises(ContextOverflowError, match="context holds"):
-            model.generate(raw("the cat " * 80))
+            model.generate(raw("the cat " * 300))
     finally:
         model.close()
 
