@@ -32,7 +32,10 @@ class AnyFlag:
     """Set when any of its flags is set: the lease's own stop, the caller's, the reply's."""
 
     def __init__(self, *flags: CancelFlag | None) -> None:
-        self._flags = [f for f in flags if f is not None]
+        self._flags: list[CancelFlag] = []
+        for flag in flags:
+            if flag is not None and all(flag is not f for f in self._flags):
+                self._flags.append(flag)
 
     def is_set(self) -> bool:
         return any(f.is_set() for f in self._flags)
@@ -87,7 +90,7 @@ class Lease:
     # --- life -----------------------------------------------------------------------------
     def __enter__(self) -> Lease:
         if self._active or self.slots:
-            raise SpeculaError("a lease is entered once")
+            raise SpeculaError("this lease is already held")
         self.runtime._enter(self)
         self._active = True
         return self

@@ -474,3 +474,16 @@ def test_mlx_models_are_served_too(library):
         srv.shutdown()
         srv.server_close()
         srv.runtime.close()
+
+
+def test_a_chat_template_that_fails_is_a_400_with_the_templates_own_words(server):
+    assert call(server, "POST", "/v1/chat/completions", chat_body())[0] == 200
+    with server.runtime.lease(MAIN) as lease:
+        lease.main.info.metadata["tokenizer.chat_template"] = (
+            "{% for m in messages %}{% if m.role == 'system' %}"
+            "{{ raise_exception('System role not supported') }}{% endif %}{{ m.content }}{% endfor %}"
+        )
+    body = chat_body(messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}])
+    status, answer, _ = call(server, "POST", "/v1/chat/completions", body)
+    assert status == 400 and "System role not supported" in answer["error"]["message"]
+    assert call(server, "POST", "/v1/chat/completions", chat_body())[0] == 200  # no system turn: fine
