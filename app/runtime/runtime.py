@@ -16,22 +16,20 @@ advisor alike, on both engines.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from app.engines.llamacpp import LoadOptions
 from app.engines.loader import LoadedModel, load_any
 from app.library.compat_index import CompatibilityIndex
-from app.library.draft_rules import DraftCompatibility, check_draft, engine_of
-from app.library.entry import ModelEntry
+from app.library.draft_rules import DraftCompatibility
 from app.library.library import ModelLibrary
 from app.library.model_defaults import ModelDefaultsStore
-from app.runtime.drafts import DraftPlan, draft_source, resolve_draft_spec
-from app.runtime.errors import RuntimeClosedError, SelfDraftError, UnknownModelError
+from app.runtime.drafts import DraftPlan, draft_source
+from app.runtime.errors import RuntimeClosedError
 from app.runtime.lease import CancelFlag, Lease
 from app.runtime.model_ref import LoadedInfo, LoadSettings, ModelRef
+from app.runtime.naming import ModelNames
 from app.runtime.slots import MAX_WAITING, Slot, SlotTable
 
 log = logging.getLogger(__name__)
@@ -52,69 +50,20 @@ class ModelRuntime:
         self._table = SlotTable()
         self._leases: set[Lease] = set()
         self._closed = False
-        self._path_verdicts: dict[tuple[str, ...], DraftCompatibility] = {}
+        self._names = ModelNames(self.library, self.index)
 
     # --- naming models ----------------------------------------------------------------------
     def resolve(self, spec: str) -> ModelRef:
-        """A model by library key, name, file name or path (the bundled model by its aliases)."""
-        entries = self.library.entries
-        entry = entries.get(spec)
-        if entry is None:
-            from app.library.resolve import BUNDLED_ALIASES, resolve_model
-
-            if spec.lower() in BUNDLED_ALIASES:
-                resolved = resolve_model(spec, self.library)
-                entry = self.library.find(str(resolved.path))
-                if entry is None:
-                    return self._path_ref(resolved.path)
-            elif Path(spec).expanduser().exists():
-                path = Path(spec).expanduser().resolve()
-                entry = self.library.find(str(path))
-                if entry is None:
-                    return self._path_ref(path)
-            else:
-                entry = self.library.find(spec)
-        if entry is None:
-            if spec.lower().endswith(".gguf") or spec.startswith(("/", "~", ".")):
-                raise UnknownModelError(f"model file not found: {spec}")
-            raise UnknownModelError(f"no model named {spec!r} in the library (see the models list)")
-        return _entry_ref(entry)
-
-    @staticmethod
-    def _path_ref(path: Path) -> ModelRef:
-        return ModelRef(str(path), path, engine_of(path), path.name)
+        """A model by library key, name, file name or path (UnknownModelError if none)."""
+        return self._names.resolve(spec)
 
     def resolve_draft(self, spec: str | None) -> DraftPlan:
-        return resolve_draft_spec(spec, self.resolve)
+        """A draft spec (none, prompt lookup, a model) as a plan."""
+        return self._names.resolve_draft(spec)
 
     def check_pair(self, main: ModelRef, draft: ModelRef) -> DraftCompatibility:
-        """Can `draft` draft for `main`? From the library's cached index; models outside the
-        library are read once and remembered by path, size and mtime."""
-        if draft.key == main.key or _same_file(main.path, draft.path):
-            return DraftCompatibility(
-                False, "a model cannot draft for itself (main and draft would share one cache)"
-            )
-        entries = self.library.entries
-        m, d = entries.get(main.key), entries.get(draft.key)
-        if m is not None and d is not None:
-            ok, reason = self.index.verdict(m, d)
-            self.index.save()
-            return DraftCompatibility(ok, reason)
-        memo = (*_stamp(main.path), *_stamp(draft.path))
-        verdict = self._path_verdicts.get(memo)
-        if verdict is None:
-            verdict = self._path_verdicts[memo] = check_draft(main.path, draft.path)
-        return verdict
-
-    def _refuse_unusable(self, main: ModelRef, draft: ModelRef) -> None:
-        verdict = self.check_pair(main, draft)
-        if verdict:
-            return
-        if draft.key == main.key or _same_file(main.path, draft.path):
-            raise SelfDraftError(f"{main.name} cannot draft for itself: choose another draft model")
-        from app.core.errors import DraftIncompatibleError
-
-        raise DraftIncompatibleError(f"{draft.name} cannot draft for {main.name}: {verdict.reason}")
+        """Can `draft` draft for `main`? From the cached index, with a reason."""
+        return self._names.check_pair(main, draft)
 
     def settings_for(self, key: str) -> LoadSettings:
         """A model's load settings from My Models (or the built-in defaults)."""
@@ -143,7 +92,7 @@ class ModelRuntime:
         main_ref = self.resolve(main)
         plan = self.resolve_draft(draft)
         if plan.model is not None:
-            self._refuse_unusable(main_ref, plan.model)
+            self._names.refuse_unusable(main_ref, plan.model)
         return Lease(
             self,
             main_ref,
@@ -387,22 +336,3 @@ class ModelRuntime:
     @property
     def closed(self) -> bool:
         return self._closed
-
-
-def _entry_ref(entry: ModelEntry) -> ModelRef:
-    return ModelRef(entry.key, Path(entry.path), entry.engine, entry.name)
-
-
-def _stamp(path: Path) -> tuple[str, str]:
-    try:
-        st = path.stat()
-    except OSError:
-        return str(path), "?"
-    return str(path), f"{st.st_size}:{st.st_mtime_ns}"
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
