@@ -23,34 +23,6 @@ from app.core.request import ChatMessage, GenerationRequest, Role
 EXIT_FAILURE = 1
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be >= 1")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be >= 0")
-    return value
-
-
-def _probability(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError("must be between 0 and 1")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be >= 0")
-    return value
-
-
 def _port(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 65535:
@@ -103,34 +75,16 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument(
         "--model", help="main model: a .gguf path or a model name (default: bundled Gemma 3 270M)"
     )
-    gen.add_argument(
-        "--draft",
-        help="draft model for speculative decoding: a path or a model name "
-        "(default: the model's default draft from My Models)",
-    )
     gen.add_argument("--no-draft", action="store_true", help="ignore the model's default draft")
     gen.add_argument("--prompt", required=True, help="the user message (or the raw prompt with --raw)")
-    gen.add_argument("--system", help="system prompt (chat mode)")
     gen.add_argument("--raw", action="store_true", help="send the prompt as-is, without the chat template")
-    gen.add_argument("--max-tokens", type=_positive_int, default=None)
-    gen.add_argument("--temperature", type=_non_negative_float, default=None, help="0 = greedy")
-    gen.add_argument("--top-k", type=_non_negative_int, default=None)
-    gen.add_argument("--top-p", type=_probability, default=None)
-    gen.add_argument("--min-p", type=_probability, default=None)
-    gen.add_argument("--repeat-penalty", type=_non_negative_float, default=None)
     gen.add_argument("--seed", type=int, default=None)
     gen.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
-    gen.add_argument("--draft-max", type=_positive_int, default=None, help="Max Draft Size")
-    gen.add_argument("--draft-min", type=_non_negative_int, default=None, help="Min Draft Size")
-    gen.add_argument("--draft-p-min", type=_probability, default=None, help="Drafting Probability Cutoff")
-    gen.add_argument(
-        "--num-draft-tokens", type=int, default=None, help="MLX: Draft Tokens to Generate (1-10)"
-    )
-    gen.add_argument(
-        "--ctx", type=_positive_int, default=None, help="context length (default: model's, max 4096)"
-    )
-    gen.add_argument("--gpu-layers", type=int, default=None, help="layers to offload to the GPU (-1: all)")
     gen.add_argument("--json", action="store_true", help="print one JSON object instead of streaming")
+    settings = gen.add_argument_group(
+        "per-model settings", "unset flags keep the model's defaults from My Models"
+    )
+    model_settings.add_cli_flags(settings)
     gen.set_defaults(handler=_cmd_generate)
 
     from app.cli_models import add_advise_parser, add_models_parser
@@ -155,21 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _overrides(args: argparse.Namespace) -> dict[str, object]:
     """What the command line says; None (unset) leaves the model's defaults in place."""
-    return {
-        "temperature": args.temperature,
-        "top_k": args.top_k,
-        "top_p": args.top_p,
-        "min_p": args.min_p,
-        "repeat_penalty": args.repeat_penalty,
-        "max_tokens": args.max_tokens,
-        "draft_max": args.draft_max,
-        "draft_min": args.draft_min,
-        "draft_p_min": args.draft_p_min,
-        "context_length": args.ctx,
-        "gpu_offload": args.gpu_layers,
-        "draft_model": "" if args.no_draft else args.draft,
-        "mlx_draft_tokens": args.num_draft_tokens,
-    }
+    values = model_settings.cli_values(args)
+    if args.no_draft:
+        values["draft_model"] = ""
+    return values
 
 
 def _request_from(args: argparse.Namespace, values: dict[str, object], engine: str) -> GenerationRequest:
@@ -181,7 +124,7 @@ def _request_from(args: argparse.Namespace, values: dict[str, object], engine: s
             prompt=args.prompt, max_tokens=max_tokens, sampling=sampling, draft=draft, stop=tuple(args.stop)
         )
     messages = []
-    system = args.system if args.system is not None else values["system_prompt"]
+    system = values["system_prompt"]
     if system:
         messages.append(ChatMessage(Role.SYSTEM, str(system)))
     messages.append(ChatMessage(Role.USER, args.prompt))
@@ -210,54 +153,44 @@ class _Progress:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from app.engines.compatibility import check_draft
-    from app.engines.drafting import PROMPT_LOOKUP_KEY, PromptLookupDraft
-    from app.engines.llamacpp import LlamaCppModel, LoadOptions
-    from app.engines.loader import load_any
-    from app.engines.mlx import MLXModel
     from app.library.library import ModelLibrary
     from app.library.model_defaults import ModelDefaultsStore
     from app.library.resolve import resolve_model
+    from app.runtime import LoadSettings, ModelRuntime
 
     progress = None if args.json else _Progress("Preparing the bundled model")
     library = ModelLibrary()
+    defaults = ModelDefaultsStore()
     main_ref = resolve_model(args.model, library, progress)
-    values = ModelDefaultsStore().effective(main_ref.key, _overrides(args))
+    values = defaults.effective(main_ref.key, _overrides(args))
     request = _request_from(args, values, "MLX" if main_ref.path.is_dir() else "llama.cpp")
     request.validate()
-    draft_spec = values["draft_model"]
-    lookup = draft_spec == PROMPT_LOOKUP_KEY
-    draft_path = resolve_model(str(draft_spec), library, progress).path if draft_spec and not lookup else None
-    main_path = main_ref.path
-    if draft_path is not None:
-        verdict = check_draft(main_path, draft_path)
-        if not verdict:
-            raise SpeculaError(f"{draft_path.name} cannot draft for {main_path.name}: {verdict.reason}")
-    options = LoadOptions(n_ctx=int(values["context_length"]), n_gpu_layers=int(values["gpu_offload"]))
-    main_model = load_any(main_path, options)
-    draft_model: object | None = load_any(draft_path, options) if draft_path else None
-    if lookup:
-        draft_model = PromptLookupDraft()
+    runtime = ModelRuntime(library, defaults)
     cancel = threading.Event()
     result: GenerationResult | None = None
     tokens: list[dict[str, str]] = []
     try:
-        for item in main_model.generate(request, draft=draft_model, cancel=cancel):
-            if isinstance(item, TokenEvent):
-                if args.json:
-                    tokens.append({"text": item.text, "origin": item.origin.value})
-                else:
-                    sys.stdout.write(item.text)
-                    sys.stdout.flush()
-            elif isinstance(item, GenerationResult):
-                result = item
+        lease = runtime.lease(
+            main_ref.key,
+            values["draft_model"],
+            cancel=cancel,
+            settings=LoadSettings(int(values["context_length"]), int(values["gpu_offload"])),
+        )
+        with lease:
+            for item in lease.generate(request, cancel=cancel):
+                if isinstance(item, TokenEvent):
+                    if args.json:
+                        tokens.append({"text": item.text, "origin": item.origin.value})
+                    else:
+                        sys.stdout.write(item.text)
+                        sys.stdout.flush()
+                elif isinstance(item, GenerationResult):
+                    result = item
     except KeyboardInterrupt:
         cancel.set()
         return 130
     finally:
-        main_model.close()
-        if isinstance(draft_model, (LlamaCppModel, MLXModel)):
-            draft_model.close()
+        runtime.close()
     assert result is not None
     if args.json:
         print(
@@ -274,6 +207,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         )
         if s.draft_model:
             line += f", accepted {s.accepted_draft_tokens_count}/{s.total_draft_tokens_count} draft tokens"
+        if s.draft_note:
+            line += f" ({s.draft_note})"
         print(line, file=sys.stderr)
     if result.error:
         print(f"error: {result.error}", file=sys.stderr)

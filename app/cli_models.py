@@ -22,11 +22,11 @@ def add_advise_parser(sub: Any) -> None:
 
 def run_advise(args: argparse.Namespace) -> int:
     from app.core import model_settings
-    from app.engines.advisor import Candidate, advise, prompt_lookup_candidate
-    from app.library.compat_index import CompatibilityIndex
     from app.library.library import ModelLibrary
     from app.library.model_defaults import ModelDefaultsStore
     from app.library.resolve import resolve_model
+    from app.runtime import ModelRuntime
+    from app.runtime.advisor import advise, library_candidates
 
     library = ModelLibrary()
     ref = resolve_model(args.model, library)
@@ -35,18 +35,19 @@ def run_advise(args: argparse.Namespace) -> int:
             f"{args.model} is not in a library folder; add its folder with `models --add-folder`"
         )
     entry = library.entries[ref.key]
-    report = CompatibilityIndex(library).drafts_for(ref.key)
-    candidates = [prompt_lookup_candidate()] + [
-        Candidate(o.entry.key, o.entry.name, Path(o.entry.path)) for o in report.compatible
-    ]
     store = ModelDefaultsStore()
+    runtime = ModelRuntime(library, store)
     settings = model_settings.draft_from(store.effective(ref.key), entry.engine)
 
     def show(done: int, total: int) -> None:
         if not args.json:
             print(f"measuring... {done}/{total}", file=sys.stderr)
 
-    advice = advise(Path(entry.path), candidates, settings, max_tokens=args.max_tokens, progress=show)
+    try:
+        candidates = library_candidates(runtime, ref.key)
+        advice = advise(runtime, ref.key, candidates, settings, max_tokens=args.max_tokens, progress=show)
+    finally:
+        runtime.close()
     if args.save and advice.recommended is not None:
         store.update(ref.key, {"draft_model": advice.recommended.key})
     if args.json:

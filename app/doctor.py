@@ -69,8 +69,9 @@ def doctor_report() -> dict[str, Any]:
 
 
 def self_test() -> int:
-    """Load the bundled model, generate a few tokens with a draft (the model itself), exit 0.
-    Used to check a packaged build; prints one line per step."""
+    """Load the bundled model, generate a few tokens with a draft (a second instance of the
+    same file: always accepted), exit 0. Used to check a packaged build; prints one line per
+    step. It drives the engine directly, below the runtime, to check the engine itself."""
     from app.core.request import DraftSettings, GenerationRequest, SamplingSettings
     from app.engines.llamacpp import LlamaCppModel, LoadOptions
     from app.library.bundled import ensure_bundled_model
@@ -84,7 +85,7 @@ def self_test() -> int:
             prompt="The capital of France is",
             max_tokens=8,
             sampling=SamplingSettings(temperature=0.0),
-            draft=DraftSettings(max_draft_size=4, p_min=0.0),
+            draft=DraftSettings(max_draft_size=4, p_min=0.0, auto=False),
         )
         result = None
         for item in main.generate(request, draft=draft):

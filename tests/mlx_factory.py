@@ -55,7 +55,10 @@ def write_mlx_model(
     noise_seed: int = 1,
     vocab_size: int = 320,
     extra_special: str | None = None,
+    sliding_window: int | None = None,
 ) -> Path:
+    """With `sliding_window`, every layer but the last attends only to that many recent
+    tokens (mlx-lm gives those layers a rotating cache)."""
     import mlx.core as mx
 
     write_tokenizer(folder, vocab_size, extra_special)
@@ -96,9 +99,16 @@ def write_mlx_model(
             for k, v in w.items()
         }
     mx.save_safetensors(str(folder / "model.safetensors"), {k: mx.array(v) for k, v in w.items()})
+    window: dict[str, object] = {}
+    if sliding_window:
+        window = {
+            "sliding_window": sliding_window,
+            "layer_types": ["sliding_attention"] * (layers - 1) + ["full_attention"],
+        }
     (folder / "config.json").write_text(
         json.dumps(
             {
+                **window,
                 "model_type": "llama",
                 "hidden_size": hidden,
                 "num_hidden_layers": layers,

@@ -76,7 +76,10 @@ def test_generate_streams_text_to_stdout(tiny_main):
     ("args", "code", "needle"),
     [
         (["--prompt", "x", "--max-tokens", "0"], 2, "must be >= 1"),
-        (["--prompt", "x", "--draft-p-min", "2"], 2, "between 0 and 1"),
+        (["--prompt", "x", "--draft-p-min", "2"], 2, "--draft-p-min: must be <= 1"),
+        (["--prompt", "x", "--temperature", "nan"], 2, "--temperature: must be a finite number"),
+        (["--prompt", "x", "--top-k", "1.5"], 2, "--top-k: must be a whole number"),
+        (["--prompt", "x", "--num-draft-tokens", "11"], 2, "--num-draft-tokens: must be <= 10"),
         (["--max-tokens", "3"], 2, "--prompt"),
     ],
 )
@@ -95,6 +98,8 @@ def test_missing_corrupt_and_incompatible_models_are_one_line_errors(tmp_path, t
         (["--model", str(bad)], "bad.gguf"),
         (["--model", "no-such-model-name"], "no model named"),
         (["--model", str(tiny_main), "--draft", str(other)], "cannot draft for"),
+        (["--model", str(tiny_main), "--draft", str(tiny_main)], "cannot draft for itself"),
+        (["--model", str(tiny_main), "--draft", "no-such-draft"], "no model named"),
     ]
     for args, needle in cases:
         proc = cli("generate", *args, "--prompt", "hi", "--max-tokens", "4")
@@ -151,3 +156,47 @@ def test_generate_uses_the_models_saved_default_draft(tiny_main, tiny_noisy):
     assert with_default["draft_model"] == "noisy.gguf"
     without = json.loads(cli(*args, "--no-draft").stdout)["stats"]
     assert without["draft_model"] is None
+
+
+def test_every_setting_flag_is_generated_from_the_declarations():
+    from app.core.model_settings import MODEL_SETTINGS
+
+    text = cli("generate", "--help").stdout
+    for spec in MODEL_SETTINGS:
+        assert spec.cli and spec.cli in text, spec.name
+    assert "--no-draft-auto" in text and "1 to 64" in text
+
+
+def _library_pair(tiny_main, tiny_twin) -> tuple[str, str]:
+    from app.library.paths import models_dir
+
+    folder = models_dir() / "test" / "tiny"
+    folder.mkdir(parents=True)
+    (folder / "main.gguf").write_bytes(tiny_main.read_bytes())
+    (folder / "twin.gguf").write_bytes(tiny_twin.read_bytes())
+    return "test/tiny/main.gguf", "test/tiny/twin.gguf"
+
+
+def test_draft_auto_is_on_by_default_and_can_be_switched_off(tiny_main, tiny_twin):
+    main, twin = _library_pair(tiny_main, tiny_twin)
+    args = ("generate", "--model", main, "--draft", twin, "--prompt", "the", "--raw", "--max-tokens", "12")
+    args += ("--temperature", "0", "--draft-p-min", "0", "--draft-max", "4", "--json")
+    auto = json.loads(cli(*args).stdout)["stats"]["rounds"]
+    fixed = json.loads(cli(*args, "--no-draft-auto").stdout)["stats"]["rounds"]
+    assert auto[0] == [0, 0]  # Auto starts by timing plain steps
+    assert fixed[0] == [4, 4]  # a fixed length drafts from the first round
+
+
+def test_a_draft_with_a_small_context_of_its_own_drafts_a_long_reply(tiny_main, tiny_twin):
+    from app.library.model_defaults import ModelDefaultsStore
+
+    main, twin = _library_pair(tiny_main, tiny_twin)
+    ModelDefaultsStore().update(twin, {"context_length": 256})
+    proc = cli(
+        "generate", "--model", main, "--draft", twin, "--prompt", "the", "--raw", "--max-tokens", "400",
+        "--temperature", "0", "--draft-p-min", "0", "--draft-max", "4", "--no-draft-auto", "--json",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    stats = json.loads(proc.stdout)["stats"]
+    assert stats["predicted_tokens_count"] == 400 and stats["stop_reason"] == "max_tokens"
+    assert stats["accepted_draft_tokens_count"] > 256

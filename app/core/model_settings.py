@@ -1,17 +1,25 @@
-"""Per-model settings, declared once: name, type, default, range, description.
+"""Per-model settings, declared once: name, type, default, range, description, and the names
+they go by on the command line and in the HTTP API.
 
-The My Models page, the config sidebar, the server and the CLI all derive from this table;
-`effective()` layers a model's saved defaults and a request's own values over the defaults.
+Everything else derives from this table: the core dataclass defaults (app/core/request.py),
+the CLI flags (`add_cli_flags`), the API's field validation (`api_specs`) and its OpenAPI
+schema (`openapi_properties`), the My Models page and the config sidebar, and
+docs/settings.md (`markdown_table`). `effective()` layers a model's saved defaults and a
+request's own values over the defaults.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import argparse
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.core.errors import InvalidRequestError
-from app.core.request import DraftSettings, SamplingSettings
+
+if TYPE_CHECKING:
+    from app.core.request import DraftSettings, SamplingSettings
 
 
 @dataclass(frozen=True)
@@ -25,39 +33,58 @@ class SettingSpec:
     nullable: bool = False
     group: str = "sampling"
     label: str = ""
+    cli: str | None = None  # command-line flag ("--draft-max"); a bool also gets "--no-..."
+    api: str | None = None  # request body field ("draft_max"); None: not settable per request
+    cli_help: str = ""  # when the flag needs other words than the description
 
     @property
     def title(self) -> str:
         return self.label or self.name.replace("_", " ").capitalize()
 
-    def coerce(self, value: Any) -> Any:
-        """The value as this setting's type, or InvalidRequestError saying what is wrong."""
+    def problem(self, value: Any) -> str | None:
+        """What is wrong with a value ("must be >= 1"), or None when it is fine."""
         if value is None:
-            if self.nullable:
-                return None
-            raise InvalidRequestError(f"{self.name} must not be empty")
+            return None if self.nullable else "must not be empty"
         if self.kind is bool:
-            if not isinstance(value, bool):
-                raise InvalidRequestError(f"{self.name} must be true or false")
-            return value
+            return None if isinstance(value, bool) else "must be true or false"
         if self.kind in (int, float):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise InvalidRequestError(f"{self.name} must be a number")
+                return "must be a number"
+            if not math.isfinite(value):
+                return "must be a finite number"
             if self.kind is int and float(value) != int(value):
-                raise InvalidRequestError(f"{self.name} must be a whole number")
-            value = self.kind(value)
+                return "must be a whole number"
             if self.minimum is not None and value < self.minimum:
-                raise InvalidRequestError(f"{self.name} must be >= {self.minimum:g}")
+                return f"must be >= {self.minimum:g}"
             if self.maximum is not None and value > self.maximum:
-                raise InvalidRequestError(f"{self.name} must be <= {self.maximum:g}")
+                return f"must be <= {self.maximum:g}"
+            return None
+        return None if isinstance(value, str) else "must be text"
+
+    def coerce(self, value: Any, field: str | None = None) -> Any:
+        """The value as this setting's type, or InvalidRequestError naming `field` (default:
+        the setting's name) and what is wrong."""
+        problem = self.problem(value)
+        if problem is not None:
+            raise InvalidRequestError(f"{field or self.name} {problem}")
+        if value is None or self.kind in (bool, str):
             return value
-        if not isinstance(value, str):
-            raise InvalidRequestError(f"{self.name} must be text")
-        return value
+        return self.kind(value)
 
+    def json_schema(self) -> dict[str, Any]:
+        """This setting as an OpenAPI (JSON schema) property."""
+        kinds = {int: "integer", float: "number", bool: "boolean", str: "string"}
+        schema: dict[str, Any] = {"type": kinds[self.kind], "description": self.description}
+        if self.minimum is not None:
+            schema["minimum"] = self.minimum
+        if self.maximum is not None:
+            schema["maximum"] = self.maximum
+        if self.nullable:
+            schema["nullable"] = True
+        if self.default is not None:
+            schema["default"] = self.default
+        return schema
 
-_S = SamplingSettings()
-_D = DraftSettings()
 
 MODEL_SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec(
@@ -68,6 +95,10 @@ MODEL_SETTINGS: tuple[SettingSpec, ...] = (
         nullable=True,
         group="speculative",
         label="Draft Model",
+        cli="--draft",
+        api="draft_model",
+        cli_help="draft model: a path, a model key or name, or 'prompt-lookup' "
+        "(default: the model's default draft from My Models)",
     ),
     SettingSpec(
         "draft_auto",
@@ -77,36 +108,44 @@ MODEL_SETTINGS: tuple[SettingSpec, ...] = (
         "down to no drafting when it cannot pay",
         group="speculative",
         label="Auto Draft Length",
+        cli="--draft-auto",
+        api="draft_auto",
     ),
     SettingSpec(
         "draft_max",
         int,
-        _D.max_draft_size,
+        16,
         "Most tokens the draft proposes per round",
         1,
         64,
         group="speculative",
         label="Max Draft Size",
+        cli="--draft-max",
+        api="draft_max",
     ),
     SettingSpec(
         "draft_min",
         int,
-        _D.min_draft_size,
+        0,
         "Drafts shorter than this are ignored, never verified",
         0,
         64,
         group="speculative",
         label="Min Draft Size",
+        cli="--draft-min",
+        api="draft_min",
     ),
     SettingSpec(
         "draft_p_min",
         float,
-        _D.p_min,
+        0.75,
         "The draft stops when its top token is less likely than this",
         0.0,
         1.0,
         group="speculative",
         label="Drafting Probability Cutoff",
+        cli="--draft-p-min",
+        api="draft_p_min",
     ),
     SettingSpec(
         "mlx_draft_tokens",
@@ -117,6 +156,8 @@ MODEL_SETTINGS: tuple[SettingSpec, ...] = (
         10,
         group="speculative",
         label="Draft Tokens to Generate",
+        cli="--num-draft-tokens",
+        api="num_draft_tokens",
     ),
     SettingSpec(
         "context_length",
@@ -127,6 +168,7 @@ MODEL_SETTINGS: tuple[SettingSpec, ...] = (
         1_048_576,
         group="load",
         label="Context Length",
+        cli="--ctx",
     ),
     SettingSpec(
         "gpu_offload",
@@ -137,6 +179,7 @@ MODEL_SETTINGS: tuple[SettingSpec, ...] = (
         1000,
         group="load",
         label="GPU Offload",
+        cli="--gpu-layers",
     ),
     SettingSpec(
         "system_prompt",
@@ -145,50 +188,83 @@ MODEL_SETTINGS: tuple[SettingSpec, ...] = (
         "Instructions sent before every conversation",
         group="prompt",
         label="System Prompt",
+        cli="--system",
+        cli_help="system prompt (chat mode; default: the model's from My Models)",
     ),
     SettingSpec(
         "temperature",
         float,
-        _S.temperature,
+        0.8,
         "Randomness; 0 always picks the likeliest token",
         0.0,
         5.0,
         label="Temperature",
+        cli="--temperature",
+        api="temperature",
     ),
     SettingSpec(
-        "top_k", int, _S.top_k, "Sample among the k likeliest tokens (0: all)", 0, 1000, label="Top K"
+        "top_k",
+        int,
+        40,
+        "Sample among the k likeliest tokens (0: all)",
+        0,
+        1000,
+        label="Top K",
+        cli="--top-k",
+        api="top_k",
     ),
     SettingSpec(
         "top_p",
         float,
-        _S.top_p,
+        0.95,
         "Sample among the likeliest tokens totalling this probability",
         0.01,
         1.0,
         label="Top P",
+        cli="--top-p",
+        api="top_p",
     ),
     SettingSpec(
         "min_p",
         float,
-        _S.min_p,
+        0.05,
         "Drop tokens less likely than this fraction of the top token",
         0.0,
         1.0,
         label="Min P",
+        cli="--min-p",
+        api="min_p",
     ),
     SettingSpec(
         "repeat_penalty",
         float,
-        _S.repeat_penalty,
+        1.1,
         "Penalise recently used tokens (1: off)",
         0.5,
         2.0,
         label="Repeat Penalty",
+        cli="--repeat-penalty",
+        api="repeat_penalty",
     ),
-    SettingSpec("max_tokens", int, 1024, "Longest reply in tokens", 1, 1_000_000, label="Max Tokens"),
+    SettingSpec(
+        "max_tokens",
+        int,
+        1024,
+        "Longest reply in tokens",
+        1,
+        1_000_000,
+        label="Max Tokens",
+        cli="--max-tokens",
+        api="max_tokens",
+    ),
 )
 
 SPECS: dict[str, SettingSpec] = {s.name: s for s in MODEL_SETTINGS}
+
+
+def default(name: str) -> Any:
+    """One setting's built-in default (the core dataclasses take theirs from here)."""
+    return SPECS[name].default
 
 
 def defaults() -> dict[str, Any]:
@@ -220,6 +296,8 @@ def effective(
 
 
 def sampling_from(values: Mapping[str, Any], seed: int | None = None) -> SamplingSettings:
+    from app.core.request import SamplingSettings
+
     return SamplingSettings(
         temperature=values["temperature"],
         top_k=values["top_k"],
@@ -232,8 +310,12 @@ def sampling_from(values: Mapping[str, Any], seed: int | None = None) -> Samplin
 
 def draft_from(values: Mapping[str, Any], engine: str = "llama.cpp") -> DraftSettings:
     """Draft settings for an engine: MLX drafts a fixed number of tokens per round."""
+    from app.core.request import DraftSettings
+
     if engine == "MLX":
-        return DraftSettings(max_draft_size=values["mlx_draft_tokens"], min_draft_size=0, p_min=0.0)
+        return DraftSettings(
+            max_draft_size=values["mlx_draft_tokens"], min_draft_size=0, p_min=0.0, auto=False
+        )
     return DraftSettings(
         max_draft_size=values["draft_max"],
         min_draft_size=values["draft_min"],
@@ -242,6 +324,80 @@ def draft_from(values: Mapping[str, Any], engine: str = "llama.cpp") -> DraftSet
     )
 
 
+# --- the HTTP API ---------------------------------------------------------------------------
+def api_specs() -> dict[str, SettingSpec]:
+    """Request body field -> the setting it sets."""
+    return {s.api: s for s in MODEL_SETTINGS if s.api}
+
+
+def openapi_properties() -> dict[str, dict[str, Any]]:
+    """The per-request settings as OpenAPI properties, ranges and defaults included."""
+    return {field: spec.json_schema() for field, spec in api_specs().items()}
+
+
+# --- the command line -------------------------------------------------------------------------
+def _cli_dest(spec: SettingSpec) -> str:
+    return spec.name
+
+
+def _cli_type(spec: SettingSpec) -> Callable[[str], Any]:
+    """Parse a flag's text with the setting's own rules, worded for argparse."""
+
+    def parse(text: str) -> Any:
+        try:
+            value: Any = int(text) if spec.kind is int else float(text) if spec.kind is float else text
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                "must be a whole number" if spec.kind is int else "must be a number"
+            ) from None
+        problem = spec.problem(value)
+        if problem is not None:
+            raise argparse.ArgumentTypeError(problem)
+        return value
+
+    parse.__name__ = spec.kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+def _range_text(spec: SettingSpec) -> str:
+    if spec.minimum is None and spec.maximum is None:
+        return ""
+    return f", {_num(spec.minimum)} to {_num(spec.maximum)}"
+
+
+def add_cli_flags(parser: argparse._ActionsContainer) -> None:
+    """One flag per setting that has one; unset flags stay None (the model's defaults apply)."""
+    for spec in MODEL_SETTINGS:
+        if not spec.cli:
+            continue
+        help_text = spec.cli_help or f"{spec.title}: {spec.description}"
+        if spec.kind is bool:
+            parser.add_argument(
+                spec.cli,
+                dest=_cli_dest(spec),
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=f"{help_text} (default: {'on' if spec.default else 'off'})",
+            )
+            continue
+        if spec.kind is not str:
+            help_text += f" (default {_num(spec.default)}{_range_text(spec)})"
+        parser.add_argument(
+            spec.cli,
+            dest=_cli_dest(spec),
+            type=_cli_type(spec),
+            default=None,
+            metavar=spec.kind.__name__.upper() if spec.kind is not str else "TEXT",
+            help=help_text,
+        )
+
+
+def cli_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings the command line gave (None: not given)."""
+    return {spec.name: getattr(args, _cli_dest(spec), None) for spec in MODEL_SETTINGS if spec.cli}
+
+
+# --- docs -------------------------------------------------------------------------------------
 def _num(x: float | None) -> str:
     if x is None:
         return "any"
@@ -255,15 +411,20 @@ def markdown_table() -> str:
         "",
         "Generated from `app/core/model_settings.py` (`python -m app settings-doc > docs/settings.md`).",
         "",
-        "| Setting | key | type | default | range | description |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| Setting | key | CLI flag | API field | type | default | range | description |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for s in MODEL_SETTINGS:
         rng = ""
         if s.minimum is not None or s.maximum is not None:
             rng = f"{_num(s.minimum)} to {_num(s.maximum)}"
-        default = (
+        default_text = (
             "none" if s.default is None else repr(s.default) if isinstance(s.default, str) else s.default
         )
-        lines.append(f"| {s.title} | `{s.name}` | {s.kind.__name__} | {default} | {rng} | {s.description} |")
+        cli = "" if not s.cli else f"`{s.cli}`" + (f" / `--no-{s.cli[2:]}`" if s.kind is bool else "")
+        api = f"`{s.api}`" if s.api else ""
+        lines.append(
+            f"| {s.title} | `{s.name}` | {cli} | {api} | {s.kind.__name__} | {default_text} | {rng} "
+            f"| {s.description} |"
+        )
     return "\n".join(lines) + "\n"

@@ -1,7 +1,8 @@
 """What a caller asks an engine for: messages or a raw prompt, sampling and draft settings.
 
 Plain frozen dataclasses so the GUI, the CLI and the server can build, copy and compare
-requests without touching an engine.
+requests without touching an engine. Their defaults come from the setting declarations
+(app/core/model_settings.py), so a request built in code behaves like one from the app.
 """
 
 from __future__ import annotations
@@ -10,6 +11,13 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from app.core.errors import InvalidRequestError
+from app.core.model_settings import SPECS, default
+
+
+def _check(**values: object) -> None:
+    """The declared type and range of each setting (NaN and infinities included)."""
+    for name, value in values.items():
+        SPECS[name].coerce(value)
 
 
 class Role(str, Enum):
@@ -35,45 +43,42 @@ class ChatMessage:
 class SamplingSettings:
     """Sampler settings; temperature 0 means greedy (deterministic) decoding."""
 
-    temperature: float = 0.8
-    top_k: int = 40
-    top_p: float = 0.95
-    min_p: float = 0.05
-    repeat_penalty: float = 1.1
+    temperature: float = default("temperature")
+    top_k: int = default("top_k")
+    top_p: float = default("top_p")
+    min_p: float = default("min_p")
+    repeat_penalty: float = default("repeat_penalty")
     repeat_last_n: int = 64
     seed: int | None = None
 
     def validate(self) -> None:
-        if self.temperature < 0:
-            raise InvalidRequestError("temperature must be >= 0")
-        if self.top_k < 0:
-            raise InvalidRequestError("top_k must be >= 0 (0 disables it)")
-        if not 0.0 < self.top_p <= 1.0:
-            raise InvalidRequestError("top_p must be in (0, 1]")
-        if not 0.0 <= self.min_p <= 1.0:
-            raise InvalidRequestError("min_p must be in [0, 1]")
-        if self.repeat_penalty <= 0:
-            raise InvalidRequestError("repeat_penalty must be > 0")
+        _check(
+            temperature=self.temperature,
+            top_k=self.top_k,
+            top_p=self.top_p,
+            min_p=self.min_p,
+            repeat_penalty=self.repeat_penalty,
+        )
 
 
 @dataclass(frozen=True)
 class DraftSettings:
     """How the draft model proposes tokens (LM Studio's llama.cpp draft settings)."""
 
-    max_draft_size: int = 16
-    min_draft_size: int = 0
-    p_min: float = 0.75  # "Drafting Probability Cutoff"
-    auto: bool = False  # "Auto": choose each round's length (up to max_draft_size) from measurements
+    max_draft_size: int = default("draft_max")
+    min_draft_size: int = default("draft_min")
+    p_min: float = default("draft_p_min")  # "Drafting Probability Cutoff"
+    auto: bool = default("draft_auto")  # "Auto": choose each round's length (up to max_draft_size)
 
     def validate(self) -> None:
-        if self.max_draft_size < 1:
-            raise InvalidRequestError("max draft size must be >= 1")
-        if self.min_draft_size < 0:
-            raise InvalidRequestError("min draft size must be >= 0")
+        _check(
+            draft_max=self.max_draft_size,
+            draft_min=self.min_draft_size,
+            draft_p_min=self.p_min,
+            draft_auto=self.auto,
+        )
         if self.min_draft_size > self.max_draft_size:
             raise InvalidRequestError("min draft size must not exceed max draft size")
-        if not 0.0 <= self.p_min <= 1.0:
-            raise InvalidRequestError("drafting probability cutoff must be in [0, 1]")
 
 
 @dataclass(frozen=True)
@@ -83,7 +88,7 @@ class GenerationRequest:
 
     messages: tuple[ChatMessage, ...] = ()
     prompt: str | None = None
-    max_tokens: int = 512
+    max_tokens: int = default("max_tokens")
     sampling: SamplingSettings = field(default_factory=SamplingSettings)
     draft: DraftSettings = field(default_factory=DraftSettings)
     stop: tuple[str, ...] = ()
@@ -91,8 +96,7 @@ class GenerationRequest:
     def validate(self) -> None:
         if self.prompt is None and not self.messages:
             raise InvalidRequestError("a request needs messages or a prompt")
-        if self.max_tokens < 1:
-            raise InvalidRequestError("max_tokens must be >= 1")
+        _check(max_tokens=self.max_tokens)
         if any(s == "" for s in self.stop):
             raise InvalidRequestError("stop strings must not be empty")
         self.sampling.validate()

@@ -20,7 +20,6 @@ from pathlib import Path
 import llama_cpp as ll
 import numpy as np
 
-from app.chat.templates import render_prompt
 from app.core import model_settings
 from app.core.errors import (
     ContextOverflowError,
@@ -30,6 +29,7 @@ from app.core.errors import (
 )
 from app.core.events import StreamItem
 from app.core.request import GenerationRequest, SamplingSettings
+from app.engines.chat_template import render_prompt
 from app.engines.compatibility import refuse_unusable_draft
 from app.engines.speculative import CachedSequence, CancelFlag, ensure_prompt_fits, run_generation
 from app.library.gguf_meta import GGUFInfo, read_gguf
@@ -200,12 +200,18 @@ class LlamaCppModel(CachedSequence):
     def is_eog(self, token: int) -> bool:
         return bool(ll.llama_vocab_is_eog(self._vocab, token))
 
+    def _special_text(self, token: int) -> str:
+        if token < 0:
+            return ""
+        return (ll.llama_vocab_get_text(self._vocab, token) or b"").decode("utf-8", "replace")
+
     @property
     def bos_text(self) -> str:
-        bos = ll.llama_vocab_bos(self._vocab)
-        return (
-            "" if bos < 0 else (ll.llama_vocab_get_text(self._vocab, bos) or b"").decode("utf-8", "replace")
-        )
+        return self._special_text(ll.llama_vocab_bos(self._vocab))
+
+    @property
+    def eos_text(self) -> str:
+        return self._special_text(ll.llama_vocab_eos(self._vocab))
 
     # --- the cache: what the speculative loop drives --------------------------------------
     def eval(self, tokens: Sequence[int], n_logits: int = 1) -> None:
@@ -279,7 +285,7 @@ class LlamaCppModel(CachedSequence):
         models raise before the first event."""
         request.validate()
         refuse_unusable_draft(self, draft)
-        text, add_special = render_prompt(request, self.info, bos_text=self.bos_text)
+        text, add_special = render_prompt(request, self.info, bos_text=self.bos_text, eos_text=self.eos_text)
         prompt = self.tokenize(text, add_special=add_special)
         if not prompt:
             prompt = [ll.llama_vocab_bos(self._vocab)]

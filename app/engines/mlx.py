@@ -3,7 +3,8 @@
 mlx-lm's speculative generator reports `from_draft` but not how many tokens were drafted, so
 we do not use it: the MLX model implements the few cache operations our own loop needs
 (append tokens, read a row's logits, trim the cache), and the very same loop
-(app/engines/speculative.py) drafts, verifies, tags origins and counts honestly.
+(app/engines/speculative.py) drafts, verifies, tags origins and counts honestly. Sliding-window
+layers use a cache that can always roll back a round (app/engines/mlx_cache.py).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from app.chat.templates import render_prompt
 from app.core.errors import (
     ContextOverflowError,
     EngineUnavailableError,
@@ -25,6 +25,7 @@ from app.core.errors import (
 )
 from app.core.events import StreamItem
 from app.core.request import GenerationRequest, SamplingSettings
+from app.engines.chat_template import render_prompt
 from app.engines.compatibility import refuse_unusable_draft
 from app.engines.speculative import CachedSequence, CancelFlag, ensure_prompt_fits, run_generation
 from app.library.mlx_meta import MLXInfo, read_mlx_folder
@@ -77,15 +78,16 @@ class MLXModel(CachedSequence):
         if not mlx_available():
             raise EngineUnavailableError(f"{self.path.name} needs the MLX engine: {INSTALL_HINT}")
         import mlx_lm
-        from mlx_lm.models.cache import make_prompt_cache
+
+        from app.engines.mlx_cache import make_rollback_cache
 
         try:
             loaded = mlx_lm.load(str(self.path))
             self._model, self._tok = loaded[0], loaded[1]
         except Exception as exc:  # mlx-lm raises many kinds; the user needs one line
             raise ModelLoadError(f"MLX could not load {self.path.name}: {exc}") from None
-        self._make_cache = make_prompt_cache
-        self._cache = make_prompt_cache(self._model)
+        self._make_cache = make_rollback_cache
+        self._cache = make_rollback_cache(self._model)
         train_ctx = self.info.context_length or DEFAULT_CONTEXT
         self.n_ctx = min(n_ctx or DEFAULT_CONTEXT, train_ctx)
         self.cached: list[int] = []
@@ -102,6 +104,7 @@ class MLXModel(CachedSequence):
         template = tok_cfg.get("chat_template")
         self._template = _Source(self.info.architecture, template if isinstance(template, str) else None)
         self._bos_text = str(getattr(self._tok, "bos_token", "") or "")
+        self._eos_text = str(getattr(self._tok, "eos_token", "") or "")
 
     @property
     def name(self) -> str:
@@ -155,13 +158,17 @@ class MLXModel(CachedSequence):
             self.cached.extend(chunk)
 
     def truncate(self, n: int) -> None:
-        from mlx_lm.models.cache import can_trim_prompt_cache, trim_prompt_cache
+        """Drop the cache's last tokens. Sliding-window layers keep some slack for this
+        (app/engines/mlx_cache.py); only a cache that truly cannot drop them (a recurrent
+        state, or a rollback past that slack) is rebuilt from the kept prefix."""
+        from app.engines.mlx_cache import can_trim
 
         drop = len(self.cached) - n
         if drop <= 0:
             return
-        if can_trim_prompt_cache(self._cache):
-            trim_prompt_cache(self._cache, drop)
+        if can_trim(self._cache, drop):
+            for c in self._cache:
+                c.trim(drop)
             del self.cached[n:]
             return
         keep = self.cached[:n]
@@ -183,7 +190,9 @@ class MLXModel(CachedSequence):
     ) -> Iterator[StreamItem]:
         request.validate()
         refuse_unusable_draft(self, draft, exact_size=True)
-        text, add_special = render_prompt(request, self._template, bos_text=self._bos_text)
+        text, add_special = render_prompt(
+            request, self._template, bos_text=self._bos_text, eos_text=self._eos_text
+        )
         prompt = self.tokenize(text, add_special=add_special)
         if not prompt:
             prompt = self.tokenize(self._bos_text or " ", add_special=False)

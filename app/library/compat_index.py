@@ -1,17 +1,19 @@
 """Which models can draft for a main model, smallest first, and why the others cannot.
 
 Verdicts are cached on disk keyed by both files' path, size and mtime, so the draft dropdown
-fills at once on the next start, and a changed file is checked again (no stale verdict).
+fills at once on the next start, and a changed file is checked again (no stale verdict). The
+index is shared by threads (the chat, the server's requests, the advisor): one lock guards it.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.engines.compatibility import check_vocab_pair, engine_mismatch
 from app.library.atomic import read_cache, write_json_atomic
+from app.library.draft_rules import check_vocab_pair, engine_mismatch
 from app.library.entry import MLX, ModelEntry
 from app.library.library import ModelLibrary
 from app.library.paths import cache_dir
@@ -59,6 +61,7 @@ class CompatibilityIndex:
         self.path = path or cache_dir() / "draft-compatibility.json"
         self._verdicts: dict[str, list] = read_cache(self.path, CACHE_SCHEMA, "pairs", valid=_is_verdict)
         self._dirty = False
+        self._lock = threading.RLock()
 
     def _pair_key(self, main: ModelEntry, draft: ModelEntry) -> str:
         return (
@@ -67,7 +70,8 @@ class CompatibilityIndex:
 
     def verdict(self, main: ModelEntry, draft: ModelEntry) -> tuple[bool, str]:
         key = self._pair_key(main, draft)
-        hit = self._verdicts.get(key)
+        with self._lock:
+            hit = self._verdicts.get(key)
         if hit is not None:
             return bool(hit[0]), str(hit[1])
         mismatch = engine_mismatch(main.engine, draft.engine)
@@ -76,8 +80,9 @@ class CompatibilityIndex:
             if mismatch is not None
             else check_vocab_pair(main.vocab, draft.vocab, exact_size=main.engine == MLX)
         )
-        self._verdicts[key] = [result.compatible, result.reason]
-        self._dirty = True
+        with self._lock:
+            self._verdicts[key] = [result.compatible, result.reason]
+            self._dirty = True
         return result.compatible, result.reason
 
     def drafts_for(self, main_key: str) -> DraftReport:
@@ -102,16 +107,17 @@ class CompatibilityIndex:
         return report
 
     def save(self) -> None:
-        if not self._dirty:
-            return
-        live = {e.path for e in self.library.entries.values()}
-        self._verdicts = {
-            k: v
-            for k, v in self._verdicts.items()
-            if k.split("#", 1)[0] in live and k.split(">", 1)[1].split("#", 1)[0] in live
-        }
-        try:
-            write_json_atomic(self.path, {"schema": CACHE_SCHEMA, "pairs": self._verdicts})
-        except OSError as exc:
-            log.warning("could not write the compatibility cache: %s", exc)
-        self._dirty = False
+        with self._lock:
+            if not self._dirty:
+                return
+            live = {e.path for e in self.library.entries.values()}
+            self._verdicts = {
+                k: v
+                for k, v in self._verdicts.items()
+                if k.split("#", 1)[0] in live and k.split(">", 1)[1].split("#", 1)[0] in live
+            }
+            try:
+                write_json_atomic(self.path, {"schema": CACHE_SCHEMA, "pairs": self._verdicts})
+            except OSError as exc:
+                log.warning("could not write the compatibility cache: %s", exc)
+            self._dirty = False

@@ -28,20 +28,6 @@ STATS_FIELDS = (
     "rejected_draft_tokens_count",
     "ignored_draft_tokens_count",
 )
-# request field -> per-model setting
-SETTING_FIELDS = {
-    "temperature": "temperature",
-    "top_p": "top_p",
-    "top_k": "top_k",
-    "min_p": "min_p",
-    "repeat_penalty": "repeat_penalty",
-    "max_tokens": "max_tokens",
-    "draft_max": "draft_max",
-    "draft_min": "draft_min",
-    "draft_p_min": "draft_p_min",
-    "draft_auto": "draft_auto",
-    "num_draft_tokens": "mlx_draft_tokens",
-}
 
 
 class ApiError(Exception):
@@ -66,13 +52,13 @@ class ParsedRequest:
     messages: tuple[ChatMessage, ...] = ()
     prompt: str | None = None
 
-    def generation_request(self, values: dict[str, Any]) -> GenerationRequest:
+    def generation_request(self, values: dict[str, Any], engine: str = "llama.cpp") -> GenerationRequest:
         return GenerationRequest(
             messages=self.messages,
             prompt=self.prompt,
             max_tokens=int(values["max_tokens"]),
             sampling=model_settings.sampling_from(values, seed=self.seed),
-            draft=model_settings.draft_from(values),
+            draft=model_settings.draft_from(values, engine),
             stop=self.stop,
         )
 
@@ -88,12 +74,12 @@ def parse_body(body: Any, chat: bool) -> ParsedRequest:
     if not isinstance(model, str) or not model:
         raise _bad("'model' is required and must be a string", "missing_model")
     overrides: dict[str, Any] = {}
-    for field, setting in SETTING_FIELDS.items():
+    for field, spec in model_settings.api_specs().items():  # the settings declare their fields
         if body.get(field) is not None:
             try:
-                overrides[setting] = model_settings.SPECS[setting].coerce(body[field])
+                overrides[spec.name] = spec.coerce(body[field], field)
             except InvalidRequestError as exc:
-                raise _bad(str(exc).replace(setting, field, 1), "invalid_value") from None
+                raise _bad(str(exc), "invalid_value") from None
     seed = body.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise _bad("seed must be an integer", "invalid_value")

@@ -1,8 +1,9 @@
 """The local HTTP server: routing, API keys, CORS, size limits, streaming, disconnects.
 
-Standard library only (ThreadingHTTPServer): one thread per connection, generations ordered
-per model by the ModelHost. A client that goes away cancels its generation at once: the
-cancel flag the engine checks every round also looks at the socket.
+Standard library only (ThreadingHTTPServer): one thread per connection; models are loaded,
+shared and leased through the ModelRuntime (one generation per model at a time, first come
+first served). A client that goes away cancels its generation at once: the cancel flag the
+engine checks every round also looks at the socket.
 """
 
 from __future__ import annotations
@@ -20,10 +21,14 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from app.core.errors import ContextOverflowError, InvalidRequestError, SpeculaError
+from app.core.errors import (
+    ContextOverflowError,
+    DraftIncompatibleError,
+    InvalidRequestError,
+    SpeculaError,
+)
 from app.core.events import GenerationResult, TokenEvent, TokenOrigin
-from app.engines.compatibility import check_draft
-from app.engines.drafting import PROMPT_LOOKUP_KEY, PromptLookupDraft
+from app.runtime import ClientGoneError, ModelBusyError, ModelRuntime, UnknownModelError
 from app.server.api import (
     ApiError,
     ParsedRequest,
@@ -35,7 +40,6 @@ from app.server.api import (
     rest_model,
     stats_body,
 )
-from app.server.host import ClientGoneError, ModelHost, ServerBusyError
 from app.server.openapi import openapi_schema
 
 log = logging.getLogger(__name__)
@@ -88,14 +92,14 @@ class SpeculaServer(ThreadingHTTPServer):
         self,
         host: str = "127.0.0.1",
         port: int = 1234,
-        model_host: ModelHost | None = None,
+        runtime: ModelRuntime | None = None,
         api_key: str | None = None,
         cors: bool = False,
         on_log: LogCallback | None = None,
     ) -> None:
         if not is_loopback(host) and not api_key:
             raise InvalidRequestError(f"serving on {host} (not loopback) requires an API key (--api-key)")
-        self.model_host = model_host or ModelHost()
+        self.runtime = runtime or ModelRuntime()
         self.api_key = api_key
         self.cors = cors
         self.on_log = on_log
@@ -213,18 +217,18 @@ class RequestHandler(BaseHTTPRequestHandler):
             self._error(ApiError(500, f"internal error: {exc}", "internal_error", "server_error"))
 
     def _models(self, rest: bool) -> None:
-        host = self.server.model_host
-        host.library.rescan()
-        loaded = host.loaded_keys()
-        entries = sorted(host.library.entries.values(), key=lambda e: e.key)
+        runtime = self.server.runtime
+        runtime.library.rescan()
+        loaded = runtime.loaded_keys()
+        entries = sorted(runtime.library.entries.values(), key=lambda e: e.key)
         data = [rest_model(e, e.key in loaded) if rest else openai_model(e) for e in entries]
         self._json(200, {"object": "list", "data": data})
 
     # --- generation --------------------------------------------------------------------------------
     def _complete(self, chat: bool, rest: bool) -> None:
-        host = self.server.model_host
+        runtime = self.server.runtime
         parsed = parse_body(self._read_json(), chat)
-        entry = host.library.find(parsed.model)
+        entry = runtime.library.find(parsed.model)
         if entry is None:
             raise ApiError(404, f"model {parsed.model!r} not found (see GET /v1/models)", "model_not_found")
         request_values: dict[str, Any] = dict(parsed.overrides)
@@ -232,37 +236,15 @@ class RequestHandler(BaseHTTPRequestHandler):
             request_values["draft_model"] = ""
         elif parsed.draft_model is not None:
             request_values["draft_model"] = parsed.draft_model
-        values = host.defaults.effective(entry.key, request_values)
-        draft_entry = None
-        lookup = values["draft_model"] == PROMPT_LOOKUP_KEY
-        if values["draft_model"] and not lookup:
-            draft_entry = host.library.find(str(values["draft_model"]))
-            if draft_entry is None:
-                raise ApiError(404, f"draft model {values['draft_model']!r} not found", "model_not_found")
-            verdict = check_draft(entry.path, draft_entry.path)
-            if not verdict:
-                raise ApiError(
-                    400,
-                    f"{draft_entry.key} cannot draft for {entry.key}: {verdict.reason}",
-                    "incompatible_draft",
-                )
-        try:
-            request = parsed.generation_request(values)
-            request.validate()
-            main = host.model(entry.key)
-            draft: object | None = host.model(draft_entry.key) if draft_entry else None
-            if lookup:
-                draft = PromptLookupDraft()
-        except InvalidRequestError as exc:
-            raise ApiError(400, str(exc), "invalid_value") from None
-        except SpeculaError as exc:
-            raise ApiError(400, str(exc), "model_load_failed") from None
+        values = runtime.defaults.effective(entry.key, request_values)
         watch = SocketWatch(self.connection)
-        keys = [entry.key] + ([draft_entry.key] if draft_entry else [])
         try:
-            with host.using(keys, watch.is_set, watch):
+            request = parsed.generation_request(values, entry.engine)
+            request.validate()
+            lease = runtime.lease(entry.key, values["draft_model"], gone=watch.is_set, cancel=watch)
+            with lease:
                 try:
-                    stream = main.generate(request, draft=draft, cancel=watch)
+                    stream = lease.generate(request, cancel=watch)
                 except ContextOverflowError as exc:
                     raise ApiError(400, str(exc), "context_length_exceeded") from None
                 except SpeculaError as exc:
@@ -271,10 +253,19 @@ class RequestHandler(BaseHTTPRequestHandler):
                     self._stream(parsed, entry.key, stream, rest, watch)
                 else:
                     self._collect(parsed, entry.key, stream, rest)
-        except ServerBusyError as exc:
+        except UnknownModelError:
+            missing = values["draft_model"]
+            raise ApiError(404, f"draft model {missing!r} not found", "model_not_found") from None
+        except DraftIncompatibleError as exc:
+            raise ApiError(400, str(exc), "incompatible_draft") from None
+        except InvalidRequestError as exc:
+            raise ApiError(400, str(exc), "invalid_value") from None
+        except ModelBusyError as exc:
             raise ApiError(503, str(exc), "server_busy", "server_error") from None
         except ClientGoneError:
             self.close_connection = True
+        except SpeculaError as exc:
+            raise ApiError(400, str(exc), "model_load_failed") from None
 
     def _collect(self, p: ParsedRequest, model: str, stream: Any, rest: bool) -> None:
         result: GenerationResult | None = None
@@ -331,5 +322,5 @@ def serve(host: str, port: int, api_key: str | None = None, cors: bool = False) 
         pass
     finally:
         server.server_close()
-        server.model_host.close()
+        server.runtime.close()
     return 0

@@ -4,27 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-_NUMBER_FIELDS = {
-    "temperature": {"type": "number", "minimum": 0},
-    "top_p": {"type": "number", "minimum": 0.01, "maximum": 1},
-    "top_k": {"type": "integer", "minimum": 0},
-    "min_p": {"type": "number", "minimum": 0, "maximum": 1},
-    "repeat_penalty": {"type": "number"},
-    "max_tokens": {"type": "integer", "minimum": 1},
-    "seed": {"type": "integer"},
-    "draft_max": {"type": "integer", "minimum": 1},
-    "draft_min": {"type": "integer", "minimum": 0},
-    "draft_p_min": {"type": "number", "minimum": 0, "maximum": 1},
-}
+from app.core import model_settings
+
 _COMMON = {
+    **model_settings.openapi_properties(),  # the per-request settings, with their ranges
     "model": {"type": "string"},
     "draft_model": {
         "type": "string",
-        "description": "draft model key; empty for none; omitted: the model's default",
+        "description": "draft model key, or 'prompt-lookup'; empty for none; omitted: the model's default",
     },
     "stream": {"type": "boolean"},
     "stop": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
-    **_NUMBER_FIELDS,
+    "seed": {"type": "integer"},
 }
 _CHAT = {
     "type": "object",

@@ -4,7 +4,6 @@ then shows tok/s and acceptance per draft as a small chart, and saves the recomm
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPixmap
@@ -18,10 +17,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.engines.advisor import Advice, Candidate, advise, prompt_lookup_candidate
-from app.library.compat_index import CompatibilityIndex
-from app.library.library import ModelLibrary
-from app.library.model_defaults import ModelDefaultsStore
+from app.core import model_settings
+from app.runtime import ModelRuntime
+from app.runtime.advisor import Advice, advise, library_candidates
 from app.ui.chat_view import DRAFT_COLOR
 from app.ui.tasks import BackgroundTask
 
@@ -51,16 +49,14 @@ def advice_chart(advice: Advice, width: int = 460, row: int = 22) -> QPixmap:
 class AdvisorDialog(QDialog):
     saved = Signal(str)
 
-    def __init__(
-        self, key: str, library: ModelLibrary, defaults: ModelDefaultsStore, parent: QWidget | None = None
-    ) -> None:
+    def __init__(self, key: str, runtime: ModelRuntime, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Find the best draft")
         self.key = key
-        self.defaults = defaults
+        self.defaults = runtime.defaults
         self.cancel = threading.Event()
         self.advice: Advice | None = None
-        entry = library.entries[key]
+        entry = runtime.library.entries[key]
         self.title = QLabel(f"Measuring drafts for <b>{entry.name}</b> on code, prose and a list...")
         self.progress = QProgressBar()
         self.chart = QLabel()
@@ -85,18 +81,13 @@ class AdvisorDialog(QDialog):
             layout.addWidget(w)
         layout.addLayout(buttons)
 
-        settings_engine = entry.engine
-        main_path = Path(entry.path)
+        engine = entry.engine
 
         def job(report: object) -> Advice:
-            from app.core import model_settings
-
-            drafts = CompatibilityIndex(library).drafts_for(key).compatible
-            candidates = [prompt_lookup_candidate()] + [
-                Candidate(o.entry.key, o.entry.name, Path(o.entry.path)) for o in drafts
-            ]
-            settings = model_settings.draft_from(defaults.effective(key), settings_engine)
-            return advise(main_path, candidates, settings, progress=report, cancel=self.cancel)  # type: ignore[arg-type]
+            # Through the runtime: the chat's loaded models are measured as they are, not copied.
+            candidates = library_candidates(runtime, key)
+            settings = model_settings.draft_from(runtime.defaults.effective(key), engine)
+            return advise(runtime, key, candidates, settings, progress=report, cancel=self.cancel)  # type: ignore[arg-type]
 
         self.task = BackgroundTask(job, self)
         self.task.progressed.connect(self._on_progress)

@@ -34,7 +34,7 @@ from app.library.compat_index import CompatibilityIndex, DraftReport
 from app.library.entry import ModelEntry
 from app.library.library import ModelLibrary
 from app.library.model_defaults import ModelDefaultsStore
-from app.server.host import ModelHost
+from app.runtime import ModelRuntime
 from app.ui.advisor_dialog import AdvisorDialog
 from app.ui.chat_page import ChatPage
 from app.ui.dialogs import show_about
@@ -82,9 +82,9 @@ class MainWindow(QMainWindow):
         self._dialogs: list[AdvisorDialog] = []
         self.load_failures: dict[str, str] = {}  # key -> why it did not load (this session)
 
-        # engine thread; the local server shares its models through the host
-        self.host = ModelHost(self.library, self.defaults)
-        self.worker = EngineWorker(self.host)
+        # one owner of loaded models for the chat, the local server and the advisor
+        self.runtime = ModelRuntime(self.library, self.defaults, self.index)
+        self.worker = EngineWorker(self.runtime)
         self.thread_ = track(QThread(self))
         self.thread_.setObjectName("engine")
         self.worker.moveToThread(self.thread_)
@@ -124,7 +124,7 @@ class MainWindow(QMainWindow):
         # pages
         self.chat = ChatPage(self.store)
         self.models = ModelsPage(self.defaults)
-        self.server_page = ServerPage(self.host)
+        self.server_page = ServerPage(self.runtime)
         self.pages = QStackedWidget()
         self.pages.addWidget(self.chat)
         self.pages.addWidget(self.models)
@@ -363,7 +363,7 @@ class MainWindow(QMainWindow):
     def open_advisor(self, key: str) -> AdvisorDialog | None:
         if not key or key not in self.library.entries:
             return None
-        dialog = AdvisorDialog(key, self.library, self.defaults, self)
+        dialog = AdvisorDialog(key, self.runtime, self)
         dialog.saved.connect(self._on_advice_saved)
         self._dialogs.append(dialog)
         dialog.finished.connect(lambda _r: self._dialogs.remove(dialog) if dialog in self._dialogs else None)
@@ -387,7 +387,7 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop the reply in flight (keeping it), stop every thread, close the models."""
         self.worker.cancel.set()
-        self.host.cancel_all()
+        self.runtime.cancel_all()
         self.chat.save_partial()
         self.server_page.stop()
         for dialog in list(self._dialogs):
@@ -397,7 +397,7 @@ class MainWindow(QMainWindow):
         self.thread_.quit()
         self.thread_.wait(30_000)
         self.worker.shutdown()
-        self.host.close()
+        self.runtime.close(timeout=30)
         self.store.close()
 
     def closeEvent(self, event: QCloseEvent) -> None:

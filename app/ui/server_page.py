@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.errors import SpeculaError
-from app.server.host import ModelHost
+from app.runtime import ModelRuntime
 from app.server.http_server import SpeculaServer
 
 
@@ -34,9 +34,9 @@ class _LogBridge(QObject):
 class ServerPage(QWidget):
     stateChanged = Signal(bool)
 
-    def __init__(self, host: ModelHost, parent: QWidget | None = None) -> None:
+    def __init__(self, runtime: ModelRuntime, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.host = host
+        self.runtime = runtime
         self.server: SpeculaServer | None = None
         self._thread: threading.Thread | None = None
         self._bridge = _LogBridge()
@@ -105,7 +105,7 @@ class ServerPage(QWidget):
             self.server = SpeculaServer(
                 host,
                 self.port.value(),
-                model_host=self.host,
+                runtime=self.runtime,
                 api_key=self.api_key.text().strip() or None,
                 cors=self.cors.isChecked(),
                 on_log=self._bridge.line.emit,

@@ -4,6 +4,11 @@ Jobs arrive as queued signals, so they run one after another in order: a draft s
 during a reply is loaded after that reply ends and applies to the next one. Stopping sets a
 flag the loop checks every round. Tokens reach the GUI in batches, at most every ~40 ms,
 not one signal per token.
+
+The models themselves belong to the ModelRuntime, shared with the local server and the
+advisor: this worker only says which main model and which draft the chat uses, leases the
+pair for each reply, and lets go of what the chat no longer uses (a model a server request
+is using is closed when that request ends, never under it).
 """
 
 from __future__ import annotations
@@ -16,15 +21,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from app.core.errors import SpeculaError
+from app.core.errors import DraftIncompatibleError, SpeculaError
 from app.core.events import GenerationResult, TokenEvent
 from app.core.request import GenerationRequest
-from app.engines.compatibility import check_draft
-from app.engines.drafting import PROMPT_LOOKUP_KEY, PromptLookupDraft
-from app.engines.llamacpp import LlamaCppModel, LoadOptions
-from app.engines.loader import LoadedModel
-from app.engines.mlx import MLXModel
-from app.server.host import ModelHost
+from app.engines.drafting import PROMPT_LOOKUP_KEY
+from app.runtime import ClientGoneError, Lease, LoadSettings, ModelRuntime
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ class LoadJob:
 
 
 class EngineWorker(QObject):
-    """Lives in a QThread; owns the loaded main and draft models."""
+    """Lives in a QThread; says which models the chat uses and streams its replies."""
 
     modelLoading = Signal(str)  # key
     loadProgress = Signal(float)  # 0..1
@@ -53,26 +54,24 @@ class EngineWorker(QObject):
     failed = Signal(str)  # a message for the user
     loadFailed = Signal(str, str)  # key, reason: the library marks the model
 
-    def __init__(self, host: ModelHost | None = None) -> None:
+    def __init__(self, runtime: ModelRuntime | None = None) -> None:
         super().__init__()
-        self.host = host or ModelHost()  # shared with the local server
+        self.runtime = runtime or ModelRuntime()  # shared with the local server
         self.cancel = threading.Event()  # set from the GUI thread to stop a reply
-        self.main: LoadedModel | None = None
         self.main_key = ""
-        self.draft: LoadedModel | PromptLookupDraft | None = None
         self.draft_key = ""
-        self._load_opts: tuple[int, int] = (0, 0)
 
     # --- jobs (run in the worker thread) --------------------------------------------------
     @Slot(object)
     def load_main(self, job: LoadJob) -> None:
         self.modelLoading.emit(job.key)
-        self._close_all()
+        self._let_go(keep=job.key)
         try:
-            self.main = self.host.model(
+            info = self.runtime.load(
                 job.key,
-                job.path,
-                LoadOptions(n_ctx=job.n_ctx, n_gpu_layers=job.n_gpu_layers, progress=self.loadProgress.emit),
+                LoadSettings(job.n_ctx, job.n_gpu_layers),
+                progress=lambda _key, fraction: self.loadProgress.emit(fraction),
+                pin=True,
             )
         except SpeculaError as exc:
             self.loadFailed.emit(job.key, str(exc))
@@ -80,71 +79,72 @@ class EngineWorker(QObject):
             self.modelEjected.emit()
             return
         self.main_key = job.key
-        self._load_opts = (job.n_ctx, job.n_gpu_layers)
-        self.modelLoaded.emit(job.key, self.main.info.name)
+        self.modelLoaded.emit(job.key, info.name)
 
     @Slot(object)
     def set_draft(self, job: LoadJob | None) -> None:
-        if job is not None and job.key == self.draft_key and self.draft is not None:
+        if job is not None and job.key == self.draft_key:
             return
-        if self.draft is not None:
-            if self.draft_key != PROMPT_LOOKUP_KEY:
-                self.host.evict(self.draft_key)
-            self.draft, self.draft_key = None, ""
-        if job is None or self.main is None:
+        self._drop_draft()
+        if job is None or not self.main_key:
             self.draftChanged.emit("")
             return
         if job.key == PROMPT_LOOKUP_KEY:
-            self.draft, self.draft_key = PromptLookupDraft(), job.key
+            self.draft_key = job.key
             self.draftChanged.emit(job.key)
             return
-        verdict = check_draft(self.main.path, job.path)
-        if not verdict:
-            self.failed.emit(f"{job.path.name} cannot draft for {self.main.path.name}: {verdict.reason}")
-            self.draftRejected.emit(job.key)
-            self.draftChanged.emit("")
-            return
         try:
-            self.draft = self.host.model(
-                job.key, job.path, LoadOptions(n_ctx=self.main.n_ctx, n_gpu_layers=job.n_gpu_layers)
-            )
+            # Loads the draft now (with at least the main model's context), not at the first reply.
+            with self.runtime.lease(
+                self.main_key, job.key, progress=lambda _k, f: self.loadProgress.emit(f), max_waiting=None
+            ):
+                pass
+            self.runtime.pin(job.key)
+        except DraftIncompatibleError as exc:
+            self._reject(job, str(exc))
+            return
         except SpeculaError as exc:
-            self.failed.emit(f"Could not load the draft {job.path.name}: {exc}")
-            self.draftRejected.emit(job.key)
-            self.draftChanged.emit("")
+            self._reject(job, f"Could not load the draft {job.path.name}: {exc}")
             return
         self.draft_key = job.key
         self.draftChanged.emit(job.key)
 
+    def _reject(self, job: LoadJob, message: str) -> None:
+        self.failed.emit(message)
+        self.draftRejected.emit(job.key)
+        self.draftChanged.emit("")
+
     @Slot()
     def eject(self) -> None:
-        self._close_all()
+        self._let_go()
         self.modelEjected.emit()
 
     @Slot(object)
     def generate(self, request: GenerationRequest) -> None:
         self.cancel.clear()
-        if self.main is None:
+        if not self.main_key:
             self.failed.emit("Load a model first (Ctrl+L).")
             return
-        keys = [self.main_key] + (
-            [self.draft_key] if isinstance(self.draft, (LlamaCppModel, MLXModel)) else []
-        )
         try:
-            # The models are shared with the local server: one generation at a time each.
-            with self.host.using(keys, self.cancel.is_set, self.cancel):
-                result = self._stream(request)
+            # The models are shared with the local server: the lease waits for its turn.
+            lease = self.runtime.lease(
+                self.main_key, self.draft_key or None, cancel=self.cancel, max_waiting=None
+            )
+            with lease:
+                result = self._stream(lease, request)
+        except ClientGoneError:
+            self.failed.emit("Stopped before the reply started (the model was busy with another request).")
+            return
         except SpeculaError as exc:
             self.failed.emit(str(exc))
             return
         self.generationFinished.emit(result)
 
-    def _stream(self, request: GenerationRequest) -> GenerationResult | None:
-        assert self.main is not None
+    def _stream(self, lease: Lease, request: GenerationRequest) -> GenerationResult | None:
         batch: list[tuple[str, str]] = []
         last_flush = time.perf_counter()
         result: GenerationResult | None = None
-        for item in self.main.generate(request, draft=self.draft, cancel=self.cancel):
+        for item in lease.generate(request, cancel=self.cancel):
             if isinstance(item, TokenEvent):
                 batch.append((item.text, item.origin.value))
                 now = time.perf_counter()
@@ -159,11 +159,17 @@ class EngineWorker(QObject):
 
     @Slot()
     def shutdown(self) -> None:
-        self._close_all()
+        self._let_go()
 
-    def _close_all(self) -> None:
-        for key in (self.draft_key, self.main_key):
-            if key and key != PROMPT_LOOKUP_KEY:
-                self.host.evict(key)
-        self.main = self.draft = None
-        self.main_key = self.draft_key = ""
+    # --- letting go -------------------------------------------------------------------------
+    def _drop_draft(self, keep: str = "") -> None:
+        key, self.draft_key = self.draft_key, ""
+        if key and key not in (PROMPT_LOOKUP_KEY, self.main_key, keep):
+            self.runtime.evict(key, wait=False)  # closed now, or when a server request ends
+
+    def _let_go(self, keep: str = "") -> None:
+        """Stop using the chat's models; `keep` is about to be (re)loaded."""
+        self._drop_draft(keep)
+        key, self.main_key = self.main_key, ""
+        if key and key != keep:
+            self.runtime.evict(key, wait=False)

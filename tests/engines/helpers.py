@@ -39,6 +39,7 @@ def run(model, request: GenerationRequest, draft=None, cancel=None) -> Run:
 def raw(
     prompt: str, max_tokens: int = 40, sampling: SamplingSettings = GREEDY, **draft: object
 ) -> GenerationRequest:
+    draft.setdefault("auto", False)  # fixed draft lengths unless a test asks for Auto (the app's default)
     return GenerationRequest(
         prompt=prompt, max_tokens=max_tokens, sampling=sampling, draft=DraftSettings(**draft)
     )  # type: ignore[arg-type]

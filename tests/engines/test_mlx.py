@@ -14,9 +14,9 @@ import pytest
 from app.core import model_settings
 from app.core.errors import DraftIncompatibleError, EngineUnavailableError, ModelFileError
 from app.core.events import StopReason, TokenOrigin
-from app.engines.compatibility import check_draft
 from app.engines.llamacpp import LlamaCppModel
 from app.engines.mlx import MLXModel
+from app.library.draft_rules import check_draft
 from tests.engines.helpers import GREEDY, assert_invariants, raw, run
 from tests.mlx_factory import write_mlx_model
 

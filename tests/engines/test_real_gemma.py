@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from app.core.request import ChatMessage, GenerationRequest, Role
-from app.engines.compatibility import check_draft
 from app.engines.llamacpp import LlamaCppModel, LoadOptions
+from app.library.draft_rules import check_draft
 from tests.engines.helpers import GREEDY, assert_invariants, raw, run
 from tests.model_factory import gemma_cut_down, gemma_f16_twin, gemma_q4
 

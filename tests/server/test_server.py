@@ -45,7 +45,7 @@ def server(library: None) -> Iterator[SpeculaServer]:
     yield srv
     srv.shutdown()
     srv.server_close()
-    srv.model_host.close()
+    srv.runtime.close()
 
 
 def call(
@@ -157,7 +157,7 @@ def test_streamed_chunks_carry_origin_and_the_last_one_stats(server):
 
 def test_the_models_default_draft_applies_unless_the_request_says_otherwise(server):
     ModelDefaultsStore().update(MAIN, {"draft_model": TWIN})
-    server.model_host.defaults = ModelDefaultsStore()
+    server.runtime.defaults = ModelDefaultsStore()
     body = call(server, "POST", "/api/v0/chat/completions", chat_body())[1]
     assert body["stats"]["draft_model"] == "twin.gguf"
     body = call(server, "POST", "/api/v0/chat/completions", chat_body(draft_model=""))[1]
@@ -341,4 +341,149 @@ def test_a_client_that_disconnects_cancels_its_generation_at_once(library):
     finally:
         srv.shutdown()
         srv.server_close()
-        srv.model_host.close()
+        srv.runtime.close()
+
+
+# --- through the model runtime ----------------------------------------------------------------
+def test_a_model_asked_to_draft_for_itself_is_refused(server):
+    status, body, _ = call(server, "POST", "/api/v0/chat/completions", chat_body(draft_model=MAIN))
+    assert status == 400 and body["error"]["code"] == "incompatible_draft"
+    assert "cannot draft for itself" in body["error"]["message"]
+    assert server.runtime.loaded() == []  # refused before loading anything
+
+
+def test_a_draft_with_a_small_context_of_its_own_still_drafts_a_long_reply(server):
+    ModelDefaultsStore().update(TWIN, {"context_length": 256})
+    server.runtime.defaults = ModelDefaultsStore()
+    status, body, _ = call(
+        server,
+        "POST",
+        "/api/v0/completions",
+        {
+            "model": MAIN,
+            "draft_model": TWIN,
+            "prompt": "the",
+            "max_tokens": 400,
+            "temperature": 0,
+            "draft_p_min": 0,
+            "draft_max": 4,
+            "draft_auto": False,
+        },
+    )
+    assert status == 200, body
+    s = body["stats"]
+    assert body["usage"]["completion_tokens"] == 400 and s["stop_reason"] == "max_tokens"
+    assert s["accepted_draft_tokens_count"] > 256
+    loaded = {i.key: i.n_ctx for i in server.runtime.loaded()}
+    assert loaded[TWIN] >= loaded[MAIN] > 256
+
+
+def test_prompt_lookup_as_the_draft(server):
+    status, body, _ = call(
+        server,
+        "POST",
+        "/api/v0/completions",
+        {"model": MAIN, "prompt": "the cat the cat the cat", "max_tokens": 8, "draft_model": "prompt-lookup"},
+    )
+    assert status == 200 and body["stats"]["draft_model"] == "Prompt lookup (no draft model)"
+
+
+def test_requests_with_a_draft_do_not_read_model_headers_again(server, monkeypatch):
+    assert call(server, "POST", "/v1/chat/completions", chat_body(draft_model=TWIN))[0] == 200
+
+    def no_more(*_a: object, **_k: object) -> None:
+        raise AssertionError("a model header was read for a request")
+
+    monkeypatch.setattr("app.library.draft_rules.read_gguf", no_more)
+    monkeypatch.setattr("app.library.compat_index.check_vocab_pair", no_more)
+    for _ in range(3):
+        status, body, _ = call(server, "POST", "/v1/chat/completions", chat_body(draft_model=TWIN))
+        assert status == 200, body
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "needle"),
+    [
+        ("temperature", float("nan"), "temperature must be a finite number"),
+        ("top_p", float("inf"), "top_p must be a finite number"),
+        ("temperature", 9, "temperature must be <= 5"),
+        ("repeat_penalty", 0.1, "repeat_penalty must be >= 0.5"),
+        ("num_draft_tokens", 11, "num_draft_tokens must be <= 10"),
+        ("draft_auto", "yes", "draft_auto must be true or false"),
+    ],
+)
+def test_fields_are_checked_against_their_declarations(server, field, value, needle):
+    raw = json.dumps(chat_body(**{field: value})).encode()  # json writes NaN / Infinity as Python does
+    status, body, _ = call(server, "POST", "/v1/chat/completions", raw=raw)
+    assert status == 400 and body["error"]["code"] == "invalid_value"
+    assert body["error"]["message"] == needle
+
+
+def test_openapi_fields_come_from_the_setting_declarations(server):
+    props = openapi_schema()["paths"]["/v1/chat/completions"]["post"]["requestBody"]["content"][
+        "application/json"
+    ]["schema"]["properties"]
+    assert props["draft_auto"]["type"] == "boolean" and props["draft_auto"]["default"] is True
+    assert props["num_draft_tokens"] == {
+        "type": "integer",
+        "description": "Tokens the MLX draft model generates per round",
+        "minimum": 1,
+        "maximum": 10,
+        "default": 2,
+    }
+    assert (props["temperature"]["minimum"], props["temperature"]["maximum"]) == (0.0, 5.0)
+    assert (props["repeat_penalty"]["minimum"], props["repeat_penalty"]["maximum"]) == (0.5, 2.0)
+    assert props["max_tokens"]["default"] == 1024
+
+
+def test_mlx_models_are_served_too(library):
+    pytest.importorskip("mlx_lm")
+    from tests.mlx_factory import write_mlx_model
+
+    write_mlx_model(models_dir() / "mlx-community" / "tiny-mlx", seed=0)
+    write_mlx_model(models_dir() / "mlx-community" / "tiny-mlx-twin", seed=0)
+    srv = start()
+    try:
+        status, body, _ = call(
+            srv,
+            "POST",
+            "/api/v0/completions",
+            {
+                "model": "mlx-community/tiny-mlx",
+                "draft_model": "mlx-community/tiny-mlx-twin",
+                "prompt": "the cat",
+                "max_tokens": 12,
+                "temperature": 0,
+                "num_draft_tokens": 3,
+            },
+        )
+        assert status == 200, body
+        assert body["stats"]["draft_model"] == "tiny-mlx-twin"
+        assert body["stats"]["accepted_draft_tokens_count"] > 0
+        models = call(srv, "GET", "/api/v0/models")[1]["data"]
+        assert {m["id"]: m["state"] for m in models}["mlx-community/tiny-mlx"] == "loaded"
+        status, body, _ = call(
+            srv,
+            "POST",
+            "/v1/completions",
+            {"model": "mlx-community/tiny-mlx", "draft_model": MAIN, "prompt": "x"},
+        )
+        assert status == 400 and body["error"]["code"] == "incompatible_draft"
+        assert "MLX" in body["error"]["message"] and "llama.cpp" in body["error"]["message"]
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        srv.runtime.close()
+
+
+def test_a_chat_template_that_fails_is_a_400_with_the_templates_own_words(server):
+    assert call(server, "POST", "/v1/chat/completions", chat_body())[0] == 200
+    with server.runtime.lease(MAIN) as lease:
+        lease.main.info.metadata["tokenizer.chat_template"] = (
+            "{% for m in messages %}{% if m.role == 'system' %}"
+            "{{ raise_exception('System role not supported') }}{% endif %}{{ m.content }}{% endfor %}"
+        )
+    body = chat_body(messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}])
+    status, answer, _ = call(server, "POST", "/v1/chat/completions", body)
+    assert status == 400 and "System role not supported" in answer["error"]["message"]
+    assert call(server, "POST", "/v1/chat/completions", chat_body())[0] == 200  # no system turn: fine

@@ -200,7 +200,7 @@ def test_an_mlx_model_loads_and_shows_the_mlx_draft_setting(qtbot, window):
 
 
 def test_draft_advisor_runs_off_the_gui_thread_and_saves_its_pick(qtbot, window, library_models, monkeypatch):
-    import app.engines.advisor as advisor
+    import app.runtime.advisor as advisor
 
     monkeypatch.setattr(advisor, "MIN_GAIN", 0.0)  # on tiny models any draft may "win"; we test the flow
     dialog = window.open_advisor(library_models["main"])

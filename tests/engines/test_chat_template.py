@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.chat.templates import render_prompt
+import pytest
+
 from app.core.request import ChatMessage, GenerationRequest, Role
+from app.engines.chat_template import ChatTemplateError, render_prompt
 
 
 @dataclass
@@ -42,9 +44,26 @@ def test_gguf_jinja_template_wins_and_its_bos_is_not_added_twice():
     assert not add_special
 
 
-def test_broken_jinja_falls_back_to_the_builtin_template():
-    text, _ = render_prompt(chat((Role.USER, "Hi")), Source(chat_template="{% for %}"))
-    assert text.startswith("<start_of_turn>user\nHi")
+def test_a_template_gets_the_eos_token_too():
+    template = "{% for m in messages %}{{ m.content }}{{ eos_token }}{% endfor %}"
+    text, _ = render_prompt(
+        chat((Role.USER, "Hi"), (Role.ASSISTANT, "Yo"), (Role.USER, "Bye")),
+        Source(chat_template=template),
+        bos_text="<s>",
+        eos_text="</s>",
+    )
+    assert text == "Hi</s>Yo</s>Bye</s>"
+
+
+def test_a_template_that_fails_is_an_error_with_its_own_message_not_chatml():
+    raising = (
+        "{% for m in messages %}{% if m.role == 'system' %}"
+        "{{ raise_exception('System role not supported') }}{% endif %}{% endfor %}"
+    )
+    with pytest.raises(ChatTemplateError, match="System role not supported"):
+        render_prompt(chat((Role.SYSTEM, "Be brief."), (Role.USER, "Hi")), Source(chat_template=raising))
+    with pytest.raises(ChatTemplateError, match="chat template failed"):
+        render_prompt(chat((Role.USER, "Hi")), Source(chat_template="{% for %}"))
 
 
 def test_raw_prompt_is_untouched():

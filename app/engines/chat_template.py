@@ -1,19 +1,26 @@
 """Turning chat messages into the prompt text a model was trained on.
 
-The GGUF's own Jinja template (`tokenizer.chat_template`) wins; where a file has none (the
-bundled Gemma base model) a built-in template is chosen by architecture; a raw prompt is
-passed through untouched. A final assistant message is left open so the model continues it.
+The model's own Jinja template (GGUF `tokenizer.chat_template`, MLX `tokenizer_config.json`)
+wins and receives `bos_token` and `eos_token`; where a model has none (the bundled Gemma base
+model) a built-in template is chosen by architecture; a raw prompt is passed through
+untouched. A final assistant message is left open so the model continues it.
+
+A template that fails to render is an error the user sees, with the template's own message:
+silently switching to another format would change what the model reads without saying so.
+It lives with the engines (which render prompts), below the chat room.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from app.core.errors import SpeculaError
 from app.core.request import ChatMessage, GenerationRequest, Role
 
-log = logging.getLogger(__name__)
+
+class ChatTemplateError(SpeculaError):
+    """The model's chat template could not render these messages."""
 
 
 class TemplateSource(Protocol):
@@ -85,8 +92,9 @@ def render_prompt(
     if source:
         try:
             text = _render_jinja(source, messages, bos_text, eos_text)
-            return text, not (bos_text and text.startswith(bos_text))
-        except Exception as exc:  # a broken template in a file must not stop the chat
-            log.warning("chat template of this model failed (%s); using a built-in one", exc)
+        except Exception as exc:  # jinja2 raises many kinds; the user needs the template's words
+            message = str(exc) or type(exc).__name__
+            raise ChatTemplateError(f"the model's chat template failed: {message}") from None
+        return text, not (bos_text and text.startswith(bos_text))
     builtin = BUILTIN_TEMPLATES.get(model.architecture, _chatml)
     return builtin(messages), True

@@ -1,4 +1,5 @@
-"""Every draft compatibility verdict and its reason, from GGUF headers only."""
+"""Every draft compatibility verdict and its reason, from GGUF headers only (the pairing
+rules in app/library/draft_rules.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.engines.compatibility import check_draft
+from app.library.draft_rules import check_draft
 from tests.model_factory import tiny_vocab, write_tiny_gguf
 
 

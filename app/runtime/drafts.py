@@ -1,0 +1,53 @@
+"""What a draft spec means, in one place.
+
+A spec is what a user or a request names as the draft: nothing (None, "" or "none"), prompt
+lookup (`PROMPT_LOOKUP_KEY`), or a model (key, name or path). `resolve_draft_spec` is the only
+function that reads specs, and `draft_source` the only one that turns a resolved plan and the
+loaded draft model into what the engine drafts with, so a combined spec (a draft model chained
+with prompt lookup) is added here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from app.engines.drafting import PROMPT_LOOKUP_KEY, PromptLookupDraft
+from app.runtime.model_ref import ModelRef
+
+
+@dataclass(frozen=True)
+class DraftPlan:
+    spec: str | None  # as given
+    model: ModelRef | None = None  # a draft model to load and lease
+    lookup: bool = False  # prompt lookup
+
+    @property
+    def key(self) -> str | None:
+        """The canonical spec: the draft model's key, the prompt-lookup key, or None."""
+        if self.model is not None:
+            return self.model.key
+        return PROMPT_LOOKUP_KEY if self.lookup else None
+
+
+NO_DRAFT = DraftPlan(None)
+
+
+def resolve_draft_spec(spec: str | None, resolve: Callable[[str], ModelRef]) -> DraftPlan:
+    """A draft spec as a plan; `resolve` turns a model spec into a ModelRef (or raises)."""
+    text = (spec or "").strip()
+    if not text or text.lower() == "none":
+        return NO_DRAFT
+    if text == PROMPT_LOOKUP_KEY:
+        return DraftPlan(spec, lookup=True)
+    return DraftPlan(spec, resolve(text))
+
+
+def draft_source(plan: DraftPlan, model: object | None) -> object | None:
+    """What the engine drafts with for this plan: the loaded draft model (the engine drives
+    it), a fresh prompt-lookup source (it indexes one reply's text), or None."""
+    if model is not None:
+        return model
+    if plan.lookup:
+        return PromptLookupDraft()
+    return None

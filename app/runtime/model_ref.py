@@ -1,0 +1,40 @@
+"""Plain descriptions of models the runtime can load: which one, and how to load it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A model by its canonical key: the library key, or the resolved path of a model outside
+    every library folder (the CLI accepts any path)."""
+
+    key: str
+    path: Path
+    engine: str  # "llama.cpp" or "MLX"
+    name: str
+
+
+@dataclass(frozen=True)
+class LoadSettings:
+    """What a model is loaded with (My Models' Context Length and GPU Offload)."""
+
+    n_ctx: int
+    n_gpu_layers: int = 0
+
+
+@dataclass(frozen=True)
+class LoadedInfo:
+    """One loaded model, as `ModelRuntime.loaded()` reports it."""
+
+    key: str
+    name: str
+    engine: str
+    path: str
+    n_ctx: int
+    pinned: bool  # kept for the app (the chat's models); idle unloading skips it
+    leased: bool  # a reply is using it right now
+    waiting: int  # replies waiting for it
+    last_used: float  # time.monotonic() when a lease last let it go (or it was loaded)
