@@ -30,13 +30,19 @@ def _port(text: str) -> int:
     return value
 
 
-TEXT_ARGUMENTS = ("prompt", "system", "stop", "api_key", "host")
+TEXT_ARGUMENTS = {
+    "prompt": "--prompt",
+    "system_prompt": "--system",
+    "stop": "--stop",
+    "api_key": "--api-key",
+    "host": "--host",
+}
 
 
 def _check_text(args: argparse.Namespace) -> str | None:
     """Text a model or the network will see must be valid UTF-8; the shell passes undecodable
     bytes through as lone surrogates, which would fail deep inside. (Paths may hold any bytes.)"""
-    for name in TEXT_ARGUMENTS:
+    for name, flag in TEXT_ARGUMENTS.items():
         value = getattr(args, name, None)
         for text in value if isinstance(value, list) else [value]:
             if not isinstance(text, str):
@@ -49,7 +55,7 @@ def _check_text(args: argparse.Namespace) -> str | None:
                     f"byte 0x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"character U+{code:04X}"
                 )
                 return (
-                    f"--{name.replace('_', '-')} is not valid UTF-8 text ({what} at position "
+                    f"{flag} is not valid UTF-8 text ({what} at position "
                     f"{exc.start + 1}); convert it to UTF-8"
                 )
     return None

@@ -90,5 +90,5 @@ def test_the_server_lists_the_good_models(bad_library):
     finally:
         server.shutdown()
         server.server_close()
-        server.model_host.close()
+        server.runtime.close()
     assert resp.status == 200 and [m["id"] for m in body["data"]] == ["good/tiny/main.gguf"]
