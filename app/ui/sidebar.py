@@ -9,7 +9,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QGroupBox,
-    QHBoxLayout,
     QMessageBox,
     QPushButton,
     QScrollArea,
@@ -33,11 +32,14 @@ class ConfigSidebar(QScrollArea):
     settingChanged = Signal(str, object)
     draftSelected = Signal(str)  # model key, "" for none
     visualizeToggled = Signal(bool)
+    rejectedToggled = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWidgetResizable(True)
-        self.setMinimumWidth(300)
+        self.setMinimumWidth(280)
+        self.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         body = QWidget()
         layout = QVBoxLayout(body)
         self.prompt_form = SettingsForm(["system_prompt"])
@@ -48,13 +50,9 @@ class ConfigSidebar(QScrollArea):
         self.load_form = SettingsForm(["context_length", "gpu_offload"])
         self.forms = (self.prompt_form, self.sampling_form, self.draft_form, self.load_form)
 
-        layout.addWidget(self._group("System Prompt", self.prompt_form))
-        layout.addWidget(self._group("Sampling", self.sampling_form))
-
         spec = QWidget()
         spec_layout = QVBoxLayout(spec)
         spec_layout.setContentsMargins(0, 0, 0, 0)
-        row = QHBoxLayout()
         self.draft_combo = QComboBox()
         self.draft_combo.setObjectName("draftCombo")
         self.draft_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -62,15 +60,23 @@ class ConfigSidebar(QScrollArea):
         self.why_button = QPushButton("Why not others?")
         self.why_button.setToolTip("Show why other models cannot draft for this one")
         self.why_button.clicked.connect(self._on_why_clicked)
-        row.addWidget(self.draft_combo, 1)
         spec_layout.addWidget(self.draft_combo)
         spec_layout.addWidget(self.why_button)
         spec_layout.addWidget(self.draft_form)
         self.visualize_box = QCheckBox("Visualize accepted draft tokens")
         self.visualize_box.setChecked(True)
+        self.visualize_box.setToolTip("Colour the draft tokens the main model accepted")
         self.visualize_box.toggled.connect(self.visualizeToggled)
         spec_layout.addWidget(self.visualize_box)
+        self.rejected_box = QCheckBox("Show rejected draft tokens")
+        self.rejected_box.setToolTip(
+            "Show, struck through, what the draft proposed where the main model disagreed"
+        )
+        self.rejected_box.toggled.connect(self.rejectedToggled)
+        spec_layout.addWidget(self.rejected_box)
         layout.addWidget(self._group("Speculative Decoding", spec))
+        layout.addWidget(self._group("System Prompt", self.prompt_form))
+        layout.addWidget(self._group("Sampling", self.sampling_form))
         layout.addWidget(self._group("Load (applied when a model loads)", self.load_form))
         layout.addStretch(1)
         self.setWidget(body)

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 
 from app.core.errors import SpeculaError
-from app.core.events import GenerationResult, TokenEvent
+from app.core.events import GenerationResult
 from app.core.request import GenerationRequest
 from app.engines.compatibility import check_draft
 from app.engines.drafting import PROMPT_LOOKUP_KEY, PromptLookupDraft
@@ -25,10 +24,9 @@ from app.engines.llamacpp import LlamaCppModel, LoadOptions
 from app.engines.loader import LoadedModel
 from app.engines.mlx import MLXModel
 from app.server.host import ModelHost
+from app.ui.stream_batch import StreamBatcher
 
 log = logging.getLogger(__name__)
-
-BATCH_SECONDS = 0.04
 
 
 @dataclass(frozen=True)
@@ -48,7 +46,7 @@ class EngineWorker(QObject):
     modelEjected = Signal()
     draftChanged = Signal(str)  # key, "" when none
     draftRejected = Signal(str)  # key of a draft that could not be used
-    tokensArrived = Signal(list)  # [(text, origin_value), ...]
+    tokensArrived = Signal(object)  # StreamBatch: pieces, rejected drafts and rounds since the last one
     generationFinished = Signal(object)  # GenerationResult
     failed = Signal(str)  # a message for the user
     loadFailed = Signal(str, str)  # key, reason: the library marks the model
@@ -141,20 +139,18 @@ class EngineWorker(QObject):
 
     def _stream(self, request: GenerationRequest) -> GenerationResult | None:
         assert self.main is not None
-        batch: list[tuple[str, str]] = []
-        last_flush = time.perf_counter()
+        batcher = StreamBatcher()
         result: GenerationResult | None = None
         for item in self.main.generate(request, draft=self.draft, cancel=self.cancel):
-            if isinstance(item, TokenEvent):
-                batch.append((item.text, item.origin.value))
-                now = time.perf_counter()
-                if now - last_flush >= BATCH_SECONDS:
-                    self.tokensArrived.emit(batch)
-                    batch, last_flush = [], now
-            elif isinstance(item, GenerationResult):
+            if isinstance(item, GenerationResult):
                 result = item
-        if batch:
-            self.tokensArrived.emit(batch)
+                continue
+            batch = batcher.add(item)
+            if batch is not None:
+                self.tokensArrived.emit(batch)
+        last = batcher.flush()
+        if last is not None:
+            self.tokensArrived.emit(last)
         return result
 
     @Slot()
