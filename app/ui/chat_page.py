@@ -107,7 +107,10 @@ class ChatPage(QWidget):
         self.stop_button.clicked.connect(self.stop)
         composer_row = QHBoxLayout()
         composer_row.setContentsMargins(16, 6, 16, 12)
-        composer_row.addWidget(self.composer, 0, Qt.AlignmentFlag.AlignHCenter)
+        composer_row.addStretch(1)
+        composer_row.addWidget(self.composer, 100)
+        composer_row.addStretch(1)
+        self.composer.setMaximumWidth(self.view.column_width())
         centre_l = QVBoxLayout(centre)
         centre_l.setContentsMargins(0, 0, 0, 0)
         centre_l.setSpacing(0)
@@ -129,6 +132,7 @@ class ChatPage(QWidget):
 
         self.splitter = QSplitter()
         self.splitter.setChildrenCollapsible(False)
+        self.splitter.setHandleWidth(1)
         self.splitter.addWidget(self.conversations)
         self.splitter.addWidget(centre)
         self.splitter.addWidget(self.sidebar)
@@ -202,7 +206,6 @@ class ChatPage(QWidget):
             elif width >= limit > self._last_width and name in self._folded:
                 toggle.setChecked(True)
         self._last_width = width
-        self.composer.setFixedWidth(min(max(300, self.view.column_width()), max(300, self.view.width() - 32)))
 
     def _on_visualize(self, on: bool) -> None:
         self.preferences.set("visualize_drafts", on)

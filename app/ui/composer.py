@@ -24,15 +24,21 @@ class PromptEdit(QPlainTextEdit):
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setPlaceholderText("Message (Enter to send, Shift+Enter for a new line)")
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.document().documentLayout().documentSizeChanged.connect(lambda _s: self._fit())
         self._fit()
 
     def _fit(self) -> None:
-        lines = max(1, min(MAX_LINES, int(self.document().documentLayout().documentSize().height())))
+        wanted = max(1, int(self.document().documentLayout().documentSize().height()))
+        lines = min(MAX_LINES, wanted)
         line_h = self.fontMetrics().lineSpacing()
         margins = self.contentsMargins().top() + self.contentsMargins().bottom()
-        height = lines * line_h + int(2 * self.document().documentMargin()) + margins + 2
+        height = lines * line_h + int(2 * self.document().documentMargin()) + margins + 4
+        policy = (
+            Qt.ScrollBarPolicy.ScrollBarAsNeeded
+            if wanted > MAX_LINES
+            else Qt.ScrollBarPolicy.ScrollBarAlwaysOff
+        )
+        self.setVerticalScrollBarPolicy(policy)
         if height != self.height():
             self.setFixedHeight(height)
 

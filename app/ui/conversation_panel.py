@@ -31,6 +31,8 @@ class ConversationPanel(QWidget):
         self.search.textChanged.connect(self.searchChanged)
         self.list = QListWidget()
         self.list.setObjectName("conversationList")
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.list.currentItemChanged.connect(self._on_current)
         self.new_button = QPushButton("New chat")
         self.new_button.setToolTip("New chat (Ctrl+N)")

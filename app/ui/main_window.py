@@ -37,7 +37,7 @@ from app.ui.advisor_dialog import AdvisorDialog
 from app.ui.chat_page import ChatPage
 from app.ui.dialogs import show_about
 from app.ui.icons import icon
-from app.ui.model_picker import ModelPicker
+from app.ui.model_picker import ModelPicker, short_label
 from app.ui.models_page import ModelsPage
 from app.ui.preferences import Preferences
 from app.ui.resources import RESOURCES
@@ -223,9 +223,11 @@ class MainWindow(QMainWindow):
         main = self.library.entries.get(self.loaded_key) if self.loaded_key else None
         draft_key = self.draft_key
         draft = self.library.entries.get(draft_key) if draft_key else None
-        draft_name = PROMPT_LOOKUP_NAME if draft_key == PROMPT_LOOKUP_KEY else (draft.label if draft else "")
+        draft_name = (
+            PROMPT_LOOKUP_NAME if draft_key == PROMPT_LOOKUP_KEY else (short_label(draft) if draft else "")
+        )
         self.model_combo.set_loaded(self.loaded_key, draft_key if draft else "")
-        self.chat.set_model_pair(main.label if main else "", draft_name)
+        self.chat.set_model_pair(short_label(main) if main else "", draft_name)
 
     def _on_add_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Add a models folder")
@@ -324,8 +326,7 @@ class MainWindow(QMainWindow):
         self.loaded_key = key
         self.progress.hide()
         self.model_combo.setEnabled(True)
-        loaded = self.library.entries.get(key)
-        self.status.setText(f"Loaded: {loaded.name if loaded else name}")
+        self.status.setText("")  # the picker marks the loaded model
         self.modelReady.emit(key)
         self.chat.model_loaded = True
         entry = self.library.entries.get(key)

@@ -27,9 +27,14 @@ def human_size(n: float) -> str:
     return f"{n:.1f} TB"
 
 
+def short_label(e: ModelEntry) -> str:
+    """Name and quantization: enough to tell the builds of one model apart in a title."""
+    return " · ".join(x for x in (e.name, e.quantization or e.params_label) if x)
+
+
 def detail_line(e: ModelEntry) -> str:
     folder = e.key.rsplit("/", 1)[0] if "/" in e.key else e.source
-    parts = [e.params_label, e.quantization or "", human_size(e.size_bytes), e.engine, folder]
+    parts = [e.params_label, human_size(e.size_bytes), e.engine, folder]
     if e.engine == "MLX" and not mlx_available():
         parts.append("needs the MLX engine")
     return " · ".join(p for p in parts if p)
@@ -107,7 +112,7 @@ class ModelPicker(QComboBox):
         self.blockSignals(True)
         self.clear()
         for e in sorted(entries, key=lambda e: (e.name.lower(), e.key)):
-            self.addItem(e.name, e.key)
+            self.addItem(short_label(e), e.key)
             i = self.count() - 1
             self.setItemData(i, detail_line(e), DETAIL_ROLE)
             self.setItemData(i, e.label, Qt.ItemDataRole.ToolTipRole)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -44,7 +45,16 @@ FORM_GROUPS = (
     ("System prompt", "prompt", 1, 1),
 )
 
-__all__ = ["ModelsPage", "human_size"]
+__all__ = ["ModelsPage", "display_path", "human_size"]
+
+
+def display_path(path: str) -> str:
+    """A path as a person reads it: under the home folder, as ~/..."""
+    try:
+        rel = Path(path).relative_to(Path.home())
+    except (ValueError, RuntimeError):
+        return path
+    return str(Path("~") / rel)
 
 
 class ModelsPage(QWidget):
@@ -176,7 +186,7 @@ class ModelsPage(QWidget):
                         e.params_label,
                         e.quantization or "",
                         human_size(e.size_bytes),
-                        e.path,
+                        display_path(e.path),
                         (failures or {}).get(e.key, ""),
                     ],
                 )

@@ -139,8 +139,10 @@ def position_chart(rates: list[float], theme: Theme) -> QChart:
     return chart
 
 
-def _view(chart: QChart) -> QChartView:
+def _view(chart: QChart, theme: Theme) -> QChartView:
     view = QChartView(chart)
+    view.setBackgroundBrush(QColor(theme.surface))
+    view.setStyleSheet(f"background: {theme.surface}; border: none;")
     view.setRenderHint(QPainter.RenderHint.Antialiasing)
     view.setMinimumHeight(200)
     view.setFrameShape(QFrame.Shape.NoFrame)
@@ -174,10 +176,10 @@ class SpeculationPanel(QFrame):
         rounds = [list(r) for r in self.stats.get("rounds") or []]
         if any(d for d, _ in rounds):
             row_l = QHBoxLayout()
-            self.charts.append(_view(rounds_chart(rounds, theme)))
+            self.charts.append(_view(rounds_chart(rounds, theme), theme))
             rates = acceptance_by_position(self.stats)
             if rates:
-                self.charts.append(_view(position_chart(rates, theme)))
+                self.charts.append(_view(position_chart(rates, theme), theme))
             for view in self.charts:
                 row_l.addWidget(view, 1)
             layout.addLayout(row_l)

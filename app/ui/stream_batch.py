@@ -34,11 +34,11 @@ class StreamBatch:
 class StreamBatcher:
     """Collects stream items; `add` hands back a batch once `interval` has passed."""
 
-    def __init__(self, interval: float = BATCH_SECONDS, clock: Callable[[], float] = time.perf_counter):
+    def __init__(self, interval: float = BATCH_SECONDS, clock: Callable[[], float] | None = None) -> None:
         self.interval = interval
-        self.clock = clock
+        self.clock = clock if clock is not None else time.perf_counter
         self._batch = StreamBatch()
-        self._last = clock()
+        self._last = self.clock()
         self._first_token: float | None = None
 
     def add(self, item: StreamItem) -> StreamBatch | None:

@@ -25,6 +25,7 @@ _ROLES: tuple[tuple[_TokenType, str], ...] = (
 Ranges = list[tuple[int, int, str]]  # (start, end, role) within one line
 
 
+@lru_cache(maxsize=1024)
 def role_of(ttype: _TokenType) -> str | None:
     for parent, role in _ROLES:
         if ttype in parent:

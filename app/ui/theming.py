@@ -13,6 +13,8 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
 
+from app.library.atomic import write_text_atomic
+from app.library.paths import cache_dir
 from app.ui.preferences import Preferences
 from app.ui.resources import RESOURCES
 from app.ui.theme import DARK, LIGHT, Theme
@@ -54,11 +56,25 @@ def palette_for(theme: Theme) -> QPalette:
     return p
 
 
+def themed_icon_file(name: str, colour: str) -> str:
+    """An icon of resources/icons in one colour, as a file a stylesheet can point at."""
+    source = RESOURCES / "icons" / f"{name}.svg"
+    target = cache_dir() / "theme-icons" / f"{name}-{colour.lstrip('#')}.svg"
+    try:
+        if not target.exists():
+            write_text_atomic(target, source.read_text(encoding="utf-8").replace("currentColor", colour))
+    except OSError:
+        return ""
+    return target.as_posix()
+
+
 def stylesheet_for(theme: Theme) -> str:
     path = RESOURCES / "style.qss"
     if not path.exists():
         return ""
-    return Template(path.read_text(encoding="utf-8")).safe_substitute(theme.values())
+    values = dict(theme.values())
+    values["arrow_down"] = themed_icon_file("chevron-down", theme.muted)
+    return Template(path.read_text(encoding="utf-8")).safe_substitute(values)
 
 
 class ThemeManager(QObject):
