@@ -33,9 +33,9 @@ from app.ui.stream_batch import DRAFT, MAIN, REJECTED, StreamBatch
 from app.ui.theme import DARK
 
 MARKDOWN = [
-    "## Step", " one", "\n", "The", " **quick**", " brown", " fox", " jumps", " over", " `lazy`", " dog", ".", "\n",
-    "-", " item", " one", "\n", "```python", "\n", "def", " f", "(x", "):", "\n", "    return", " x", " +", " 1",
-    "\n", "```", "\n", "\n",
+    "## Step", " one", "\n", "The", " **quick**", " brown", " fox", " jumps", " over", " `lazy`", " dog",
+    ".", "\n", "-", " item", " one", "\n", "```python", "\n", "def", " f", "(x", "):", "\n", "    return",
+    " x", " +", " 1", "\n", "```", "\n", "\n",
 ]  # fmt: skip
 LONG_LINE = [" The", " quick", " brown", " fox", " jumps", " over", " the", " lazy", " dog", ","]
 

@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-PROMPT = "Give me three tips for writing clean code."
+PROMPT = "What is the capital of France? Answer in one sentence, then list three famous places there."
 MAIN_KEY = "specula/gemma-3-270m-f16/gemma-3-270m-f16.gguf"
 SETTINGS = {
     "temperature": 0.0,
@@ -54,6 +54,7 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "docs")
     ap.add_argument("--size", default="1400x900")
     ap.add_argument("--timeout", type=int, default=900, help="give up after this many seconds")
+    ap.add_argument("--streaming", action="store_true", help="also chat-streaming.png, mid-reply")
     args = ap.parse_args()
     width, height = (int(x) for x in args.size.split("x"))
     home = isolate_user_folders()
@@ -107,13 +108,17 @@ def main() -> int:
             w.draftReady.disconnect(on_draft)
             w.chat.prompt.setPlainText(PROMPT)
             later(500, w.chat.send)
+            if args.streaming:
+                later(8000, lambda: shoot("chat-streaming.png") if w.chat.busy else None)
 
     def on_reply() -> None:
-        w.chat.view.verticalScrollBar().setValue(0)
         later(800, chat_light)
 
     def chat_light() -> None:
-        shoot("chat-light.png")
+        w.chat.view.verticalScrollBar().setValue(0)  # the question and the start of the reply
+        later(300, lambda: (shoot("chat-light.png"), open_details()))
+
+    def open_details() -> None:
         w.chat.sidebar.rejected_box.setChecked(True)
         card = w.chat.view.cards[-1]
         card.details_button.setChecked(True)

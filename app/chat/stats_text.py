@@ -132,12 +132,17 @@ def live_text(
     draft_length: int | None,
     paused: str,
     with_draft: bool,
+    tokens: int = 0,
+    draft_tokens: int = 0,
 ) -> str:
-    """The strip under a reply while it streams."""
+    """The strip under a reply while it streams. Without round reports from the engine, what
+    the tokens themselves say: how many came from the draft."""
     parts = [f"{tokens_per_second:.1f} tok/s" if tokens_per_second is not None else "generating"]
     if with_draft:
         if drafted:
             parts.append(f"{accepted}/{drafted} drafted tokens accepted ({100 * accepted / drafted:.0f}%)")
+        elif tokens and not paused:
+            parts.append(f"{draft_tokens} of {tokens} tokens from the draft")
         if paused:
             parts.append(f"drafting paused: {paused}")
         elif draft_length is not None:

@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from app.core.errors import ContextOverflowError, InvalidRequestError, SpeculaError
-from app.core.events import GenerationResult, TokenEvent, TokenOrigin
+from app.core.events import GenerationResult, GenerationStats, TokenEvent, TokenOrigin
 from app.engines.compatibility import check_draft
 from app.engines.drafting import PROMPT_LOOKUP_KEY, PromptLookupDraft
 from app.server.api import (
@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
 LogCallback = Callable[[str], None]
+GenerationCallback = Callable[[str, GenerationStats], None]  # model key, stats of a finished reply
 
 
 def is_loopback(host: str) -> bool:
@@ -92,6 +93,7 @@ class SpeculaServer(ThreadingHTTPServer):
         api_key: str | None = None,
         cors: bool = False,
         on_log: LogCallback | None = None,
+        on_generation: GenerationCallback | None = None,
     ) -> None:
         if not is_loopback(host) and not api_key:
             raise InvalidRequestError(f"serving on {host} (not loopback) requires an API key (--api-key)")
@@ -99,6 +101,7 @@ class SpeculaServer(ThreadingHTTPServer):
         self.api_key = api_key
         self.cors = cors
         self.on_log = on_log
+        self.on_generation = on_generation
         super().__init__((host, port), RequestHandler)
 
     @property
@@ -282,6 +285,8 @@ class RequestHandler(BaseHTTPRequestHandler):
             if isinstance(item, GenerationResult):
                 result = item
         assert result is not None
+        if self.server.on_generation:
+            self.server.on_generation(model, result.stats)
         if result.error:
             raise ApiError(500, f"generation failed: {result.error}", "generation_failed", "server_error")
         self._json(200, completion_body(p, model, result.text, result.stats, rest))
@@ -304,6 +309,8 @@ class RequestHandler(BaseHTTPRequestHandler):
                 if isinstance(item, TokenEvent):  # one chunk per token, so origins count exactly
                     send(chunk_body(p, ident, model, item.text, item.origin is TokenOrigin.DRAFT))
                 elif isinstance(item, GenerationResult):
+                    if self.server.on_generation:
+                        self.server.on_generation(model, item.stats)
                     last = chunk_body(p, ident, model, "", False, finish_reason(item.stats))
                     if rest:
                         last["stats"] = stats_body(item.stats)

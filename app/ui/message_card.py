@@ -188,6 +188,8 @@ class MessageCard(QFrame):
                 live.draft_length,
                 live.paused,
                 with_draft,
+                live.tokens,
+                live.draft_tokens,
             )
         )
         self.live.show()

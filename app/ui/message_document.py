@@ -489,6 +489,7 @@ class MessageRenderer:
         muted = line.kind in ("quote", "table_rule")
         heading = line.level if line.kind == "heading" else 0
         ghosts = m.rejected_between(offset, ghost_end) if self.tokens and s.show_rejected else []
+        rounds_known = m.max_round > 0
         gi = 0
         out: list[tuple[str, QTextCharFormat]] = []
 
@@ -531,7 +532,7 @@ class MessageRenderer:
                     if visual:
                         f = QTextCharFormat(f)
                         f.setProperty(ORIGIN_PROP, origin)
-                        if rnd is not None:
+                        if rnd is not None and rounds_known:
                             f.setProperty(ROUND_PROP, rnd)
                     out.append((span.text[sa - a : sb - a], f))
         ghost(ghost_end)

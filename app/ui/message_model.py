@@ -83,6 +83,8 @@ class MessageView:
         self._rounds = RunIndex((int(n), None if r is None else int(r)) for n, r in rounds)
         self.rejected: list[tuple[int, int, str]] = [(int(o), int(r), str(t)) for o, r, t in rejected]
         self._rejected_at = [o for o, _, _ in self.rejected]
+        # an engine that does not report rounds gives every token round 0: then say nothing
+        self.max_round = max((r for r in self._rounds.values if r is not None), default=0)
 
     @classmethod
     def from_stored(
@@ -146,6 +148,7 @@ class MessageView:
                 self._rejected_at.append(size)
                 continue
             n = len(text)
+            self.max_round = max(self.max_round, rnd)
             self._origins.append(n, kind)
             self._rounds.append(n, rnd)
             texts.append(text)

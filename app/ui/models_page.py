@@ -30,7 +30,7 @@ from app.engines.drafting import PROMPT_LOOKUP_KEY, PROMPT_LOOKUP_NAME
 from app.library.compat_index import DraftReport
 from app.library.entry import ModelEntry, ScanProblem
 from app.library.model_defaults import ModelDefaultsStore
-from app.ui.model_picker import human_size
+from app.ui.model_picker import human_size, short_label
 from app.ui.settings_form import SettingsForm
 from app.ui.sidebar import LLAMA_DRAFT_SETTINGS
 from app.ui.theme import LIGHT, Theme
@@ -222,7 +222,7 @@ class ModelsPage(QWidget):
         if key is None:
             return
         entry = self.entries[key]
-        self.title.setText(entry.name)
+        self.title.setText(short_label(entry))
         self.subtitle.setText(f"{entry.key} · defaults apply in chat and through the API")
         values = self.defaults.effective(key)
         for form in self.forms:

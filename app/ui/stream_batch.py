@@ -25,6 +25,7 @@ class StreamBatch:
     pieces: list[Piece] = field(default_factory=list)
     rounds: list[RoundEvent] = field(default_factory=list)
     tokens: int = 0  # token events in this batch (a token may carry no text yet)
+    draft_tokens: int = 0  # of which accepted draft tokens
     elapsed: float = 0.0  # seconds from the reply's first token to the end of this batch
 
     def __bool__(self) -> bool:
@@ -47,6 +48,7 @@ class StreamBatcher:
             if self._first_token is None:
                 self._first_token = self.clock()
             b.tokens += 1
+            b.draft_tokens += item.origin.value == DRAFT
             if item.text:
                 b.pieces.append((item.text, item.origin.value, item.round))
         elif isinstance(item, DraftRejected):
@@ -76,6 +78,7 @@ class LiveStats:
     """The running numbers of a reply in progress, folded from its batches."""
 
     tokens: int = 0
+    draft_tokens: int = 0  # accepted draft tokens, counted from the tokens themselves
     elapsed: float = 0.0
     drafted: int = 0
     accepted: int = 0
@@ -87,6 +90,7 @@ class LiveStats:
 
     def update(self, batch: StreamBatch) -> None:
         self.tokens += batch.tokens
+        self.draft_tokens += batch.draft_tokens
         if batch.elapsed:
             self.elapsed = batch.elapsed
         for r in batch.rounds:

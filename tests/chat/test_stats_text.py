@@ -77,3 +77,7 @@ def test_live_text():
     )
     assert live_text(12.3, 8, 6, 0, "no gain measured", True).endswith("drafting paused: no gain measured")
     assert live_text(12.3, 0, 0, None, "", False) == "12.3 tok/s"
+    # an engine without round reports: what the tokens say
+    assert live_text(12.3, 0, 0, None, "", True, tokens=40, draft_tokens=30) == (
+        "12.3 tok/s · 30 of 40 tokens from the draft"
+    )

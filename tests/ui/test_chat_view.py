@@ -212,6 +212,14 @@ def test_every_character_knows_its_round_and_the_tooltip_says_so(view):
     assert tip("draft") == ""  # no origins when the visualization is off
 
 
+def test_an_engine_that_reports_no_rounds_gets_no_round_in_the_tooltip(view):
+    view.begin_stream()
+    view.append_tokens([("Plain", M, 0), (" drafted", D, 0)])
+    c = body(view).find("drafted")
+    c.setPosition(c.selectionStart() + 1)
+    assert token_tooltip(c.charFormat()) == "Accepted draft token"
+
+
 def test_rejected_drafts_show_struck_through_where_the_main_model_disagreed(view):
     view.begin_stream()
     view.append_tokens([("The", M, 0), (" cat", D, 1), (" dog", R, 1), (" sat", M, 1)])
@@ -319,6 +327,8 @@ def test_live_strip_shows_speed_acceptance_and_when_drafting_pauses(view):
     view.begin_stream(with_draft=True)
     card = view.cards[-1]
     assert card.live.text() == "● generating"
+    view.append_batch(StreamBatch(pieces=[("x", D, 0)], tokens=4, draft_tokens=3, elapsed=0.0))
+    assert card.live.text() == "● generating · 3 of 4 tokens from the draft"
     view.append_batch(
         StreamBatch(
             pieces=[("a", D, 1), ("b", M, 1)],
@@ -327,7 +337,7 @@ def test_live_strip_shows_speed_acceptance_and_when_drafting_pauses(view):
             elapsed=2.0,
         )
     )
-    assert card.live.text() == "● 5.0 tok/s · 3/4 drafted tokens accepted (75%) · draft length 4"
+    assert card.live.text() == "● 7.0 tok/s · 3/4 drafted tokens accepted (75%) · draft length 4"
     view.append_batch(StreamBatch(rounds=[RoundEvent(2, 0, 0, 0, "no gain measured")], tokens=1, elapsed=2.5))
     assert card.live.text().endswith("drafting paused: no gain measured")
     view.end_stream(dict(STATS))

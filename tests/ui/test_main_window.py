@@ -126,6 +126,7 @@ def test_conversation_and_colours_survive_a_restart(qtbot, window, library_model
     assert again.chat.conversation_id == conv
     assert [m.role for m in again.chat.view.messages] == ["user", "assistant"]
     assert again.chat.view.draft_text() == green and green
+    assert again.chat.view.messages[-1].has_rounds  # each character's round came back too
     again.shutdown()
 
 

@@ -53,7 +53,7 @@ def test_links_keep_their_address_and_bare_urls_become_links():
     spans = parse_inline("see https://example.org/a. or [**b**](http://b.c)")
     links = [(s.text, s.href) for s in spans if s.style & LINK]
     assert links == [("https://example.org/a", "https://example.org/a"), ("b", "http://b.c")]
-    assert [s for s in spans if s.text == "b"][0].style & BOLD
+    assert next(s for s in spans if s.text == "b").style & BOLD
 
 
 @pytest.mark.parametrize(
