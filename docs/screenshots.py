@@ -3,7 +3,8 @@
     Xvfb :99 -screen 0 1400x900x24 &
     DISPLAY=:99 python docs/screenshots.py [--out docs] [--size 1400x900]
 
-Writes chat-light.png, chat-dark.png, speculation-details.png and my-models.png. The chat
+Writes chat-light.png, chat-dark.png, speculation-details.png, my-models.png and
+first-run.png (the welcome over the window). The chat
 runs the real Gemma 3 270M pair: an F16 twin derived from the bundled Q4_K_M as the main
 model, the Q4_K_M itself as the draft, at temperature 0. Every user folder points at a fresh
 temporary directory, so nothing of yours is read or changed.
@@ -66,6 +67,7 @@ def main() -> int:
     from app.library.model_defaults import ModelDefaultsStore
     from app.library.paths import models_dir
     from app.ui.app import create_application
+    from app.ui.dialogs import WelcomeDialog
     from app.ui.main_window import MainWindow
     from app.ui.preferences import Preferences
     from tests.model_factory import gemma_f16_twin
@@ -101,7 +103,10 @@ def main() -> int:
 
     def on_library() -> None:
         w.libraryReady.disconnect(on_library)
-        w.load_key(MAIN_KEY)
+        welcome = WelcomeDialog([r.path for r in w.library.roots()], w, draft_colour=w.themes.theme.draft)
+        welcome.set_ready()
+        welcome.show()
+        later(800, lambda: (shoot("first-run.png"), welcome.close(), w.load_key(MAIN_KEY)))
 
     def on_draft(key: str) -> None:
         if key:  # the pair is loaded: ask

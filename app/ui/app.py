@@ -55,8 +55,13 @@ def run_app(argv: list[str] | None = None) -> int:
     app = create_application(argv)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
-    welcome = WelcomeDialog([r.path for r in ModelLibrary().roots()]) if first_run() else None
+    showing_welcome = first_run()
     window = MainWindow()
+    welcome = (
+        WelcomeDialog([r.path for r in ModelLibrary().roots()], draft_colour=window.themes.theme.draft)
+        if showing_welcome
+        else None
+    )
     install_crash_handler(window)
     window.show()
     if welcome is not None:

@@ -110,6 +110,7 @@ class MainWindow(QMainWindow):
         self.model_combo.modelChosen.connect(self.load_key)
         self.eject_button = QPushButton("Eject")
         self.eject_button.setToolTip("Unload the model and its draft")
+        self.eject_button.setEnabled(False)
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(220)
         self.progress.setRange(0, 100)
@@ -227,6 +228,7 @@ class MainWindow(QMainWindow):
             PROMPT_LOOKUP_NAME if draft_key == PROMPT_LOOKUP_KEY else (short_label(draft) if draft else "")
         )
         self.model_combo.set_loaded(self.loaded_key, draft_key if draft else "")
+        self.eject_button.setEnabled(bool(self.loaded_key))
         self.chat.set_model_pair(short_label(main) if main else "", draft_name)
 
     def _on_add_folder(self) -> None:
@@ -290,7 +292,7 @@ class MainWindow(QMainWindow):
         self.model_combo.set_entries(entries.values(), self.loaded_key)
         self._update_pair()
         if not self.loaded_key:
-            self.status.setText(f"{len(entries)} models found. Choose one and press Load (Ctrl+L).")
+            self.status.setText(f"{len(entries)} models found. Choose one to load it (Ctrl+L).")
         self.libraryReady.emit()
         if self.auto_load and not self.loaded_key and entries:
             bundled = next((k for k, e in entries.items() if Path(e.path) == bundled_model_path()), None)

@@ -4,6 +4,7 @@ choosing one loads it (one click)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter
@@ -25,6 +26,15 @@ def human_size(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} TB"
+
+
+def display_path(path: str) -> str:
+    """A path as a person reads it: under the home folder, as ~/..."""
+    try:
+        rel = Path(path).relative_to(Path.home())
+    except (ValueError, RuntimeError):
+        return path
+    return str(Path("~") / rel)
 
 
 def short_label(e: ModelEntry) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -30,7 +29,7 @@ from app.engines.drafting import PROMPT_LOOKUP_KEY, PROMPT_LOOKUP_NAME
 from app.library.compat_index import DraftReport
 from app.library.entry import ModelEntry, ScanProblem
 from app.library.model_defaults import ModelDefaultsStore
-from app.ui.model_picker import human_size, short_label
+from app.ui.model_picker import display_path, human_size, short_label
 from app.ui.settings_form import SettingsForm
 from app.ui.sidebar import LLAMA_DRAFT_SETTINGS
 from app.ui.theme import LIGHT, Theme
@@ -46,15 +45,6 @@ FORM_GROUPS = (
 )
 
 __all__ = ["ModelsPage", "display_path", "human_size"]
-
-
-def display_path(path: str) -> str:
-    """A path as a person reads it: under the home folder, as ~/..."""
-    try:
-        rel = Path(path).relative_to(Path.home())
-    except (ValueError, RuntimeError):
-        return path
-    return str(Path("~") / rel)
 
 
 class ModelsPage(QWidget):

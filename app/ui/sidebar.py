@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core import model_settings
 from app.engines.drafting import PROMPT_LOOKUP_KEY, PROMPT_LOOKUP_NAME
 from app.library.compat_index import DraftReport
 from app.ui.settings_form import SettingsForm
@@ -86,6 +87,7 @@ class ConfigSidebar(QScrollArea):
         self.draft_combo.currentIndexChanged.connect(self._on_draft_index_changed)
         self._report: DraftReport | None = None
         self._filling = False
+        self.set_values(model_settings.defaults())  # what a model starts with, until one loads
         self.set_engine("llama.cpp")
         self.set_no_model()
 
