@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QSplitter,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -26,10 +25,10 @@ from app.chat.store import ChatStore, StoredMessage
 from app.core import model_settings
 from app.core.events import GenerationResult, GenerationStats, StopReason
 from app.core.request import ChatMessage, GenerationRequest, Role
+from app.ui.chat_header import ChatHeader
 from app.ui.chat_view import ChatView
 from app.ui.composer import Composer
 from app.ui.conversation_panel import ConversationPanel
-from app.ui.icons import icon
 from app.ui.message_model import MessageView
 from app.ui.preferences import Preferences
 from app.ui.sidebar import ConfigSidebar
@@ -74,22 +73,11 @@ class ChatPage(QWidget):
         # centre: header (panels, the loaded pair), banner, transcript, composer
         centre = QWidget()
         centre.setObjectName("chatCentre")
-        header = QWidget()
-        header.setObjectName("chatHeader")
-        header_l = QHBoxLayout(header)
-        header_l.setContentsMargins(8, 6, 8, 6)
-        self.conversations_toggle = self._panel_toggle("panel-left", "Show or hide conversations")
-        self.sidebar_toggle = self._panel_toggle("panel-right", "Show or hide settings")
-        self.pair_label = QLabel("No model loaded")
-        self.pair_label.setObjectName("pairLabel")
-        self.pair_detail = QLabel("")
-        self.pair_detail.setObjectName("pairDetail")
-        header_l.addWidget(self.conversations_toggle)
-        header_l.addStretch(1)
-        header_l.addWidget(self.pair_label)
-        header_l.addWidget(self.pair_detail)
-        header_l.addStretch(1)
-        header_l.addWidget(self.sidebar_toggle)
+        self.header = ChatHeader()
+        self.conversations_toggle = self.header.conversations_toggle
+        self.sidebar_toggle = self.header.sidebar_toggle
+        self.pair_label = self.header.pair_label
+        self.pair_detail = self.header.pair_detail
 
         self.banner = QLabel()
         self.banner.setObjectName("errorBanner")
@@ -114,7 +102,7 @@ class ChatPage(QWidget):
         centre_l = QVBoxLayout(centre)
         centre_l.setContentsMargins(0, 0, 0, 0)
         centre_l.setSpacing(0)
-        centre_l.addWidget(header)
+        centre_l.addWidget(self.header)
         centre_l.addWidget(self.banner)
         centre_l.addWidget(self.view, 1)
         centre_l.addLayout(composer_row)
@@ -157,35 +145,15 @@ class ChatPage(QWidget):
         self._update_buttons()
 
     # --- look -------------------------------------------------------------------------------------
-    @staticmethod
-    def _panel_toggle(icon_name: str, tip: str) -> QToolButton:
-        b = QToolButton()
-        b.setObjectName("panelToggle")
-        b.setCheckable(True)
-        b.setChecked(True)
-        b.setToolTip(tip)
-        b.setAccessibleName(tip)
-        b.setProperty("icon_name", icon_name)
-        return b
-
     def set_theme(self, theme: Theme) -> None:
         self.view.set_theme(theme)
         self.composer.set_theme(theme)
-        for b in (self.conversations_toggle, self.sidebar_toggle):
-            b.setIcon(icon(str(b.property("icon_name")), theme.muted))
+        self.header.set_theme(theme)
 
     def set_model_pair(self, main: str, draft: str) -> None:
         """What the next reply runs on: 'Main + Draft' at the top of the chat."""
         self.model_name, self.draft_name = main, draft
-        if not main:
-            self.pair_label.setText("No model loaded")
-            self.pair_detail.setText("")
-        elif draft:
-            self.pair_label.setText(f"{main}  +  {draft}")
-            self.pair_detail.setText("main + draft")
-        else:
-            self.pair_label.setText(main)
-            self.pair_detail.setText("no draft")
+        self.header.set_pair(main, draft)
 
     def _show_panel(self, panel: QWidget, on: bool) -> None:
         panel.setVisible(on)

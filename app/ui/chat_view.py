@@ -16,7 +16,7 @@ from PySide6.QtGui import QFont, QFontDatabase, QResizeEvent
 from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from app.ui.message_card import MessageCard
-from app.ui.message_document import ORIGIN_PROP, RenderStyle
+from app.ui.message_formats import ORIGIN_PROP, RenderStyle
 from app.ui.message_model import MessageView
 from app.ui.stream_batch import DRAFT, LiveStats, StreamBatch
 from app.ui.theme import LIGHT, Theme

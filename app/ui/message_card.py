@@ -23,7 +23,8 @@ from PySide6.QtWidgets import (
 from app.chat.stats_text import draft_parts, live_text, speed_parts, stats_line
 from app.ui.icons import icon
 from app.ui.markdown_lines import code_block_text
-from app.ui.message_document import COPY_SCHEME, MessageRenderer, RenderStyle, token_tooltip
+from app.ui.message_document import MessageRenderer
+from app.ui.message_formats import COPY_SCHEME, RenderStyle, token_tooltip
 from app.ui.message_model import MessageView
 from app.ui.speculation_panel import SpeculationPanel
 from app.ui.stream_batch import LiveStats

@@ -17,44 +17,34 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 
 from PySide6.QtGui import (
-    QBrush,
-    QColor,
-    QFont,
     QTextBlockFormat,
     QTextCharFormat,
     QTextCursor,
     QTextDocument,
-    QTextFormat,
     QTextFrame,
-    QTextFrameFormat,
-    QTextLength,
 )
 
 from app.ui.markdown_lines import (
     ADDED,
-    BOLD,
     CODE,
-    ITALIC,
-    LINK,
-    STRIKE,
     FenceState,
     Line,
     Span,
     parse_inline,
     parse_line,
 )
+from app.ui.message_formats import (
+    COPY_SCHEME,
+    ORIGIN_PROP,
+    PROPOSED_PROP,
+    ROUND_PROP,
+    Formats,
+    RenderStyle,
+)
 from app.ui.message_model import MessageView
 from app.ui.stream_batch import DRAFT, MAIN, REJECTED
 from app.ui.syntax import Ranges, highlight_lines
-from app.ui.theme import LIGHT, Theme
 
-_USER = QTextFormat.Property.UserProperty.value
-ORIGIN_PROP = _USER + 1
-ROUND_PROP = _USER + 2
-PROPOSED_PROP = _USER + 3
-COPY_SCHEME = "copy"
-_PROPORTIONAL = QTextBlockFormat.LineHeightTypes.ProportionalHeight.value
-_HEADING_SCALE = {1: 1.5, 2: 1.3, 3: 1.15}
 _SPACE = re.compile(r"\s")
 SEGMENT = 1024  # a line longer than this is rendered in pieces, so its end stays cheap to redraw
 
@@ -74,15 +64,6 @@ def chunk_cuts(line: str) -> list[int]:
 
 
 @dataclass
-class RenderStyle:
-    theme: Theme = LIGHT
-    visualize: bool = True
-    show_rejected: bool = False
-    font: QFont = field(default_factory=QFont)
-    mono: QFont = field(default_factory=lambda: QFont("monospace"))
-
-
-@dataclass
 class _OpenCode:
     frame: QTextFrame
     lang: str
@@ -90,33 +71,17 @@ class _OpenCode:
     lines: list[tuple[str, int]] = field(default_factory=list)  # (source line, offset)
 
 
-def token_tooltip(fmt: QTextCharFormat) -> str:
-    """What hovering a character says: its origin, its round, what the draft proposed."""
-    origin = fmt.property(ORIGIN_PROP)
-    if not origin:
-        return ""
-    rnd = fmt.property(ROUND_PROP)
-    where = "" if rnd is None else (" · from the prompt" if rnd == 0 else f" · round {rnd}")
-    if origin == DRAFT:
-        return f"Accepted draft token{where}"
-    if origin == REJECTED:
-        proposed = str(fmt.property(PROPOSED_PROP) or "")
-        return f"Rejected draft{where}: the draft proposed “{proposed}”; the main model chose otherwise here"
-    return f"Main model token{where}"
-
-
 class MessageRenderer:
     def __init__(self, doc: QTextDocument, style: RenderStyle, tokens: bool = True) -> None:
         self.doc = doc
         self.style = style
         self.tokens = tokens  # False for the user's messages: no origins to show
-        self._formats: dict[tuple[object, ...], QTextCharFormat] = {}
         self.reset()
 
     def reset(self) -> None:
         self.doc.clear()
         self.doc.setDefaultFont(self.style.font)
-        self._formats.clear()
+        self.formats = Formats(self.style)
         self._done = 0  # source offset where the chunk being written starts
         self._line_start = 0  # ... and where its line starts
         self._line: Line | None = None  # the line's first chunk, once complete (a long line)
@@ -235,7 +200,7 @@ class MessageRenderer:
         else:
             spans = [Span(src, 0)] if first.kind == "table_rule" else []
         line = Line(first.kind, spans, first.level, first.lang)
-        block_fmt, char_fmt = self._block_formats(line)
+        block_fmt, char_fmt = self.formats.block(line)
         block_fmt.setTextIndent(0)
         block_fmt.setTopMargin(0)
         self._start_block(cursor, block_fmt, char_fmt)
@@ -337,7 +302,7 @@ class MessageRenderer:
         """Render one line at the cursor; returns the position where its block starts."""
         if line.kind == "fence":
             return self._open_code(cursor, line, offset)
-        block_fmt, char_fmt = self._block_formats(line)
+        block_fmt, char_fmt = self.formats.block(line)
         self._start_block(cursor, block_fmt, char_fmt)
         start = cursor.block().position()
         if line.kind == "code" and self._code is not None and self._code.first_pos < 0:
@@ -349,7 +314,6 @@ class MessageRenderer:
     def _open_code(self, cursor: QTextCursor, line: Line, offset: int) -> int:
         """A framed code panel with a header (language, Copy). Returns where clearing it
         must start: the end of the block it follows, or the empty block it was put in."""
-        t = self.style.theme
         prev = cursor.block().previous()
         if self._reuse and prev.isValid() and QTextCursor(prev).currentFrame() == cursor.currentFrame():
             # the empty block left by the line being written: the panel follows the line before
@@ -359,126 +323,27 @@ class MessageRenderer:
             cursor.setBlockCharFormat(char_fmt)
             self._reuse = False
         if self._reuse:
-            cursor.setBlockFormat(self._blank_format(30))
+            cursor.setBlockFormat(self.formats.blank(30))
             start = cursor.position()
         else:
             start = cursor.position()
             self._after_tail = False  # clearing this line leaves the previous block, not a new one
-        ff = QTextFrameFormat()
-        ff.setBackground(QColor(t.code_bg))
-        ff.setBorder(1)
-        ff.setBorderBrush(QBrush(QColor(t.border)))
-        ff.setBorderStyle(QTextFrameFormat.BorderStyle.BorderStyle_Solid)
-        ff.setPadding(8)
-        ff.setTopMargin(6)
-        ff.setBottomMargin(2)
-        frame = cursor.insertFrame(ff)
+        frame = cursor.insertFrame(self.formats.code_frame())
         self._code = _OpenCode(frame, line.lang)
         header = QTextBlockFormat()
         header.setBottomMargin(4)
         cursor.setBlockFormat(header)
-        label = self._fmt(("label",), muted=True, small=True)
+        label = self.formats.char(muted=True, small=True)
         cursor.insertText(line.lang or "code", label)
         cursor.insertText("   ", label)
-        link = QTextCharFormat(self._fmt(("copylink",), small=True, link=f"{COPY_SCHEME}:{offset}"))
+        link = QTextCharFormat(self.formats.char(small=True, link=f"{COPY_SCHEME}:{offset}"))
         link.setToolTip("Copy this code block")
         cursor.insertText("Copy", link)
         after = QTextCursor(self.doc)
         after.setPosition(frame.lastPosition() + 1)
-        after.setBlockFormat(self._blank_format(30))  # the block after the panel: its bottom gap
+        after.setBlockFormat(self.formats.blank(30))  # the block after the panel: its bottom gap
         self._reuse = False
         return start
-
-    # --- formats -----------------------------------------------------------------------------------
-    def _blank_format(self, height: int = 55) -> QTextBlockFormat:
-        f = QTextBlockFormat()
-        f.setLineHeight(height, _PROPORTIONAL)
-        return f
-
-    def _base_char(self) -> QTextCharFormat:
-        f = QTextCharFormat()
-        f.setFont(self.style.font)
-        f.setForeground(QColor(self.style.theme.text))
-        return f
-
-    def _block_formats(self, line: Line) -> tuple[QTextBlockFormat, QTextCharFormat]:
-        bf = QTextBlockFormat()
-        cf = self._base_char()
-        kind = line.kind
-        if kind == "blank":
-            return self._blank_format(), cf
-        if kind in ("code", "fence_end"):
-            cf.setFont(self.style.mono)
-            if kind == "fence_end":
-                return self._blank_format(45), cf
-            return bf, cf
-        bf.setLineHeight(125, _PROPORTIONAL)
-        if kind == "heading":
-            bf.setTopMargin(6)
-            bf.setBottomMargin(2)
-        elif kind in ("bullet", "ordered"):
-            bf.setLeftMargin(18 * (line.level + 1))
-            bf.setTextIndent(-14)
-        elif kind == "quote":
-            bf.setLeftMargin(14)
-        elif kind == "rule":
-            bf.setProperty(
-                QTextFormat.Property.BlockTrailingHorizontalRulerWidth,
-                QTextLength(QTextLength.Type.PercentageLength, 100),
-            )
-        return bf, cf
-
-    def _fmt(
-        self,
-        key: tuple[object, ...],
-        *,
-        style: int = 0,
-        heading: int = 0,
-        mono: bool = False,
-        muted: bool = False,
-        small: bool = False,
-        role: str = "",
-        link: str = "",
-        mark: str = "",
-    ) -> QTextCharFormat:
-        cached = self._formats.get(key)
-        if cached is not None:
-            return cached
-        t = self.style.theme
-        f = QTextCharFormat()
-        font = QFont(self.style.mono if (mono or style & CODE) else self.style.font)
-        if small:
-            font.setPointSizeF(font.pointSizeF() * 0.85)
-        if heading:
-            font.setPointSizeF(font.pointSizeF() * _HEADING_SCALE.get(heading, 1.05))
-            font.setWeight(QFont.Weight.Bold)
-        if style & BOLD:
-            font.setWeight(QFont.Weight.Bold)
-        font.setItalic(bool(style & ITALIC) or mark == REJECTED)
-        font.setStrikeOut(bool(style & STRIKE) or mark == REJECTED)
-        f.setFont(font)
-        colour = t.text
-        if muted:
-            colour = t.muted
-        if role:
-            colour = getattr(t, role)
-        if style & CODE and not mono:
-            f.setBackground(QColor(t.code_bg))
-        if link or style & LINK:
-            colour = t.accent
-            f.setFontUnderline(True)
-            if link:
-                f.setAnchor(True)
-                f.setAnchorHref(link)
-        if mark == DRAFT:
-            f.setBackground(QColor(t.draft_bg))
-            if not mono and not role:
-                colour = t.draft
-        elif mark == REJECTED:
-            colour = t.rejected
-        f.setForeground(QColor(colour))
-        self._formats[key] = f
-        return f
 
     def _fragments(
         self, m: MessageView, line: Line, offset: int, length: int, ranges: Ranges, ghost_end: int
@@ -495,16 +360,15 @@ class MessageRenderer:
 
         def plain_fmt(style: int, href: str, role: str, origin: str) -> QTextCharFormat:
             mark = DRAFT if visual and origin == DRAFT else ""
-            key = (style, href, role, mark, mono, muted, heading)
-            return self._fmt(
-                key, style=style, heading=heading, mono=mono, muted=muted, role=role, link=href, mark=mark
+            return self.formats.char(
+                style=style, heading=heading, mono=mono, muted=muted, role=role, link=href, mark=mark
             )
 
         def ghost(at: int) -> None:
             nonlocal gi
             while gi < len(ghosts) and ghosts[gi][0] <= at:
                 _, rnd, text = ghosts[gi]
-                f = QTextCharFormat(self._fmt(("ghost", mono), mono=mono, mark=REJECTED))
+                f = QTextCharFormat(self.formats.char(mono=mono, mark=REJECTED))
                 f.setProperty(ORIGIN_PROP, REJECTED)
                 f.setProperty(ROUND_PROP, rnd)
                 f.setProperty(PROPOSED_PROP, text)

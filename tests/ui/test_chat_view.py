@@ -12,14 +12,8 @@ from PySide6.QtGui import QColor, QGuiApplication, QTextCursor
 from app.core.events import RoundEvent
 from app.ui import message_document
 from app.ui.chat_view import ChatView, MessageView
-from app.ui.message_document import (
-    ORIGIN_PROP,
-    PROPOSED_PROP,
-    ROUND_PROP,
-    MessageRenderer,
-    RenderStyle,
-    token_tooltip,
-)
+from app.ui.message_document import MessageRenderer
+from app.ui.message_formats import ORIGIN_PROP, PROPOSED_PROP, ROUND_PROP, RenderStyle, token_tooltip
 from app.ui.stream_batch import LiveStats, StreamBatch
 from app.ui.theme import DARK, LIGHT
 
@@ -168,18 +162,22 @@ def test_markdown_is_rendered_with_exact_draft_colours(view):
     assert LIGHT.number in colours
 
 
-def test_copy_link_copies_the_whole_code_block(view):
-    text = "See:\n```python\na = 1\n\nb = 2\n```\nok"
+def test_each_copy_link_copies_its_own_code_block(view):
+    text = "See:\n```python\na = 1\n\nb = 2\n```\nand\n```\nsecond\n```\n"
     view.set_messages([MessageView("assistant", text)])
     card = view.cards[-1]
     doc = card.body.document()
-    cursor = doc.find("Copy")
-    href = cursor.charFormat().anchorHref()
-    assert href.startswith("copy:")
     from PySide6.QtCore import QUrl
 
-    card._on_anchor(QUrl(href))
-    assert QGuiApplication.clipboard().text() == "a = 1\n\nb = 2"
+    copied = []
+    cursor = doc.find("Copy")
+    while not cursor.isNull():
+        href = cursor.charFormat().anchorHref()
+        assert href.startswith("copy:")
+        card._on_anchor(QUrl(href))
+        copied.append(QGuiApplication.clipboard().text())
+        cursor = doc.find("Copy", cursor)
+    assert copied == ["a = 1\n\nb = 2", "second"]
 
 
 def test_toggling_rerenders_every_message_including_older_ones(view):
