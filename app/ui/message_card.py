@@ -6,8 +6,19 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from PySide6.QtCore import QEvent, QSize, QSizeF, Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QGuiApplication, QHelpEvent, QTextCharFormat, QWheelEvent
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, QSizeF, Qt, QUrl, Signal
+from PySide6.QtGui import (
+    QColor,
+    QDesktopServices,
+    QGuiApplication,
+    QHelpEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QTextBlock,
+    QTextCharFormat,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -24,7 +35,14 @@ from app.chat.stats_text import draft_parts, live_text, speed_parts, stats_line
 from app.ui.icons import icon
 from app.ui.markdown_lines import code_block_text
 from app.ui.message_document import MessageRenderer
-from app.ui.message_formats import COPY_SCHEME, RenderStyle, token_tooltip
+from app.ui.message_formats import (
+    COPY_SCHEME,
+    PANEL_HEADER,
+    PANEL_PAD,
+    PANEL_PROP,
+    RenderStyle,
+    token_tooltip,
+)
 from app.ui.message_model import MessageView
 from app.ui.speculation_panel import SpeculationPanel
 from app.ui.stream_batch import LiveStats
@@ -36,6 +54,10 @@ ACTIONS = {
     "regenerate": ("regenerate", "Regenerate"),
     "continue": ("continue", "Continue this reply"),
 }
+
+
+def _panel(block: QTextBlock) -> int:
+    return int(block.blockFormat().intProperty(PANEL_PROP))
 
 
 class MessageBody(QTextBrowser):
@@ -54,6 +76,42 @@ class MessageBody(QTextBrowser):
         self.viewport().setAutoFillBackground(False)
         self.document().documentLayout().documentSizeChanged.connect(self._fit)
         self.setFixedHeight(8)
+        self.panel_colours = ("#f6f8fa", "#d8dce2")  # code panel background, border
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        """Code panels behind the text: rounded, padded, in the theme's colours."""
+        rects = self.panel_rects(event.rect().top(), event.rect().bottom())
+        if rects:
+            painter = QPainter(self.viewport())
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            painter.setPen(QPen(QColor(self.panel_colours[1]), 1))
+            painter.setBrush(QColor(self.panel_colours[0]))
+            for rect in rects:
+                painter.drawRoundedRect(rect.adjusted(0.5, 0.5, -0.5, -0.5), 6, 6)
+            painter.end()
+        super().paintEvent(event)
+
+    def panel_rects(self, top: float, bottom: float) -> list[QRectF]:
+        """The code panels that reach into [top, bottom] (viewport coordinates)."""
+        doc = self.document()
+        layout = doc.documentLayout()
+        pos = layout.hitTest(QPointF(4, max(0.0, top)), Qt.HitTestAccuracy.FuzzyHit)
+        block = doc.findBlock(max(0, pos))
+        while block.isValid() and _panel(block) not in (0, PANEL_HEADER):
+            block = block.previous()  # back to the header of a panel that starts above
+        spans: list[list[float]] = []  # [top, bottom] of each panel's blocks
+        while block.isValid():
+            kind = _panel(block)
+            rect = layout.blockBoundingRect(block)
+            if kind == PANEL_HEADER or (kind and not spans):
+                spans.append([rect.top(), rect.bottom()])
+            elif kind:
+                spans[-1][1] = rect.bottom()
+            elif rect.top() > bottom:
+                break
+            block = block.next()
+        width = self.viewport().width()
+        return [QRectF(0, t - PANEL_PAD, width, b - t + PANEL_PAD + 2) for t, b in spans if b + 2 >= top]
 
     def _fit(self, size: QSizeF) -> None:
         height = max(8, math.ceil(size.height()))
@@ -219,6 +277,7 @@ class MessageCard(QFrame):
 
     def _apply_icons(self) -> None:
         t = self.style_.theme
+        self.body.panel_colours = (t.code_bg, t.border)
         for b in self.action_buttons.values():
             b.setIcon(icon(str(b.property("icon_name")), t.muted))
         self.details_button.setIcon(

@@ -1,7 +1,8 @@
 """Renders one message into a QTextDocument, as it streams and when it is reopened.
 
-Each source line is one block (code lines sit in a framed code panel). While a reply streams
-only the line being written is rendered again, so a batch costs the same at token 20,000 as
+Each source line is one block; a code block's blocks are marked so the view paints a panel
+behind them (text frames would make every edit cost more with each code block). While a
+reply streams only the line being written is rendered again, so a batch costs the same at token 20,000 as
 at token 20, and a finished reply looks exactly as it did while streaming (code is lexed as
 a whole when its fence closes: colours change, layout does not).
 
@@ -21,7 +22,6 @@ from PySide6.QtGui import (
     QTextCharFormat,
     QTextCursor,
     QTextDocument,
-    QTextFrame,
 )
 
 from app.ui.markdown_lines import (
@@ -65,7 +65,6 @@ def chunk_cuts(line: str) -> list[int]:
 
 @dataclass
 class _OpenCode:
-    frame: QTextFrame
     lang: str
     first_pos: int = -1  # where the first code line's block starts
     lines: list[tuple[str, int]] = field(default_factory=list)  # (source line, offset)
@@ -91,7 +90,6 @@ class MessageRenderer:
         self._tail_pos = 0
         self._code: _OpenCode | None = None
         self._reuse = True  # the cursor's block is empty and takes the next line
-        self._after_tail = True  # clearing the chunk being written leaves an empty block
         self._bulk = False
 
     def render(self, m: MessageView) -> None:
@@ -151,8 +149,6 @@ class MessageRenderer:
             line, state = parse_line(src, self._state)
             if line.kind == "fence_end" and self._code is not None:
                 self._relex_code(cursor, m)
-                cursor.setPosition(self._code.frame.lastPosition() + 1)
-                self._reuse = True
                 self._code = None
             if not (self._bulk and line.kind == "code"):
                 self._emit(cursor, m, line, src, a, self._line_ranges(line, src), ghost_end)
@@ -172,7 +168,6 @@ class MessageRenderer:
     def _render_tail(self, cursor: QTextCursor, m: MessageView, text: str) -> None:
         a = self._done
         src = text[a:]
-        self._after_tail = True
         if self._bulk and self._code is not None:
             return  # inside a code block: finish() lexes and shows it with the rest of the block
         if self._line is None:
@@ -238,11 +233,11 @@ class MessageRenderer:
             return False
         if code.first_pos >= 0:
             cursor.setPosition(code.first_pos)
-            cursor.setPosition(code.frame.lastPosition(), QTextCursor.MoveMode.KeepAnchor)
+            cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
             cursor.removeSelectedText()
             self._reuse = True
         else:  # not shown yet (rendering a whole message): after the panel's header
-            cursor.setPosition(code.frame.lastPosition())
+            cursor.movePosition(QTextCursor.MoveOperation.End)
             self._reuse = False
         ranges = highlight_lines([src for src, _ in lines], code.lang)
         last = -1
@@ -252,7 +247,6 @@ class MessageRenderer:
             if tail[0].kind != "code":
                 last = self._emit(cursor, m, tail[0], tail[1], tail[2], [], tail[2] + len(tail[1]))
             self._tail_pos = last
-            self._after_tail = True
         return True
 
     def _emit_code_line(
@@ -273,21 +267,11 @@ class MessageRenderer:
         return first
 
     def _clear_from(self, cursor: QTextCursor, pos: int) -> None:
-        """Remove the rendering of the line being written (from its block to the end of the
-        frame it is in), leaving its empty block to be reused."""
+        """Remove the rendering of the chunk being written, leaving its empty block to reuse."""
         cursor.setPosition(pos)
-        block_fmt, char_fmt = cursor.blockFormat(), cursor.blockCharFormat()
-        frame = cursor.currentFrame()
-        end = frame.lastPosition() if frame is not None and frame != self.doc.rootFrame() else None
-        if end is None:
-            cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
-        else:
-            cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
+        cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
         cursor.removeSelectedText()
-        self._reuse = self._after_tail
-        if not self._reuse:  # a code panel after a line was removed: that line keeps its look
-            cursor.setBlockFormat(block_fmt)
-            cursor.setBlockCharFormat(char_fmt)
+        self._reuse = True
 
     def _emit(
         self,
@@ -312,37 +296,17 @@ class MessageRenderer:
         return start
 
     def _open_code(self, cursor: QTextCursor, line: Line, offset: int) -> int:
-        """A framed code panel with a header (language, Copy). Returns where clearing it
-        must start: the end of the block it follows, or the empty block it was put in."""
-        prev = cursor.block().previous()
-        if self._reuse and prev.isValid() and QTextCursor(prev).currentFrame() == cursor.currentFrame():
-            # the empty block left by the line being written: the panel follows the line before
-            block_fmt, char_fmt = prev.blockFormat(), prev.charFormat()
-            cursor.deletePreviousChar()
-            cursor.setBlockFormat(block_fmt)
-            cursor.setBlockCharFormat(char_fmt)
-            self._reuse = False
-        if self._reuse:
-            cursor.setBlockFormat(self.formats.blank(30))
-            start = cursor.position()
-        else:
-            start = cursor.position()
-            self._after_tail = False  # clearing this line leaves the previous block, not a new one
-        frame = cursor.insertFrame(self.formats.code_frame())
-        self._code = _OpenCode(frame, line.lang)
-        header = QTextBlockFormat()
-        header.setBottomMargin(4)
-        cursor.setBlockFormat(header)
+        """The header of a code panel: its language and a Copy link."""
+        block_fmt, char_fmt = self.formats.code_header()
+        self._start_block(cursor, block_fmt, char_fmt)
+        start = cursor.block().position()
+        self._code = _OpenCode(line.lang)
         label = self.formats.char(muted=True, small=True)
         cursor.insertText(line.lang or "code", label)
         cursor.insertText("   ", label)
         link = QTextCharFormat(self.formats.char(small=True, link=f"{COPY_SCHEME}:{offset}"))
         link.setToolTip("Copy this code block")
         cursor.insertText("Copy", link)
-        after = QTextCursor(self.doc)
-        after.setPosition(frame.lastPosition() + 1)
-        after.setBlockFormat(self.formats.blank(30))  # the block after the panel: its bottom gap
-        self._reuse = False
         return start
 
     def _fragments(

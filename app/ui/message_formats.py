@@ -7,13 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from PySide6.QtGui import (
-    QBrush,
     QColor,
     QFont,
     QTextBlockFormat,
     QTextCharFormat,
     QTextFormat,
-    QTextFrameFormat,
     QTextLength,
 )
 
@@ -25,6 +23,9 @@ _USER = QTextFormat.Property.UserProperty.value
 ORIGIN_PROP = _USER + 1  # "main", "draft" or "rejected" (only while the visualization is on)
 ROUND_PROP = _USER + 2  # the verify step that produced the character, when the engine said
 PROPOSED_PROP = _USER + 3  # what the draft proposed, on rejected ghost text
+PANEL_PROP = _USER + 4  # on a block's format: which part of a code panel it is (PANEL_*)
+PANEL_HEADER, PANEL_LINE, PANEL_END = 1, 2, 3
+PANEL_PAD = 10  # the panel reaches this far around its text
 COPY_SCHEME = "copy"  # copy:<offset of the fence line>: the Copy link of a code panel
 _PROPORTIONAL = QTextBlockFormat.LineHeightTypes.ProportionalHeight.value
 _HEADING_SCALE = {1: 1.5, 2: 1.3, 3: 1.15}
@@ -82,7 +83,11 @@ class Formats:
         if kind in ("code", "fence_end"):
             cf.setFont(self.style.mono)
             if kind == "fence_end":
-                return self.blank(45), cf
+                bf = self.blank(45)
+                bf.setBottomMargin(8)  # room below the panel
+            bf.setLeftMargin(PANEL_PAD)
+            bf.setRightMargin(PANEL_PAD)
+            bf.setProperty(PANEL_PROP, PANEL_END if kind == "fence_end" else PANEL_LINE)
             return bf, cf
         bf.setLineHeight(125, _PROPORTIONAL)
         if kind == "heading":
@@ -100,17 +105,14 @@ class Formats:
             )
         return bf, cf
 
-    def code_frame(self) -> QTextFrameFormat:
-        t = self.style.theme
-        ff = QTextFrameFormat()
-        ff.setBackground(QColor(t.code_bg))
-        ff.setBorder(1)
-        ff.setBorderBrush(QBrush(QColor(t.border)))
-        ff.setBorderStyle(QTextFrameFormat.BorderStyle.BorderStyle_Solid)
-        ff.setPadding(8)
-        ff.setTopMargin(6)
-        ff.setBottomMargin(2)
-        return ff
+    def code_header(self) -> tuple[QTextBlockFormat, QTextCharFormat]:
+        bf = QTextBlockFormat()
+        bf.setTopMargin(PANEL_PAD + 6)  # room above the panel, and inside it above the header
+        bf.setBottomMargin(4)
+        bf.setLeftMargin(PANEL_PAD)
+        bf.setRightMargin(PANEL_PAD)
+        bf.setProperty(PANEL_PROP, PANEL_HEADER)
+        return bf, self.base_char()
 
     def char(
         self,
