@@ -407,3 +407,22 @@ def test_user_text_is_never_marked_as_model_output(view):
     cursor = QTextCursor(body(view))
     cursor.setPosition(2)
     assert token_tooltip(cursor.charFormat()) == ""
+
+
+def test_each_code_block_gets_one_panel_around_its_lines(view, qtbot):
+    view.show()
+    view.set_messages([MessageView("assistant", "aa0\n```\nxx1\nyy2\n```\nbb3\n```py\nzz4")])
+    body = view.cards[-1].body
+    qtbot.waitUntil(lambda: body.height() > 60)
+    doc = body.document()
+    rects = body.panel_rects(0, body.height())
+    assert len(rects) == 2
+
+    def centre(text: str) -> float:
+        return doc.documentLayout().blockBoundingRect(doc.find(text).block()).center().y()
+
+    assert rects[0].top() < centre("xx1") < centre("yy2") < rects[0].bottom()
+    assert rects[1].top() < centre("zz4") < rects[1].bottom()  # not closed yet: to its last line
+    assert not any(r.top() < centre("bb3") < r.bottom() for r in rects)
+    assert not any(r.top() < centre("aa0") < r.bottom() for r in rects)
+    assert body.panel_rects(centre("zz4"), centre("zz4")) == rects[1:]  # only what reaches the area
