@@ -426,3 +426,22 @@ def test_each_code_block_gets_one_panel_around_its_lines(view, qtbot):
     assert not any(r.top() < centre("bb3") < r.bottom() for r in rects)
     assert not any(r.top() < centre("aa0") < r.bottom() for r in rects)
     assert body.panel_rects(centre("zz4"), centre("zz4")) == rects[1:]  # only what reaches the area
+
+
+def test_switching_theme_mid_reply_and_continuing_an_open_code_block(view):
+    text = "Intro\n```python\nx = 1\ny = 'two'\n```\nend\n"
+    view.begin_stream()
+    view.append_tokens([(text[:20], M, 1)])
+    view.set_theme(DARK)  # re-rendered mid-reply, inside the code block
+    view.append_tokens([(text[20:30], D, 2)])
+    first = view.end_stream(None)  # ends inside the fence
+    assert first is not None
+    view.begin_stream(continuing=first)
+    view.append_tokens([(text[30:], M, 3)])
+    view.end_stream(None)
+    streamed = fragments(body(view))
+    view.set_messages(
+        [MessageView.from_stored("assistant", first.text, first.origins, first.stats_for_storage())]
+    )
+    assert first.text == text and fragments(body(view)) == streamed
+    assert any(f[1] == DARK.string for f in streamed if len(f) == 8)
