@@ -27,7 +27,7 @@ from app.core.errors import (
     InvalidRequestError,
     SpeculaError,
 )
-from app.core.events import GenerationResult, TokenEvent, TokenOrigin
+from app.core.events import GenerationResult, GenerationStats, TokenEvent, TokenOrigin
 from app.runtime import ClientGoneError, ModelBusyError, ModelRuntime, UnknownModelError
 from app.server.api import (
     ApiError,
@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
 LogCallback = Callable[[str], None]
+GenerationCallback = Callable[[str, GenerationStats], None]  # model key, stats of a finished reply
 
 
 def is_loopback(host: str) -> bool:
@@ -96,6 +97,7 @@ class SpeculaServer(ThreadingHTTPServer):
         api_key: str | None = None,
         cors: bool = False,
         on_log: LogCallback | None = None,
+        on_generation: GenerationCallback | None = None,
     ) -> None:
         if not is_loopback(host) and not api_key:
             raise InvalidRequestError(f"serving on {host} (not loopback) requires an API key (--api-key)")
@@ -103,6 +105,7 @@ class SpeculaServer(ThreadingHTTPServer):
         self.api_key = api_key
         self.cors = cors
         self.on_log = on_log
+        self.on_generation = on_generation
         super().__init__((host, port), RequestHandler)
 
     @property
@@ -273,6 +276,8 @@ class RequestHandler(BaseHTTPRequestHandler):
             if isinstance(item, GenerationResult):
                 result = item
         assert result is not None
+        if self.server.on_generation:
+            self.server.on_generation(model, result.stats)
         if result.error:
             raise ApiError(500, f"generation failed: {result.error}", "generation_failed", "server_error")
         self._json(200, completion_body(p, model, result.text, result.stats, rest))
@@ -295,6 +300,8 @@ class RequestHandler(BaseHTTPRequestHandler):
                 if isinstance(item, TokenEvent):  # one chunk per token, so origins count exactly
                     send(chunk_body(p, ident, model, item.text, item.origin is TokenOrigin.DRAFT))
                 elif isinstance(item, GenerationResult):
+                    if self.server.on_generation:
+                        self.server.on_generation(model, item.stats)
                     last = chunk_body(p, ident, model, "", False, finish_reason(item.stats))
                     if rest:
                         last["stats"] = stats_body(item.stats)

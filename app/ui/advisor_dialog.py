@@ -20,25 +20,25 @@ from PySide6.QtWidgets import (
 from app.core import model_settings
 from app.runtime import ModelRuntime
 from app.runtime.advisor import Advice, advise, library_candidates
-from app.ui.chat_view import DRAFT_COLOR
 from app.ui.tasks import BackgroundTask
+from app.ui.theme import LIGHT, Theme
 
 
-def advice_chart(advice: Advice, width: int = 460, row: int = 22) -> QPixmap:
+def advice_chart(advice: Advice, theme: Theme = LIGHT, width: int = 460, row: int = 22) -> QPixmap:
     """One bar per candidate: length = tok/s, green share = acceptance."""
     pix = QPixmap(width, max(1, row * len(advice.results)))
-    pix.fill(QColor("white"))
+    pix.fill(QColor(theme.surface))
     top = max((r.tokens_per_second for r in advice.results), default=1.0) or 1.0
     painter = QPainter(pix)
     label_w = 190
     for i, r in enumerate(advice.results):
         y = i * row
-        painter.setPen(QColor("#111827"))
+        painter.setPen(QColor(theme.text))
         painter.drawText(4, y, label_w - 8, row, Qt.AlignmentFlag.AlignVCenter, r.name[:28])
         w = int((width - label_w - 70) * r.tokens_per_second / top)
-        painter.fillRect(label_w, y + 4, w, row - 8, QColor("#9ca3af"))
+        painter.fillRect(label_w, y + 4, w, row - 8, QColor(theme.chart_rejected))
         if r.acceptance is not None:
-            painter.fillRect(label_w, y + 4, int(w * r.acceptance), row - 8, DRAFT_COLOR)
+            painter.fillRect(label_w, y + 4, int(w * r.acceptance), row - 8, QColor(theme.chart_accepted))
         painter.drawText(
             label_w + w + 6, y, 70, row, Qt.AlignmentFlag.AlignVCenter, f"{r.tokens_per_second:.1f}"
         )
@@ -49,8 +49,11 @@ def advice_chart(advice: Advice, width: int = 460, row: int = 22) -> QPixmap:
 class AdvisorDialog(QDialog):
     saved = Signal(str)
 
-    def __init__(self, key: str, runtime: ModelRuntime, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, key: str, runtime: ModelRuntime, parent: QWidget | None = None, theme: Theme = LIGHT
+    ) -> None:
         super().__init__(parent)
+        self.theme = theme
         self.setWindowTitle("Find the best draft")
         self.key = key
         self.defaults = runtime.defaults
@@ -103,7 +106,7 @@ class AdvisorDialog(QDialog):
         self.advice = advice
         self.progress.hide()
         self.stop_button.setEnabled(False)
-        self.chart.setPixmap(advice_chart(advice))
+        self.chart.setPixmap(advice_chart(advice, self.theme))
         self.legend.show()
         self.summary.setText(advice.summary)
         self.save_button.setEnabled(advice.recommended is not None)

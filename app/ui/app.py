@@ -1,4 +1,4 @@
-"""Starting the desktop app: QApplication, the asyncio loop (qasync), the style, the window."""
+"""Starting the desktop app: QApplication, the asyncio loop (qasync), the window."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from app.library.library import ModelLibrary
 from app.logs import log_file
 from app.ui.dialogs import CrashDialog, WelcomeDialog, first_run, mark_welcomed
 from app.ui.main_window import MainWindow
-from app.ui.resources import RESOURCES
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +25,7 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     app.setApplicationName("Specula")
     app.setApplicationVersion(__version__)
     app.setOrganizationName("Specula")
-    style = RESOURCES / "style.qss"
-    if style.exists():
-        app.setStyleSheet(style.read_text(encoding="utf-8"))
-    return app
+    return app  # the window applies the theme (palette and stylesheet), see app.ui.theming
 
 
 def install_crash_handler(window: MainWindow) -> None:
@@ -72,8 +68,13 @@ def run_app(argv: list[str] | None = None) -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     try:
-        welcome = WelcomeDialog([r.path for r in ModelLibrary().roots()]) if first_run() else None
+        showing_welcome = first_run()
         window = MainWindow()
+        welcome = (
+            WelcomeDialog([r.path for r in ModelLibrary().roots()], draft_colour=window.themes.theme.draft)
+            if showing_welcome
+            else None
+        )
     except Exception as exc:  # started from a desktop launcher, stderr is seen by no one
         log.exception("the main window could not be created")
         show_start_failure(exc)

@@ -1,22 +1,21 @@
 """The Chat page: conversations on the left, the transcript and composer in the middle, the
 config sidebar on the right. It turns user actions into requests for the engine worker and
-stores every finished or stopped reply."""
+stores every finished or stopped reply.
+
+The side panels fold away (the sidebar first) when the page gets narrow, so the transcript
+keeps a readable width; the header's buttons open them again.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QGuiApplication, QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QGuiApplication, QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QInputDialog,
     QLabel,
-    QLineEdit,
-    QListWidget,
-    QListWidgetItem,
-    QPlainTextEdit,
-    QPushButton,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -26,22 +25,18 @@ from app.chat.store import ChatStore, ConversationUnreadableError, StoredMessage
 from app.core import model_settings
 from app.core.events import GenerationResult, GenerationStats, StopReason
 from app.core.request import ChatMessage, GenerationRequest, Role
-from app.ui.chat_view import ChatView, MessageView
+from app.ui.chat_header import ChatHeader
+from app.ui.chat_view import ChatView
+from app.ui.composer import Composer
+from app.ui.conversation_panel import ConversationPanel
+from app.ui.message_model import MessageView
+from app.ui.preferences import Preferences
 from app.ui.sidebar import ConfigSidebar
+from app.ui.stream_batch import StreamBatch
+from app.ui.theme import LIGHT, Theme
 
-
-class PromptEdit(QPlainTextEdit):
-    """Enter sends, Shift+Enter is a newline."""
-
-    submitted = Signal()
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not (
-            event.modifiers() & Qt.KeyboardModifier.ShiftModifier
-        ):
-            self.submitted.emit()
-            return
-        super().keyPressEvent(event)
+SIDEBAR_FOLDS_BELOW = 1080  # page width under which the config sidebar folds away
+CONVERSATIONS_FOLD_BELOW = 760
 
 
 class ChatPage(QWidget):
@@ -49,108 +44,148 @@ class ChatPage(QWidget):
     stopRequested = Signal()
     replyFinished = Signal()
 
-    def __init__(self, store: ChatStore, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, store: ChatStore, preferences: Preferences | None = None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.store = store
+        self.preferences = preferences or Preferences()
         self.conversation_id: int | None = None
         self.busy = False
         self.model_loaded = False
+        self.model_name = ""  # the loaded main model, as the user knows it
+        self.draft_name = ""  # the draft in use ("" for none)
         self._continuing: MessageView | None = None
         self._stored_reply: StoredMessage | None = None
 
-        # left: conversations
-        left = QWidget()
-        left_l = QVBoxLayout(left)
-        self.search = QLineEdit(placeholderText="Search conversations")
-        self.search.textChanged.connect(self.refresh_conversations)
-        self.conv_list = QListWidget()
-        self.conv_list.currentItemChanged.connect(self._on_conversation_selected)
-        buttons = QHBoxLayout()
-        self.new_button = QPushButton("New")
-        self.new_button.setToolTip("New chat (Ctrl+N)")
-        self.rename_button = QPushButton("Rename")
-        self.delete_button = QPushButton("Delete")
-        for b in (self.new_button, self.rename_button, self.delete_button):
-            buttons.addWidget(b)
+        self.conversations = ConversationPanel()
+        self.conversations.conversationChosen.connect(self._on_conversation_selected)
+        self.conversations.searchChanged.connect(lambda _t: self.refresh_conversations())
+        self.search = self.conversations.search
+        self.conv_list = self.conversations.list
+        self.new_button = self.conversations.new_button
+        self.rename_button = self.conversations.rename_button
+        self.delete_button = self.conversations.delete_button
         self.new_button.clicked.connect(self.new_conversation)
         self.rename_button.clicked.connect(self._on_rename)
         self.delete_button.clicked.connect(self._on_delete)
-        left_l.addWidget(self.search)
-        left_l.addWidget(self.conv_list, 1)
-        left_l.addLayout(buttons)
 
-        # centre: banner, transcript, composer
+        # centre: header (panels, the loaded pair), banner, transcript, composer
         centre = QWidget()
-        centre_l = QVBoxLayout(centre)
+        centre.setObjectName("chatCentre")
+        self.header = ChatHeader()
+        self.conversations_toggle = self.header.conversations_toggle
+        self.sidebar_toggle = self.header.sidebar_toggle
+        self.pair_label = self.header.pair_label
+        self.pair_detail = self.header.pair_detail
+
         self.banner = QLabel()
         self.banner.setObjectName("errorBanner")
         self.banner.setWordWrap(True)
         self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.banner.hide()
         self.view = ChatView()
-        self.prompt = PromptEdit()
-        self.prompt.setPlaceholderText("Type a message (Enter to send, Shift+Enter for a new line)")
-        self.prompt.setFixedHeight(90)
+        self.view.actionRequested.connect(self._on_reply_action)
+        self.composer = Composer()
+        self.prompt = self.composer.prompt
+        self.send_button = self.composer.send_button
+        self.stop_button = self.composer.stop_button
         self.prompt.submitted.connect(self.send)
-        actions = QHBoxLayout()
-        self.send_button = QPushButton("Send")
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setToolTip("Stop generating (Esc)")
-        self.regen_button = QPushButton("Regenerate")
-        self.continue_button = QPushButton("Continue")
-        self.edit_button = QPushButton("Edit last")
-        self.copy_button = QPushButton("Copy reply")
-        for b in (
-            self.edit_button,
-            self.copy_button,
-            self.regen_button,
-            self.continue_button,
-            self.stop_button,
-            self.send_button,
-        ):
-            actions.addWidget(b)
-        actions.insertStretch(2, 1)
         self.send_button.clicked.connect(self.send)
         self.stop_button.clicked.connect(self.stop)
-        self.regen_button.clicked.connect(self.regenerate)
-        self.continue_button.clicked.connect(self.continue_reply)
-        self.edit_button.clicked.connect(self.edit_last)
-        self.copy_button.clicked.connect(self.copy_last_reply)
+        composer_row = QHBoxLayout()
+        composer_row.setContentsMargins(16, 6, 16, 12)
+        composer_row.addStretch(1)
+        composer_row.addWidget(self.composer, 100)
+        composer_row.addStretch(1)
+        self.composer.setMaximumWidth(self.view.column_width())
+        centre_l = QVBoxLayout(centre)
+        centre_l.setContentsMargins(0, 0, 0, 0)
+        centre_l.setSpacing(0)
+        centre_l.addWidget(self.header)
         centre_l.addWidget(self.banner)
         centre_l.addWidget(self.view, 1)
-        centre_l.addWidget(self.prompt)
-        centre_l.addLayout(actions)
+        centre_l.addLayout(composer_row)
 
         self.sidebar = ConfigSidebar()
-        self.sidebar.visualizeToggled.connect(self.view.set_visualize)
+        self.sidebar.setObjectName("configSidebar")
+        self.sidebar.visualize_box.setChecked(bool(self.preferences.get("visualize_drafts")))
+        self.sidebar.rejected_box.setChecked(bool(self.preferences.get("show_rejected")))
+        self.view.set_render_style(
+            visualize=self.sidebar.visualize_box.isChecked(),
+            show_rejected=self.sidebar.rejected_box.isChecked(),
+        )
+        self.sidebar.visualizeToggled.connect(self._on_visualize)
+        self.sidebar.rejectedToggled.connect(self._on_show_rejected)
 
-        splitter = QSplitter()
-        splitter.addWidget(left)
-        splitter.addWidget(centre)
-        splitter.addWidget(self.sidebar)
-        splitter.setSizes([200, 640, 320])
-        splitter.setStretchFactor(1, 1)
+        self.splitter = QSplitter()
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setHandleWidth(1)
+        self.splitter.addWidget(self.conversations)
+        self.splitter.addWidget(centre)
+        self.splitter.addWidget(self.sidebar)
+        self.splitter.setSizes([220, 700, 320])
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setStretchFactor(2, 0)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(splitter)
+        layout.addWidget(self.splitter)
+        self.conversations_toggle.toggled.connect(lambda on: self._show_panel(self.conversations, on))
+        self.sidebar_toggle.toggled.connect(lambda on: self._show_panel(self.sidebar, on))
+        self._folded: set[str] = set()  # panels folded by the width, reopened when it grows
+        self._last_width = 0
 
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.stop)
         QShortcut(QKeySequence("Ctrl+N"), self, self.new_conversation)
+        QShortcut(QKeySequence("Ctrl+Shift+C"), self, self.copy_last_reply)
+        QShortcut(QKeySequence("Ctrl+R"), self, self.regenerate)
+        self.set_theme(LIGHT)
         self.refresh_conversations()
         self._update_buttons()
 
+    # --- look -------------------------------------------------------------------------------------
+    def set_theme(self, theme: Theme) -> None:
+        self.view.set_theme(theme)
+        self.composer.set_theme(theme)
+        self.header.set_theme(theme)
+
+    def set_model_pair(self, main: str, draft: str) -> None:
+        """What the next reply runs on: 'Main + Draft' at the top of the chat."""
+        self.model_name, self.draft_name = main, draft
+        self.header.set_pair(main, draft)
+
+    def _show_panel(self, panel: QWidget, on: bool) -> None:
+        panel.setVisible(on)
+        self._folded.discard(panel.objectName())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        width = event.size().width()
+        for panel, toggle, limit in (
+            (self.sidebar, self.sidebar_toggle, SIDEBAR_FOLDS_BELOW),
+            (self.conversations, self.conversations_toggle, CONVERSATIONS_FOLD_BELOW),
+        ):
+            name = panel.objectName()
+            if width < limit <= self._last_width or (width < limit and not self._last_width):
+                if toggle.isChecked():
+                    toggle.setChecked(False)
+                    self._folded.add(name)
+            elif width >= limit > self._last_width and name in self._folded:
+                toggle.setChecked(True)
+        self._last_width = width
+
+    def _on_visualize(self, on: bool) -> None:
+        self.preferences.set("visualize_drafts", on)
+        self.view.set_visualize(on)
+
+    def _on_show_rejected(self, on: bool) -> None:
+        self.preferences.set("show_rejected", on)
+        self.view.set_show_rejected(on)
+
     # --- conversations ---------------------------------------------------------------------------
     def refresh_conversations(self) -> None:
-        current = self.conversation_id
-        self.conv_list.blockSignals(True)
-        self.conv_list.clear()
-        for conv in self.store.conversations(self.search.text().strip()):
-            item = QListWidgetItem(conv.title)
-            item.setData(Qt.ItemDataRole.UserRole, conv.id)
-            self.conv_list.addItem(item)
-            if conv.id == current:
-                self.conv_list.setCurrentItem(item)
-        self.conv_list.blockSignals(False)
+        self.conversations.fill(self.store.conversations(self.search.text().strip()), self.conversation_id)
 
     def open_latest_or_new(self) -> None:
         convs = self.store.conversations()
@@ -176,13 +211,14 @@ class ChatPage(QWidget):
             self.show_error(str(exc))
         if note := self.store.damage_note(conversation_id):
             self.show_error(note)
-        self.view.set_messages([MessageView(m.role, m.content, m.origins, m.stats) for m in stored])
+        self.view.set_messages(
+            [MessageView.from_stored(m.role, m.content, m.origins, m.stats) for m in stored]
+        )
         self.refresh_conversations()
 
-    def _on_conversation_selected(self, item: QListWidgetItem | None, _prev: Any = None) -> None:
-        if item is None or self.busy:
-            return
-        self.open_conversation(int(item.data(Qt.ItemDataRole.UserRole)))
+    def _on_conversation_selected(self, conversation_id: int) -> None:
+        if not self.busy and conversation_id != self.conversation_id:
+            self.open_conversation(conversation_id)
 
     def _on_rename(self) -> None:
         if self.conversation_id is None:
@@ -225,7 +261,7 @@ class ChatPage(QWidget):
         self.banner.hide()
         request = self._request()
         self.busy = True
-        self.view.begin_stream(self._continuing)
+        self.view.begin_stream(self._continuing, title=self.model_name, with_draft=bool(self.draft_name))
         self._update_buttons()
         self.generateRequested.emit(request)
 
@@ -243,8 +279,7 @@ class ChatPage(QWidget):
         if not self.view.messages:
             self.store.rename(self.conversation_id, text[:40])
             self.refresh_conversations()
-        self.view.messages.append(MessageView("user", text))
-        self.view.rerender()
+        self.view.add_message(MessageView("user", text))
         self.prompt.clear()
         self._continuing = None
         self._start()
@@ -256,8 +291,7 @@ class ChatPage(QWidget):
         if not stored or stored[-1].role != "assistant" or stored[-1].id is None:
             return
         self.store.truncate_after(self.conversation_id, stored[-1].id)
-        self.view.messages.pop()
-        self.view.rerender()
+        self.view.remove_last()
         self._continuing = None
         self._start()
 
@@ -288,13 +322,23 @@ class ChatPage(QWidget):
         if replies:
             QGuiApplication.clipboard().setText(replies[-1].text)
 
+    def _on_reply_action(self, key: str, message: MessageView) -> None:
+        if key == "copy":
+            QGuiApplication.clipboard().setText(message.text)
+        elif key == "edit":
+            self.edit_last()
+        elif key == "regenerate":
+            self.regenerate()
+        elif key == "continue":
+            self.continue_reply()
+
     def stop(self) -> None:
         if self.busy:
             self.stopRequested.emit()
 
     # --- results from the worker -------------------------------------------------------------
-    def on_tokens(self, batch: list[tuple[str, str]]) -> None:
-        self.view.append_tokens(batch)
+    def on_tokens(self, batch: StreamBatch) -> None:
+        self.view.append_batch(batch)
 
     def on_finished(self, result: GenerationResult | None) -> None:
         if not self.busy:
@@ -310,20 +354,24 @@ class ChatPage(QWidget):
             self._finish(None, discard_if_empty=True)
 
     def _finish(self, stats: dict[str, Any] | None, discard_if_empty: bool = False) -> None:
+        if stats is not None:
+            stats["model_name"] = self.model_name
+            if stats.get("draft_model") and self.draft_name:
+                stats["draft_name"] = self.draft_name
         message = self.view.end_stream(stats)
         self.busy = False
         if message is not None and self.conversation_id is not None:
             if discard_if_empty and not message.text and self._continuing is None:
-                self.view.messages.pop()
-                self.view.rerender()
+                self.view.remove_last()
             elif self._continuing is not None and self._stored_reply is not None:
                 self._stored_reply.content = message.text
                 self._stored_reply.origins = message.origins
-                self._stored_reply.stats = stats
+                self._stored_reply.stats = message.stats_for_storage()
                 self.store.update_message(self._stored_reply)
             else:
                 self.store.add_message(
-                    self.conversation_id, StoredMessage("assistant", message.text, message.origins, stats)
+                    self.conversation_id,
+                    StoredMessage("assistant", message.text, message.origins, message.stats_for_storage()),
                 )
         self._continuing = None
         self._stored_reply = None
@@ -337,13 +385,7 @@ class ChatPage(QWidget):
         self._finish(GenerationStats(stop_reason=StopReason.CANCELLED).to_dict())
 
     def _update_buttons(self) -> None:
-        self.send_button.setEnabled(not self.busy)
-        self.stop_button.setEnabled(self.busy)
-        for b in (
-            self.regen_button,
-            self.continue_button,
-            self.edit_button,
-            self.new_button,
-            self.delete_button,
-        ):
+        self.composer.set_busy(self.busy)
+        self.view.set_busy(self.busy)
+        for b in (self.new_button, self.delete_button):
             b.setEnabled(not self.busy)

@@ -1,348 +1,321 @@
-"""The chat transcript: Markdown replies, streamed in batches, with accepted draft tokens in green.
+"""The transcript: message cards in a centred column of readable width, streamed in batches.
 
-While a reply streams, each batch is inserted at the end of the document as plain runs, so
-appending costs the same at token 20,000 as at token 20. When the reply ends it is rendered
-once as Markdown and the draft tokens' characters are coloured again on the rendered text.
+A reply in progress grows at its end only (see message_document), so a batch costs the same
+at token 20,000 as at token 20; the live strip under it shows speed and what drafting does.
+Toggling the visualization, rejected drafts or the theme re-renders every card and keeps
+the reader where they were.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import replace
 from typing import Any
 
-from PySide6.QtCore import QEvent, QUrl
-from PySide6.QtGui import (
-    QColor,
-    QFont,
-    QGuiApplication,
-    QHelpEvent,
-    QImage,
-    QPainter,
-    QTextCharFormat,
-    QTextCursor,
-    QTextDocument,
-    QTextDocumentFragment,
-    QTextFormat,
-    QTextImageFormat,
-)
-from PySide6.QtWidgets import QTextBrowser, QToolTip, QWidget
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QFont, QFontDatabase, QResizeEvent
+from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
-from app.chat.stats_text import stats_line
-from app.chat.store import OriginRuns, merge_runs
+from app.ui.message_card import MessageCard
+from app.ui.message_formats import ORIGIN_PROP, RenderStyle
+from app.ui.message_model import MessageView
+from app.ui.stream_batch import DRAFT, LiveStats, StreamBatch
+from app.ui.theme import LIGHT, Theme
 
-DRAFT = "draft"
-DRAFT_TOOLTIP = "Accepted draft token"
-DRAFT_COLOR = QColor("#1f9d55")
+__all__ = ["ChatView", "MessageView"]
+
+COLUMN_CHARS = 78  # a readable line length
+STICK_PX = 48  # this close to the bottom, new text keeps the view at the bottom
+EMPTY_TEXT = "Ask something. Replies stream in; tokens the draft model got right turn green."
 
 
-@dataclass
-class MessageView:
-    role: str
-    text: str = ""
-    origins: OriginRuns = field(default_factory=list)
-    stats: dict[str, Any] | None = None
+class ChatView(QScrollArea):
+    actionRequested = Signal(str, object)  # action key, MessageView
 
-
-_WINDOW = 64  # how far ahead a markup run may reach when aligning
-
-
-def _align(source: str, rendered: str) -> list[int]:
-    """For each rendered character, the source index it shows (-1 for none). Linear time:
-    Markdown deletes markup (`**`, `#`, fences) and may change whitespace, so a rendered
-    character is looked for a little ahead in the source; when it is not there it is a
-    character Markdown added, and is skipped."""
-    src = "".join(" " if c.isspace() else c for c in source)
-    out = [-1] * len(rendered)
-    i = 0
-    for j, ch in enumerate(rendered):
-        if ch.isspace():
-            ch = " "
-        k = src.find(ch, i, i + _WINDOW)
-        if k >= 0:
-            out[j] = k
-            i = k + 1
-    return out
-
-
-def draft_ranges(source: str, origins: OriginRuns, rendered: str) -> list[tuple[int, int]]:
-    """Where the draft characters of `source` landed in `rendered`."""
-    flags = bytearray(len(source))
-    pos = 0
-    for n, origin in origins:
-        if origin == DRAFT:
-            flags[pos : pos + n] = b"\x01" * max(0, min(n, len(source) - pos))
-        pos += n
-    if not any(flags):
-        return []
-    mapping = range(len(source)) if rendered == source else _align(source, rendered)
-    ranges: list[tuple[int, int]] = []
-    for j, i in enumerate(mapping):
-        if i >= 0 and flags[i]:
-            if ranges and ranges[-1][1] == j:
-                ranges[-1] = (ranges[-1][0], j + 1)
-            else:
-                ranges.append((j, j + 1))
-    return ranges
-
-
-def acceptance_chart(rounds: list[list[int]], height: int = 18, max_bars: int = 160) -> QImage:
-    """Bars per round (rounds beyond max_bars are merged), grey for drafted, green for accepted."""
-    if len(rounds) > max_bars:
-        step = -(-len(rounds) // max_bars)
-        rounds = [
-            [sum(r[0] for r in rounds[i : i + step]), sum(r[1] for r in rounds[i : i + step])]
-            for i in range(0, len(rounds), step)
-        ]
-    bar = 3
-    image = QImage(max(1, len(rounds) * bar), height, QImage.Format.Format_ARGB32)
-    image.fill(QColor(0, 0, 0, 0))
-    top = max((d for d, _ in rounds), default=1) or 1
-    painter = QPainter(image)
-    for i, (drafted, accepted) in enumerate(rounds):
-        x = i * bar
-        h = round(height * drafted / top)
-        painter.fillRect(x, height - h, bar - 1, h, QColor("#d1d5db"))
-        h = round(height * accepted / top)
-        painter.fillRect(x, height - h, bar - 1, h, DRAFT_COLOR)
-    painter.end()
-    return image
-
-
-class ChatView(QTextBrowser):
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, theme: Theme = LIGHT) -> None:
         super().__init__(parent)
-        self.setOpenLinks(False)
-        self.document().setUndoRedoEnabled(False)  # a transcript has nothing to undo
-        self.setObjectName("chatView")
-        self.visualize = True
+        self.setObjectName("transcript")
+        self.setWidgetResizable(True)
+        self.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        font = QFont(self.font())
+        font.setPointSizeF(max(font.pointSizeF(), 10.0) * 1.05)
+        mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        mono.setPointSizeF(font.pointSizeF() * 0.92)
+        self.render_style = RenderStyle(theme=theme, font=font, mono=mono)
         self.messages: list[MessageView] = []
+        self.cards: list[MessageCard] = []
         self.streaming: MessageView | None = None
-        self._stream_anchor = 0
-        self._charts = 0
-        self._plain = QTextCharFormat()
-        self._draft = QTextCharFormat()
-        self._draft.setForeground(DRAFT_COLOR)
-        self._draft.setToolTip(DRAFT_TOOLTIP)
-        self._stats_fmt = QTextCharFormat()
-        self._stats_fmt.setForeground(QColor("#6b7280"))
-        small = QFont(self.font())
-        small.setPointSizeF(max(6.0, small.pointSizeF() * 0.85))
-        self._stats_fmt.setFont(small)
-        self._role_fmt = QTextCharFormat()
-        self._role_fmt.setFontWeight(QFont.Weight.Bold)
+        self.live = LiveStats()
+        self._with_draft = False
+        self._busy = False
+        self._stick = True
 
-    # --- whole transcript --------------------------------------------------------------------
+        canvas = QWidget()
+        canvas.setObjectName("transcriptCanvas")
+        self.column = QWidget(canvas)
+        self.column.setObjectName("transcriptColumn")
+        self.column_layout = QVBoxLayout(self.column)
+        self.column_layout.setContentsMargins(0, 16, 0, 24)
+        self.column_layout.setSpacing(14)
+        self.empty = QLabel(EMPTY_TEXT)
+        self.empty.setObjectName("emptyTranscript")
+        self.empty.setWordWrap(True)
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.column_layout.addWidget(self.empty)
+        self.column_layout.addStretch(1)
+        self.canvas_layout = QVBoxLayout(canvas)
+        self.canvas_layout.setContentsMargins(16, 0, 16, 0)
+        self.canvas_layout.addWidget(self.column, 0, Qt.AlignmentFlag.AlignHCenter)
+        self.canvas = canvas
+        self.setWidget(canvas)
+        bar = self.verticalScrollBar()
+        bar.rangeChanged.connect(self._on_range_changed)
+        bar.valueChanged.connect(self._on_scrolled)
+        self.viewport().installEventFilter(self)
+
+    # --- layout ---------------------------------------------------------------------------------
+    def column_width(self) -> int:
+        fm = self.fontMetrics()
+        sample = "The quick brown fox jumps over the lazy dog, "
+        per_char = fm.horizontalAdvance(sample) / len(sample) * self.render_style.font.pointSizeF()
+        per_char /= max(1.0, self.font().pointSizeF())
+        return int(per_char * COLUMN_CHARS) + 40
+
+    def _fit_column(self) -> None:
+        available = max(200, self.viewport().width() - 32)
+        width = min(available, self.column_width())
+        self.column.setFixedWidth(width)
+        for card in self.cards:
+            self._fit_card(card, width)
+
+    def _fit_card(self, card: MessageCard, width: int) -> None:
+        if card.message.role != "user":
+            return
+        fm = card.body.fontMetrics()
+        longest = max((fm.horizontalAdvance(line) for line in card.message.text.split("\n")), default=0)
+        card.setFixedWidth(max(160, min(int(width * 0.85), longest + 48)))
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if obj is self.viewport() and event.type() == QEvent.Type.Resize:
+            self._fit_column()
+        return super().eventFilter(obj, event)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_column()
+
+    # --- whole transcript -----------------------------------------------------------------------
     def set_messages(self, messages: list[MessageView]) -> None:
-        self.messages = list(messages)
+        for card in self.cards:
+            card.setParent(None)
+            card.deleteLater()
+        self.cards = []
+        self.messages = []
         self.streaming = None
-        self.rerender()
-
-    def set_visualize(self, on: bool) -> None:
-        if on != self.visualize:
-            self.visualize = on
-            self.rerender()
-
-    def rerender(self) -> None:
-        self.document().clear()
-        for m in self.messages:
-            self._render(m)
-        if self.streaming is not None:
-            self._begin_stream_block(self.streaming)
+        for m in messages:
+            self._add_card(m)
+        self._update_actions()
+        self._stick = True
         self._scroll_to_end()
 
-    # --- streaming ---------------------------------------------------------------------------
-    def begin_stream(self, continuing: MessageView | None = None) -> MessageView:
+    def add_message(self, m: MessageView) -> None:
+        self._add_card(m)
+        self._update_actions()
+        self._stick = True
+        self._scroll_to_end()
+
+    def remove_last(self) -> MessageView | None:
+        if not self.messages or (self.streaming is not None and self.messages[-1] is self.streaming):
+            return None
+        card = self.cards.pop()
+        card.setParent(None)
+        card.deleteLater()
+        m = self.messages.pop()
+        self._update_actions()
+        return m
+
+    def _add_card(self, m: MessageView, title: str = "") -> MessageCard:
+        if not title and m.stats:
+            title = str(m.stats.get("model_name") or "")
+        card = MessageCard(m, self.render_style, title)
+        card.actionTriggered.connect(lambda key, m=m: self.actionRequested.emit(key, m))
+        self.messages.append(m)
+        self.cards.append(card)
+        self.column_layout.insertWidget(self.column_layout.count() - 1, card)
+        self.empty.hide()
+        self._fit_card(card, self.column.width())
+        return card
+
+    def set_render_style(self, **changes: Any) -> None:
+        """Theme, visualize or show_rejected changed: every card again, same place on screen."""
+        style = replace(self.render_style, **changes)
+        if style == self.render_style:
+            return
+        self.render_style = style
+        anchor = self._anchor()
+        for card in self.cards:
+            card.set_style(style)
+        self._restore(anchor)
+
+    def set_theme(self, theme: Theme) -> None:
+        self.set_render_style(theme=theme)
+
+    def set_visualize(self, on: bool) -> None:
+        self.set_render_style(visualize=on)
+
+    def set_show_rejected(self, on: bool) -> None:
+        self.set_render_style(show_rejected=on)
+
+    @property
+    def visualize(self) -> bool:
+        return self.render_style.visualize
+
+    def rerender(self) -> None:
+        anchor = self._anchor()
+        for card in self.cards:
+            card.refresh()
+        self._restore(anchor)
+
+    # --- streaming ------------------------------------------------------------------------------
+    def begin_stream(
+        self, continuing: MessageView | None = None, title: str = "", with_draft: bool = False
+    ) -> MessageView:
         """Start a reply; with `continuing`, the last assistant message grows instead."""
+        self.live = LiveStats()
+        self._with_draft = with_draft
+        self._busy = True
         if continuing is not None and self.messages and self.messages[-1] is continuing:
-            self.messages.pop()
             self.streaming = continuing
-            self.rerender()
+            if title:
+                self.cards[-1].set_title(title)
         else:
             self.streaming = MessageView("assistant")
-            self._begin_stream_block(self.streaming)
+            self._add_card(self.streaming, title)
+        self.cards[-1].set_live(self.live, with_draft)
+        self._update_actions()
+        self._stick = True
+        self._scroll_to_end()
         return self.streaming
 
-    def _begin_stream_block(self, m: MessageView) -> None:
-        cursor = self._end_cursor()
-        self._stream_anchor = cursor.position()
-        self._insert_role(cursor, m.role)
-        cursor.insertBlock()
-        pos = 0
-        for n, origin in m.origins:
-            self._insert_run(cursor, m.text[pos : pos + n], origin)
-            pos += n
-        if pos < len(m.text):
-            cursor.insertText(m.text[pos:], self._plain)
-
-    def append_tokens(self, batch: list[tuple[str, str]]) -> None:
-        """One batch of (text, origin) pieces: inserted at the end, nothing re-rendered."""
+    def append_batch(self, batch: StreamBatch) -> None:
+        """One batch from the engine thread: text appended at the end, the live strip updated."""
         m = self.streaming
-        if m is None or not batch:
+        if m is None:
             return
-        cursor = self._end_cursor()
-        runs: list[list[Any]] = []
-        texts: list[str] = []
-        for text, origin in batch:
-            if not text:
-                continue
-            texts.append(text)
-            if runs and runs[-1][1] == origin:
-                runs[-1][0] += text
-            else:
-                runs.append([text, origin])
-        cursor.beginEditBlock()
-        for text, origin in runs:
-            self._insert_run(cursor, text, origin)
-        cursor.endEditBlock()
-        m.text += "".join(texts)
-        merge_runs(((len(t), o) for t, o in runs), m.origins)
-        bar = self.verticalScrollBar()
-        if bar.value() >= bar.maximum() - 40:
-            bar.setValue(bar.maximum())
+        self.live.update(batch)
+        if batch.pieces:
+            m.append(batch.pieces)
+            self.cards[-1].extend()
+        self.cards[-1].set_live(self.live, self._with_draft)
+
+    def append_tokens(self, tokens: list[tuple[Any, ...]]) -> None:
+        """(text, origin[, round]) pieces as one batch (tests, benchmarks)."""
+        pieces = [(t[0], t[1], int(t[2]) if len(t) > 2 else 0) for t in tokens]
+        self.append_batch(StreamBatch(pieces=pieces, tokens=len(pieces)))
 
     def end_stream(self, stats: dict[str, Any] | None) -> MessageView | None:
-        """The reply is done: render it as Markdown with its stats line."""
+        """The reply is done: its stats replace the live strip; the text stays as it is."""
         m = self.streaming
         if m is None:
             return None
         m.stats = stats
-        cursor = QTextCursor(self.document())
-        cursor.setPosition(self._stream_anchor)
-        cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
-        cursor.removeSelectedText()
         self.streaming = None
-        self.messages.append(m)
-        self._render(m)
-        self._scroll_to_end()
+        self._busy = False
+        card = self.cards[-1]
+        if stats and stats.get("model_name"):
+            card.set_title(str(stats["model_name"]))
+        card.finish()
+        self._update_actions()
         return m
 
-    # --- rendering -----------------------------------------------------------------------------
-    def _end_cursor(self) -> QTextCursor:
-        cursor = QTextCursor(self.document())
-        cursor.movePosition(QTextCursor.MoveOperation.End)
-        return cursor
+    # --- actions ----------------------------------------------------------------------------------
+    def set_busy(self, busy: bool) -> None:
+        self._busy = busy
+        self._update_actions()
 
-    def _insert_run(self, cursor: QTextCursor, text: str, origin: str) -> None:
-        fmt = self._draft if (self.visualize and origin == DRAFT) else self._plain
-        cursor.insertText(text, fmt)
+    def _update_actions(self) -> None:
+        last_user = max((i for i, m in enumerate(self.messages) if m.role == "user"), default=-1)
+        last = len(self.messages) - 1
+        for i, (m, card) in enumerate(zip(self.messages, self.cards, strict=True)):
+            keys: set[str] = set()
+            if m is not self.streaming:
+                keys.add("copy")
+            if not self._busy:
+                if m.role == "user" and i == last_user:
+                    keys.add("edit")
+                if m.role == "assistant" and i == last:
+                    keys |= {"regenerate", "continue"}
+            card.set_actions(keys)
 
-    def _insert_role(self, cursor: QTextCursor, role: str) -> None:
-        if not self.document().isEmpty():
-            cursor.insertBlock()
-        label = {"user": "You", "assistant": "Assistant", "system": "System"}.get(role, role)
-        cursor.insertText(label, self._role_fmt)
+    # --- scrolling --------------------------------------------------------------------------------
+    def _on_range_changed(self, _lo: int, hi: int) -> None:
+        if self._stick:
+            self.verticalScrollBar().setValue(hi)
 
-    def _render(self, m: MessageView) -> None:
-        cursor = self._end_cursor()
-        self._insert_role(cursor, m.role)
-        cursor.insertBlock()
-        if m.role == "assistant":
-            doc = QTextDocument()
-            doc.setDefaultFont(self.font())
-            doc.setMarkdown(m.text, QTextDocument.MarkdownFeature.MarkdownDialectGitHub)
-            if self.visualize:
-                self._colour_drafts(doc, m)
-            cursor.insertFragment(QTextDocumentFragment(doc))
-        else:
-            cursor.insertText(m.text, self._plain)
-        if m.stats:
-            cursor.insertBlock()
-            cursor.insertText(stats_line(m.stats), self._stats_fmt)
-            rounds = m.stats.get("rounds") or []
-            if any(drafted for drafted, _ in rounds):
-                cursor.insertText("  ", self._stats_fmt)
-                self._insert_round_chart(cursor, rounds)
-        cursor.setCharFormat(self._plain)
-
-    def _insert_round_chart(self, cursor: QTextCursor, rounds: list[list[int]]) -> None:
-        """A small chart of the reply's rounds: grey = drafted, green = accepted."""
-        image = acceptance_chart(rounds)
-        self._charts += 1
-        name = f"specula-chart-{self._charts}"
-        self.document().addResource(QTextDocument.ResourceType.ImageResource, QUrl(name), image)
-        fmt = QTextImageFormat()
-        fmt.setName(name)
-        fmt.setWidth(image.width())
-        fmt.setHeight(image.height())
-        accepted = sum(a for _, a in rounds)
-        drafted = sum(d for d, _ in rounds)
-        fmt.setToolTip(
-            f"Acceptance per round: {len(rounds)} rounds, {accepted}/{drafted} draft tokens accepted "
-            "(grey: drafted, green: accepted)"
-        )
-        cursor.insertImage(fmt)
-
-    def _colour_drafts(self, doc: QTextDocument, m: MessageView) -> None:
-        rendered = doc.toPlainText()
-        doc.setUndoRedoEnabled(False)
-        c = QTextCursor(doc)
-        c.beginEditBlock()  # one layout pass for all ranges, not one per range
-        for start, end in draft_ranges(m.text, m.origins, rendered):
-            c.setPosition(start)
-            c.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
-            c.mergeCharFormat(self._draft)
-        c.endEditBlock()
+    def _on_scrolled(self, value: int) -> None:
+        bar = self.verticalScrollBar()
+        self._stick = value >= bar.maximum() - STICK_PX
 
     def _scroll_to_end(self) -> None:
         bar = self.verticalScrollBar()
         bar.setValue(bar.maximum())
 
-    # --- reading it back -------------------------------------------------------------------
-    def draft_spans(self) -> list[tuple[int, int]]:
-        """(start, end) document positions coloured as accepted draft tokens (for tests)."""
-        spans: list[tuple[int, int]] = []
-        block = self.document().begin()
-        while block.isValid():
-            it = block.begin()
-            while not it.atEnd():
-                frag = it.fragment()
-                if frag.charFormat().toolTip() == DRAFT_TOOLTIP:
-                    start, end = frag.position(), frag.position() + frag.length()
-                    if spans and spans[-1][1] == start:
-                        spans[-1] = (spans[-1][0], end)
-                    else:
-                        spans.append((start, end))
-                it += 1
-            block = block.next()
-        return spans
+    def _anchor(self) -> tuple[int, int] | None:
+        """The first card in view and how far into it the view starts (None: at the bottom)."""
+        if self._stick:
+            return None
+        top = self.verticalScrollBar().value()
+        for i, card in enumerate(self.cards):
+            y = card.mapTo(self.canvas, card.rect().topLeft()).y()
+            if y + card.height() > top:
+                return i, top - y
+        return None
+
+    def _restore(self, anchor: tuple[int, int] | None) -> None:
+        def restore() -> None:
+            self.canvas_layout.activate()
+            self.column_layout.activate()
+            if anchor is None or anchor[0] >= len(self.cards):
+                self._stick = True
+                self._scroll_to_end()
+                return
+            card = self.cards[anchor[0]]
+            y = card.mapTo(self.canvas, card.rect().topLeft()).y()
+            self.verticalScrollBar().setValue(y + anchor[1])
+
+        restore()
+        QTimer.singleShot(0, restore)  # again once the cards' new heights are laid out
+
+    # --- reading it back (tests, copying) ---------------------------------------------------------
+    def plain_text(self) -> str:
+        return "\n\n".join(card.plain_text() for card in self.cards)
+
+    def draft_spans(self) -> list[list[tuple[int, int]]]:
+        """Per card, (start, end) document positions shown as accepted draft tokens."""
+        out = []
+        for card in self.cards:
+            spans: list[tuple[int, int]] = []
+            doc = card.body.document()
+            block = doc.begin()
+            while block.isValid():
+                it = block.begin()
+                while not it.atEnd():
+                    frag = it.fragment()
+                    if self.visualize and frag.charFormat().property(ORIGIN_PROP) == DRAFT:
+                        start, end = frag.position(), frag.position() + frag.length()
+                        if spans and spans[-1][1] == start:
+                            spans[-1] = (spans[-1][0], end)
+                        else:
+                            spans.append((start, end))
+                    it += 1
+                block = block.next()
+            out.append(spans)
+        return out
 
     def draft_text(self) -> str:
-        text = self.document().toPlainText()
-        return "".join(text[s:e] for s, e in self.draft_spans())
-
-    # --- tooltips and copying code -------------------------------------------------------
-    def viewportEvent(self, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.ToolTip and isinstance(event, QHelpEvent):
-            fmt = self.cursorForPosition(event.pos()).charFormat()
-            if fmt.toolTip():
-                QToolTip.showText(event.globalPos(), fmt.toolTip(), self)
-            else:
-                QToolTip.hideText()
-            return True
-        return super().viewportEvent(event)
-
-    def code_block_at(self, cursor: QTextCursor) -> str | None:
-        """The whole fenced code block around `cursor`, or None outside one."""
-        block = cursor.block()
-        if not block.blockFormat().hasProperty(QTextFormat.Property.BlockCodeFence):
-            return None
-        first = block
-        while first.previous().isValid() and first.previous().blockFormat().hasProperty(
-            QTextFormat.Property.BlockCodeFence
-        ):
-            first = first.previous()
-        lines = []
-        b = first
-        while b.isValid() and b.blockFormat().hasProperty(QTextFormat.Property.BlockCodeFence):
-            lines.append(b.text())
-            b = b.next()
-        return "\n".join(lines)
-
-    def contextMenuEvent(self, event: Any) -> None:
-        menu = self.createStandardContextMenu(event.pos())
-        code = self.code_block_at(self.cursorForPosition(event.pos()))
-        if code is not None:
-            action = menu.addAction("Copy code block")
-            action.triggered.connect(lambda: QGuiApplication.clipboard().setText(code))
-        menu.exec(event.globalPos())
-        menu.deleteLater()
+        """Every character shown as an accepted draft token, in order."""
+        parts: list[str] = []
+        for card, spans in zip(self.cards, self.draft_spans(), strict=True):
+            text = card.body.document().toPlainText()
+            parts.extend(text[s:e] for s, e in spans)
+        return "".join(parts)

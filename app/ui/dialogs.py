@@ -24,6 +24,8 @@ from PySide6.QtWidgets import (
 from app import __version__
 from app.library.atomic import write_json_atomic
 from app.library.paths import config_dir
+from app.ui.model_picker import display_path
+from app.ui.theme import LIGHT
 
 STATE_FILE = "app-state.json"
 
@@ -46,7 +48,9 @@ def mark_welcomed() -> None:
 class WelcomeDialog(QDialog):
     """Where models are looked for, the bundled model being prepared, how to add models."""
 
-    def __init__(self, folders: list[Path], parent: QWidget | None = None) -> None:
+    def __init__(
+        self, folders: list[Path], parent: QWidget | None = None, draft_colour: str = LIGHT.draft
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Welcome to Specula")
         self.added_folder: Path | None = None
@@ -54,8 +58,10 @@ class WelcomeDialog(QDialog):
             "<h3>Welcome to Specula</h3>"
             "<p>Chat with models on this computer. With a <b>draft model</b>, replies come faster and "
             "stay exactly the main model's; accepted draft tokens show in "
-            "<span style='color:#1f9d55'>green</span>.</p>"
-            "<p><b>Models are looked for in:</b><br>" + "<br>".join(f"• {f}" for f in folders) + "</p>"
+            f"<span style='color:{draft_colour}'>green</span>.</p>"
+            "<p><b>Models are looked for in:</b><br>"
+            + "<br>".join(f"• {display_path(str(f))}" for f in folders)
+            + "</p>"
             "<p>A small model (Gemma 3 270M) comes with Specula and is being prepared now.</p>"
             "<p>To add your own, put GGUF files or MLX folders in one of these folders, add a folder below, "
             "or use <i>specula models --import FILE</i>.</p>"

@@ -8,14 +8,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QThread, Signal
-from PySide6.QtGui import QCloseEvent, QIcon, QKeySequence, QShortcut
+from PySide6.QtCore import QSize, Qt, QThread, Signal
+from PySide6.QtGui import QActionGroup, QCloseEvent, QIcon, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QComboBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
     QListWidget,
+    QListWidgetItem,
     QMainWindow,
     QProgressBar,
     QPushButton,
@@ -26,8 +26,7 @@ from PySide6.QtWidgets import (
 
 from app import __version__
 from app.chat.store import ChatStore
-from app.engines.drafting import PROMPT_LOOKUP_KEY
-from app.engines.mlx import mlx_available
+from app.engines.drafting import PROMPT_LOOKUP_KEY, PROMPT_LOOKUP_NAME
 from app.library.atomic import file_warnings
 from app.library.bundled import bundled_model_path, ensure_bundled_model
 from app.library.compat_index import CompatibilityIndex, DraftReport
@@ -38,11 +37,16 @@ from app.runtime import ModelRuntime
 from app.ui.advisor_dialog import AdvisorDialog
 from app.ui.chat_page import ChatPage
 from app.ui.dialogs import show_about
+from app.ui.icons import icon
+from app.ui.model_picker import ModelPicker, short_label
 from app.ui.models_page import ModelsPage
 from app.ui.notice_banner import NoticeBanner
+from app.ui.preferences import Preferences
 from app.ui.resources import RESOURCES
 from app.ui.server_page import ServerPage
 from app.ui.tasks import BackgroundTask, track
+from app.ui.theme import Theme
+from app.ui.theming import THEME_CHOICES, ThemeManager
 from app.ui.worker import EngineWorker, LoadJob
 
 log = logging.getLogger(__name__)
@@ -65,6 +69,7 @@ class MainWindow(QMainWindow):
         store: ChatStore | None = None,
         defaults: ModelDefaultsStore | None = None,
         auto_load: bool = True,
+        preferences: Preferences | None = None,
     ) -> None:
         super().__init__()
         self.setWindowTitle(f"Specula {__version__}")
@@ -78,9 +83,12 @@ class MainWindow(QMainWindow):
         self.index = CompatibilityIndex(self.library)
         self.auto_load = auto_load
         self.loaded_key = ""
+        self.draft_key = ""  # the draft the worker uses now ("" for none)
         self._tasks: list[BackgroundTask] = []
         self._dialogs: list[AdvisorDialog] = []
         self.load_failures: dict[str, str] = {}  # key -> why it did not load (this session)
+        self.preferences = preferences or Preferences()
+        self.themes = ThemeManager(self.preferences, self)
 
         # one owner of loaded models for the chat, the local server and the advisor
         self.runtime = ModelRuntime(self.library, self.defaults, self.index)
@@ -94,35 +102,33 @@ class MainWindow(QMainWindow):
         self.sig_eject.connect(self.worker.eject)
         self.thread_.start()
 
-        # top bar
+        # the model bar: choosing a model loads it
         top = QWidget()
+        top.setObjectName("modelBar")
         top_l = QHBoxLayout(top)
-        self.model_combo = QComboBox()
-        self.model_combo.setObjectName("modelPicker")
+        top_l.setContentsMargins(12, 8, 12, 8)
+        self.model_combo = ModelPicker()
         self.model_combo.setMinimumWidth(360)
-        self.load_button = QPushButton("Load")
-        self.load_button.setToolTip("Load the selected model (Ctrl+L)")
+        self.model_combo.modelChosen.connect(self.load_key)
         self.eject_button = QPushButton("Eject")
+        self.eject_button.setToolTip("Unload the model and its draft")
+        self.eject_button.setEnabled(False)
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(220)
         self.progress.setRange(0, 100)
         self.progress.hide()
         self.status = QLabel("No model loaded")
         self.status.setObjectName("modelStatus")
-        for widget in (
-            QLabel("Model:"),
-            self.model_combo,
-            self.load_button,
-            self.eject_button,
-            self.progress,
-        ):
-            top_l.addWidget(widget)
-        top_l.addWidget(self.status, 1)
-        self.load_button.clicked.connect(self.load_selected)
+        self.model_combo.setMaximumWidth(620)
+        top_l.addStretch(1)
+        top_l.addWidget(self.model_combo, 3)
+        top_l.addWidget(self.eject_button)
+        top_l.addWidget(self.progress)
+        top_l.addWidget(self.status, 2)
         self.eject_button.clicked.connect(self.sig_eject)
 
         # pages
-        self.chat = ChatPage(self.store)
+        self.chat = ChatPage(self.store, self.preferences)
         self.models = ModelsPage(self.defaults)
         self.server_page = ServerPage(self.runtime)
         self.pages = QStackedWidget()
@@ -131,8 +137,12 @@ class MainWindow(QMainWindow):
         self.pages.addWidget(self.server_page)
         self.nav = QListWidget()
         self.nav.setObjectName("navigation")
-        self.nav.addItems(["Chat", "My Models", "Local Server"])
-        self.nav.setFixedWidth(110)
+        for name, icon_name in (("Chat", "chat"), ("My Models", "models"), ("Local Server", "server")):
+            item = QListWidgetItem(name)
+            item.setData(Qt.ItemDataRole.UserRole, icon_name)
+            self.nav.addItem(item)
+        self.nav.setIconSize(QSize(18, 18))
+        self.nav.setFixedWidth(148)
         self.nav.currentRowChanged.connect(self.pages.setCurrentIndex)
         self.nav.setCurrentRow(0)
 
@@ -143,6 +153,8 @@ class MainWindow(QMainWindow):
         body_l.addWidget(self.pages, 1)
         central = QWidget()
         central_l = QVBoxLayout(central)
+        central_l.setContentsMargins(0, 0, 0, 0)
+        central_l.setSpacing(0)
         central_l.addWidget(top)
         self.notices = NoticeBanner()
         central_l.addWidget(self.notices)
@@ -170,6 +182,8 @@ class MainWindow(QMainWindow):
         self.models.adviceWanted.connect(self.open_advisor)
         QShortcut(QKeySequence("Ctrl+L"), self, self._on_ctrl_l)
         self._build_menus()
+        self.themes.changed.connect(self._on_theme_changed)
+        self.themes.apply(force=True)
 
         self.chat.open_latest_or_new()
         self.show_file_notices()
@@ -188,8 +202,44 @@ class MainWindow(QMainWindow):
         file_menu.addAction("&Rescan models", self.refresh_library)
         file_menu.addSeparator()
         file_menu.addAction("&Quit", QKeySequence("Ctrl+Q"), self.close)
+        view_menu = self.menuBar().addMenu("&View")
+        theme_menu = view_menu.addMenu("&Theme")
+        group = QActionGroup(self)
+        self.theme_actions = {}
+        for choice, title in THEME_CHOICES:
+            action = theme_menu.addAction(title)
+            action.setCheckable(True)
+            action.setChecked(self.themes.choice == choice)
+            action.triggered.connect(lambda _c=False, c=choice: self.themes.set_choice(c))
+            group.addAction(action)
+            self.theme_actions[choice] = action
+        view_menu.addAction(
+            "Show &conversations", QKeySequence("Ctrl+Shift+L"), self.chat.conversations_toggle.toggle
+        )
+        view_menu.addAction("Show &settings", QKeySequence("Ctrl+Shift+S"), self.chat.sidebar_toggle.toggle)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction("&About Specula", lambda: show_about(self))
+
+    def _on_theme_changed(self, theme: Theme) -> None:
+        self.chat.set_theme(theme)
+        self.model_combo.set_theme(theme)
+        self.models.set_theme(theme)
+        self.eject_button.setIcon(icon("eject", theme.text, theme.muted))
+        for row in range(self.nav.count()):
+            item = self.nav.item(row)
+            item.setIcon(icon(str(item.data(Qt.ItemDataRole.UserRole)), theme.nav_text))
+
+    def _update_pair(self) -> None:
+        """The picker's marks and the chat's 'Main + Draft' line, after any load or draft change."""
+        main = self.library.entries.get(self.loaded_key) if self.loaded_key else None
+        draft_key = self.draft_key
+        draft = self.library.entries.get(draft_key) if draft_key else None
+        draft_name = (
+            PROMPT_LOOKUP_NAME if draft_key == PROMPT_LOOKUP_KEY else (short_label(draft) if draft else "")
+        )
+        self.model_combo.set_loaded(self.loaded_key, draft_key if draft else "")
+        self.eject_button.setEnabled(bool(self.loaded_key))
+        self.chat.set_model_pair(short_label(main) if main else "", draft_name)
 
     def _on_add_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Add a models folder")
@@ -250,15 +300,10 @@ class MainWindow(QMainWindow):
         entries = self.library.entries
         self.load_failures = {k: v for k, v in self.load_failures.items() if k in entries}
         self.models.set_library(entries, self.library.problems, self.load_failures)
-        current = self.model_combo.currentData()
-        self.model_combo.clear()
-        for e in sorted(entries.values(), key=lambda e: (e.name.lower(), e.key)):
-            needs = e.engine == "MLX" and not mlx_available()
-            self.model_combo.addItem(e.label + (" (needs the MLX engine)" if needs else ""), e.key)
-        if current:
-            self.model_combo.setCurrentIndex(max(0, self.model_combo.findData(current)))
+        self.model_combo.set_entries(entries.values(), self.loaded_key)
+        self._update_pair()
         if not self.loaded_key:
-            self.status.setText(f"{len(entries)} models found. Choose one and press Load (Ctrl+L).")
+            self.status.setText(f"{len(entries)} models found. Choose one to load it (Ctrl+L).")
         self.libraryReady.emit()
         if self.auto_load and not self.loaded_key and entries:
             bundled = next((k for k, e in entries.items() if Path(e.path) == bundled_model_path()), None)
@@ -269,11 +314,6 @@ class MainWindow(QMainWindow):
         self.model_combo.setFocus()
         self.model_combo.showPopup()
 
-    def load_selected(self) -> None:
-        key = self.model_combo.currentData()
-        if key:
-            self.load_key(str(key))
-
     def load_key(self, key: str) -> None:
         entry = self.library.entries.get(key)
         if entry is None:
@@ -283,7 +323,7 @@ class MainWindow(QMainWindow):
             self.chat.show_error("Stop the current reply before loading another model.")
             return
         values = self.defaults.effective(key)
-        self.model_combo.setCurrentIndex(max(0, self.model_combo.findData(key)))
+        self.model_combo.select(key)
         self.sig_load.emit(
             LoadJob(Path(entry.path), key, int(values["context_length"]), int(values["gpu_offload"]))
         )
@@ -293,20 +333,21 @@ class MainWindow(QMainWindow):
         self.progress.setValue(0)
         self.progress.show()
         self.status.setText(f"Loading {key}...")
-        self.load_button.setEnabled(False)
+        self.model_combo.setEnabled(False)
 
     def _on_model_loaded(self, key: str, name: str) -> None:
         self.loaded_key = key
         self.progress.hide()
-        self.load_button.setEnabled(True)
-        loaded = self.library.entries.get(key)
-        self.status.setText(f"Loaded: {loaded.label if loaded else name}")
+        self.model_combo.setEnabled(True)
+        self.status.setText("")  # the picker marks the loaded model
         self.modelReady.emit(key)
         self.chat.model_loaded = True
         entry = self.library.entries.get(key)
         self.chat.sidebar.set_values(self.defaults.effective(key))
         self.chat.sidebar.set_engine(entry.engine if entry else "llama.cpp")
         self.chat.sidebar.set_identifying()
+        self.draft_key = ""  # loading a model unloads the draft
+        self._update_pair()
         self._run(lambda _r: self.index.drafts_for(key), self._on_chat_drafts_ready)
 
     def _on_chat_drafts_ready(self, report: DraftReport) -> None:
@@ -321,10 +362,13 @@ class MainWindow(QMainWindow):
     def _on_model_ejected(self) -> None:
         self.loaded_key = ""
         self.progress.hide()
-        self.load_button.setEnabled(True)
+        self.model_combo.setEnabled(True)
         self.chat.model_loaded = False
         self.chat.sidebar.set_no_model()
         self.status.setText("No model loaded")
+        self.model_combo.select("")
+        self.draft_key = ""
+        self._update_pair()
 
     def _draft_job(self, key: str) -> LoadJob | None:
         if key == PROMPT_LOOKUP_KEY:
@@ -340,6 +384,8 @@ class MainWindow(QMainWindow):
         self.sig_set_draft.emit(self._draft_job(key))
 
     def _on_draft_changed(self, key: str) -> None:
+        self.draft_key = key
+        self._update_pair()
         self.draftReady.emit(key)
 
     def _on_draft_rejected(self, key: str) -> None:
@@ -353,7 +399,7 @@ class MainWindow(QMainWindow):
 
     def _on_worker_failed(self, message: str) -> None:
         self.progress.hide()
-        self.load_button.setEnabled(True)
+        self.model_combo.setEnabled(True)
         self.chat.on_failed(message)
 
     # --- My Models -----------------------------------------------------------------------------
@@ -363,7 +409,7 @@ class MainWindow(QMainWindow):
     def open_advisor(self, key: str) -> AdvisorDialog | None:
         if not key or key not in self.library.entries:
             return None
-        dialog = AdvisorDialog(key, self.runtime, self)
+        dialog = AdvisorDialog(key, self.runtime, self, theme=self.themes.theme)
         dialog.saved.connect(self._on_advice_saved)
         self._dialogs.append(dialog)
         dialog.finished.connect(lambda _r: self._dialogs.remove(dialog) if dialog in self._dialogs else None)

@@ -5,14 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -26,18 +29,22 @@ from app.engines.drafting import PROMPT_LOOKUP_KEY, PROMPT_LOOKUP_NAME
 from app.library.compat_index import DraftReport
 from app.library.entry import ModelEntry, ScanProblem
 from app.library.model_defaults import ModelDefaultsStore
+from app.ui.model_picker import display_path, human_size, short_label
 from app.ui.settings_form import SettingsForm
 from app.ui.sidebar import LLAMA_DRAFT_SETTINGS
+from app.ui.theme import LIGHT, Theme
 
 COLUMNS = ("Name", "Engine", "Architecture", "Parameters", "Quantization", "Size", "Path", "Problems")
+PATH_COLUMN = 6
+# the defaults form, in groups side by side: (title, setting group, grid row, grid column)
+FORM_GROUPS = (
+    ("Speculative decoding", "speculative", 0, 0),
+    ("Context and GPU (applied when loaded)", "load", 1, 0),
+    ("Sampling", "sampling", 0, 1),
+    ("System prompt", "prompt", 1, 1),
+)
 
-
-def human_size(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024:
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TB"
+__all__ = ["ModelsPage", "display_path", "human_size"]
 
 
 class ModelsPage(QWidget):
@@ -50,31 +57,61 @@ class ModelsPage(QWidget):
         super().__init__(parent)
         self.defaults = defaults
         self.entries: dict[str, ModelEntry] = {}
+        self.theme: Theme = LIGHT
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setObjectName("modelsTable")
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setAlternatingRowColors(True)
+        self.table.setShowGrid(False)
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(PATH_COLUMN, QHeaderView.ResizeMode.Stretch)
+        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 14)
         self.table.itemSelectionChanged.connect(self._on_selection)
 
         editor = QWidget()
         ed = QVBoxLayout(editor)
+        ed.setContentsMargins(4, 8, 4, 4)
         self.title = QLabel("Select a model to edit its defaults")
+        self.title.setObjectName("sectionTitle")
         self.title.setWordWrap(True)
-        draft_row = QFormLayout()
+        self.subtitle = QLabel("Defaults apply in chat and through the API.")
+        self.subtitle.setObjectName("muted")
+        self.subtitle.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.draft_combo = QComboBox()
         self.draft_combo.setObjectName("defaultDraftCombo")
         self.draft_combo.currentIndexChanged.connect(self._on_draft_changed)
-        draft_row.addRow("Default draft model", self.draft_combo)
-        self.form = SettingsForm([s.name for s in MODEL_SETTINGS if s.name != "draft_model"])
-        self.form.valueChanged.connect(self._on_value_changed)
+        self.forms: list[SettingsForm] = []
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(16)
+        for title, group_name, row, column in FORM_GROUPS:
+            names = [s.name for s in MODEL_SETTINGS if s.group == group_name and s.name != "draft_model"]
+            form = SettingsForm(names)
+            form.valueChanged.connect(self._on_value_changed)
+            self.forms.append(form)
+            box = QGroupBox(title)
+            box_l = QVBoxLayout(box)
+            if group_name == "speculative":
+                draft_row = QFormLayout()
+                draft_row.addRow("Default draft model", self.draft_combo)
+                box_l.addLayout(draft_row)
+            box_l.addWidget(form)
+            box_l.addStretch(1)
+            grid.addWidget(box, row, column)
+        grid.setColumnStretch(0, 1)
+        grid.setColumnStretch(1, 1)
         self.status = QLabel()
         self.status.setObjectName("defaultsStatus")
         self.use_button = QPushButton("Use in chat")
+        self.use_button.setToolTip("Load this model (and its default draft) in the chat")
         self.use_button.clicked.connect(self._on_use)
         self.advise_button = QPushButton("Find the best draft")
         self.advise_button.setToolTip("Benchmark every compatible draft (and none) on a few prompts")
@@ -84,25 +121,40 @@ class ModelsPage(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.reset_button)
         buttons.addWidget(self.advise_button)
+        buttons.addWidget(self.status)
         buttons.addStretch(1)
         buttons.addWidget(self.use_button)
         ed.addWidget(self.title)
-        ed.addLayout(draft_row)
-        group = QGroupBox("Defaults (applied in chat and through the API)")
-        QVBoxLayout(group).addWidget(self.form)
-        ed.addWidget(group)
-        ed.addWidget(self.status)
+        ed.addWidget(self.subtitle)
+        ed.addLayout(grid)
         ed.addLayout(buttons)
         ed.addStretch(1)
+        editor.setMaximumWidth(1100)
         editor.setEnabled(False)
         self.editor = editor
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(editor)
 
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.table)
-        splitter.addWidget(editor)
+        splitter.addWidget(scroll)
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 3)
+        splitter.setSizes([260, 460])
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 10, 12, 10)
         layout.addWidget(splitter)
         self._filling = False
+
+    def set_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        for r in range(self.table.rowCount()):
+            for c in range(self.table.columnCount()):
+                item = self.table.item(r, c)
+                if item is not None and item.data(Qt.ItemDataRole.UserRole) is None:
+                    item.setForeground(QColor(theme.danger_text))
 
     def set_library(
         self,
@@ -124,7 +176,7 @@ class ModelsPage(QWidget):
                         e.params_label,
                         e.quantization or "",
                         human_size(e.size_bytes),
-                        e.path,
+                        display_path(e.path),
                         (failures or {}).get(e.key, ""),
                     ],
                 )
@@ -136,8 +188,9 @@ class ModelsPage(QWidget):
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, key)
+                item.setToolTip(text)
                 if key is None:
-                    item.setForeground(Qt.GlobalColor.darkRed)
+                    item.setForeground(QColor(self.theme.danger_text))
                 self.table.setItem(r, c, item)
         if selected:
             self.select(selected)
@@ -159,11 +212,15 @@ class ModelsPage(QWidget):
         if key is None:
             return
         entry = self.entries[key]
-        self.title.setText(f"<b>{entry.name}</b> — {entry.key}")
-        self.form.set_values(self.defaults.effective(key))
-        self.form.set_row_visible("mlx_draft_tokens", entry.engine == "MLX")
-        for name in LLAMA_DRAFT_SETTINGS:
-            self.form.set_row_visible(name, entry.engine != "MLX")
+        self.title.setText(short_label(entry))
+        self.subtitle.setText(f"{entry.key} · defaults apply in chat and through the API")
+        values = self.defaults.effective(key)
+        for form in self.forms:
+            form.set_values({k: v for k, v in values.items() if k in form.editors})
+            if "mlx_draft_tokens" in form.editors:
+                form.set_row_visible("mlx_draft_tokens", entry.engine == "MLX")
+                for name in LLAMA_DRAFT_SETTINGS:
+                    form.set_row_visible(name, entry.engine != "MLX")
         self._filling = True
         self.draft_combo.clear()
         self.draft_combo.addItem("Identifying compatible draft models...", "")

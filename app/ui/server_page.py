@@ -1,34 +1,53 @@
 """Local Server page: start/stop the OpenAI-compatible server inside the app, which shares the
-chat's loaded models, with the address to copy and a live log of requests."""
+chat's loaded models, with the address to copy and a live log: every request, and for every
+reply its model, speed and draft acceptance."""
 
 from __future__ import annotations
 
 import threading
+import time
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
     QFormLayout,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
-    QPlainTextEdit,
     QPushButton,
     QSpinBox,
+    QTreeWidget,
+    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
+from app.chat.stats_text import stop_word
 from app.core.errors import SpeculaError
+from app.core.events import GenerationStats
 from app.runtime import ModelRuntime
 from app.server.http_server import SpeculaServer
 
+LOG_COLUMNS = ("Time", "Event", "Model", "Tokens", "tok/s", "Draft accepted")
+MAX_LOG_ROWS = 2000
+
 
 class _LogBridge(QObject):
-    """Carries log lines from the server's threads to the GUI thread (queued signal)."""
+    """Carries log lines and finished replies from the server's threads to the GUI thread."""
 
     line = Signal(str)
+    generation = Signal(str, object)  # model key, GenerationStats
+
+
+def acceptance_cell(stats: GenerationStats) -> str:
+    if not stats.draft_model:
+        return "no draft"
+    rate = stats.acceptance_rate
+    sent = stats.accepted_draft_tokens_count + stats.rejected_draft_tokens_count
+    pct = f" ({100 * rate:.0f}%)" if rate is not None else ""
+    return f"{stats.accepted_draft_tokens_count}/{sent}{pct}"
 
 
 class ServerPage(QWidget):
@@ -41,6 +60,7 @@ class ServerPage(QWidget):
         self._thread: threading.Thread | None = None
         self._bridge = _LogBridge()
         self._bridge.line.connect(self._on_log_line)
+        self._bridge.generation.connect(self._on_generation)
 
         self.port = QSpinBox()
         self.port.setRange(1, 65535)
@@ -71,10 +91,15 @@ class ServerPage(QWidget):
         self.error = QLabel()
         self.error.setObjectName("errorBanner")
         self.error.hide()
-        self.log = QPlainTextEdit()
-        self.log.setReadOnly(True)
-        self.log.setMaximumBlockCount(2000)
-        self.log.setPlaceholderText("Requests appear here")
+        self.log = QTreeWidget()
+        self.log.setObjectName("serverLog")
+        self.log.setHeaderLabels(LOG_COLUMNS)
+        self.log.setRootIsDecorated(False)
+        self.log.setUniformRowHeights(True)
+        self.log.setAlternatingRowColors(True)
+        header = self.log.header()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
 
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -109,6 +134,7 @@ class ServerPage(QWidget):
                 api_key=self.api_key.text().strip() or None,
                 cors=self.cors.isChecked(),
                 on_log=self._bridge.line.emit,
+                on_generation=self._bridge.generation.emit,
             )
         except (SpeculaError, OSError) as exc:
             self.error.setText(f"Could not start the server: {getattr(exc, 'strerror', None) or exc}")
@@ -144,5 +170,37 @@ class ServerPage(QWidget):
     def _on_toggle(self) -> None:
         self.stop() if self.running else self.start()
 
+    def _add_row(self, cells: list[str], tip: str = "") -> None:
+        item = QTreeWidgetItem([time.strftime("%H:%M:%S"), *cells])
+        for c in range(3, len(LOG_COLUMNS)):
+            item.setTextAlignment(c, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if tip:
+            item.setToolTip(1, tip)
+        self.log.addTopLevelItem(item)
+        while self.log.topLevelItemCount() > MAX_LOG_ROWS:
+            self.log.takeTopLevelItem(0)
+        self.log.scrollToItem(item)
+
     def _on_log_line(self, line: str) -> None:
-        self.log.appendPlainText(line)
+        self._add_row([line], tip=line)
+
+    def _on_generation(self, model: str, stats: GenerationStats) -> None:
+        self._add_row(
+            [
+                f"reply: {stop_word(stats.to_dict())}",
+                model,
+                str(stats.predicted_tokens_count),
+                f"{stats.tokens_per_second:.1f}",
+                acceptance_cell(stats),
+            ],
+            tip=f"draft: {stats.draft_model}" if stats.draft_model else "",
+        )
+
+    def log_text(self) -> str:
+        """Every row as a line of text (tests, copying)."""
+        rows = []
+        for i in range(self.log.topLevelItemCount()):
+            item = self.log.topLevelItem(i)
+            if item is not None:
+                rows.append("  ".join(item.text(c) for c in range(len(LOG_COLUMNS)) if item.text(c)))
+        return "\n".join(rows)

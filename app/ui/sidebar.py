@@ -9,7 +9,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QGroupBox,
-    QHBoxLayout,
     QMessageBox,
     QPushButton,
     QScrollArea,
@@ -17,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core import model_settings
 from app.engines.drafting import PROMPT_LOOKUP_KEY, PROMPT_LOOKUP_NAME
 from app.library.compat_index import DraftReport
 from app.ui.settings_form import SettingsForm
@@ -33,11 +33,14 @@ class ConfigSidebar(QScrollArea):
     settingChanged = Signal(str, object)
     draftSelected = Signal(str)  # model key, "" for none
     visualizeToggled = Signal(bool)
+    rejectedToggled = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWidgetResizable(True)
-        self.setMinimumWidth(300)
+        self.setMinimumWidth(280)
+        self.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         body = QWidget()
         layout = QVBoxLayout(body)
         self.prompt_form = SettingsForm(["system_prompt"])
@@ -48,13 +51,9 @@ class ConfigSidebar(QScrollArea):
         self.load_form = SettingsForm(["context_length", "gpu_offload"])
         self.forms = (self.prompt_form, self.sampling_form, self.draft_form, self.load_form)
 
-        layout.addWidget(self._group("System Prompt", self.prompt_form))
-        layout.addWidget(self._group("Sampling", self.sampling_form))
-
         spec = QWidget()
         spec_layout = QVBoxLayout(spec)
         spec_layout.setContentsMargins(0, 0, 0, 0)
-        row = QHBoxLayout()
         self.draft_combo = QComboBox()
         self.draft_combo.setObjectName("draftCombo")
         self.draft_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -62,15 +61,23 @@ class ConfigSidebar(QScrollArea):
         self.why_button = QPushButton("Why not others?")
         self.why_button.setToolTip("Show why other models cannot draft for this one")
         self.why_button.clicked.connect(self._on_why_clicked)
-        row.addWidget(self.draft_combo, 1)
         spec_layout.addWidget(self.draft_combo)
         spec_layout.addWidget(self.why_button)
         spec_layout.addWidget(self.draft_form)
         self.visualize_box = QCheckBox("Visualize accepted draft tokens")
         self.visualize_box.setChecked(True)
+        self.visualize_box.setToolTip("Colour the draft tokens the main model accepted")
         self.visualize_box.toggled.connect(self.visualizeToggled)
         spec_layout.addWidget(self.visualize_box)
+        self.rejected_box = QCheckBox("Show rejected draft tokens")
+        self.rejected_box.setToolTip(
+            "Show, struck through, what the draft proposed where the main model disagreed"
+        )
+        self.rejected_box.toggled.connect(self.rejectedToggled)
+        spec_layout.addWidget(self.rejected_box)
         layout.addWidget(self._group("Speculative Decoding", spec))
+        layout.addWidget(self._group("System Prompt", self.prompt_form))
+        layout.addWidget(self._group("Sampling", self.sampling_form))
         layout.addWidget(self._group("Load (applied when a model loads)", self.load_form))
         layout.addStretch(1)
         self.setWidget(body)
@@ -80,6 +87,7 @@ class ConfigSidebar(QScrollArea):
         self.draft_combo.currentIndexChanged.connect(self._on_draft_index_changed)
         self._report: DraftReport | None = None
         self._filling = False
+        self.set_values(model_settings.defaults())  # what a model starts with, until one loads
         self.set_engine("llama.cpp")
         self.set_no_model()
 

@@ -15,21 +15,19 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 
 from app.core.errors import DraftIncompatibleError, SpeculaError
-from app.core.events import GenerationResult, TokenEvent
+from app.core.events import GenerationResult
 from app.core.request import GenerationRequest
 from app.engines.drafting import PROMPT_LOOKUP_KEY
 from app.runtime import ClientGoneError, Lease, LoadSettings, ModelRuntime
+from app.ui.stream_batch import StreamBatcher
 
 log = logging.getLogger(__name__)
-
-BATCH_SECONDS = 0.04
 
 
 @dataclass(frozen=True)
@@ -49,7 +47,7 @@ class EngineWorker(QObject):
     modelEjected = Signal()
     draftChanged = Signal(str)  # key, "" when none
     draftRejected = Signal(str)  # key of a draft that could not be used
-    tokensArrived = Signal(list)  # [(text, origin_value), ...]
+    tokensArrived = Signal(object)  # StreamBatch: pieces, rejected drafts and rounds since the last one
     generationFinished = Signal(object)  # GenerationResult
     failed = Signal(str)  # a message for the user
     loadFailed = Signal(str, str)  # key, reason: the library marks the model
@@ -141,20 +139,18 @@ class EngineWorker(QObject):
         self.generationFinished.emit(result)
 
     def _stream(self, lease: Lease, request: GenerationRequest) -> GenerationResult | None:
-        batch: list[tuple[str, str]] = []
-        last_flush = time.perf_counter()
+        batcher = StreamBatcher()
         result: GenerationResult | None = None
         for item in lease.generate(request, cancel=self.cancel):
-            if isinstance(item, TokenEvent):
-                batch.append((item.text, item.origin.value))
-                now = time.perf_counter()
-                if now - last_flush >= BATCH_SECONDS:
-                    self.tokensArrived.emit(batch)
-                    batch, last_flush = [], now
-            elif isinstance(item, GenerationResult):
+            if isinstance(item, GenerationResult):
                 result = item
-        if batch:
-            self.tokensArrived.emit(batch)
+                continue
+            batch = batcher.add(item)
+            if batch is not None:
+                self.tokensArrived.emit(batch)
+        last = batcher.flush()
+        if last is not None:
+            self.tokensArrived.emit(last)
         return result
 
     @Slot()

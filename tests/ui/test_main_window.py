@@ -77,7 +77,7 @@ def test_reply_streams_with_green_exactly_on_accepted_draft_tokens(qtbot, window
     assert expected, (reply.stats, reply.origins)
     assert window.chat.view.draft_text() == expected
     assert reply.stats and reply.stats["accepted_draft_tokens_count"] > 0
-    assert "Accepted" in window.chat.view.document().toPlainText()
+    assert "Accepted" in window.chat.view.plain_text()
 
 
 def test_stop_keeps_the_partial_reply_and_says_stopped(qtbot, window, library_models):
@@ -126,6 +126,7 @@ def test_conversation_and_colours_survive_a_restart(qtbot, window, library_model
     assert again.chat.conversation_id == conv
     assert [m.role for m in again.chat.view.messages] == ["user", "assistant"]
     assert again.chat.view.draft_text() == green and green
+    assert again.chat.view.messages[-1].has_rounds  # each character's round came back too
     again.shutdown()
 
 
@@ -222,3 +223,31 @@ def test_every_model_offers_prompt_lookup_in_the_dropdown(qtbot, window, library
     choose_draft(qtbot, window, "prompt-lookup")
     send(qtbot, window, "the the the the")
     assert window.chat.view.messages[-1].stats["draft_model"] == "Prompt lookup (no draft model)"
+
+
+def test_one_click_in_the_picker_loads_and_the_pair_is_shown(qtbot, window, library_models):
+    from app.ui.model_picker import DETAIL_ROLE, STATE_ROLE
+
+    picker = window.model_combo
+    index = picker.findData(library_models["main"])
+    assert "test/tiny" in picker.itemData(index, DETAIL_ROLE)  # size and folder in the list
+    with qtbot.waitSignal(window.draftReportReady, timeout=WAIT):
+        picker.activated.emit(index)  # what a click on the item does
+    assert window.loaded_key == library_models["main"]
+    assert picker.itemData(index, STATE_ROLE) == "Loaded"
+    choose_draft(qtbot, window, library_models["twin"])
+    assert picker.itemData(picker.findData(library_models["twin"]), STATE_ROLE) == "Draft"
+    assert window.chat.pair_detail.text() == "main + draft" and " + " in window.chat.pair_label.text()
+    send(qtbot, window, "the cat")
+    reply = window.chat.view.messages[-1]
+    assert reply.stats["draft_name"] in window.chat.pair_label.text()
+    assert reply.stats["model_name"] == window.chat.view.cards[-1].header.text()
+
+
+def test_the_theme_can_be_chosen_in_the_view_menu(qtbot, window):
+    from app.ui.theme import DARK, LIGHT
+
+    window.theme_actions["dark"].trigger()
+    assert window.themes.theme is DARK and window.chat.view.render_style.theme is DARK
+    window.theme_actions["light"].trigger()
+    assert window.chat.view.render_style.theme is LIGHT

@@ -50,7 +50,10 @@ def test_server_page_shares_the_chats_model_and_logs_requests(qtbot, library_mod
         )
         with urllib.request.urlopen(req, timeout=30) as resp:
             assert resp.status == 200
-        qtbot.waitUntil(lambda: "/v1/chat/completions" in page.log.toPlainText(), timeout=WAIT)
+        qtbot.waitUntil(lambda: "/v1/chat/completions" in page.log_text(), timeout=WAIT)
+        qtbot.waitUntil(lambda: "reply: max tokens reached" in page.log_text(), timeout=WAIT)
+        reply = next(line for line in page.log_text().splitlines() if "reply:" in line)
+        assert library_models["main"] in reply and "no draft" in reply  # model, tokens, tok/s, acceptance
     finally:
         page.stop()
     assert not page.running and page.address.text() == "Stopped"

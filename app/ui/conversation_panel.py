@@ -1,0 +1,65 @@
+"""The conversations column: search, the list (newest first), new, rename, delete."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.chat.store import Conversation
+
+
+class ConversationPanel(QWidget):
+    conversationChosen = Signal(int)
+    searchChanged = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("conversationPanel")
+        self.setMinimumWidth(180)
+        self.search = QLineEdit(placeholderText="Search conversations")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(self.searchChanged)
+        self.list = QListWidget()
+        self.list.setObjectName("conversationList")
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.list.currentItemChanged.connect(self._on_current)
+        self.new_button = QPushButton("New chat")
+        self.new_button.setToolTip("New chat (Ctrl+N)")
+        self.rename_button = QPushButton("Rename")
+        self.delete_button = QPushButton("Delete")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.rename_button)
+        buttons.addWidget(self.delete_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 10, 10, 10)
+        layout.addWidget(self.new_button)
+        layout.addWidget(self.search)
+        layout.addWidget(self.list, 1)
+        layout.addLayout(buttons)
+
+    def fill(self, conversations: Iterable[Conversation], current: int | None) -> None:
+        self.list.blockSignals(True)
+        self.list.clear()
+        for conv in conversations:
+            item = QListWidgetItem(conv.title)
+            item.setData(Qt.ItemDataRole.UserRole, conv.id)
+            item.setToolTip(conv.title)
+            self.list.addItem(item)
+            if conv.id == current:
+                self.list.setCurrentItem(item)
+        self.list.blockSignals(False)
+
+    def _on_current(self, item: QListWidgetItem | None, _prev: QListWidgetItem | None = None) -> None:
+        if item is not None:
+            self.conversationChosen.emit(int(item.data(Qt.ItemDataRole.UserRole)))
