@@ -120,9 +120,11 @@ def write_tiny_gguf(
     noise: float = 0.0,
     noise_seed: int = 1,
     name: str | None = None,
+    logit_scale: float = 1.0,
 ) -> Path:
     """Write a tiny llama-architecture model. With `successor`, greedy decoding follows
-    token -> successor(token). `noise` perturbs every weight (a related-but-different draft)."""
+    token -> successor(token). `noise` perturbs every weight (a related-but-different draft).
+    `logit_scale` scales the output layer: below 1, flatter next-token distributions."""
     tokens = tokens or tiny_vocab()
     n_vocab = len(tokens)
     if successor is not None:
@@ -139,7 +141,7 @@ def write_tiny_gguf(
     tensors: dict[str, np.ndarray] = {}
     if successor is None:
         embd = rand(n_vocab, n_embd, scale=1.0)
-        out = rand(n_vocab, n_embd, scale=1.0)
+        out = rand(n_vocab, n_embd, scale=logit_scale)
         layer_scale = 1.0 / np.sqrt(n_embd)
     else:
         q, _ = np.linalg.qr(rng.standard_normal((n_embd, n_vocab)))
