@@ -90,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--draft-min", type=_non_negative_int, default=None, help="Min Draft Size")
     gen.add_argument("--draft-p-min", type=_probability, default=None, help="Drafting Probability Cutoff")
     gen.add_argument(
+        "--draft-auto",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="Auto Draft Length: learned draft length and cutoff (default: the model's setting)",
+    )
+    gen.add_argument(
         "--num-draft-tokens", type=int, default=None, help="MLX: Draft Tokens to Generate (1-10)"
     )
     gen.add_argument(
@@ -131,6 +137,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, object]:
         "draft_max": args.draft_max,
         "draft_min": args.draft_min,
         "draft_p_min": args.draft_p_min,
+        "draft_auto": args.draft_auto,
         "context_length": args.ctx,
         "gpu_offload": args.gpu_layers,
         "draft_model": "" if args.no_draft else args.draft,

@@ -19,15 +19,11 @@ short reply does not pay for exploring:
   everything it skipped, so it is not probed within the reply) and re-tried at the start of
   a later reply, every 1, 2, 4, ... up to 16 replies. Prompt lookup costs nothing to consult
   and is never paused: the per-token rule alone decides what it sends.
-
-A verify batch of a size not seen before in this process pays one-off set-up in llama.cpp;
-such rounds teach acceptance but not timing.
 """
 
 from __future__ import annotations
 
 import math
-import weakref
 from typing import Any
 
 BUCKET_EDGES = (0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98)  # confidence levels; lookup is the last bucket
@@ -37,19 +33,19 @@ OBS_DECAY = 0.995  # per observation: a bucket remembers its last few hundred to
 RATE_DECAY = 0.9  # per round of that kind: speeds follow the last ten or so rounds
 PRIOR_WEIGHT = 2.0
 PLAIN_FIRST = 2  # rounds without the draft that measure the baseline when none is known
-PAUSE_MARGIN = 0.98  # drafting must keep 98% of the speed without it
-MIN_DRAFT_ROUNDS = 3.0  # measured drafting rounds before judging
+PAUSE_MARGIN = 0.98  # drafting must keep 98% of the speed without it ...
+CLEAR_LOSS = 0.85  # ... and below 85% the measurement alone decides
+MIN_DRAFT_ROUNDS = 4.0  # measured drafting rounds before judging
 PROBE_ROUNDS = 4  # drafting rounds a probing reply gets before the verdict
+PROBE_LENGTH = 4  # ... each drafting this many tokens whatever the rule says
+EXPLORE_LENGTHS = (2, 4, 3)  # a new pair's first drafting rounds: costs at several batch sizes
 MAX_REPLY_INTERVAL = 16
-REMEASURE_PLAIN = 64  # drafting rounds between rounds that re-measure the plain speed
+REMEASURE_PLAIN = 32  # drafting rounds between rounds that re-measure the plain speed
 DRAFT_COST_PRIOR = 0.6  # a draft step, relative to a plain step, until measured
-ROW_COST_PRIOR = 0.1  # one more verify row, relative to a plain step, until measured
+ROW_COST_PRIOR = 0.25  # one more verify row, relative to a plain step, until measured
 
 NO_GAIN = "no gain measured"
 MEASURING = "measuring speed without the draft"
-
-# batch sizes each main model has already run in this process (the first run sets up)
-_seen_batches: weakref.WeakKeyDictionary[object, set[int]] = weakref.WeakKeyDictionary()
 
 
 def bucket_of(confidence: float) -> int:
@@ -72,12 +68,9 @@ def _prior(bucket: int) -> float:
 class AutoDraft:
     """One reply's Auto: a DraftRule (keep) and the per-round choice (choose, observe)."""
 
-    def __init__(
-        self, costly: bool, state: dict[str, Any] | None, main: object, lookup_too: bool = False
-    ) -> None:
+    def __init__(self, costly: bool, state: dict[str, Any] | None, lookup_too: bool = False) -> None:
         self.costly = costly  # the source runs a model (a paused model falls behind)
         self.lookup_too = lookup_too  # ... and prompt lookup, which is never paused
-        self._seen = _seen_batches.setdefault(main, set()) if _weakrefable(main) else set()
         self.acc = [[_prior(b) * PRIOR_WEIGHT, PRIOR_WEIGHT] for b in range(N_BUCKETS)]
         self.t_draft: float | None = None
         self.verify: dict[int, list[float]] = {}  # rows -> [seconds, weight]
@@ -85,6 +78,8 @@ class AutoDraft:
         self.paused = False
         self.interval = 1
         self.replies_left = 0
+        self.since_plain = 0
+        self.seen = [0.0, 0.0]  # all acceptance observations (no prior): chances, count
         self._load(state or {})
         self.probing = False
         if self.paused and costly:
@@ -95,14 +90,21 @@ class AutoDraft:
                 self.rates["draft"] = [0.0, 0.0, 0.0]  # judge the draft on this reply alone
         self.paused_at_start = self.paused and costly
         self.model_allowed = not self.paused_at_start
+        # Costs and acceptance are learned from drafting, so a draft the rule would never send
+        # could never prove it pays: a new pair, and a probing reply, draft fixed lengths first.
+        self._forced: list[int] = []
+        if costly and self.model_allowed:
+            if sum(1 for n in self.verify if n > 1) < 3:
+                self._forced = list(EXPLORE_LENGTHS)
+            elif self.probing:
+                self._forced = [PROBE_LENGTH] * PROBE_ROUNDS
+        self._forcing = False
         self.rounds = 0
         self.plain_rounds = 0
         self.draft_rounds = 0
-        self.since_plain = 0
         self._p = 1.0
         self._round: tuple[str, float] | None = None  # arm, start time
         self._round_tokens = 0
-        self._round_timed = True
         self._discount = 0.0
         self.verdict = ""  # why the draft was paused in this reply (for the user)
 
@@ -122,6 +124,10 @@ class AutoDraft:
             self.paused = bool(state.get("paused", False))
             self.interval = int(state.get("interval", 1))
             self.replies_left = int(state.get("replies_left", 0))
+            self.since_plain = int(state.get("since_plain", 0))
+            seen = state.get("seen")
+            if isinstance(seen, list) and len(seen) == 2:
+                self.seen = [float(seen[0]), float(seen[1])]
         except (TypeError, ValueError, AttributeError, IndexError):
             pass  # a damaged memory is re-learned
 
@@ -134,6 +140,8 @@ class AutoDraft:
             "paused": self.paused,
             "interval": self.interval,
             "replies_left": self.replies_left,
+            "since_plain": self.since_plain,
+            "seen": [round(x, 4) for x in self.seen],
         }
 
     # --- estimates ----------------------------------------------------------------------------
@@ -185,6 +193,9 @@ class AutoDraft:
         if position == 1:
             self._p = 1.0
         p = self._p * self.acceptance(confidence)
+        if self._forcing:
+            self._p = p
+            return True
         rate, row = self.best_rate(), self.row_cost()
         if rate is not None and row is not None:
             step = 0.0
@@ -204,7 +215,8 @@ class AutoDraft:
         self._finish_round(now)
         self.rounds += 1
         self._round = ("plain", now)  # becomes "draft" when the round drafts or runs the draft
-        self._round_tokens, self._round_timed, self._discount = 0, True, 0.0
+        self._round_tokens, self._discount = 0, 0.0
+        self._forcing = False
         if not self.model_allowed and self.costly:
             return (budget, "") if self.lookup_too else (0, NO_GAIN)
         if self.costly and (
@@ -214,6 +226,11 @@ class AutoDraft:
             self.plain_rounds += 1
             self.since_plain = 0
             return 0, MEASURING
+        if self._forced and self.seen[1] >= 2 and self.seen[0] < 0.2 * self.seen[1]:
+            self._forced = []  # nothing is accepted: no need to time longer batches
+        if self._forced and self.model_allowed:
+            self._forcing = True
+            return min(budget, self._forced.pop(0)), ""
         return budget, ""
 
     def _finish_round(self, now: float) -> None:
@@ -224,28 +241,47 @@ class AutoDraft:
         if arm == "draft":
             self.draft_rounds += 1
             self.since_plain += 1
-        if not self._round_timed:
-            return
         sums = self.rates[arm]
+        elapsed = max(now - started - self._discount, 1e-6)
+        rate = self.rate(arm)
+        if rate:  # a round that another process slowed three-fold is not this arm's speed
+            elapsed = min(elapsed, 3.0 * max(self._round_tokens, 1) / rate)
         sums[0] = sums[0] * RATE_DECAY + self._round_tokens
-        sums[1] = sums[1] * RATE_DECAY + max(now - started - self._discount, 1e-6)
+        sums[1] = sums[1] * RATE_DECAY + elapsed
         sums[2] = sums[2] * RATE_DECAY + 1
         if arm == "draft" and self.costly:
             self._judge()
 
+    def predicted_gain(self) -> float | None:
+        """The speed-up the learned costs and overall acceptance allow at the best draft
+        length (Leviathan et al.'s formula with the measured verify cost); None until known."""
+        base, row = self._plain_step(), self.row_cost()
+        if base is None or row is None or self.t_draft is None or self.seen[1] < 8:
+            return None
+        a = min(self.seen[0] / self.seen[1], 0.999)
+        c, r = self.t_draft / base, row / base
+        return max((1 - a ** (k + 1)) / ((1 - a) * (k * c + 1 + k * r)) for k in range(1, 17))
+
     def _judge(self) -> None:
+        """Pause the draft when it measurably loses: clearly, or a little while the learned
+        costs and acceptance do not promise a gain either (one slow round on a busy machine
+        must not pause a draft that pays)."""
         plain, draft = self.rate("plain"), self.rate("draft")
         if plain is None or draft is None or self.rates["draft"][2] < MIN_DRAFT_ROUNDS:
             return
+        if self.probing and self.draft_rounds < PROBE_ROUNDS:
+            return
+        predicted = self.predicted_gain()
+        losing = draft < plain * CLEAR_LOSS or (
+            draft < plain * PAUSE_MARGIN and (predicted is None or predicted < 1 / PAUSE_MARGIN)
+        )
         if self.probing:
-            if self.draft_rounds < PROBE_ROUNDS:
-                return
             self.probing = False
-            if draft >= plain * PAUSE_MARGIN:
+            if not losing:
                 self.interval = 1
                 return
             self.interval = min(self.interval * 2, MAX_REPLY_INTERVAL)
-        elif draft >= plain * PAUSE_MARGIN:
+        elif not losing:
             return
         self.paused, self.model_allowed = True, False
         self.replies_left = self.interval
@@ -273,13 +309,10 @@ class AutoDraft:
             b = self.acc[bucket_of(confidence)]
             b[0] = b[0] * OBS_DECAY + chance
             b[1] = b[1] * OBS_DECAY + 1.0
+            self.seen[0] = self.seen[0] * OBS_DECAY + chance
+            self.seen[1] = self.seen[1] * OBS_DECAY + 1.0
         if self._round is not None and (drafted or model_steps):
             self._round = ("draft", self._round[1])
-        fresh = rows not in self._seen
-        self._seen.add(rows)
-        if fresh:
-            self._round_timed = False
-            return
         if model_steps > 0:
             self.t_draft = _blend(self.t_draft, draft_seconds / model_steps)
         entry = self.verify.get(rows)
@@ -312,11 +345,3 @@ def _blend(old: float | None, new: float) -> float:
     if old is None or old <= 0:
         return new
     return old + 0.2 * (min(new, 2.0 * old) - old)
-
-
-def _weakrefable(obj: object) -> bool:
-    try:
-        weakref.ref(obj)
-    except TypeError:
-        return False
-    return True

@@ -21,10 +21,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.core.errors import SpeculaError
 from app.core.request import SamplingSettings
 
 CANDIDATE_NATS = 20.0  # exp(-20) ~ 2e-9: below that, a token is never kept by any setting
 CONFIDENCE_NATS = 16.0  # greedy confidence: the softmax over tokens within this of the best
+
+
+class InvalidLogitsError(SpeculaError):
+    """A model produced scores that are not numbers (NaN) for every token."""
 
 
 @dataclass(slots=True)
@@ -105,34 +110,66 @@ class TokenSampler:
         window (see `window`); `confidence`: also fill the top token's probability."""
         if self.greedy:
             return self._greedy(logits, recent, confidence)
-        s = self.settings
         lg = self._penalised(logits, recent)
         best = float(lg.max())
-        floor = best - CANDIDATE_NATS
-        if s.top_p >= 1.0 and s.min_p > 0:
-            floor = max(floor, best + self._log_min_p)  # top-p cannot widen min-p's cut
+        if not math.isfinite(best):
+            lg, best = _finite(lg)
+        kept = self._within_min_p(lg, best) if self.settings.min_p > 0 else None
+        ids, vals = kept if kept is not None else self._chain(lg, best)
+        probs = np.exp((vals - best) / self.settings.temperature)
+        probs /= probs.sum()
+        return TokenDistribution(ids.astype(np.int64), probs, float(probs[0]))
+
+    def _top(self, lg: np.ndarray, floor: float) -> tuple[np.ndarray, np.ndarray]:
+        """Tokens at or above `floor`, cut to top-k, most likely first."""
         ids = np.flatnonzero(lg >= floor)
         vals = lg[ids].astype(np.float64)
-        if 0 < s.top_k < len(ids):
-            part = np.argpartition(vals, len(vals) - s.top_k)[len(vals) - s.top_k :]
+        k = self.settings.top_k
+        if 0 < k < len(ids):
+            part = np.argpartition(vals, len(vals) - k)[len(vals) - k :]
             ids, vals = ids[part], vals[part]
         order = np.argsort(-vals, kind="stable")
-        ids, vals = ids[order], vals[order]
-        weights = np.exp(vals - best)  # temperature 1: what top-p and min-p look at
+        return ids[order], vals[order]
+
+    def _within_min_p(self, lg: np.ndarray, best: float) -> tuple[np.ndarray, np.ndarray] | None:
+        """The fast path: every step of the chain keeps a prefix of the sorted tokens, and
+        min-p's is usually the shortest, so only its few tokens are looked at. Top-p needs the
+        weight of the whole top-k set, which includes tokens under min-p's cut; bounding it
+        (each weighs less than min_p) settles top-p's cut in nearly every case. None when it
+        does not: then the whole chain runs."""
+        s = self.settings
+        ids, vals = self._top(lg, best + self._log_min_p)
+        if s.top_p >= 1.0:
+            return ids, vals
+        cum = np.cumsum(np.exp(vals - best))
+        width = s.top_k if s.top_k > 0 else len(lg)
+        unseen = max(0, width - len(ids))  # top-k members below min-p's cut
+        z_lo, z_hi = float(cum[-1]), float(cum[-1]) + unseen * s.min_p
+        cut = int(np.searchsorted(cum, s.top_p * z_lo, side="left")) + 1
+        if cut < len(ids) and unseen:
+            upper = int(np.searchsorted(cum, s.top_p * z_hi, side="left")) + 1
+            if min(upper, len(ids)) != cut:
+                return None
+        return ids[:cut], vals[:cut]
+
+    def _chain(self, lg: np.ndarray, best: float) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k, top-p, min-p, as llama.cpp applies them, over every plausible token."""
+        s = self.settings
+        ids, vals = self._top(lg, best - CANDIDATE_NATS)
         keep = len(ids)
         if s.top_p < 1.0:
-            cum = np.cumsum(weights)
+            cum = np.cumsum(np.exp(vals - best))  # temperature 1: what top-p and min-p look at
             keep = min(keep, int(np.searchsorted(cum, s.top_p * cum[-1], side="left")) + 1)
         if s.min_p > 0:
             keep = min(keep, int(np.count_nonzero(vals[:keep] >= best + self._log_min_p)) or 1)
-        ids, vals = ids[:keep], vals[:keep]
-        probs = np.exp((vals - best) / s.temperature)
-        probs /= probs.sum()
-        return TokenDistribution(ids.astype(np.int64), probs, float(probs[0]))
+        return ids[:keep], vals[:keep]
 
     def _greedy(self, logits: np.ndarray, recent: Sequence[int], confidence: bool) -> TokenDistribution:
         best = int(np.argmax(logits))
         lg = logits
+        if not math.isfinite(float(lg[best])):
+            lg, _ = _finite(lg)
+            best = int(np.argmax(lg))
         if recent and best in set(recent):  # a penalty only lowers a logit: elsewhere the argmax stands
             lg = self._penalised(logits, recent)
             best = int(np.argmax(lg))
@@ -176,3 +213,12 @@ class TokenSampler:
         if rest.sum() <= 1e-12:  # rounding: p and q agree to the last bit
             rest = p.probs
         return int(p.ids[draw(rest, self.rng.random())])
+
+
+def _finite(logits: np.ndarray) -> tuple[np.ndarray, float]:
+    """Scores with NaN as impossible, and their best; an error when nothing is left."""
+    lg = np.where(np.isnan(logits), -np.inf, logits).astype(np.float32)
+    best = float(lg.max())
+    if not math.isfinite(best):
+        raise InvalidLogitsError("the model produced invalid scores (NaN) for the next token")
+    return lg, best

@@ -205,7 +205,6 @@ class _Reply:
             self.auto = AutoDraft(
                 costly=draft_model_of(self.source) is not None,
                 state=self.memory.learned(self.auto_key),
-                main=main,
                 lookup_too=isinstance(self.source, ChainedDraft),
             )
             self.rule = self.auto
@@ -256,6 +255,7 @@ class _Reply:
             while reason is None:
                 reason = yield from self._round()
         except Exception as exc:  # report, keep the partial text
+            log.exception("generation failed")
             reason = StopReason.ERROR
             error = str(exc) or type(exc).__name__
         t_end = time.perf_counter()

@@ -12,9 +12,7 @@ import numpy as np
 from app.core.request import SamplingSettings
 
 
-def llama_chain(
-    s: SamplingSettings, n_vocab: int, history: Sequence[int] = (), final: bool = True
-) -> object:
+def llama_chain(s: SamplingSettings, n_vocab: int, history: Sequence[int] = (), final: bool = True) -> object:
     """penalties -> top-k -> top-p -> min-p -> temperature (-> dist when `final`), the order
     the app has always used; greedy at temperature 0."""
     chain = ll.llama_sampler_chain_init(ll.llama_sampler_chain_default_params())

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from app.core.request import SamplingSettings
-from app.engines.sampling import TokenDistribution, TokenSampler, point
+from app.engines.sampling import InvalidLogitsError, TokenDistribution, TokenSampler, point
 from tests.engines.llama_chain import ChainDistribution, free_chain, llama_chain
 
 CASES = [
@@ -96,3 +96,29 @@ def test_overlap_is_the_sum_of_minima():
     q = TokenDistribution(np.array([2, 1, 9]), np.array([0.5, 0.4, 0.1]))
     assert p.overlap(q, 0) == pytest.approx(0.2 + 0.3)
     assert p.overlap(None, 1) == pytest.approx(0.3)
+
+
+def test_when_top_p_depends_on_tokens_under_min_p_the_whole_chain_runs():
+    """Two tokens pass min-p; whether top-p keeps the second depends on the weight of the
+    top-k tokens under min-p's cut: the fast path cannot tell, the full chain must decide."""
+    settings = SamplingSettings(temperature=1.0, top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.0)
+    logits = np.full(500, -30.0, dtype=np.float32)
+    logits[7], logits[9] = 0.0, np.log(0.052)
+    logits[100:138] = np.log(1e-3)
+    chain = llama_chain(settings, 500, final=False)
+    try:
+        ids, probs = ChainDistribution(500)(chain, logits)
+    finally:
+        free_chain(chain)
+    dist = TokenSampler(settings).distribution(logits)
+    assert dist.ids.tolist() == ids.tolist() == [7, 9]
+    np.testing.assert_allclose(dist.probs, probs, rtol=1e-5)
+
+
+def test_nan_scores_are_impossible_tokens_and_all_nan_is_an_error():
+    logits = np.array([1.0, np.nan, 3.0, 2.0], dtype=np.float32)
+    flat = SamplingSettings(temperature=1.0, top_k=0, top_p=1.0, min_p=0.0, repeat_penalty=1.0)
+    assert TokenSampler(flat).distribution(logits).ids.tolist() == [2, 3, 0]
+    assert TokenSampler(SamplingSettings(temperature=0.0)).distribution(logits).top == 2
+    with pytest.raises(InvalidLogitsError):
+        TokenSampler(SamplingSettings()).distribution(np.full(4, np.nan, dtype=np.float32))

@@ -14,6 +14,7 @@ from app.core.request import DraftSettings, GenerationRequest
 from app.engines import speculative
 from app.engines.drafting import ChainedDraft, PromptLookupDraft
 from app.engines.llamacpp import LlamaCppModel, LoadOptions
+from app.engines.sampling import InvalidLogitsError
 from tests.engines.helpers import GREEDY, assert_invariants, raw, run
 
 ONE = LoadOptions(n_ctx=512, n_threads=1)
@@ -170,3 +171,26 @@ def test_the_baseline_is_measured_remembered_and_forgotten_when_the_file_changes
         assert run(model, raw("the", 4)).stats.baseline_tokens_per_second is None
     finally:
         model.close()
+
+
+class BrokenDraft(PromptLookupDraft):
+    """A draft source that fails after a few good rounds."""
+
+    name = "broken"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def propose(self, sequence, budget, sampler, rule):
+        self.calls += 1
+        if self.calls > 3:
+            raise InvalidLogitsError("the model produced invalid scores (NaN) for the next token")
+        return super().propose(sequence, budget, sampler, rule)
+
+
+def test_a_failing_draft_ends_drafting_not_the_reply(cyc):
+    plain = run(cyc, raw("the", 60))
+    r = run(cyc, raw("the", 60, p_min=0.0), draft=BrokenDraft())
+    assert r.result.error is None and r.text == plain.text
+    assert "The draft failed (the model produced invalid scores" in (r.stats.draft_note or "")
