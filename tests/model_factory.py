@@ -7,8 +7,8 @@
   to a chosen next token. They make acceptance and UTF-8 splitting exactly predictable.
 - From the bundled Gemma 3 270M (Q4_K_M): an F16 twin (same vocabulary, slower: a real
   main model for it), a cut-down copy with most layers removed (a poor draft), and a deeper
-  twin of the F16 twin: extra layers whose attention-output and FFN-down weights are zero add
-  nothing to the residual stream, so it computes the same function at a higher cost (the
+  twin of the F16 twin: extra layers whose attention-output and FFN-down weights (and the
+  values and FFN-up weights feeding them) are zero add nothing to the residual stream, so it computes the same function at a higher cost (the
   pair where drafting pays).
 """
 
@@ -274,9 +274,14 @@ def gemma_cut_down(layers: int = 2) -> Path:
     )
 
 
+ZEROED = ("attn_v.weight", "attn_output.weight", "ffn_up.weight", "ffn_down.weight")
+
+
 def _deepen(src: Path, dst: Path, extra_layers: int) -> Path:
     """Copy `src` and append `extra_layers` blocks: copies of its own blocks (so every tensor
-    has a real shape and cost) whose attention output and FFN down projections are zero."""
+    has a real shape and cost) whose attention output and FFN down projections are zero, and
+    so are the values and FFN up projections feeding them: a block fed the last block's
+    output computes huge activations, which in F16 would turn 0 x inf into NaN."""
     if dst.exists():
         return dst
     reader = gguf.GGUFReader(str(src))
@@ -294,7 +299,7 @@ def _deepen(src: Path, dst: Path, extra_layers: int) -> Path:
             if not name.startswith(prefix):
                 continue
             new = f"blk.{i}." + name[len(prefix) :]
-            if name.endswith(("attn_output.weight", "ffn_down.weight")):
+            if name.endswith(ZEROED):
                 writer.add_tensor(new, np.zeros(t.data.shape, dtype=np.float16))
             else:
                 writer.add_tensor(new, t.data, raw_shape=t.data.shape, raw_dtype=t.tensor_type)
@@ -310,5 +315,5 @@ def gemma_deeper_twin(extra_layers: int = 36) -> Path:
     """The F16 twin plus `extra_layers` blocks that change nothing: the same next-token
     distribution (up to rounding) at about 1.75x the cost with 36 more: the main model of the
     pair where drafting pays, with the Q4_K_M as its draft."""
-    dst = model_cache_dir() / f"gemma-3-270m-f16-plus{extra_layers}.gguf"
+    dst = model_cache_dir() / f"gemma-3-270m-f16-deeper{extra_layers}.gguf"
     return _deepen(gemma_f16_twin(), dst, extra_layers)

@@ -35,7 +35,8 @@ PRIOR_WEIGHT = 2.0
 PLAIN_FIRST = 2  # rounds without the draft that measure the baseline when none is known
 PAUSE_MARGIN = 0.98  # drafting must keep 98% of the speed without it ...
 CLEAR_LOSS = 0.85  # ... and below 85% the measurement alone decides
-MIN_DRAFT_ROUNDS = 4.0  # measured drafting rounds before judging
+MIN_DRAFT_ROUNDS = 4.0  # measured drafting rounds before judging ...
+CONVINCED_ROUNDS = 8.0  # ... and when the learned costs say the draft should pay
 PROBE_ROUNDS = 4  # drafting rounds a probing reply gets before the verdict
 PROBE_LENGTH = 4  # ... each drafting this many tokens whatever the rule says
 EXPLORE_LENGTHS = (2, 4, 3)  # a new pair's first drafting rounds: costs at several batch sizes
@@ -68,7 +69,13 @@ def _prior(bucket: int) -> float:
 class AutoDraft:
     """One reply's Auto: a DraftRule (keep) and the per-round choice (choose, observe)."""
 
-    def __init__(self, costly: bool, state: dict[str, Any] | None, lookup_too: bool = False) -> None:
+    def __init__(
+        self,
+        costly: bool,
+        state: dict[str, Any] | None,
+        lookup_too: bool = False,
+        baseline: float | None = None,
+    ) -> None:
         self.costly = costly  # the source runs a model (a paused model falls behind)
         self.lookup_too = lookup_too  # ... and prompt lookup, which is never paused
         self.acc = [[_prior(b) * PRIOR_WEIGHT, PRIOR_WEIGHT] for b in range(N_BUCKETS)]
@@ -81,6 +88,8 @@ class AutoDraft:
         self.since_plain = 0
         self.seen = [0.0, 0.0]  # all acceptance observations (no prior): chances, count
         self._load(state or {})
+        if baseline and not self.rates["plain"][1]:  # plain replies measured it already
+            self.rates["plain"] = [baseline, 1.0, 2.0]
         self.probing = False
         if self.paused and costly:
             if self.replies_left > 0:
@@ -164,17 +173,22 @@ class AutoDraft:
             return self.verify[n][0] / (1 + ROW_COST_PRIOR * (n - 1))
         return None
 
-    def row_cost(self) -> float | None:
-        """Seconds one more row adds to a verify batch (weighted line fit over batch sizes)."""
+    def row_cost(self, position: int = 2) -> float | None:
+        """Seconds the `position`-th drafted token adds to a verify batch. Batches of two rows
+        and more lie on a line (each row adds the output layer once more); going from one row
+        to two costs extra, so the first drafted token is charged that step."""
         base = self._plain_step()
-        pts = [(n, v[0], v[1]) for n, v in self.verify.items()]
+        pts = [(n, v[0], v[1]) for n, v in self.verify.items() if n >= 2]
         if len(pts) >= 2:
             w = sum(p[2] for p in pts)
             mx = sum(p[0] * p[2] for p in pts) / w
             my = sum(p[1] * p[2] for p in pts) / w
             var = sum(p[2] * (p[0] - mx) ** 2 for p in pts)
             if var > 0:
-                return max(0.0, sum(p[2] * (p[0] - mx) * (p[1] - my) for p in pts) / var)
+                slope = max(0.0, sum(p[2] * (p[0] - mx) * (p[1] - my) for p in pts) / var)
+                if position == 1 and base is not None:
+                    return max(slope, my + slope * (2 - mx) - base)
+                return slope
         return base * ROW_COST_PRIOR if base else None
 
     def best_rate(self) -> float | None:
@@ -190,16 +204,19 @@ class AutoDraft:
         return True
 
     def keep(self, position: int, confidence: float, model_step: bool) -> bool:
+        """Send token j while P(tokens 1..j accepted) pays for what it adds at the best rate:
+        its verify row, and for a model's token after the first the draft step that computed
+        it (the first one's step is the round's catch-up, spent whenever the draft runs)."""
         if position == 1:
             self._p = 1.0
         p = self._p * self.acceptance(confidence)
         if self._forcing:
             self._p = p
             return True
-        rate, row = self.best_rate(), self.row_cost()
+        rate, row = self.best_rate(), self.row_cost(position)
         if rate is not None and row is not None:
             step = 0.0
-            if model_step:
+            if model_step and position > 1:
                 base = self._plain_step() or 0.0
                 step = self.t_draft if self.t_draft is not None else base * DRAFT_COST_PRIOR
             if p < rate * (step + row):
@@ -220,7 +237,7 @@ class AutoDraft:
         if not self.model_allowed and self.costly:
             return (budget, "") if self.lookup_too else (0, NO_GAIN)
         if self.costly and (
-            (self.rate("plain") is None and self.plain_rounds < PLAIN_FIRST)
+            (self.rates["plain"][2] < 1.5 and self.plain_rounds < PLAIN_FIRST)
             or self.since_plain >= REMEASURE_PLAIN
         ):
             self.plain_rounds += 1
@@ -238,6 +255,8 @@ class AutoDraft:
             return
         arm, started = self._round
         self._round = None
+        if self._forcing:
+            return  # fixed lengths that time costs say nothing of the rule's speed
         if arm == "draft":
             self.draft_rounds += 1
             self.since_plain += 1
@@ -254,13 +273,15 @@ class AutoDraft:
 
     def predicted_gain(self) -> float | None:
         """The speed-up the learned costs and overall acceptance allow at the best draft
-        length (Leviathan et al.'s formula with the measured verify cost); None until known."""
-        base, row = self._plain_step(), self.row_cost()
-        if base is None or row is None or self.t_draft is None or self.seen[1] < 8:
+        length (Leviathan et al.'s expectation with the measured costs); None until known."""
+        base, first, row = self._plain_step(), self.row_cost(1), self.row_cost(2)
+        if base is None or first is None or row is None or self.t_draft is None or self.seen[1] < 8:
             return None
         a = min(self.seen[0] / self.seen[1], 0.999)
-        c, r = self.t_draft / base, row / base
-        return max((1 - a ** (k + 1)) / ((1 - a) * (k * c + 1 + k * r)) for k in range(1, 17))
+        c, r1, r = self.t_draft / base, first / base, row / base
+        return max(
+            (1 - a ** (k + 1)) / ((1 - a) * (k * c + 1 + r1 + (k - 1) * r)) for k in range(1, 17)
+        )
 
     def _judge(self) -> None:
         """Pause the draft when it measurably loses: clearly, or a little while the learned
@@ -272,9 +293,10 @@ class AutoDraft:
         if self.probing and self.draft_rounds < PROBE_ROUNDS:
             return
         predicted = self.predicted_gain()
-        losing = draft < plain * CLEAR_LOSS or (
-            draft < plain * PAUSE_MARGIN and (predicted is None or predicted < 1 / PAUSE_MARGIN)
-        )
+        promising = predicted is not None and predicted >= 1 / PAUSE_MARGIN
+        if promising and self.rates["draft"][2] < CONVINCED_ROUNDS:
+            return  # measurement and model disagree: measure longer before pausing
+        losing = draft < plain * CLEAR_LOSS or (draft < plain * PAUSE_MARGIN and not promising)
         if self.probing:
             self.probing = False
             if not losing:

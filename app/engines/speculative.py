@@ -206,6 +206,7 @@ class _Reply:
                 costly=draft_model_of(self.source) is not None,
                 state=self.memory.learned(self.auto_key),
                 lookup_too=isinstance(self.source, ChainedDraft),
+                baseline=self.memory.baseline(self.main_id),
             )
             self.rule = self.auto
 

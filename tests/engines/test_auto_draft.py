@@ -60,7 +60,7 @@ def simulate(
 def test_a_cheap_perfect_draft_drafts_to_the_maximum():
     auto = AutoDraft(costly=True, state=None)
     lengths = simulate(auto, 120, accept=1.0, draft_cost=0.1)
-    assert lengths[:4] == [0, 2, 4, 3]  # a new pair: the plain speed, then costs at a few lengths
+    assert lengths[:5] == [0, 0, 2, 4, 3]  # a new pair: the plain speed, then costs at a few lengths
     assert sum(1 for k in lengths[-60:] if k == 16) > 55, lengths
     assert not auto.paused and auto.note() is None
 
@@ -70,7 +70,7 @@ def test_a_useless_draft_is_paused_within_a_few_rounds():
     lengths = simulate(auto, 200, accept=0.05, draft_cost=0.6)
     assert auto.paused and not auto.model_allowed
     assert auto.draft_rounds <= 8
-    assert sum(lengths) <= 10
+    assert sum(lengths) <= 16
     assert "paused the draft" in (auto.note() or "")
     assert auto.choose(16, 1e6) == (0, NO_GAIN)
 
