@@ -1,79 +1,74 @@
-"""Plain vs speculative decoding, and our plain loop vs llama-cpp-python's, in one run.
+"""Speculative decoding, measured: where drafting pays, where it cannot, and against theory
+and llama.cpp's own loop. One command, one run, ratios (see README, "Benchmarks").
 
-Main model: an F16 twin of the bundled Gemma 3 270M. Drafts: its Q4_K_M (the real pair) and
-the Q4_K_M cut to 2 layers (a poor draft). All files are derived into .test-models/.
-Every configuration runs on the same prompts, interleaved, and the median of the repeats is
-reported, so the ratios are comparable even on a noisy 2-core machine. Decode speed is
-measured identically for every contender: tokens after the first, over the time after the
-first token arrived (prompt reading excluded).
+Models (derived at run time into SPECULA_TEST_MODELS, never committed): the bundled Gemma 3
+270M Q4_K_M; its F16 twin; the **deeper twin** (the F16 twin plus 36 layers that add
+nothing: the same function at ~1.75x the cost); the Q4_K_M cut to 2 layers (a useless draft).
 
-    python bench/speculative_bench.py [--max-tokens 128] [--repeats 3] [--json]
+- deeper_pair: deeper twin (main) + Q4_K_M (draft) at the app's default sampler settings
+  (temperature 0.8): plain, fixed draft sizes at cutoff 0, the LM Studio default cutoff
+  0.75, and Auto (after one learning reply, whose speed is reported as cold);
+- deeper_pair_greedy: the same at temperature 0, text compared with plain;
+- useless_draft: the deeper twin with the 2-layer cut: fixed and Auto;
+- real_pair: F16 twin + Q4_K_M (nothing can pay much: the draft costs ~0.85 of the main);
+- theory: per-token acceptance, measured sum_x min(p, q), the cost ratio of a draft step and
+  of verify batches, and Leviathan et al.'s bound for each configuration;
+- llama_cpp_loop: llama.cpp's llama-speculative-simple (built from the llama.cpp inside the
+  installed llama-cpp-python's sdist; skipped with a message without a compiler) against our
+  loop, same pair, greedy, draft size 8, cutoff 0;
+- overhead: the share of each reply's decode wall time spent outside llama.cpp's decode;
+- sampler: our numpy sampler against llama.cpp's chain (bench/sampler_timing.py);
+- code_edit: plain vs prompt lookup vs the draft model vs both chained, on a code edit;
+- plain_vs_llama_cpp_python: our plain loop against llama-cpp-python's create_completion.
+
+Every configuration runs on the same prompts, interleaved; medians of the replies.
+
+    python bench/speculative_bench.py [--json] [--lengths 64,160] [--repeats 1] [--threads N]
+        [--sections deeper_pair,useless_draft,...]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.core.request import DraftSettings, GenerationRequest, SamplingSettings
-from app.engines.advisor import measure_decode
+from app.core.request import DraftSettings, SamplingSettings
+from app.engines.drafting import ChainedDraft, PromptLookupDraft
 from app.engines.llamacpp import LlamaCppModel, LoadOptions
-from tests.model_factory import gemma_cut_down, gemma_f16_twin, gemma_q4
+from app.engines.speculation_memory import SpeculationMemory
+from bench.bench_support import Series, decode_clock, generate, leviathan_bound, verify_cost
+from bench.llama_cpp_reference import reference_binary, run_reference
+from bench.sampler_timing import sampler_timing
+from tests.model_factory import gemma_cut_down, gemma_deeper_twin, gemma_f16_twin, gemma_q4
 
 PROMPTS = {
     "code": "def quicksort(items):\n",
     "prose": "The history of the printing press begins",
     "list": "Ten fruits, one per line:\n1. Apple\n2.",
 }
-GREEDY = SamplingSettings(temperature=0.0, repeat_penalty=1.0)
-
-
-def decode_speed(n_tokens: int, t_first: float, t_end: float) -> float:
-    return (n_tokens - 1) / (t_end - t_first) if n_tokens > 1 and t_end > t_first else 0.0
-
-
-def run_ours(main: LlamaCppModel, draft: object | None, prompt: str, n: int, ds: DraftSettings) -> dict:
-    if isinstance(draft, LlamaCppModel):
-        draft.truncate(0)  # no prompt cache between repeats: every run reads its prompt
-    req = GenerationRequest(prompt=prompt, max_tokens=n, sampling=GREEDY, draft=ds)
-    timing = measure_decode(main, req, draft)
-    assert timing.result is not None
-    s = timing.result.stats
-    return {
-        "tok_s": timing.tokens_per_second,
-        "tokens": timing.tokens,
-        "accepted": s.accepted_draft_tokens_count,
-        "drafted": s.total_draft_tokens_count,
-        "sent": s.accepted_draft_tokens_count + s.rejected_draft_tokens_count,
-        "verify_steps": s.verify_steps,
-        "text": timing.result.text,
-    }
-
-
-def run_llama_cpp_python(llm: object, prompt: str, n: int) -> dict:
-    llm.reset()  # type: ignore[attr-defined]
-    t_first = None
-    count = 0
-    pieces = []
-    stream = llm.create_completion(  # type: ignore[attr-defined]
-        prompt, max_tokens=n, temperature=0.0, top_k=1, repeat_penalty=1.0, stream=True
-    )
-    for chunk in stream:
-        if t_first is None:
-            t_first = time.perf_counter()
-        count += 1
-        pieces.append(chunk["choices"][0]["text"])
-    t_end = time.perf_counter()
-    assert t_first is not None
-    return {"tok_s": decode_speed(count, t_first, t_end), "tokens": count, "text": "".join(pieces)}
-
-
+DEFAULTS = SamplingSettings()  # the app's: temperature 0.8, top-k 40, top-p 0.95, min-p 0.05, penalty 1.1
+GREEDY = SamplingSettings(temperature=0.0)
+FIXED = (2, 4, 8, 16)
+SECTIONS = (
+    "deeper_pair",
+    "deeper_pair_greedy",
+    "useless_draft",
+    "real_pair",
+    "llama_cpp_loop",
+    "overhead",
+    "sampler",
+    "code_edit",
+    "plain_vs_llama_cpp_python",
+)
 CODE_EDIT_PROMPT = """Rename the variable `total` to `subtotal` in this function and return the code.
 
 def order_total(items, tax_rate):
@@ -91,128 +86,318 @@ def order_total(items, tax_rate):
 """
 
 
-def prompt_lookup_on_code_edit(max_tokens: int, repeats: int, opts: LoadOptions) -> dict:
-    """The bundled model alone, plain vs prompt-lookup drafting, on a code-editing prompt."""
-    from app.engines.drafting import PromptLookupDraft
+def fixed(k: int, p_min: float = 0.0) -> DraftSettings:
+    return DraftSettings(max_draft_size=k, p_min=p_min, auto=False)
 
-    model = LlamaCppModel(gemma_q4(), opts)
-    plain_s, lookup_s, accepted, drafted, same = [], [], 0, 0, True
-    for _ in range(repeats):
-        p = run_ours(model, None, CODE_EDIT_PROMPT, max_tokens, DraftSettings())
-        q = run_ours(
-            model,
-            PromptLookupDraft(),
-            CODE_EDIT_PROMPT,
-            max_tokens,
-            DraftSettings(max_draft_size=16, p_min=0.0),
+
+AUTO = DraftSettings(max_draft_size=16, auto=True)  # the app's defaults, Auto on
+CUTOFF = DraftSettings(max_draft_size=16, p_min=0.75, auto=False)  # LM Studio's defaults
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.lengths = [int(x) for x in args.lengths.split(",")]
+        self.threads = args.threads or os.cpu_count() or 1
+        self.opts = LoadOptions(n_ctx=1024, n_threads=self.threads)
+        self._models: dict[str, LlamaCppModel] = {}
+        self.memory_dir = Path(tempfile.mkdtemp(prefix="specula-bench-memory-"))
+        self.memory = SpeculationMemory(self.memory_dir / "speculation.json")
+        self.report: dict[str, Any] = {}
+
+    def model(self, key: str) -> LlamaCppModel:
+        if key not in self._models:
+            makers = {"deep": gemma_deeper_twin, "f16": gemma_f16_twin, "q4": gemma_q4, "cut": gemma_cut_down}
+            path = makers[key]()
+            self._models[key] = LlamaCppModel(path, self.opts)
+        return self._models[key]
+
+    def close(self) -> None:
+        for m in self._models.values():
+            m.close()
+
+    # --- running configurations --------------------------------------------------------------
+    def run(
+        self, main: str, configs: dict[str, tuple[object | None, SamplingSettings, DraftSettings]]
+    ) -> dict[int, dict[str, Series]]:
+        """Every configuration at every length on every prompt, interleaved; Auto
+        configurations first get one learning reply (reported as `auto_cold`)."""
+        m = self.model(main)
+        out: dict[int, dict[str, Series]] = {n: {name: Series() for name in configs} for n in self.lengths}
+        for name, (draft, sampling, settings) in configs.items():
+            if settings.auto:
+                for n in self.lengths:
+                    cold = generate(m, draft, PROMPTS["prose"], n, sampling, settings, self.memory)
+                    out[n].setdefault(f"{name}_cold", Series()).add(cold)
+                    break
+        for _ in range(self.args.repeats):
+            for prompt in PROMPTS.values():
+                for n in self.lengths:
+                    for name, (draft, sampling, settings) in configs.items():
+                        out[n][name].add(generate(m, draft, prompt, n, sampling, settings, self.memory))
+        return out
+
+    @staticmethod
+    def summarise(results: dict[int, dict[str, Series]], plain: str = "plain") -> dict[str, Any]:
+        report: dict[str, Any] = {}
+        for n, series in results.items():
+            rows = {name: s.summary() for name, s in series.items()}
+            base = series[plain].tok_s if plain in series else None
+            if base:
+                for name, s in series.items():
+                    rows[name]["speedup_vs_plain"] = round(s.tok_s / base, 3)
+            report[f"{n}_tokens"] = rows
+        return report
+
+    # --- sections -------------------------------------------------------------------------------
+    def deeper_pair(self) -> None:
+        q4 = self.model("q4")
+        configs: dict[str, tuple[object | None, SamplingSettings, DraftSettings]] = {
+            "plain": (None, DEFAULTS, DraftSettings()),
+            **{f"fixed_{k}": (q4, DEFAULTS, fixed(k)) for k in FIXED},
+            "cutoff_0.75": (q4, DEFAULTS, CUTOFF),
+            "auto": (q4, DEFAULTS, AUTO),
+        }
+        results = self.run("deep", configs)
+        report = self.summarise(results)
+        for n in self.lengths:
+            rows = report[f"{n}_tokens"]
+            best = max((f"fixed_{k}" for k in FIXED), key=lambda name: rows[name]["tok_s"])
+            ratio = round(rows["auto"]["tok_s"] / rows[best]["tok_s"], 3)
+            rows["auto_vs_best_fixed"] = {"best_fixed": best, "ratio": ratio}
+        self.report["deeper_pair"] = report
+        self._deeper_results = results
+
+    def deeper_pair_greedy(self) -> None:
+        q4 = self.model("q4")
+        configs: dict[str, tuple[object | None, SamplingSettings, DraftSettings]] = {
+            "plain": (None, GREEDY, DraftSettings()),
+            "fixed_8": (q4, GREEDY, fixed(8)),
+            "fixed_16": (q4, GREEDY, fixed(16)),
+            "auto": (q4, GREEDY, AUTO),
+        }
+        results = self.run("deep", configs)
+        report = self.summarise(results)
+        report["text_equals_plain"] = all(
+            s.text == p.text
+            for series in results.values()
+            for name in ("fixed_8", "fixed_16", "auto")
+            for s, p in zip(series[name].samples, series["plain"].samples, strict=True)
         )
-        plain_s.append(p["tok_s"])
-        lookup_s.append(q["tok_s"])
-        accepted += q["accepted"]
-        drafted += q["drafted"]
-        same = same and q["text"] == p["text"]
-    model.close()
-    return {
-        "plain_tok_s": round(statistics.median(plain_s), 2),
-        "prompt_lookup_tok_s": round(statistics.median(lookup_s), 2),
-        "speedup": round(statistics.median(lookup_s) / statistics.median(plain_s), 3),
-        "acceptance": round(accepted / drafted, 3) if drafted else 0.0,
-        "text_equals_plain": same,
-    }
+        self.report["deeper_pair_greedy"] = report
+        self._greedy_results = results
+
+    def useless_draft(self) -> None:
+        cut = self.model("cut")
+        configs: dict[str, tuple[object | None, SamplingSettings, DraftSettings]] = {
+            "plain": (None, DEFAULTS, DraftSettings()),
+            "fixed_8": (cut, DEFAULTS, fixed(8)),
+            "cutoff_0.75": (cut, DEFAULTS, CUTOFF),
+            "auto": (cut, DEFAULTS, AUTO),
+        }
+        self.report["useless_draft"] = self.summarise(self.run("deep", configs))
+
+    def real_pair(self) -> None:
+        q4 = self.model("q4")
+        configs: dict[str, tuple[object | None, SamplingSettings, DraftSettings]] = {
+            "plain": (None, DEFAULTS, DraftSettings()),
+            "fixed_4": (q4, DEFAULTS, fixed(4)),
+            "fixed_8": (q4, DEFAULTS, fixed(8)),
+            "auto": (q4, DEFAULTS, AUTO),
+        }
+        lengths, self.lengths = self.lengths, self.lengths[:1]
+        try:
+            self.report["real_pair"] = self.summarise(self.run("f16", configs))
+        finally:
+            self.lengths = lengths
+
+    def theory(self) -> None:
+        """Leviathan's bound for each configuration of the deeper pair, from its measured
+        per-token acceptance, the cost of a draft step (the draft's plain speed against the
+        main model's) and, in a second bound, the measured cost of a verify batch."""
+        if not hasattr(self, "_deeper_results"):
+            return
+        deep, q4 = self.model("deep"), self.model("q4")
+        n0 = self.lengths[0]
+        plain = self._deeper_results[n0]["plain"].tok_s
+        alone = Series()
+        for prompt in PROMPTS.values():
+            alone.add(generate(q4, None, prompt, n0, DEFAULTS, DraftSettings(), self.memory))
+        c = plain / alone.tok_s
+        rows = [k + 1 for k in range(17)]
+        tokens = deep.tokenize(PROMPTS["prose"])
+        costs = verify_cost(deep, tokens, rows)
+        v = {n - 1: costs[n] / costs[1] for n in rows}
+        out: dict[str, Any] = {
+            "draft_step_cost_ratio": round(c, 3),
+            "verify_cost_ratio_by_draft_size": {k: round(v[k], 3) for k in (1, 2, 4, 8, 16)},
+        }
+        for n, series in self._deeper_results.items():
+            fx = series["fixed_8"].summary()
+            alpha = fx.get("acceptance_per_examined_token") or 0.0
+            rows_out: dict[str, Any] = {
+                "alpha_per_token": alpha,
+                "mean_sum_min_p_q": fx.get("mean_sum_min_p_q"),
+                "acceptance_minus_sum_min": round(alpha - (fx.get("mean_sum_min_p_q") or 0.0), 3),
+            }
+            for k in FIXED:
+                name = f"fixed_{k}"
+                achieved = series[name].tok_s / plain if plain else 0.0
+                b1 = leviathan_bound(alpha, k, c)
+                b2 = leviathan_bound(alpha, k, c, v[k])
+                rows_out[name] = {
+                    "speedup": round(achieved, 3),
+                    "leviathan_bound": round(b1, 3),
+                    "bound_with_measured_verify_cost": round(b2, 3),
+                    "achieved_of_bound": round(achieved / b2, 3) if b2 else None,
+                }
+            best_k = max(range(1, 17), key=lambda k: leviathan_bound(alpha, k, c, v[k]))
+            best = leviathan_bound(alpha, best_k, c, v[best_k])
+            auto = series["auto"].tok_s / plain if plain else 0.0
+            rows_out["auto"] = {
+                "speedup": round(auto, 3),
+                "best_bound_with_measured_verify_cost": round(best, 3),
+                "at_draft_size": best_k,
+                "achieved_of_bound": round(auto / best, 3),
+            }
+            out[f"{n}_tokens"] = rows_out
+        self.report["theory"] = out
+
+    def llama_cpp_loop(self) -> None:
+        binary, why = reference_binary()
+        if binary is None:
+            self.report["llama_cpp_loop"] = {"skipped": why}
+            return
+        deep, q4 = self.model("deep"), self.model("q4")
+        ours = Series()
+        n = self.lengths[-1]
+        accepted = drafted = 0
+        t_tok = t_time = 0.0
+        for _ in range(self.args.repeats):
+            for prompt in PROMPTS.values():
+                r = run_reference(binary, deep.path, q4.path, prompt, n, 8, self.threads)
+                t_tok += r.tokens
+                t_time += r.seconds
+                accepted += r.accepted
+                drafted += r.drafted
+                ours.add(generate(deep, q4, prompt, n, GREEDY, fixed(8), self.memory))
+        mine = ours.summary()
+        self.report["llama_cpp_loop"] = {
+            "binary": binary.name,
+            "llama_cpp_tok_s": round(t_tok / t_time, 2),
+            "llama_cpp_acceptance": round(accepted / drafted, 3) if drafted else None,
+            "ours_tok_s": mine["tok_s"],
+            "ours_acceptance": mine.get("acceptance"),
+            "ours_vs_llama_cpp": round(float(mine["tok_s"] or 0) / (t_tok / t_time), 3),
+            "settings": {"temperature": 0, "draft_max": 8, "draft_min": 0, "p_min": 0, "tokens": n},
+        }
+
+    def overhead(self) -> None:
+        """Share of decode wall time (after the first token) outside llama.cpp's decode, with
+        a fixed draft size of 8 at cutoff 0: sampling, drafting logic, streaming, Python."""
+        deep, q4 = self.model("deep"), self.model("q4")
+        out: dict[str, Any] = {}
+        for label, sampling in (("temperature_0.8", DEFAULTS), ("greedy", GREEDY)):
+            shares = []
+            for prompt in PROMPTS.values():
+                generate(deep, q4, prompt, 12, sampling, fixed(8), self.memory)  # set up batch sizes
+                with decode_clock() as spent:
+                    s = generate(deep, q4, prompt, self.lengths[0], sampling, fixed(8), self.memory, spent)
+                shares.append(1 - s.in_llama_decode / s.decode_wall)
+            out[label] = {"share_outside_llama_decode": round(statistics.median(shares), 4)}
+        self.report["overhead"] = out
+
+    def sampler(self) -> None:
+        self.report["sampler"] = sampler_timing(threads=1)
+
+    def code_edit(self) -> None:
+        deep, q4 = self.model("deep"), self.model("q4")
+        configs = {
+            "plain": (None, DraftSettings()),
+            "prompt_lookup": (PromptLookupDraft(), fixed(16)),
+            "draft_model": (q4, fixed(8)),
+            "chained": (ChainedDraft(q4), fixed(8)),
+            "chained_auto": (ChainedDraft(q4), AUTO),
+        }
+        series = {name: Series() for name in configs}
+        n = self.lengths[-1]
+        generate(deep, configs["chained_auto"][0], CODE_EDIT_PROMPT, n, GREEDY, AUTO, self.memory)  # learn
+        for _ in range(self.args.repeats):
+            for name, (draft, settings) in configs.items():
+                if isinstance(draft, PromptLookupDraft):
+                    draft = PromptLookupDraft()
+                series[name].add(generate(deep, draft, CODE_EDIT_PROMPT, n, GREEDY, settings, self.memory))
+        base = series["plain"].tok_s
+        self.report["code_edit"] = {
+            name: {**s.summary(), "speedup_vs_plain": round(s.tok_s / base, 3)} for name, s in series.items()
+        }
+        self.report["code_edit"]["text_equals_plain"] = all(
+            s.samples[i].text == series["plain"].samples[i].text
+            for s in series.values()
+            for i in range(len(s.samples))
+        )
+
+    def plain_vs_llama_cpp_python(self) -> None:
+        from llama_cpp import Llama
+
+        f16 = self.model("f16")
+        threads = self.threads
+        lcp = Llama(str(f16.path), n_ctx=1024, n_threads=threads, n_threads_batch=threads, verbose=False)
+        ours, theirs = Series(), []
+        n = self.lengths[0]
+        for prompt in PROMPTS.values():
+            ours.add(generate(f16, None, prompt, n, GREEDY, DraftSettings(), self.memory))
+            lcp.reset()
+            t_first, count = None, 0
+            for _ in lcp.create_completion(prompt, max_tokens=n, temperature=0.0, top_k=1, stream=True):
+                t_first = t_first or time.perf_counter()
+                count += 1
+            t_end = time.perf_counter()
+            theirs.append((count - 1) / (t_end - t_first) if t_first and count > 1 else 0.0)
+        self.report["plain_vs_llama_cpp_python"] = {
+            "ours_tok_s": round(ours.tok_s, 2),
+            "llama_cpp_python_tok_s": round(statistics.median(theirs), 2),
+            "ratio": round(ours.tok_s / statistics.median(theirs), 3),
+        }
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--max-tokens", type=int, default=128)
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--draft-max", type=int, default=8)
+    ap.add_argument("--lengths", default="64,160", help="reply lengths in tokens, comma-separated")
+    ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--sections", default=",".join(SECTIONS), help="comma-separated: " + ", ".join(SECTIONS))
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-
-    import os
-
-    from llama_cpp import Llama
-
-    threads = args.threads or os.cpu_count() or 1
-    opts = LoadOptions(n_ctx=1024, n_threads=threads)
-    main_m = LlamaCppModel(gemma_f16_twin(), opts)
-    real = LlamaCppModel(gemma_q4(), opts)
-    poor = LlamaCppModel(gemma_cut_down(), opts)
-    lcp = Llama(str(gemma_f16_twin()), n_ctx=1024, n_threads=threads, n_threads_batch=threads, verbose=False)
-
-    dm = args.draft_max
-    configs = {
-        "plain": (None, DraftSettings()),
-        "real_pair_cutoff_0.75": (real, DraftSettings(max_draft_size=dm, p_min=0.75)),
-        "real_pair_fixed_2": (real, DraftSettings(max_draft_size=2, p_min=0.0)),
-        "real_pair_fixed_4": (real, DraftSettings(max_draft_size=4, p_min=0.0)),
-        "real_pair_fixed_8": (real, DraftSettings(max_draft_size=8, p_min=0.0)),
-        "real_pair_fixed_16": (real, DraftSettings(max_draft_size=16, p_min=0.0)),
-        "real_pair_auto": (real, DraftSettings(max_draft_size=16, p_min=0.0, auto=True)),
-        "poor_draft_fixed": (poor, DraftSettings(max_draft_size=dm, p_min=0.75)),
-        "poor_draft_auto": (poor, DraftSettings(max_draft_size=dm, p_min=0.75, auto=True)),
-    }
-    samples: dict[str, list[dict]] = {name: [] for name in [*configs, "llama_cpp_python_plain"]}
-    for _ in range(args.repeats):
-        for prompt in PROMPTS.values():
-            for name, (draft, ds) in configs.items():
-                samples[name].append(run_ours(main_m, draft, prompt, args.max_tokens, ds))
-            samples["llama_cpp_python_plain"].append(run_llama_cpp_python(lcp, prompt, args.max_tokens))
-
-    def summary(name: str) -> dict:
-        rows = samples[name]
-        out: dict[str, float | int] = {
-            "tok_s": round(statistics.median(r["tok_s"] for r in rows), 2),
-        }
-        if "sent" in rows[0]:
-            sent = sum(r["sent"] for r in rows)
-            acc = sum(r["accepted"] for r in rows)
-            out["acceptance"] = round(acc / sent, 3) if sent else 0.0
-            out["drafted_per_token"] = round(
-                sum(r["drafted"] for r in rows) / sum(r["tokens"] for r in rows), 3
-            )
-            out["tokens_per_verify_step"] = round(
-                sum(r["tokens"] for r in rows) / max(1, sum(r["verify_steps"] for r in rows)), 3
-            )
-        return out
-
-    report = {name: summary(name) for name in samples}
-    plain = report["plain"]["tok_s"]
-    for name in configs:
-        if name != "plain":
-            report[name]["speedup_vs_plain"] = round(report[name]["tok_s"] / plain, 3)
-    report["ours_plain_vs_llama_cpp_python"] = round(plain / report["llama_cpp_python_plain"]["tok_s"], 3)
-    texts_equal = all(
-        samples[name][i]["text"] == samples["plain"][i]["text"]
-        for name in configs
-        for i in range(len(samples["plain"]))
-    )
-    report["speculative_text_equals_plain"] = texts_equal
-    fixed = [k for k in configs if k.startswith("real_pair_fixed_")]
-    best_fixed = max(fixed, key=lambda k: report[k]["tok_s"])
-    report["auto_vs_best_fixed"] = {
-        "best_fixed": best_fixed,
-        "ratio": round(report["real_pair_auto"]["tok_s"] / report[best_fixed]["tok_s"], 3),
-    }
-    report["poor_draft_auto_vs_plain"] = report["poor_draft_auto"]["speedup_vs_plain"]
-    report["prompt_lookup_code_edit"] = prompt_lookup_on_code_edit(args.max_tokens, args.repeats, opts)
-    report["setup"] = {
-        "max_tokens": args.max_tokens,
+    wanted = [s for s in args.sections.split(",") if s]
+    unknown = set(wanted) - set(SECTIONS)
+    if unknown:
+        ap.error(f"unknown sections: {', '.join(sorted(unknown))}")
+    bench = Bench(args)
+    started = time.perf_counter()
+    try:
+        for section in SECTIONS:
+            if section in wanted:
+                getattr(bench, section)()
+                if section == "deeper_pair":
+                    bench.theory()
+    finally:
+        bench.close()
+    bench.report["setup"] = {
+        "lengths": bench.lengths,
         "repeats": args.repeats,
         "prompts": list(PROMPTS),
-        "draft_max": args.draft_max,
-        "threads": threads,
-        "main": "gemma-3-270m F16 twin",
-        "drafts": {"real": "gemma-3-270m Q4_K_M", "poor": "Q4_K_M cut to 2 layers"},
+        "threads": bench.threads,
+        "sampling": "app defaults: temperature 0.8, top-k 40, top-p 0.95, min-p 0.05, repeat penalty 1.1",
+        "main": "gemma-3-270m F16 twin + 36 zero-output layers (deeper twin); real pair: the F16 twin",
+        "drafts": {"q4": "gemma-3-270m Q4_K_M", "cut": "Q4_K_M cut to 2 layers"},
+        "seconds": round(time.perf_counter() - started, 1),
     }
     if args.json:
-        print(json.dumps(report, indent=2))
+        print(json.dumps(bench.report, indent=2))
     else:
-        for key, value in report.items():
-            print(f"{key}: {value}")
-    for m in (main_m, real, poor):
-        m.close()
+        for key, value in bench.report.items():
+            print(f"{key}: {json.dumps(value)}")
     return 0
 
 

@@ -6,7 +6,10 @@
   zero, so the hidden state is the current token's embedding, and the output matrix maps it
   to a chosen next token. They make acceptance and UTF-8 splitting exactly predictable.
 - From the bundled Gemma 3 270M (Q4_K_M): an F16 twin (same vocabulary, slower: a real
-  main model for it) and a cut-down copy with most layers removed (a poor draft).
+  main model for it), a cut-down copy with most layers removed (a poor draft), and a deeper
+  twin of the F16 twin: extra layers whose attention-output and FFN-down weights (and the
+  values and FFN-up weights feeding them) are zero add nothing to the residual stream, so it
+  computes the same function at a higher cost (the pair where drafting pays).
 """
 
 from __future__ import annotations
@@ -120,9 +123,11 @@ def write_tiny_gguf(
     noise: float = 0.0,
     noise_seed: int = 1,
     name: str | None = None,
+    logit_scale: float = 1.0,
 ) -> Path:
     """Write a tiny llama-architecture model. With `successor`, greedy decoding follows
-    token -> successor(token). `noise` perturbs every weight (a related-but-different draft)."""
+    token -> successor(token). `noise` perturbs every weight (a related-but-different draft).
+    `logit_scale` scales the output layer: below 1, flatter next-token distributions."""
     tokens = tokens or tiny_vocab()
     n_vocab = len(tokens)
     if successor is not None:
@@ -139,7 +144,7 @@ def write_tiny_gguf(
     tensors: dict[str, np.ndarray] = {}
     if successor is None:
         embd = rand(n_vocab, n_embd, scale=1.0)
-        out = rand(n_vocab, n_embd, scale=1.0)
+        out = rand(n_vocab, n_embd, scale=logit_scale)
         layer_scale = 1.0 / np.sqrt(n_embd)
     else:
         q, _ = np.linalg.qr(rng.standard_normal((n_embd, n_vocab)))
@@ -267,3 +272,48 @@ def gemma_cut_down(layers: int = 2) -> Path:
         keep_layers=layers,
         to_f16=False,
     )
+
+
+ZEROED = ("attn_v.weight", "attn_output.weight", "ffn_up.weight", "ffn_down.weight")
+
+
+def _deepen(src: Path, dst: Path, extra_layers: int) -> Path:
+    """Copy `src` and append `extra_layers` blocks: copies of its own blocks (so every tensor
+    has a real shape and cost) whose attention output and FFN down projections are zero, and
+    so are the values and FFN up projections feeding them: a block fed the last block's
+    output computes huge activations, which in F16 would turn 0 x inf into NaN."""
+    if dst.exists():
+        return dst
+    reader = gguf.GGUFReader(str(src))
+    arch = str(reader.fields["general.architecture"].contents())
+    n_layer = int(reader.fields[f"{arch}.block_count"].contents())
+    tmp = dst.with_name(dst.name + ".tmp")
+    writer = gguf.GGUFWriter(str(tmp), arch=arch)
+    _copy_metadata(reader, writer, {f"{arch}.block_count": n_layer + extra_layers})
+    by_name = {t.name: t for t in reader.tensors}
+    for t in reader.tensors:
+        writer.add_tensor(t.name, t.data, raw_shape=t.data.shape, raw_dtype=t.tensor_type)
+    for i in range(n_layer, n_layer + extra_layers):
+        prefix = f"blk.{i % n_layer}."
+        for name, t in by_name.items():
+            if not name.startswith(prefix):
+                continue
+            new = f"blk.{i}." + name[len(prefix) :]
+            if name.endswith(ZEROED):
+                writer.add_tensor(new, np.zeros(t.data.shape, dtype=np.float16))
+            else:
+                writer.add_tensor(new, t.data, raw_shape=t.data.shape, raw_dtype=t.tensor_type)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    os.replace(tmp, dst)
+    return dst
+
+
+def gemma_deeper_twin(extra_layers: int = 36) -> Path:
+    """The F16 twin plus `extra_layers` blocks that change nothing: the same next-token
+    distribution (up to rounding) at about 1.75x the cost with 36 more: the main model of the
+    pair where drafting pays, with the Q4_K_M as its draft."""
+    dst = model_cache_dir() / f"gemma-3-270m-f16-deeper{extra_layers}.gguf"
+    return _deepen(gemma_f16_twin(), dst, extra_layers)

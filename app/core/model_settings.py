@@ -104,8 +104,8 @@ MODEL_SETTINGS: tuple[SettingSpec, ...] = (
         "draft_auto",
         bool,
         True,
-        "Choose each round's draft length from measured acceptance and cost (up to Max Draft Size), "
-        "down to no drafting when it cannot pay",
+        "Learn the draft length and cutoff from measured acceptance and costs (up to Max Draft Size), "
+        "down to no drafting when it cannot pay; the Drafting Probability Cutoff is then unused",
         group="speculative",
         label="Auto Draft Length",
         cli="--draft-auto",
@@ -139,7 +139,7 @@ MODEL_SETTINGS: tuple[SettingSpec, ...] = (
         "draft_p_min",
         float,
         0.75,
-        "The draft stops when its top token is less likely than this",
+        "Without Auto: the draft stops when its top token is less likely than this",
         0.0,
         1.0,
         group="speculative",

@@ -1,75 +1,228 @@
-"""Where draft tokens come from, and how many to ask for.
+"""Where draft tokens come from.
 
-- ModelDraft: a small model continues the text greedily (its cache synced lazily, so a round
-  that drafts nothing costs nothing).
+- ModelDraft: a small model proposes tokens drawn from its own distribution q under the
+  reply's sampler settings (its argmax at temperature 0), each with q kept for the main
+  model's speculative-sampling check. Its cache is synced lazily, so a round that drafts
+  nothing costs nothing; a draft whose context is full says so and drafting stops.
 - PromptLookupDraft: no second model; proposes what followed the latest earlier occurrence of
   the text's last few tokens (prompt and reply so far). Pays off when replies repeat their
-  input: editing code, quoting, summarising.
-- AdaptiveDraftLength ("Auto"): picks each round's draft length from what this generation has
-  measured (acceptance, the cost of a draft step and of verifying a batch, relative to a plain
-  step), using the expected speed-up (1 - a^(k+1)) / ((1 - a)(k c + 1)) of Leviathan et al.,
-  down to not drafting at all when drafting cannot pay; it probes now and then, backing off.
+  input: editing code, quoting, summarising. Its proposals are deterministic (q is all on the
+  proposed token), which speculative sampling handles exactly too.
+- ChainedDraft ("<draft> + prompt lookup"): prompt lookup first, the draft model when lookup
+  has nothing, in one round.
+
+A DraftRule decides, token by token, whether a proposal is worth sending: the fixed
+"Drafting Probability Cutoff", or Auto's learned rule (app/engines/auto_draft.py).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
+
+import numpy as np
+
+from app.core.errors import ContextOverflowError
+from app.engines.sampling import TokenDistribution, TokenSampler
 
 PROMPT_LOOKUP_KEY = "prompt-lookup"
 PROMPT_LOOKUP_NAME = "Prompt lookup (no draft model)"
+CHAINED_SEPARATOR = "+"
+
+
+def chained_key(draft_key: str) -> str:
+    """The draft-spec key of "<draft> + prompt lookup" (settings, dropdowns, the API)."""
+    return f"{draft_key}{CHAINED_SEPARATOR}{PROMPT_LOOKUP_KEY}"
+
+
+def parse_draft_key(spec: str | None) -> tuple[str | None, bool]:
+    """(draft model key or None, with prompt lookup) for a draft spec: "", a model key,
+    PROMPT_LOOKUP_KEY, or chained_key(model key)."""
+    if not spec:
+        return None, False
+    if spec == PROMPT_LOOKUP_KEY:
+        return None, True
+    suffix = CHAINED_SEPARATOR + PROMPT_LOOKUP_KEY
+    if spec.endswith(suffix) and len(spec) > len(suffix):
+        return spec[: -len(suffix)], True
+    return spec, False
+
+
+def chained_name(draft_name: str) -> str:
+    return f"{draft_name} + prompt lookup"
+
+
+class DraftContextFull(ContextOverflowError):
+    """The draft model cannot take more tokens: drafting stops, the reply goes on plain."""
 
 
 class DraftModel(Protocol):
+    n_ctx: int
+
     @property
     def name(self) -> str: ...
+    @property
+    def n_cached(self) -> int: ...
     def prefill(self, tokens: Sequence[int]) -> None: ...
     def eval(self, tokens: Sequence[int], n_logits: int = 1) -> None: ...
-    def top(self, row: int, with_prob: bool = True) -> tuple[int, float]: ...
+    def logits(self, row: int) -> np.ndarray: ...
     def is_eog(self, token: int) -> bool: ...
+
+
+class DraftRule(Protocol):
+    """Whether the draft's next token is worth sending to the main model."""
+
+    @property
+    def needs_confidence(self) -> bool: ...
+
+    def keep(self, position: int, confidence: float, model_step: bool) -> bool:
+        """`position` counts from 1 in this round; `confidence` is the draft's top-token
+        probability (NaN for prompt lookup); `model_step`: proposing it costs a draft step."""
+        ...
+
+
+class CutoffRule:
+    """The fixed Drafting Probability Cutoff: stop when the draft's top token is less likely
+    than p_min (prompt lookup has no probabilities and is never cut)."""
+
+    def __init__(self, p_min: float) -> None:
+        self.p_min = p_min
+        self.model_allowed = True
+
+    @property
+    def needs_confidence(self) -> bool:
+        return self.p_min > 0.0
+
+    def keep(self, position: int, confidence: float, model_step: bool) -> bool:
+        return math.isnan(confidence) or confidence >= self.p_min
+
+
+@dataclass
+class Proposal:
+    """One round's draft: tokens, the distribution each was drawn from (None: proposed
+    deterministically), the draft's confidence per token, and what proposing cost."""
+
+    tokens: list[int] = field(default_factory=list)
+    dists: list[TokenDistribution | None] = field(default_factory=list)
+    confidences: list[float] = field(default_factory=list)
+    from_model: bool = False
+    steps: int = 0  # draft model evaluations (catch-up included)
+    seconds: float = 0.0  # time proposing, catch-up excluded
+    catch_up: float = 0.0  # seconds syncing a draft that skipped rounds
+    note: str = ""  # set when part of a chained source stopped for good (shown to the user)
 
 
 class DraftSource(Protocol):
     name: str
 
+    @property
+    def identity(self) -> str:
+        """What Auto's memory is keyed on (a model file's path, size and mtime)."""
+        ...
+
     def warm(self, sequence: Sequence[int]) -> None: ...
-    def propose(self, sequence: Sequence[int], budget: int, p_min: float) -> list[int]: ...
+    def propose(
+        self, sequence: Sequence[int], budget: int, sampler: TokenSampler, rule: DraftRule
+    ) -> Proposal: ...
+
+
+def file_identity(path: str | Path | None) -> str | None:
+    """Path, size and modification time: changes whenever the file (or folder) does."""
+    if path is None:
+        return None
+    p = Path(path)
+    try:
+        if p.is_dir():
+            stats = [f.stat() for f in sorted(p.iterdir()) if f.is_file()]
+            size = sum(s.st_size for s in stats)
+            mtime = max((s.st_mtime_ns for s in stats), default=0)
+        else:
+            st = p.stat()
+            size, mtime = st.st_size, st.st_mtime_ns
+    except OSError:
+        return None
+    return f"{p.resolve()}|{size}|{mtime}"
+
+
+def push_window(window: list[int], token: int, limit: int) -> None:
+    """Append to a repeat-penalty window, keeping its last `limit` tokens."""
+    if limit <= 0:
+        return
+    window.append(token)
+    if len(window) > limit:
+        del window[0]
 
 
 class ModelDraft:
     def __init__(self, model: DraftModel) -> None:
         self.model = model
         self.name = model.name
-        self.catch_up = 0.0  # seconds the last propose() spent catching up on skipped rounds
+
+    @property
+    def identity(self) -> str:
+        return file_identity(getattr(self.model, "path", None)) or f"model:{self.name}"
+
+    def full_note(self, n_tokens: int) -> str:
+        return (
+            f"The draft's context ({self.model.n_ctx} tokens) is full at {n_tokens} tokens: "
+            "the rest of the reply was generated without it."
+        )
 
     def warm(self, sequence: Sequence[int]) -> None:
+        if len(sequence) > self.model.n_ctx:
+            raise DraftContextFull(
+                f"The prompt ({len(sequence)} tokens) does not fit the draft's context "
+                f"({self.model.n_ctx} tokens): the reply was generated without the draft."
+            )
         self.model.prefill(sequence)
 
-    def propose(self, sequence: Sequence[int], budget: int, p_min: float) -> list[int]:
-        """Continue `sequence` greedily for up to `budget` tokens, stopping when the draft's
-        top token is less likely than `p_min`."""
+    def propose(
+        self, sequence: Sequence[int], budget: int, sampler: TokenSampler, rule: DraftRule
+    ) -> Proposal:
+        """Up to `budget` tokens continuing `sequence`, while `rule` keeps them."""
         model = self.model
-        behind = len(sequence) - getattr(model, "n_cached", len(sequence))
+        room = model.n_ctx - len(sequence) + 1  # the last proposal is never evaluated
+        if room < 1:
+            raise DraftContextFull(self.full_note(len(sequence)))
+        budget = min(budget, room)
+        out = Proposal(from_model=True)
+        behind = len(sequence) - model.n_cached
         t0 = time.perf_counter()
-        model.prefill(sequence)
-        # Ingesting more than a round's usual 1-2 new tokens is catch-up after skipped rounds.
-        self.catch_up = time.perf_counter() - t0 if behind > 3 else 0.0
-        out: list[int] = []
-        need_prob = p_min > 0.0
-        while len(out) < budget:
-            token, prob = model.top(0, need_prob)
-            if prob < p_min:
+        try:
+            model.prefill(sequence)
+        except ContextOverflowError:
+            raise DraftContextFull(self.full_note(len(sequence))) from None
+        t1 = time.perf_counter()
+        if behind > 3:  # ingesting more than a round's usual 1-2 new tokens: skipped rounds
+            out.catch_up = t1 - t0
+            t0 = t1
+        out.steps = 1
+        window = list(sampler.window(sequence))
+        confidence = rule.needs_confidence
+        while len(out.tokens) < budget:
+            q = sampler.distribution(model.logits(0), window, confidence)
+            if not rule.keep(len(out.tokens) + 1, q.confidence, True):
                 break
-            out.append(token)
-            if len(out) == budget or model.is_eog(token):
+            token = sampler.sample(q)
+            out.tokens.append(token)
+            out.dists.append(q)
+            out.confidences.append(q.confidence)
+            if len(out.tokens) == budget or model.is_eog(token):
                 break
+            push_window(window, token, sampler.window_size)
             model.eval([token], 1)
+            out.steps += 1
+        out.seconds = time.perf_counter() - t0
         return out
 
 
 class PromptLookupDraft:
     name = PROMPT_LOOKUP_NAME
+    identity = PROMPT_LOOKUP_KEY
 
     def __init__(self, max_ngram: int = 4, min_ngram: int = 2) -> None:
         self.max_ngram, self.min_ngram = max_ngram, min_ngram
@@ -91,7 +244,8 @@ class PromptLookupDraft:
             for i in range(max(0, old - n), len(self._seq) - n):
                 table[tuple(self._seq[i : i + n])] = i
 
-    def propose(self, sequence: Sequence[int], budget: int, p_min: float) -> list[int]:
+    def lookup(self, sequence: Sequence[int], budget: int) -> list[int]:
+        """What followed the latest earlier occurrence of the longest matching suffix."""
         self._sync(sequence)
         seq = self._seq
         for n in range(self.max_ngram, self.min_ngram - 1, -1):
@@ -102,121 +256,69 @@ class PromptLookupDraft:
                 return seq[start + n : start + n + budget]
         return []
 
+    def propose(
+        self, sequence: Sequence[int], budget: int, sampler: TokenSampler, rule: DraftRule
+    ) -> Proposal:
+        out = Proposal()
+        for i, token in enumerate(self.lookup(sequence, budget)):
+            if not rule.keep(i + 1, math.nan, False):
+                break
+            out.tokens.append(token)
+            out.dists.append(None)
+            out.confidences.append(math.nan)
+        return out
 
-class AdaptiveDraftLength:
-    """Picks each round's draft length k from the throughput measured in this generation.
 
-    Each length k (0 = no drafting, then 2, 4, 8, ... up to the maximum) keeps decayed sums of
-    the tokens its rounds produced and of their wall time (drafting, verifying, sampling,
-    streaming: everything), and the best tokens-per-second is played. Acceptance comes in runs
-    (a draft is often right for a whole phrase, then wrong), which a per-token model such as
-    Leviathan et al.'s (1 - a^(k+1)) / ((1 - a)(k c + 1)) underrates for long drafts, so that
-    formula only decides which lengths are worth trying. A length's first round pays one-off
-    set-up for a new batch size and is not counted. Lengths are tried by hill-climbing from 4;
-    the best one's neighbours are re-tried with a growing interval, so a draft that starts (or
-    stops) helping is noticed, and a useless draft costs only rare short probes.
-    """
+class ChainedDraft:
+    """Prompt lookup first; the draft model only when lookup has nothing. When the model's
+    context fills up, lookup carries on alone (and says so once)."""
 
-    DECAY = 0.8  # weight kept by an arm's past rounds each time it is played again
-
-    def __init__(self, k_max: int) -> None:
-        self.k_max = k_max
-        arms = [0] + [k for k in (2, 4, 8, 16, 32) if k < k_max] + [k_max]
-        self.arms = sorted(set(arms))
-        self.plays: dict[int, int] = dict.fromkeys(self.arms, 0)
-        self._tokens: dict[int, float] = {}
-        self._time: dict[int, float] = {}
-        self.hits, self.trials = 1.0, 2.0  # acceptance prior 0.5, weak
-        self.rounds = 0
-        self.next_explore = 16
-        self.interval = 16
-        self._current: int | None = None
-        self._started = 0.0
-        self._round_tokens = 0
-        self._discount = 0.0
-        self._probing = False
-        self._round_is_probe = False
+    def __init__(self, model: DraftModel, lookup: PromptLookupDraft | None = None) -> None:
+        self.draft = ModelDraft(model)
+        self.lookup = lookup or PromptLookupDraft()
+        self.name = chained_name(model.name)
+        self.model = model
+        self._model_ok = True
+        self._note = ""
 
     @property
-    def acceptance(self) -> float:
-        return self.hits / self.trials
+    def identity(self) -> str:
+        return chained_key(self.draft.identity)
 
-    def expected_gain(self, k: int, cost_ratio: float = 0.5) -> float:
-        """Leviathan et al.'s expected speed-up for k draft tokens at this acceptance."""
-        if k == 0:
-            return 1.0
-        a = min(self.acceptance, 0.999)
-        return (1 - a ** (k + 1)) / ((1 - a) * (k * cost_ratio + 1))
+    def warm(self, sequence: Sequence[int]) -> None:
+        self.lookup.warm(sequence)
+        try:
+            self.draft.warm(sequence)
+        except DraftContextFull as exc:
+            self._model_gone(str(exc))
 
-    def rate(self, k: int) -> float | None:
-        """Measured tokens per second of length k (None until timed)."""
-        return self._tokens[k] / self._time[k] if k in self._time and self._time[k] > 0 else None
+    def _model_gone(self, why: str) -> None:
+        self._model_ok = False
+        self._note = f"{why} Prompt lookup went on drafting."
 
-    def _finish_round(self, now: float) -> None:
-        if self._current is None:
-            return
-        k = self._current
-        self._current = None
-        if self._round_is_probe:
-            return  # a probe asks "does the draft agree now?", it is not a timing
-        self.plays[k] += 1
-        if self.plays[k] == 1 and k != 0 and self._round_tokens > 1:
-            return  # a new batch size's first run pays set-up costs: not a measure (unless all was rejected)
-        elapsed = max(now - self._started - self._discount, 1e-6)
-        self._tokens[k] = self._tokens.get(k, 0.0) * self.DECAY + self._round_tokens
-        self._time[k] = self._time.get(k, 0.0) * self.DECAY + elapsed
+    def propose(
+        self, sequence: Sequence[int], budget: int, sampler: TokenSampler, rule: DraftRule
+    ) -> Proposal:
+        out = self.lookup.propose(sequence, budget, sampler, rule)
+        if not out.tokens and self._model_ok and getattr(rule, "model_allowed", True):
+            try:
+                out = self.draft.propose(sequence, budget, sampler, rule)
+            except DraftContextFull as exc:
+                self._model_gone(str(exc))
+        out.note, self._note = self._note, ""
+        return out
 
-    def _pick(self) -> int:
-        timed = {k: r for k in self.arms if (r := self.rate(k)) is not None}
-        if self.plays[0] < 2:
-            return 0  # the baseline: plain steps
-        untimed_tried = [k for k in self.arms if self.plays[k] == 1 and k not in timed]
-        if untimed_tried:
-            return untimed_tried[0]  # finish timing a length tried once
-        if len(timed) == 1:
-            return min(self.arms[1:], key=lambda k: abs(k - 4)) if len(self.arms) > 1 else 0
-        best = max(timed, key=lambda k: timed[k])
-        i = self.arms.index(best)
-        for j in (i + 1, i - 1):  # hill-climb: try an untimed neighbour of the best
-            k = self.arms[j] if 0 < j < len(self.arms) else None
-            if k is not None and k not in timed and (best > 0 or self.expected_gain(k) >= 0.9):
-                return k
-        if self.rounds >= self.next_explore:
-            self.next_explore = self.rounds + self.interval
-            self.interval = min(self.interval * 2, 256)
-            if best == 0 and len(self.arms) > 1:
-                self._probing = True
-                return self.arms[1]  # a short probe: has the draft started to agree?
-            neighbours = [self.arms[j] for j in (i - 1, i + 1) if 0 < j < len(self.arms)]
-            if neighbours:
-                return neighbours[(self.rounds // 8) % len(neighbours)]
-        return best
 
-    def choose(self, budget: int, now: float) -> int:
-        """Called at the start of each round (which ends the previous one)."""
-        self._finish_round(now)
-        self.rounds += 1
-        k = self._pick()
-        self._current, self._started, self._round_tokens, self._discount = k, now, 0, 0.0
-        self._round_is_probe = self._probing
-        return min(k, max(budget, 0))
+def as_draft_source(draft: object | None) -> DraftSource | None:
+    """A loaded model becomes a ModelDraft; a draft source (anything with `propose`) is used
+    as it is; None is no draft."""
+    if draft is None or hasattr(draft, "propose"):
+        return draft  # type: ignore[return-value]
+    return ModelDraft(draft)  # type: ignore[arg-type]
 
-    def _forget_drafting_times(self) -> None:
-        for k in self.arms[1:]:
-            self.plays[k] = 0
-            self._tokens.pop(k, None)
-            self._time.pop(k, None)
 
-    def observe(self, drafted: int, accepted: int, catch_up: float = 0.0) -> None:
-        """What this round produced; `catch_up` is time spent syncing a draft that skipped
-        rounds (a cost of having saved, not of drafting now)."""
-        self._round_tokens += accepted + 1
-        self._discount += catch_up
-        if self._probing:
-            self._probing = False
-            if drafted and accepted * 2 >= drafted:
-                self._forget_drafting_times()  # the draft agrees again: time the lengths anew
-        if drafted:
-            tried = drafted if accepted == drafted else accepted + 1
-            self.hits = self.hits * 0.9 + accepted
-            self.trials = self.trials * 0.9 + tried
+def draft_model_of(draft: object | None) -> object | None:
+    """The model behind a draft argument (for compatibility checks); None for prompt lookup."""
+    if draft is None or not hasattr(draft, "propose"):
+        return draft
+    return getattr(draft, "model", None)

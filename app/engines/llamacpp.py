@@ -28,9 +28,10 @@ from app.core.errors import (
     ModelLoadError,
 )
 from app.core.events import StreamItem
-from app.core.request import GenerationRequest, SamplingSettings
+from app.core.request import GenerationRequest
 from app.engines.chat_template import render_prompt
 from app.engines.compatibility import refuse_unusable_draft
+from app.engines.drafting import draft_model_of
 from app.engines.speculative import CachedSequence, CancelFlag, ensure_prompt_fits, run_generation
 from app.library.gguf_meta import GGUFInfo, read_gguf
 
@@ -259,20 +260,10 @@ class LlamaCppModel(CachedSequence):
         del self.cached[n:]
 
     def logits(self, row: int) -> np.ndarray:
+        """A row of the last batch's logits (a view into llama.cpp's buffer, valid until the
+        next eval)."""
         ptr = ll.llama_get_logits_ith(self._ctx, self._logits_base + row)
         return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
-
-    def top(self, row: int, with_prob: bool = True) -> tuple[int, float]:
-        """The most likely next token at a logits row and its probability (1.0 when
-        `with_prob` is False: the softmax over a 262k vocabulary is worth skipping)."""
-        logits = self.logits(row)
-        best = int(np.argmax(logits))
-        if not with_prob:
-            return best, 1.0
-        return best, 1.0 / float(np.exp(logits - logits[best]).sum())
-
-    def new_sampler(self, settings: SamplingSettings, history: Sequence[int]) -> LlamaSampler:
-        return LlamaSampler(self, settings, history)
 
     # --- generation ---------------------------------------------------------------------
     def generate(
@@ -284,7 +275,7 @@ class LlamaCppModel(CachedSequence):
         """Stream a reply: TokenEvents, then one GenerationResult. Errors in the request or the
         models raise before the first event."""
         request.validate()
-        refuse_unusable_draft(self, draft)
+        refuse_unusable_draft(self, draft_model_of(draft))
         text, add_special = render_prompt(request, self.info, bos_text=self.bos_text, eos_text=self.eos_text)
         prompt = self.tokenize(text, add_special=add_special)
         if not prompt:
@@ -300,49 +291,4 @@ class LlamaCppModel(CachedSequence):
         cancel: CancelFlag | None,
     ) -> Iterator[StreamItem]:
         with self.lock:
-            sampler = self.new_sampler(request.sampling, prompt)
-            try:
-                yield from run_generation(self, draft, prompt, request, sampler, cancel)
-            finally:
-                sampler.close()
-
-
-class LlamaSampler:
-    """The main model's sampler chain. Sampling a row also records the token in the chain's
-    history (repeat penalty), exactly as plain decoding would."""
-
-    def __init__(self, model: LlamaCppModel, s: SamplingSettings, history: Sequence[int]) -> None:
-        self._ctx = model._ctx
-        chain = ll.llama_sampler_chain_init(ll.llama_sampler_chain_default_params())
-        if s.repeat_penalty != 1.0:
-            ll.llama_sampler_chain_add(chain, _penalties(model.n_vocab, s.repeat_last_n, s.repeat_penalty))
-        if s.temperature <= 0:
-            ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_greedy())
-        else:
-            if s.top_k > 0:
-                ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_top_k(s.top_k))
-            ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_top_p(s.top_p, 1))
-            ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_min_p(s.min_p, 1))
-            ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_temp(s.temperature))
-            seed = s.seed if s.seed is not None else ll.LLAMA_DEFAULT_SEED
-            ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_dist(seed & 0xFFFFFFFF))
-        self._chain = chain
-        self._base = model
-        for tok in history[-s.repeat_last_n :] if s.repeat_last_n > 0 else ():
-            ll.llama_sampler_accept(chain, tok)
-
-    def sample(self, row: int) -> int:
-        return int(ll.llama_sampler_sample(self._chain, self._ctx, self._base._logits_base + row))
-
-    def close(self) -> None:
-        if self._chain:
-            ll.llama_sampler_free(self._chain)
-            self._chain = None
-
-
-def _penalties(n_vocab: int, last_n: int, repeat: float) -> object:
-    """The penalties sampler; its C signature gained and lost an n_vocab argument over time."""
-    try:
-        return ll.llama_sampler_init_penalties(n_vocab, last_n, repeat, 0.0, 0.0)
-    except TypeError:
-        return ll.llama_sampler_init_penalties(last_n, repeat, 0.0, 0.0)
+            yield from run_generation(self, draft, prompt, request, cancel)

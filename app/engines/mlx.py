@@ -24,9 +24,10 @@ from app.core.errors import (
     ModelLoadError,
 )
 from app.core.events import StreamItem
-from app.core.request import GenerationRequest, SamplingSettings
+from app.core.request import GenerationRequest
 from app.engines.chat_template import render_prompt
 from app.engines.compatibility import refuse_unusable_draft
+from app.engines.drafting import draft_model_of
 from app.engines.speculative import CachedSequence, CancelFlag, ensure_prompt_fits, run_generation
 from app.library.mlx_meta import MLXInfo, read_mlx_folder
 
@@ -177,19 +178,16 @@ class MLXModel(CachedSequence):
         if keep:
             self.eval(keep, n_logits=0)
 
-    def top(self, row: int, with_prob: bool = True) -> tuple[int, float]:
-        logits = self._logits[row]
-        best = int(np.argmax(logits))
-        if not with_prob:
-            return best, 1.0
-        return best, 1.0 / float(np.exp(logits - logits[best]).sum())
+    def logits(self, row: int) -> np.ndarray:
+        """A row of the last batch's logits (float32)."""
+        return self._logits[row]
 
     # --- generation -----------------------------------------------------------------------
     def generate(
         self, request: GenerationRequest, draft: Any = None, cancel: CancelFlag | None = None
     ) -> Iterator[StreamItem]:
         request.validate()
-        refuse_unusable_draft(self, draft, exact_size=True)
+        refuse_unusable_draft(self, draft_model_of(draft), exact_size=True)
         text, add_special = render_prompt(
             request, self._template, bos_text=self._bos_text, eos_text=self._eos_text
         )
@@ -203,43 +201,4 @@ class MLXModel(CachedSequence):
         self, prompt: list[int], request: GenerationRequest, draft: object | None, cancel: CancelFlag | None
     ) -> Iterator[StreamItem]:
         with self.lock:
-            yield from run_generation(
-                self, draft, prompt, request, NumpySampler(self, request.sampling, prompt), cancel
-            )
-
-
-class NumpySampler:
-    """Temperature, top-k, top-p, min-p and repeat penalty over a logits row, as llama.cpp's
-    chain applies them; sampling a row records the token for the penalty."""
-
-    def __init__(self, model: MLXModel, s: SamplingSettings, history: Sequence[int]) -> None:
-        self._model = model
-        self._s = s
-        self._history = list(history[-s.repeat_last_n :]) if s.repeat_last_n > 0 else []
-        self._rng = np.random.default_rng(s.seed)
-
-    def sample(self, row: int) -> int:
-        s = self._s
-        logits = self._model._logits[row].astype(np.float64)
-        if s.repeat_penalty != 1.0 and self._history:
-            seen = np.unique(np.array(self._history[-s.repeat_last_n :]))
-            vals = logits[seen]
-            logits[seen] = np.where(vals > 0, vals / s.repeat_penalty, vals * s.repeat_penalty)
-        if s.temperature <= 0:
-            token = int(np.argmax(logits))
-        else:
-            order = np.argsort(-logits)
-            if s.top_k > 0:
-                order = order[: s.top_k]
-            probs = np.exp(logits[order] - logits[order[0]])
-            probs /= probs.sum()
-            keep = int(np.searchsorted(np.cumsum(probs), s.top_p) + 1)
-            order, probs = order[:keep], probs[:keep]
-            mask = probs >= s.min_p * probs[0]
-            order, probs = order[mask], probs[mask]
-            scaled = np.exp((np.log(probs) - np.log(probs[0])) / s.temperature)
-            token = int(self._rng.choice(order, p=scaled / scaled.sum()))
-        self._history.append(token)
-        if s.repeat_last_n > 0 and len(self._history) > s.repeat_last_n:
-            del self._history[0]
-        return token
+            yield from run_generation(self, draft, prompt, request, cancel)

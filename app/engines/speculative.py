@@ -1,32 +1,69 @@
 """The decoding loop, with or without a draft: one code path, so plain decoding is simply
 speculation with empty drafts.
 
-Each round: the draft proposes up to Max Draft Size tokens (stopping early when its top
-token's probability falls under the cutoff); the main model evaluates its last token plus
-the whole draft in one batch; we sample the main model row by row and accept while its
-token equals the draft's, then keep the main model's first differing (or extra) token.
-The output is therefore exactly what the main model's sampler produces, for any sampler.
-Both caches are rolled back to the accepted prefix; the draft's cache is reused.
+Each round the draft proposes up to Max Draft Size tokens, each drawn from its own
+distribution q under the reply's sampler settings (prompt lookup proposes deterministically);
+the fixed cutoff or Auto's learned rule decides how many are worth sending. The main model
+evaluates its last token plus the whole draft in one batch, and checks the draft row by row
+with speculative sampling: a drafted token x is kept with probability min(1, p(x)/q(x));
+at the first refusal the main model's own token is drawn from the residual max(0, p - q),
+and when all are kept it adds its next token from the last row. Every token therefore has
+exactly the main model's distribution p; at temperature 0 (p and q all on their argmax) this
+is plain greedy decoding, token for token. Both caches are rolled back to the accepted
+prefix; the draft's cache is reused.
+
+The stream carries, in order: the tokens (tagged main or draft, with the verify step whose
+logits chose them), a DraftRejected after a round's accepted tokens when the main model
+refused part of the draft, and a RoundEvent after each verify step of a reply with a draft.
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
-from app.core.errors import ContextOverflowError
+import numpy as np
+
+from app.core.errors import ContextOverflowError, SpeculaError
 from app.core.events import (
+    DraftRejected,
     GenerationResult,
     GenerationStats,
+    RoundEvent,
     StopReason,
     StreamItem,
     TokenEvent,
     TokenOrigin,
 )
-from app.core.request import DraftSettings, GenerationRequest
-from app.engines.drafting import AdaptiveDraftLength, DraftSource, ModelDraft
-from app.engines.text_stream import TokenTextStream
+from app.core.request import GenerationRequest
+from app.engines.auto_draft import AutoDraft
+from app.engines.drafting import (
+    ChainedDraft,
+    CutoffRule,
+    DraftContextFull,
+    DraftRule,
+    Proposal,
+    as_draft_source,
+    draft_model_of,
+    file_identity,
+    push_window,
+)
+from app.engines.sampling import TokenSampler
+from app.engines.speculation_memory import SpeculationMemory
+from app.engines.text_stream import Item, TokenTextStream
+
+log = logging.getLogger(__name__)
+
+# RoundEvent.paused: why a round drafted nothing
+REPLY_LIMIT = "reply limit reached"
+NOT_CONFIDENT = "draft not confident"
+LOOKUP_EMPTY = "prompt lookup found nothing"
+TOO_SHORT = "shorter than Min Draft Size"
+CONTEXT_FULL = "draft context full"
+DRAFT_FAILED = "draft failed"
 
 
 class CancelFlag(Protocol):
@@ -45,7 +82,7 @@ class TokenModel(Protocol):
     def eval(self, tokens: Sequence[int], n_logits: int = 1) -> None: ...
     def truncate(self, n: int) -> None: ...
     def prefill(self, tokens: Sequence[int]) -> None: ...
-    def top(self, row: int, with_prob: bool = True) -> tuple[int, float]: ...
+    def logits(self, row: int) -> np.ndarray: ...
     def piece(self, token: int) -> bytes: ...
     def is_eog(self, token: int) -> bool: ...
 
@@ -78,10 +115,6 @@ class CachedSequence:
         self.eval(tokens[common:], n_logits=1)
 
 
-class Sampler(Protocol):
-    def sample(self, row: int) -> int: ...
-
-
 def ensure_prompt_fits(n_prompt: int, n_ctx: int) -> None:
     """A prompt must leave room for at least one new token: refuse it before any work."""
     if n_prompt >= n_ctx:
@@ -91,11 +124,32 @@ def ensure_prompt_fits(n_prompt: int, n_ctx: int) -> None:
         )
 
 
-def as_draft_source(draft: object | None) -> DraftSource | None:
-    """A draft model or a ready draft source (prompt lookup)."""
-    if draft is None or hasattr(draft, "propose"):
-        return draft  # type: ignore[return-value]
-    return ModelDraft(draft)  # type: ignore[arg-type]
+@dataclass(frozen=True)
+class RoundReport:
+    """What one verify step did, for benchmarks: `examined` drafted tokens were checked by the
+    main model (the accepted ones and the first refused one); `overlap` sums, over those,
+    sum_x min(p(x), q(x)): the acceptance speculative sampling should achieve."""
+
+    round: int
+    drafted: int
+    accepted: int
+    examined: int
+    overlap: float
+    draft_seconds: float
+    verify_seconds: float
+
+
+class RoundObserver(Protocol):
+    def __call__(self, report: RoundReport) -> None: ...
+
+
+def settings_key(request: GenerationRequest) -> str:
+    """What acceptance depends on besides the two models (the seed does not count)."""
+    s, d = request.sampling, request.draft
+    return (
+        f"T{s.temperature:g} k{s.top_k} p{s.top_p:g} m{s.min_p:g} r{s.repeat_penalty:g}/{s.repeat_last_n}"
+        f" max{d.max_draft_size} min{d.min_draft_size}"
+    )
 
 
 def run_generation(
@@ -103,125 +157,270 @@ def run_generation(
     draft: object | None,
     prompt: Sequence[int],
     request: GenerationRequest,
-    sampler: Sampler,
     cancel: CancelFlag | None = None,
+    *,
+    memory: SpeculationMemory | None = None,
+    observer: RoundObserver | None = None,
 ) -> Iterator[StreamItem]:
-    settings: DraftSettings = request.draft
-    source = as_draft_source(draft)
-    policy = AdaptiveDraftLength(settings.max_draft_size) if source is not None and settings.auto else None
-    stats = GenerationStats(prompt_tokens_count=len(prompt), draft_model=source.name if source else None)
-    stream = TokenTextStream(request.stop)
-    pieces: list[str] = []
-    sequence = list(prompt)
-    sent = 0  # draft tokens given to the main model
+    """Stream one reply: token, rejected-draft and round events, then one GenerationResult.
+    `draft`: a loaded model, a draft source (prompt lookup, chained) or None."""
+    yield from _Reply(main, draft, prompt, request, cancel, memory, observer).run()
 
-    def release(events: list[TokenEvent]) -> list[TokenEvent]:
-        for ev in events:
-            pieces.append(ev.text)
-            if ev.token_id >= 0:
-                stats.predicted_tokens_count += 1
-                if ev.origin is TokenOrigin.DRAFT:
-                    stats.accepted_draft_tokens_count += 1
-        return events
 
-    t_start = time.perf_counter()
-    t_first: float | None = None
-    t_prompt: float | None = None
-    error: str | None = None
-    reason = StopReason.MAX_TOKENS
-    try:
-        main.prefill(sequence)
-        if source is not None:
-            source.warm(sequence)
-        t_prompt = time.perf_counter()
-        produced = 0
-        last = sampler.sample(0)
-        origin = TokenOrigin.MAIN
-        while True:
-            # `last` is sampled but not yet in the main cache.
-            if main.is_eog(last):
-                reason = StopReason.EOS
-                break
-            sequence.append(last)
-            produced += 1
-            out = release(stream.push(last, main.piece(last), origin))
-            if t_first is None:
-                t_first = time.perf_counter()
-            if out:
-                yield from out
-            if stream.stopped:
-                reason = StopReason.STOP_STRING
-                break
-            if produced >= request.max_tokens:
-                reason = StopReason.MAX_TOKENS
-                break
-            if cancel is not None and cancel.is_set():
-                reason = StopReason.CANCELLED
-                break
-            room = main.n_ctx - main.n_cached - 1
-            if room <= 0:
-                reason = StopReason.MAX_TOKENS  # context full
-                break
-            budget = min(settings.max_draft_size, request.max_tokens - produced - 1, room - 1)
-            if policy is not None:
-                budget = policy.choose(budget, time.perf_counter())
-            drafted: list[int] = []
-            if source is not None and budget > 0:
-                drafted = source.propose(sequence, budget, settings.p_min)
-                stats.total_draft_tokens_count += len(drafted)
-                if len(drafted) < settings.min_draft_size:
-                    stats.ignored_draft_tokens_count += len(drafted)
-                    drafted = []
-            sent += len(drafted)
-            base = main.n_cached
-            main.eval([last, *drafted], n_logits=len(drafted) + 1)
-            stats.verify_steps += 1
-            accepted: list[int] = []
-            nxt = sampler.sample(0)
-            while len(accepted) < len(drafted) and nxt == drafted[len(accepted)]:
-                accepted.append(nxt)
-                nxt = sampler.sample(len(accepted))
-            if policy is not None:
-                policy.observe(
-                    len(drafted), len(accepted), getattr(source, "catch_up", 0.0) if budget else 0.0
+class _Reply:
+    def __init__(
+        self,
+        main: TokenModel,
+        draft: object | None,
+        prompt: Sequence[int],
+        request: GenerationRequest,
+        cancel: CancelFlag | None,
+        memory: SpeculationMemory | None,
+        observer: RoundObserver | None,
+    ) -> None:
+        self.main, self.request, self.cancel, self.observer = main, request, cancel, observer
+        self.sampler = TokenSampler(request.sampling)
+        self.source = as_draft_source(draft)
+        self.had_draft = self.source is not None
+        self.memory = memory or SpeculationMemory()
+        self.stats = GenerationStats(
+            prompt_tokens_count=len(prompt), draft_model=self.source.name if self.source else None
+        )
+        self.stream = TokenTextStream(request.stop)
+        self.pieces: list[str] = []
+        self.sequence = list(prompt)
+        self.produced = 0
+        self.sent = 0  # draft tokens given to the main model
+        self.last = -1  # sampled, emitted, not yet in the main model's cache
+        self.t_first: float | None = None
+        self.main_id = file_identity(getattr(main, "path", None))
+        self.rule: DraftRule = CutoffRule(request.draft.p_min)
+        self.auto: AutoDraft | None = None
+        self.auto_key: str | None = None
+        if self.source is not None and request.draft.auto:
+            if self.main_id is not None:
+                self.auto_key = SpeculationMemory.pair_key(
+                    self.main_id, self.source.identity, settings_key(request)
                 )
-            if source is not None:
-                stats.rounds.append([len(drafted), len(accepted)])
-            if accepted:
-                main.truncate(base + 1 + len(accepted))
-                # Emit the accepted draft tokens; the main model's own token comes next round.
-                stop_now = False
-                for tok in accepted:
-                    if main.is_eog(tok):
-                        reason = StopReason.EOS
-                        stop_now = True
-                        break
-                    sequence.append(tok)
-                    produced += 1
-                    out = release(stream.push(tok, main.piece(tok), TokenOrigin.DRAFT))
-                    if out:
-                        yield from out
-                    if stream.stopped:
-                        reason = StopReason.STOP_STRING
-                        stop_now = True
-                        break
-                if stop_now:
-                    break
-            elif drafted:
-                main.truncate(base + 1)
-            last = nxt
-            origin = TokenOrigin.MAIN
-    except Exception as exc:  # report, keep the partial text
-        reason = StopReason.ERROR
-        error = str(exc) or type(exc).__name__
-    finally:
+            self.auto = AutoDraft(
+                costly=draft_model_of(self.source) is not None,
+                state=self.memory.learned(self.auto_key),
+                lookup_too=isinstance(self.source, ChainedDraft),
+                baseline=self.memory.baseline(self.main_id),
+            )
+            self.rule = self.auto
+
+    # --- emitting ---------------------------------------------------------------------------
+    def _release(self, items: list[Item]) -> list[Item]:
+        for ev in items:
+            if isinstance(ev, TokenEvent):
+                self.pieces.append(ev.text)
+                if ev.token_id >= 0:
+                    self.stats.predicted_tokens_count += 1
+                    if ev.origin is TokenOrigin.DRAFT:
+                        self.stats.accepted_draft_tokens_count += 1
+        return items
+
+    def _push(self, token: int, origin: TokenOrigin, rnd: int) -> tuple[list[Item], StopReason | None]:
+        if self.main.is_eog(token):
+            return [], StopReason.EOS
+        self.sequence.append(token)
+        self.produced += 1
+        items = self._release(self.stream.push(token, self.main.piece(token), origin, rnd))
+        if self.t_first is None:
+            self.t_first = time.perf_counter()
+        if self.stream.stopped:
+            return items, StopReason.STOP_STRING
+        if self.produced >= self.request.max_tokens:
+            return items, StopReason.MAX_TOKENS
+        return items, None
+
+    def _stop_drafting(self, note: str) -> None:
+        self.source = None
+        self.stats.draft_note = note
+
+    # --- the reply -----------------------------------------------------------------------------
+    def run(self) -> Iterator[StreamItem]:
+        t_start = time.perf_counter()
+        t_prompt: float | None = None
+        error: str | None = None
+        reason: StopReason | None = None
+        try:
+            self.main.prefill(self.sequence)
+            self._warm()
+            t_prompt = time.perf_counter()
+            p = self.sampler.distribution(self.main.logits(0), self.sampler.window(self.sequence))
+            self.last = self.sampler.sample(p)
+            items, reason = self._push(self.last, TokenOrigin.MAIN, 0)
+            yield from items
+            while reason is None:
+                reason = yield from self._round()
+        except Exception as exc:  # report, keep the partial text
+            log.exception("generation failed")
+            reason = StopReason.ERROR
+            error = str(exc) or type(exc).__name__
         t_end = time.perf_counter()
-    if reason is not StopReason.STOP_STRING:
-        yield from release(stream.finish())
-    stats.stop_reason = reason
-    stats.rejected_draft_tokens_count = sent - stats.accepted_draft_tokens_count
-    stats.time_to_first_token = (t_first or t_end) - t_start
-    stats.generation_time = t_end - (t_prompt if t_prompt is not None else t_end)
-    if stats.generation_time > 0:
-        stats.tokens_per_second = stats.predicted_tokens_count / stats.generation_time
-    yield GenerationResult("".join(pieces), stats, error)
+        if reason is not StopReason.STOP_STRING:
+            yield from self._release(self.stream.finish())
+        s = self.stats
+        s.stop_reason = reason or StopReason.MAX_TOKENS
+        s.rejected_draft_tokens_count = self.sent - s.accepted_draft_tokens_count
+        s.time_to_first_token = (self.t_first or t_end) - t_start
+        s.generation_time = t_end - (t_prompt if t_prompt is not None else t_end)
+        if s.generation_time > 0:
+            s.tokens_per_second = s.predicted_tokens_count / s.generation_time
+        self._learn()
+        yield GenerationResult("".join(self.pieces), s, error)
+
+    def _warm(self) -> None:
+        if self.source is None:
+            return
+        if self.auto is not None and self.auto.paused_at_start and not self.auto.lookup_too:
+            return  # Auto will not run this draft in this reply: do not pay for its prompt
+        try:
+            self.source.warm(self.sequence)
+        except DraftContextFull as exc:
+            self._stop_drafting(str(exc))
+
+    def _propose(self, cap: int) -> tuple[Proposal | None, str]:
+        assert self.source is not None
+        try:
+            proposal = self.source.propose(self.sequence, cap, self.sampler, self.rule)
+        except DraftContextFull as exc:
+            self._stop_drafting(str(exc))
+            return None, CONTEXT_FULL
+        except SpeculaError as exc:
+            self._stop_drafting(f"The draft failed ({exc}): the rest of the reply was generated without it.")
+            return None, DRAFT_FAILED
+        if proposal.note:
+            self.stats.draft_note = proposal.note
+        if proposal.tokens:
+            return proposal, ""
+        return proposal, NOT_CONFIDENT if proposal.from_model else LOOKUP_EMPTY
+
+    def _round(self) -> Generator[StreamItem, None, StopReason | None]:
+        """One verify step: draft, check, emit. Returns why the reply ends (None: go on)."""
+        if self.cancel is not None and self.cancel.is_set():
+            return StopReason.CANCELLED
+        main, settings, stats = self.main, self.request.draft, self.stats
+        room = main.n_ctx - main.n_cached - 1
+        if room <= 0:
+            return StopReason.MAX_TOKENS  # context full
+        budget = min(settings.max_draft_size, self.request.max_tokens - self.produced - 1, room - 1)
+        drafting = self.source is not None
+        proposal: Proposal | None = None
+        cap, paused = 0, ""
+        if drafting and budget <= 0:
+            paused = REPLY_LIMIT
+        elif drafting:
+            cap, paused = self.auto.choose(budget, time.perf_counter()) if self.auto else (budget, "")
+            if cap > 0:
+                proposal, paused = self._propose(cap)
+        drafted = proposal.tokens if proposal is not None else []
+        stats.total_draft_tokens_count += len(drafted)
+        if drafted and len(drafted) < settings.min_draft_size:
+            stats.ignored_draft_tokens_count += len(drafted)
+            drafted, paused = [], TOO_SHORT
+        self.sent += len(drafted)
+        n = len(drafted)
+
+        base = main.n_cached
+        t0 = time.perf_counter()
+        main.eval([self.last, *drafted], n_logits=n + 1)
+        stats.verify_steps += 1
+        rnd = stats.verify_steps
+        accepted, nxt, checks, overlap = self._verify(drafted, proposal)
+        verify_seconds = time.perf_counter() - t0
+        if n > len(accepted):
+            main.truncate(base + 1 + len(accepted))
+        if drafting:
+            stats.rounds.append([n, len(accepted)])
+        if self.auto is not None and budget > 0:
+            from_model = proposal is not None and proposal.from_model
+            self.auto.observe(
+                drafted=n,
+                model_steps=proposal.steps if proposal is not None and from_model else 0,
+                draft_seconds=proposal.seconds if proposal is not None else 0.0,
+                catch_up=proposal.catch_up if proposal is not None else 0.0,
+                rows=n + 1,
+                verify_seconds=verify_seconds,
+                accepted=len(accepted),
+                checks=checks,
+            )
+        if self.observer is not None:
+            self.observer(
+                RoundReport(
+                    rnd,
+                    n,
+                    len(accepted),
+                    len(checks),
+                    overlap,
+                    proposal.seconds + proposal.catch_up if proposal is not None else 0.0,
+                    verify_seconds,
+                )
+            )
+
+        reason: StopReason | None = None
+        for tok in accepted:
+            items, reason = self._push(tok, TokenOrigin.DRAFT, rnd)
+            yield from items
+            if reason is not None:
+                break
+        if reason is None:
+            if n > len(accepted):
+                refused = tuple(drafted[len(accepted) :])
+                text = b"".join(main.piece(t) for t in refused).decode("utf-8", errors="replace")
+                yield from self._release(self.stream.mark(DraftRejected(rnd, refused, text)))
+            items, reason = self._push(nxt, TokenOrigin.MAIN, rnd)
+            yield from items
+        if drafting:
+            yield from self._release(self.stream.mark(RoundEvent(rnd, n, len(accepted), cap, paused)))
+        self.last = nxt
+        return reason
+
+    def _verify(
+        self, drafted: list[int], proposal: Proposal | None
+    ) -> tuple[list[int], int, list[tuple[float, float]], float]:
+        """Check the draft against the main model's rows: (accepted tokens, the main model's
+        own next token, (confidence, acceptance chance) per examined token, summed overlap)."""
+        sampler, main = self.sampler, self.main
+        window = list(sampler.window(self.sequence))
+        accepted: list[int] = []
+        checks: list[tuple[float, float]] = []
+        overlap = 0.0
+        measure = self.auto is not None or self.observer is not None
+        for i, x in enumerate(drafted):
+            assert proposal is not None
+            p = sampler.distribution(main.logits(i), window)
+            q = proposal.dists[i]
+            if measure:
+                p_x = p.prob(x)
+                q_x = 1.0 if q is None or sampler.greedy else q.prob(x)
+                checks.append((proposal.confidences[i], min(1.0, p_x / q_x) if q_x > 0 else 0.0))
+                if self.observer is not None:
+                    overlap += p.overlap(None if sampler.greedy else q, x)
+            own = sampler.verify(p, q, x)
+            if own is not None:
+                return accepted, own, checks, overlap
+            accepted.append(x)
+            push_window(window, x, sampler.window_size)
+        p = sampler.distribution(main.logits(len(drafted)), window)
+        return accepted, sampler.sample(p), checks, overlap
+
+    # --- what this reply teaches -------------------------------------------------------------------
+    def _learn(self) -> None:
+        s, memory = self.stats, self.memory
+        try:
+            if self.auto is not None:
+                memory.record_learned(self.auto_key, self.auto.state())
+                note = self.auto.note()
+                if note and not s.draft_note:
+                    s.draft_note = note
+                plain = self.auto.rate("plain")
+                if plain and self.auto.plain_rounds:
+                    memory.record_baseline(self.main_id, plain, self.auto.plain_rounds)
+            if not self.had_draft and s.stop_reason is not StopReason.ERROR and s.predicted_tokens_count >= 8:
+                memory.record_baseline(self.main_id, s.tokens_per_second, s.predicted_tokens_count)
+            s.baseline_tokens_per_second = memory.baseline(self.main_id)
+        except Exception:  # learning is a bonus; a reply must never fail for it
+            log.exception("could not record what this reply measured")

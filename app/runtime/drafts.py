@@ -1,7 +1,8 @@
 """What a draft spec means, in one place.
 
 A spec is what a user or a request names as the draft: nothing (None, "" or "none"), prompt
-lookup (`PROMPT_LOOKUP_KEY`), or a model (key, name or path). `resolve_draft_spec` is the only
+lookup (`PROMPT_LOOKUP_KEY`), a model (key, name or path), or a model chained with prompt
+lookup (`chained_key(model)`: lookup first, the model when lookup has nothing). `resolve_draft_spec` is the only
 function that reads specs, and `draft_source` the only one that turns a resolved plan and the
 loaded draft model into what the engine drafts with, so a combined spec (a draft model chained
 with prompt lookup) is added here and nowhere else.
@@ -12,7 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from app.engines.drafting import PROMPT_LOOKUP_KEY, PromptLookupDraft
+from app.engines.drafting import (
+    PROMPT_LOOKUP_KEY,
+    ChainedDraft,
+    PromptLookupDraft,
+    chained_key,
+    parse_draft_key,
+)
 from app.runtime.model_ref import ModelRef
 
 
@@ -24,9 +31,10 @@ class DraftPlan:
 
     @property
     def key(self) -> str | None:
-        """The canonical spec: the draft model's key, the prompt-lookup key, or None."""
+        """The canonical spec: the draft model's key (chained with lookup or not), the
+        prompt-lookup key, or None."""
         if self.model is not None:
-            return self.model.key
+            return chained_key(self.model.key) if self.lookup else self.model.key
         return PROMPT_LOOKUP_KEY if self.lookup else None
 
 
@@ -38,16 +46,17 @@ def resolve_draft_spec(spec: str | None, resolve: Callable[[str], ModelRef]) -> 
     text = (spec or "").strip()
     if not text or text.lower() == "none":
         return NO_DRAFT
-    if text == PROMPT_LOOKUP_KEY:
+    model_spec, lookup = parse_draft_key(text)
+    if model_spec is None:
         return DraftPlan(spec, lookup=True)
-    return DraftPlan(spec, resolve(text))
+    return DraftPlan(spec, resolve(model_spec), lookup=lookup)
 
 
 def draft_source(plan: DraftPlan, model: object | None) -> object | None:
     """What the engine drafts with for this plan: the loaded draft model (the engine drives
-    it), a fresh prompt-lookup source (it indexes one reply's text), or None."""
+    it), a fresh prompt-lookup source (it indexes one reply's text), both chained, or None."""
     if model is not None:
-        return model
+        return ChainedDraft(model) if plan.lookup else model  # type: ignore[arg-type]
     if plan.lookup:
         return PromptLookupDraft()
     return None

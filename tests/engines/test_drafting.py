@@ -1,106 +1,134 @@
-"""Draft sources and the Auto draft length."""
+"""Draft sources (model, prompt lookup, chained), their spec keys, and the fixed cutoff."""
 
 from __future__ import annotations
 
-import itertools
+import math
 from pathlib import Path
 
 import pytest
 
-from app.engines.drafting import AdaptiveDraftLength, PromptLookupDraft
+from app.core.request import SamplingSettings
+from app.engines.drafting import (
+    PROMPT_LOOKUP_KEY,
+    ChainedDraft,
+    CutoffRule,
+    ModelDraft,
+    PromptLookupDraft,
+    as_draft_source,
+    chained_key,
+    chained_name,
+    draft_model_of,
+    parse_draft_key,
+)
 from app.engines.llamacpp import LlamaCppModel, LoadOptions
+from app.engines.sampling import TokenSampler
 from tests.engines.helpers import assert_invariants, raw, run
-from tests.model_factory import write_tiny_gguf
 
 
 def test_prompt_lookup_proposes_what_followed_the_latest_match():
     pl = PromptLookupDraft()
     seq = [9, 1, 2, 3, 4, 5, 6, 7, 1, 2, 3]
-    assert pl.propose(seq, 3, 0.0) == [4, 5, 6]
-    assert pl.propose([*seq, 4, 5, 8, 2, 3], 2, 0.0) == [4, 5]  # (1, 2, 3) no longer ends it; (2, 3) does
-    assert pl.propose([10, 11, 12, 13], 4, 0.0) == []  # no earlier occurrence (and the index was reset)
+    assert pl.lookup(seq, 3) == [4, 5, 6]
+    assert pl.lookup([*seq, 4, 5, 8, 2, 3], 2) == [4, 5]  # (1, 2, 3) no longer ends it; (2, 3) does
+    assert pl.lookup([10, 11, 12, 13], 4) == []  # no earlier occurrence (and the index was reset)
 
 
 def test_prompt_lookup_never_proposes_past_the_end():
-    pl = PromptLookupDraft()
-    assert pl.propose([1, 2, 1, 2], 8, 0.0) == [1, 2]
+    assert PromptLookupDraft().lookup([1, 2, 1, 2], 8) == [1, 2]
 
 
-def simulate(policy: AdaptiveDraftLength, rounds: int, accept_rate: float, draft_cost: float) -> list[int]:
-    """A fake clock: a plain step takes 1.0, a verify of k+1 tokens 1.2 + 0.05k, each draft
-    token `draft_cost`; a fraction `accept_rate` of each draft is accepted."""
-    now, choices = 0.0, []
-    for _ in range(rounds):
-        k = policy.choose(16, now)
-        choices.append(k)
-        accepted = int(k * accept_rate)
-        now += (1.0 if k == 0 else 1.2 + 0.05 * k) + k * draft_cost
-        policy.observe(k, accepted)
-    return choices
+def test_prompt_lookup_proposals_are_deterministic_and_cut_by_the_rule():
+    sampler = TokenSampler(SamplingSettings())
+    p = PromptLookupDraft().propose([5, 1, 2, 3, 4, 1, 2], 8, sampler, CutoffRule(0.99))
+    assert p.tokens == [3, 4, 1, 2] and p.dists == [None] * 4 and not p.from_model
+    assert all(math.isnan(c) for c in p.confidences)
+
+    class FirstTwo:
+        needs_confidence = False
+
+        def keep(self, position: int, confidence: float, model_step: bool) -> bool:
+            return position <= 2
+
+    assert PromptLookupDraft().propose([5, 1, 2, 3, 4, 1, 2], 8, sampler, FirstTwo()).tokens == [3, 4]
 
 
-def test_auto_stops_drafting_when_nothing_is_accepted_and_probes_with_backoff():
-    choices = simulate(AdaptiveDraftLength(8), 200, accept_rate=0.0, draft_cost=0.3)
-    drafting = [i for i, k in enumerate(choices) if k]
-    assert len(drafting) <= 8 and max(choices) <= 4  # one first try, then short probes
-    gaps = [b - a for a, b in itertools.pairwise(drafting)]
-    assert gaps == sorted(gaps)  # further and further apart
+@pytest.mark.parametrize(
+    ("spec", "parsed"),
+    [
+        ("", (None, False)),
+        (None, (None, False)),
+        (PROMPT_LOOKUP_KEY, (None, True)),
+        ("google/gemma/q4.gguf", ("google/gemma/q4.gguf", False)),
+        (chained_key("google/gemma/q4.gguf"), ("google/gemma/q4.gguf", True)),
+        ("a+b/file.gguf", ("a+b/file.gguf", False)),
+    ],
+)
+def test_draft_spec_keys(spec, parsed):
+    assert parse_draft_key(spec) == parsed
 
 
-def test_auto_settles_on_long_drafts_when_they_are_cheap_and_accepted():
-    choices = simulate(AdaptiveDraftLength(16), 200, accept_rate=1.0, draft_cost=0.1)
-    assert sum(1 for k in choices[-100:] if k == 16) > 80
+def test_chained_names_and_keys():
+    assert chained_key("pub/repo/d.gguf") == "pub/repo/d.gguf+prompt-lookup"
+    assert chained_name("d.gguf") == "d.gguf + prompt lookup"
 
 
-def test_auto_prefers_short_drafts_when_drafting_is_expensive():
-    choices = simulate(AdaptiveDraftLength(16), 200, accept_rate=0.6, draft_cost=0.45)
-    late = choices[-100:]
-    assert max(set(late), key=late.count) in (0, 1, 2)
+def test_cutoff_rule():
+    rule = CutoffRule(0.75)
+    assert rule.needs_confidence and not CutoffRule(0.0).needs_confidence
+    assert rule.keep(1, 0.8, True) and not rule.keep(1, 0.7, True) and rule.keep(3, math.nan, False)
 
 
 @pytest.fixture(scope="module")
-def models(tiny_main: Path, tiny_twin: Path, models_dir: Path):
-    poor = write_tiny_gguf(models_dir / "unrelated.gguf", seed=99)
+def models(tiny_main: Path, tiny_twin: Path):
     loaded = {
         "main": LlamaCppModel(tiny_main, LoadOptions(n_ctx=512)),
         "twin": LlamaCppModel(tiny_twin, LoadOptions(n_ctx=512)),
-        "poor": LlamaCppModel(poor, LoadOptions(n_ctx=512)),
     }
     yield loaded
     for m in loaded.values():
         m.close()
 
 
-def test_auto_is_lossless_and_gives_up_on_a_useless_draft(models):
-    plain = run(models["main"], raw("the cat sat", 200))
-    auto = run(
-        models["main"], raw("the cat sat", 200, max_draft_size=8, p_min=0.0, auto=True), draft=models["poor"]
-    )
-    assert auto.text == plain.text
-    assert_invariants(auto)
-    rounds = auto.stats.rounds
-    assert sum(1 for drafted, _ in rounds if drafted) <= max(4, 0.2 * len(rounds)), rounds
-    # A draft as slow as the main model cannot pay either, however right it is: still lossless.
-    same = run(
-        models["main"], raw("the cat sat", 200, max_draft_size=8, p_min=0.0, auto=True), draft=models["twin"]
-    )
-    assert same.text == plain.text
+def test_sources_and_the_model_behind_them(models):
+    twin = models["twin"]
+    assert isinstance(as_draft_source(twin), ModelDraft)
+    lookup = PromptLookupDraft()
+    chained = ChainedDraft(twin)
+    assert as_draft_source(lookup) is lookup and as_draft_source(chained) is chained
+    assert draft_model_of(twin) is twin and draft_model_of(chained) is twin
+    assert draft_model_of(lookup) is None and draft_model_of(None) is None
+    assert chained.name == "tiny-twin.gguf + prompt lookup"
+    assert chained.identity.endswith("+prompt-lookup") and str(twin.path.resolve()) in chained.identity
 
 
-def test_rounds_are_recorded_for_the_acceptance_chart(models):
-    r = run(models["main"], raw("the", 40, max_draft_size=4, p_min=0.0), draft=models["twin"])
-    assert r.stats.rounds and all(0 <= acc <= drafted <= 4 for drafted, acc in r.stats.rounds)
-    assert sum(acc for _, acc in r.stats.rounds) == r.stats.accepted_draft_tokens_count
+class CountingLookup(PromptLookupDraft):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hits = 0
+
+    def propose(self, sequence, budget, sampler, rule):
+        out = super().propose(sequence, budget, sampler, rule)
+        self.hits += bool(out.tokens)
+        return out
 
 
-def test_prompt_lookup_is_lossless_and_counted(cycle_main):
-    main = LlamaCppModel(cycle_main, LoadOptions(n_ctx=512))
-    try:
-        plain = run(main, raw("the", 450))
-        spec = run(main, raw("the", 450, max_draft_size=8, p_min=0.0), draft=PromptLookupDraft())
-    finally:
-        main.close()
+def test_chained_drafting_uses_lookup_first_and_the_model_otherwise(models, monkeypatch):
+    model_rounds = []
+    original = ModelDraft.propose
+
+    def counting(self, sequence, budget, sampler, rule):
+        out = original(self, sequence, budget, sampler, rule)
+        model_rounds.append(len(out.tokens))
+        return out
+
+    monkeypatch.setattr(ModelDraft, "propose", counting)
+    lookup = CountingLookup()
+    prompt = "the cat sat on the mat and the dog ran to the house . the cat sat on the"
+    plain = run(models["main"], raw(prompt, 60))
+    chained = ChainedDraft(models["twin"], lookup)
+    spec = run(models["main"], raw(prompt, 60, max_draft_size=4, p_min=0.0), draft=chained)
     assert spec.text == plain.text
     assert_invariants(spec)
-    assert spec.stats.draft_model == "Prompt lookup (no draft model)"
-    assert spec.stats.accepted_draft_tokens_count > 50  # the cycle repeats: lookups hit
+    assert lookup.hits > 0 and model_rounds, (lookup.hits, model_rounds)
+    assert spec.stats.draft_model == "tiny-twin.gguf + prompt lookup"
+    assert spec.stats.accepted_draft_tokens_count > 0

@@ -11,7 +11,7 @@ import pytest
 from app.core.errors import DraftIncompatibleError
 from app.core.events import GenerationResult, StopReason, TokenEvent
 from app.core.request import DraftSettings, GenerationRequest, SamplingSettings
-from app.engines.drafting import PROMPT_LOOKUP_KEY, PromptLookupDraft
+from app.engines.drafting import PROMPT_LOOKUP_KEY, ChainedDraft, PromptLookupDraft, chained_key
 from app.library.model_defaults import ModelDefaultsStore
 from app.runtime import (
     MAX_WAITING,
@@ -66,6 +66,19 @@ def test_prompt_lookup_is_a_fresh_source_per_lease(runtime):
     with runtime.lease(MAIN, PROMPT_LOOKUP_KEY) as second:
         assert second.draft is not first.draft
     assert runtime.loaded_keys() == {MAIN}
+
+
+def test_a_draft_chained_with_prompt_lookup(runtime):
+    with runtime.lease(MAIN, chained_key(TWIN)) as lease:
+        assert isinstance(lease.draft, ChainedDraft) and lease.draft_key == chained_key(TWIN)
+        twin = lease.draft.model
+        events, result = collect(lease.generate(request(max_tokens=16)))
+        assert result.stats.draft_model and "prompt lookup" in result.stats.draft_model
+    with runtime.lease(MAIN, TWIN) as plain_twin:
+        assert plain_twin.draft is twin  # one loaded twin, whether chained or not
+        assert collect(plain_twin.generate(request(max_tokens=16)))[1].text == result.text
+    with pytest.raises(SelfDraftError):
+        runtime.lease(MAIN, chained_key(MAIN))
 
 
 @pytest.mark.parametrize("spec", [None, "", "none"])

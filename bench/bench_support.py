@@ -1,0 +1,183 @@
+"""What the speculative benchmark measures, one generation at a time, and the theory it is
+held against."""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import llama_cpp as ll
+
+from app.core.events import GenerationResult, TokenEvent
+from app.core.request import DraftSettings, GenerationRequest, SamplingSettings
+from app.engines.chat_template import render_prompt
+from app.engines.llamacpp import LlamaCppModel
+from app.engines.speculation_memory import SpeculationMemory
+from app.engines.speculative import RoundReport, run_generation
+
+
+@dataclass
+class Sample:
+    """One reply: decode speed (tokens after the first, over the time after the first
+    arrived: prompt reading excluded, the same measure for every contender) and counts."""
+
+    tok_s: float
+    tokens: int
+    drafted: int
+    accepted: int
+    sent: int
+    verify_steps: int
+    examined: int  # drafted tokens the main model checked (accepted + first refused)
+    overlap: float  # sum over those of sum_x min(p, q)
+    generation_time: float
+    text: str
+    note: str | None = None
+    decode_wall: float = 0.0  # seconds after the first token arrived
+    in_llama_decode: float = 0.0  # of which inside llama.cpp's decode (when a clock was given)
+
+
+def generate(
+    main: LlamaCppModel,
+    draft: object | None,
+    prompt: str,
+    max_tokens: int,
+    sampling: SamplingSettings,
+    settings: DraftSettings,
+    memory: SpeculationMemory,
+    clock: list[float] | None = None,
+) -> Sample:
+    """A raw-prompt reply through the app's own loop, from empty caches (every run reads its
+    prompt: no prompt cache between contenders)."""
+    request = GenerationRequest(prompt=prompt, max_tokens=max_tokens, sampling=sampling, draft=settings)
+    text, add_special = render_prompt(request, main.info, bos_text=main.bos_text)
+    tokens = main.tokenize(text, add_special=add_special)
+    main.truncate(0)
+    if isinstance(draft, LlamaCppModel):
+        draft.truncate(0)
+    model = getattr(draft, "model", None)
+    if isinstance(model, LlamaCppModel):
+        model.truncate(0)
+    reports: list[RoundReport] = []
+    t_first: float | None = None
+    count = 0
+    result: GenerationResult | None = None
+    spent_first = 0.0
+    for item in run_generation(main, draft, tokens, request, memory=memory, observer=reports.append):
+        if isinstance(item, TokenEvent) and item.token_id >= 0:
+            if t_first is None:
+                t_first = time.perf_counter()
+                spent_first = clock[0] if clock else 0.0
+            count += 1
+        elif isinstance(item, GenerationResult):
+            result = item
+    t_end = time.perf_counter()
+    assert result is not None
+    if result.error:
+        raise RuntimeError(result.error)
+    s = result.stats
+    return Sample(
+        tok_s=(count - 1) / (t_end - t_first) if t_first and count > 1 and t_end > t_first else 0.0,
+        tokens=count,
+        drafted=s.total_draft_tokens_count,
+        accepted=s.accepted_draft_tokens_count,
+        sent=s.accepted_draft_tokens_count + s.rejected_draft_tokens_count,
+        verify_steps=s.verify_steps,
+        examined=sum(r.examined for r in reports),
+        overlap=sum(r.overlap for r in reports),
+        generation_time=s.generation_time,
+        text=result.text,
+        note=s.draft_note,
+        decode_wall=t_end - t_first if t_first else 0.0,
+        in_llama_decode=(clock[0] - spent_first) if clock else 0.0,
+    )
+
+
+@dataclass
+class Series:
+    """The samples of one configuration."""
+
+    samples: list[Sample] = field(default_factory=list)
+
+    def add(self, s: Sample) -> None:
+        self.samples.append(s)
+
+    @property
+    def tok_s(self) -> float:
+        return statistics.median(s.tok_s for s in self.samples)
+
+    def summary(self) -> dict[str, float | int | None]:
+        rows = self.samples
+        sent = sum(r.sent for r in rows)
+        examined = sum(r.examined for r in rows)
+        tokens = sum(r.tokens for r in rows)
+        out: dict[str, float | int | None] = {"tok_s": round(self.tok_s, 2), "replies": len(rows)}
+        if any(r.drafted for r in rows) or sent:
+            out["acceptance"] = round(sum(r.accepted for r in rows) / sent, 3) if sent else None
+            out["acceptance_per_examined_token"] = (
+                round(sum(r.accepted for r in rows) / examined, 3) if examined else None
+            )
+            out["mean_sum_min_p_q"] = round(sum(r.overlap for r in rows) / examined, 3) if examined else None
+            out["drafted_per_token"] = round(sum(r.drafted for r in rows) / tokens, 3)
+        out["tokens_per_verify_step"] = round(tokens / max(1, sum(r.verify_steps for r in rows)), 3)
+        return out
+
+
+def leviathan_bound(alpha: float, k: int, cost_ratio: float, verify_ratio: float = 1.0) -> float:
+    """Expected speed-up of k drafted tokens at per-token acceptance alpha, a draft step
+    costing `cost_ratio` main steps and a verify of k+1 rows `verify_ratio` main steps
+    (Leviathan et al. 2023 take it as 1)."""
+    a = min(max(alpha, 0.0), 0.9999)
+    return (1 - a ** (k + 1)) / ((1 - a) * (k * cost_ratio + verify_ratio))
+
+
+def verify_cost(
+    main: LlamaCppModel, prompt_tokens: list[int], rows: list[int], reps: int = 3
+) -> dict[int, float]:
+    """Seconds to evaluate a batch of n tokens with logits for all n, after a prompt."""
+    out: dict[int, float] = {}
+    main.truncate(0)
+    main.eval(prompt_tokens, 1)
+    base = main.n_cached
+    filler = (prompt_tokens * 20)[: max(rows)]
+    for n in rows:
+        main.eval(filler[:n], n)  # the first run of a batch size sets it up
+        main.truncate(base)
+        times = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            main.eval(filler[:n], n)
+            main.logits(n - 1)
+            times.append(time.perf_counter() - t0)
+            main.truncate(base)
+        out[n] = statistics.median(times)
+    return out
+
+
+@contextlib.contextmanager
+def decode_clock() -> Iterator[list[float]]:
+    """Time spent inside llama.cpp's decode (and logits synchronisation) while active."""
+    spent = [0.0]
+    decode, get_logits = ll.llama_decode, ll.llama_get_logits_ith
+
+    def timed_decode(*args: object) -> int:
+        t0 = time.perf_counter()
+        try:
+            return decode(*args)
+        finally:
+            spent[0] += time.perf_counter() - t0
+
+    def timed_logits(*args: object) -> object:
+        t0 = time.perf_counter()
+        try:
+            return get_logits(*args)
+        finally:
+            spent[0] += time.perf_counter() - t0
+
+    ll.llama_decode, ll.llama_get_logits_ith = timed_decode, timed_logits
+    try:
+        yield spent
+    finally:
+        ll.llama_decode, ll.llama_get_logits_ith = decode, get_logits

@@ -1,0 +1,193 @@
+"""Auto: the learned cutoff, pausing a draft that does not pay, and starting from memory."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from app.engines.auto_draft import MEASURING, NO_GAIN, AutoDraft, bucket_of
+from app.engines.llamacpp import LlamaCppModel, LoadOptions
+from app.engines.speculation_memory import SpeculationMemory
+from tests.engines.helpers import assert_invariants, raw, run
+from tests.model_factory import write_tiny_gguf
+
+
+def simulate(
+    auto: AutoDraft,
+    rounds: int,
+    accept: float,
+    draft_cost: float,
+    row_cost: float = 0.05,
+    confidences: tuple[float, ...] = (0.9,),
+    accept_by_confidence: dict[float, float] | None = None,
+    seed: int = 0,
+) -> list[int]:
+    """A fake clock: a plain step takes 1.0, a verify of k+1 rows 1 + row_cost * k, a draft
+    step `draft_cost`; each drafted token is accepted with its chance, in order."""
+    rng = random.Random(seed)
+    now, lengths = 0.0, []
+    for r in range(rounds):
+        cap, _ = auto.choose(16, now)
+        drafted, steps = 0, 0
+        confs: list[float] = []
+        if cap > 0 and auto.model_allowed:
+            steps = 1
+            while drafted < cap:
+                conf = confidences[(r + drafted) % len(confidences)]
+                if not auto.keep(drafted + 1, conf, True):
+                    break
+                confs.append(conf)
+                drafted += 1
+                steps += drafted < cap
+        accepted, checks = 0, []
+        for conf in confs:
+            chance = (accept_by_confidence or {}).get(conf, accept)
+            ok = rng.random() < chance
+            checks.append((conf, 1.0 if ok else 0.0))
+            if not ok:
+                break
+            accepted += 1
+        verify = 1.0 + row_cost * drafted
+        now += steps * draft_cost + verify
+        auto.observe(drafted, steps, steps * draft_cost, 0.0, drafted + 1, verify, accepted, checks)
+        lengths.append(drafted)
+    return lengths
+
+
+def test_a_cheap_perfect_draft_drafts_to_the_maximum():
+    auto = AutoDraft(costly=True, state=None)
+    lengths = simulate(auto, 120, accept=1.0, draft_cost=0.1)
+    assert lengths[:5] == [0, 0, 2, 4, 3]  # a new pair: the plain speed, then costs at a few lengths
+    assert sum(1 for k in lengths[-60:] if k == 16) > 55, lengths
+    assert not auto.paused and auto.note() is None
+
+
+def test_a_useless_draft_is_paused_within_a_few_rounds():
+    auto = AutoDraft(costly=True, state=None)
+    lengths = simulate(auto, 200, accept=0.05, draft_cost=0.6)
+    assert auto.paused and not auto.model_allowed
+    assert auto.draft_rounds <= 8
+    assert sum(lengths) <= 16
+    assert "paused the draft" in (auto.note() or "")
+    assert auto.choose(16, 1e6) == (0, NO_GAIN)
+
+
+def test_an_expensive_draft_sends_few_tokens():
+    auto = AutoDraft(costly=True, state=None)
+    lengths = simulate(auto, 200, accept=0.6, draft_cost=0.45)
+    assert max(lengths[-100:]) <= 2
+
+
+def test_the_cutoff_is_learned_per_confidence_level():
+    auto = AutoDraft(costly=True, state=None)
+    simulate(
+        auto,
+        300,
+        accept=0.5,
+        draft_cost=0.2,
+        confidences=(0.99, 0.99, 0.99, 0.4),
+        accept_by_confidence={0.99: 1.0, 0.4: 0.0},
+    )
+    assert auto.acceptance(0.99) > 0.9 and auto.acceptance(0.4) < 0.2
+    assert auto.keep(1, 0.99, True) and not auto.keep(2, 0.4, True)
+    assert bucket_of(float("nan")) != bucket_of(0.99)
+
+
+def test_a_paused_draft_is_retried_after_more_and_more_replies():
+    auto = AutoDraft(costly=True, state=None)
+    simulate(auto, 100, accept=0.0, draft_cost=0.6)
+    state = json.loads(json.dumps(auto.state()))  # what the memory stores
+    waits = []
+    for _ in range(4):
+        skipped = 0
+        while True:
+            nxt = AutoDraft(costly=True, state=state)
+            if nxt.model_allowed:
+                break
+            assert nxt.paused_at_start and "tried again" in (nxt.note() or "")
+            assert nxt.choose(16, 0.0) == (0, NO_GAIN)
+            skipped += 1
+            state = nxt.state()
+        assert nxt.probing
+        simulate(nxt, 60, accept=0.0, draft_cost=0.6)
+        assert nxt.paused
+        state = nxt.state()
+        waits.append(skipped)
+    assert waits == [1, 2, 4, 8]
+
+
+def test_a_probe_that_pays_resumes_drafting():
+    auto = AutoDraft(costly=True, state=None)
+    simulate(auto, 100, accept=0.0, draft_cost=0.6)
+    state = auto.state()
+    while not (nxt := AutoDraft(costly=True, state=state)).model_allowed:
+        state = nxt.state()
+    simulate(nxt, 60, accept=1.0, draft_cost=0.1, seed=1)
+    assert not nxt.paused and nxt.model_allowed
+
+
+def test_prompt_lookup_is_never_paused_only_cut():
+    auto = AutoDraft(costly=False, state=None)
+    assert auto.choose(8, 0.0) == (8, "")  # nothing to measure first: lookup costs no step
+    for _ in range(50):
+        auto.observe(4, 0, 0.0, 0.0, 5, 1.2, 0, [(float("nan"), 0.0)])
+    assert not auto.keep(1, float("nan"), False)  # lookups that are always refused are not sent
+    assert auto.choose(8, 1.0)[1] == ""
+
+
+def test_measuring_rounds_are_labelled():
+    auto = AutoDraft(costly=True, state=None)
+    assert auto.choose(8, 0.0) == (0, MEASURING)
+
+
+# --- on real (tiny) models ---------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def models(tiny_main: Path, models_dir: Path):
+    # unrelated to the main model and several times its cost: drafting can only lose
+    poor = write_tiny_gguf(models_dir / "unrelated-big.gguf", seed=99, n_embd=384, n_layer=6)
+    one = LoadOptions(n_ctx=512, n_threads=1)
+    loaded = {"main": LlamaCppModel(tiny_main, one), "poor": LlamaCppModel(poor, one)}
+    yield loaded
+    for m in loaded.values():
+        m.close()
+
+
+def test_auto_is_lossless_gives_up_on_a_useless_draft_and_remembers(models):
+    plain = run(models["main"], raw("the cat sat", 200))
+    first = run(models["main"], raw("the cat sat", 200, max_draft_size=8, auto=True), draft=models["poor"])
+    assert first.text == plain.text
+    assert_invariants(first)
+    rounds = first.stats.rounds
+    assert sum(1 for drafted, _ in rounds if drafted) <= max(4, 0.2 * len(rounds)), rounds
+    assert first.stats.draft_note and "paused the draft" in first.stats.draft_note
+    memory = json.loads(SpeculationMemory().path.read_text())
+    assert memory["schema"] == 1 and len(memory["memory"]["pairs"]) == 1
+    # the next reply starts from what was learned: the draft is not even run
+    second = run(models["main"], raw("the cat sat", 60, max_draft_size=8, auto=True), draft=models["poor"])
+    assert second.text == run(models["main"], raw("the cat sat", 60)).text
+    assert second.stats.total_draft_tokens_count == 0 and second.stats.verify_steps == 59
+    assert second.stats.draft_note and "on the next reply" in second.stats.draft_note
+    assert second.stats.baseline_tokens_per_second
+    # ... and the one after probes it again, and pauses it again
+    third = run(models["main"], raw("the cat sat", 200, max_draft_size=8, auto=True), draft=models["poor"])
+    assert third.text == plain.text
+    assert third.stats.draft_note and "after 2 more replies" in third.stats.draft_note
+
+
+def test_auto_keeps_the_learning_per_settings(models):
+    run(models["main"], raw("the cat sat", 120, max_draft_size=8, auto=True), draft=models["poor"])
+    run(models["main"], raw("the cat sat", 40, max_draft_size=4, auto=True), draft=models["poor"])
+    pairs = json.loads(SpeculationMemory().path.read_text())["memory"]["pairs"]
+    assert len(pairs) == 2 and {k.split("\n")[2].split()[-2] for k in pairs} == {"max8", "max4"}
+
+
+def test_generate_takes_draft_auto_on_the_command_line():
+    from app.cli import _overrides, build_parser
+
+    for flag, value in (("--draft-auto", True), ("--no-draft-auto", False)):
+        args = build_parser().parse_args(["generate", "--prompt", "x", flag])
+        assert _overrides(args)["draft_auto"] is value
+    assert _overrides(build_parser().parse_args(["generate", "--prompt", "x"]))["draft_auto"] is None
