@@ -31,6 +31,7 @@ from app.core.events import StreamItem
 from app.core.request import GenerationRequest, SamplingSettings
 from app.engines.chat_template import render_prompt
 from app.engines.compatibility import refuse_unusable_draft
+from app.engines.prompt_reading import read_then_generate
 from app.engines.speculative import CachedSequence, CancelFlag, ensure_prompt_fits, run_generation
 from app.library.gguf_meta import GGUFInfo, read_gguf
 
@@ -302,7 +303,13 @@ class LlamaCppModel(CachedSequence):
         with self.lock:
             sampler = self.new_sampler(request.sampling, prompt)
             try:
-                yield from run_generation(self, draft, prompt, request, sampler, cancel)
+                yield from read_then_generate(
+                    self,
+                    draft,
+                    prompt,
+                    cancel,
+                    lambda: run_generation(self, draft, prompt, request, sampler, cancel),
+                )
             finally:
                 sampler.close()
 

@@ -27,6 +27,7 @@ from app.core.events import StreamItem
 from app.core.request import GenerationRequest, SamplingSettings
 from app.engines.chat_template import render_prompt
 from app.engines.compatibility import refuse_unusable_draft
+from app.engines.prompt_reading import read_then_generate
 from app.engines.speculative import CachedSequence, CancelFlag, ensure_prompt_fits, run_generation
 from app.library.mlx_meta import MLXInfo, read_mlx_folder
 
@@ -203,8 +204,13 @@ class MLXModel(CachedSequence):
         self, prompt: list[int], request: GenerationRequest, draft: object | None, cancel: CancelFlag | None
     ) -> Iterator[StreamItem]:
         with self.lock:
-            yield from run_generation(
-                self, draft, prompt, request, NumpySampler(self, request.sampling, prompt), cancel
+            sampler = NumpySampler(self, request.sampling, prompt)
+            yield from read_then_generate(
+                self,
+                draft,
+                prompt,
+                cancel,
+                lambda: run_generation(self, draft, prompt, request, sampler, cancel),
             )
 
 

@@ -3,8 +3,6 @@ chat's loaded models, with the address to copy and a live log of requests."""
 
 from __future__ import annotations
 
-import threading
-
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
@@ -22,13 +20,16 @@ from PySide6.QtWidgets import (
 
 from app.core.errors import SpeculaError
 from app.runtime import ModelRuntime
-from app.server.http_server import SpeculaServer
+from app.server.config import ServerConfig
+from app.server.records import RequestRecord, ServerNote
+from app.server.serving import LocalServer
 
 
 class _LogBridge(QObject):
-    """Carries log lines from the server's threads to the GUI thread (queued signal)."""
+    """Carries the server's records (RequestRecord, ServerNote) from its threads to the GUI
+    thread (queued signal)."""
 
-    line = Signal(str)
+    record = Signal(object)
 
 
 class ServerPage(QWidget):
@@ -37,10 +38,9 @@ class ServerPage(QWidget):
     def __init__(self, runtime: ModelRuntime, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.runtime = runtime
-        self.server: SpeculaServer | None = None
-        self._thread: threading.Thread | None = None
+        self.server: LocalServer | None = None
         self._bridge = _LogBridge()
-        self._bridge.line.connect(self._on_log_line)
+        self._bridge.record.connect(self._on_log_record)
 
         self.port = QSpinBox()
         self.port.setRange(1, 65535)
@@ -101,48 +101,41 @@ class ServerPage(QWidget):
             return
         self.error.hide()
         host = "0.0.0.0" if self.lan.isChecked() else "127.0.0.1"
+        config = ServerConfig(
+            host=host,
+            port=self.port.value(),
+            api_key=self.api_key.text().strip() or None,
+            cors=self.cors.isChecked(),
+        )
         try:
-            self.server = SpeculaServer(
-                host,
-                self.port.value(),
-                runtime=self.runtime,
-                api_key=self.api_key.text().strip() or None,
-                cors=self.cors.isChecked(),
-                on_log=self._bridge.line.emit,
-            )
+            server = LocalServer(config, runtime=self.runtime, on_log=self._bridge.record.emit)
+            server.start()  # serves on its own thread; binding errors are raised here
         except (SpeculaError, OSError) as exc:
             self.error.setText(f"Could not start the server: {getattr(exc, 'strerror', None) or exc}")
             self.error.show()
             return
-        self._thread = threading.Thread(target=self.server.serve_forever, name="specula-server", daemon=True)
-        self._thread.start()
+        self.server = server
         self.address.setText(self.url)
         self.toggle.setText("Stop server")
         self.copy.setEnabled(True)
         for w in (self.port, self.lan, self.api_key, self.cors):
             w.setEnabled(False)
-        self._on_log_line(f"listening on {self.url}")
         self.stateChanged.emit(True)
 
     def stop(self) -> None:
         if self.server is None:
             return
-        self.server.shutdown()
-        self.server.server_close()
-        if self._thread is not None:
-            self._thread.join(10)
+        self.server.stop()  # stops the replies in progress, closes connections, joins its thread
         self.server = None
-        self._thread = None
         self.address.setText("Stopped")
         self.toggle.setText("Start server")
         self.copy.setEnabled(False)
         for w in (self.port, self.lan, self.api_key, self.cors):
             w.setEnabled(True)
-        self._on_log_line("stopped")
         self.stateChanged.emit(False)
 
     def _on_toggle(self) -> None:
         self.stop() if self.running else self.start()
 
-    def _on_log_line(self, line: str) -> None:
-        self.log.appendPlainText(line)
+    def _on_log_record(self, record: RequestRecord | ServerNote) -> None:
+        self.log.appendPlainText(str(record))
