@@ -2,8 +2,8 @@
 
 A long prompt takes seconds to read, and the decoding loop checks its cancel flag only
 between rounds. Here the prompt (all but its last token, which the loop reads itself to get
-its logits) goes into the cache a chunk at a time, with the flag checked between chunks:
-a client that hangs up while its prompt is being read frees the model within one chunk.
+its logits) goes into the cache a batch at a time, with the flag checked between batches:
+a client that hangs up while its prompt is being read frees the model within one batch.
 The prefix already in the cache (the previous reply's prompt) is reused, as the loop would.
 """
 
@@ -15,7 +15,10 @@ from typing import Protocol
 
 from app.core.events import GenerationResult, GenerationStats, StopReason, StreamItem
 
-PROMPT_CHUNK = 256  # tokens per decode call while reading a prompt
+PROMPT_CHUNK: int | None = None  # tokens per decode call while reading a prompt; None: the
+# model's own batch size (llama.cpp splits a prompt into such batches anyway: checking the flag
+# between them costs nothing)
+DEFAULT_CHUNK = 512
 
 
 class CancelFlag(Protocol):
@@ -33,7 +36,7 @@ def read_prompt(
     model: PromptCache, prompt: Sequence[int], cancel: CancelFlag | None, chunk: int | None = None
 ) -> bool:
     """Leave exactly `prompt[:-1]` in the model's cache; False when cancelled midway."""
-    chunk = chunk or PROMPT_CHUNK
+    chunk = chunk or PROMPT_CHUNK or int(getattr(model, "n_batch", DEFAULT_CHUNK))
     target = list(prompt[:-1])
     cached = model.cached
     common, limit = 0, min(len(cached), len(target))

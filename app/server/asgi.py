@@ -46,7 +46,10 @@ from app.server.responses import ChunkMaker, completion_body, openai_model, rest
 log = logging.getLogger(__name__)
 
 CLIENT_GONE = 499  # logged for a client that left before its reply (nginx's convention)
-STOPPING = ApiError(503, "the server is stopping", "server_stopping")
+
+
+def stopping_error() -> ApiError:
+    return ApiError(503, "the server is stopping", "server_stopping")
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -128,9 +131,9 @@ class EventStream(Response):
                     info.error = item.message
                     await event(item.body())
             if job.cancel.is_set():
-                info.error = STOPPING.message if self.stopping.is_set() else "the client disconnected"
+                info.error = "the server is stopping" if self.stopping.is_set() else "the client disconnected"
                 if self.stopping.is_set():
-                    await event(STOPPING.body())
+                    await event(stopping_error().body())
             await event("[DONE]")
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except Exception:  # the headers are out: all that is left is to end the reply
@@ -217,7 +220,7 @@ class Api:
         info.stats = result.stats
         if job.cancel.is_set() and result.stats.stop_reason is StopReason.CANCELLED:
             if self.stopping.is_set():
-                raise STOPPING
+                raise stopping_error()
             raise ClientDisconnected
         if result.error:
             raise ApiError(500, f"generation failed: {result.error}", "generation_failed")

@@ -18,7 +18,7 @@ class ServerConfig:
     cors: bool = False  # every web page origin may use the server (and read its replies)
     cors_origins: tuple[str, ...] = ()  # these origins may, besides this computer's own pages
     max_body_bytes: int = MAX_BODY_BYTES
-    body_timeout: float = 10.0  # seconds for a request body to arrive
+    body_timeout: float = 5.0  # seconds a request body may pause midway (408 after that)
     head_timeout: float = 10.0  # seconds for a request line and headers to arrive
     keep_alive_timeout: float = 5.0  # an idle connection is closed after this
     idle_ttl: float = DEFAULT_TTL  # seconds a model loaded on demand stays loaded when unused

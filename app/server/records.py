@@ -91,16 +91,13 @@ class RequestLog:
         arrived, t0 = time.time(), time.perf_counter()
         info = scope[LOG_KEY] = RequestInfo()
         status = 0
+        reported = False
 
-        async def noting_send(message: Any) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, noting_send)
-        finally:
+        def report() -> None:
+            nonlocal reported
+            if reported:
+                return
+            reported = True
             s = info.stats
             client = scope.get("client")
             self.report(
@@ -119,3 +116,16 @@ class RequestLog:
                     error=info.error,
                 )
             )
+
+        async def noting_send(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                report()  # before the last byte: a client that got its answer finds it logged
+            await send(message)
+
+        try:
+            await self.app(scope, receive, noting_send)
+        finally:
+            report()
