@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import json
 import logging
+import math
 import sys
 import threading
 from collections.abc import Sequence
@@ -30,12 +31,23 @@ def _port(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a number of seconds") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError("must be a positive number of seconds")
+    return value
+
+
 TEXT_ARGUMENTS = {
     "prompt": "--prompt",
     "system_prompt": "--system",
     "stop": "--stop",
     "api_key": "--api-key",
     "host": "--host",
+    "cors_origin": "--cors-origin",
 }
 
 
@@ -103,7 +115,28 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument(
         "--api-key", default=None, help="require 'Authorization: Bearer KEY' (needed off loopback)"
     )
-    srv.add_argument("--cors", action="store_true", help="allow browser pages on other origins")
+    srv.add_argument(
+        "--cors", action="store_true", help="let web pages from any origin use the server (and read replies)"
+    )
+    srv.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="let web pages from this origin use the server, e.g. https://example.org (repeatable)",
+    )
+    srv.add_argument(
+        "--ttl",
+        type=_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="unload a model the server loaded on demand after this long unused (default 3600)",
+    )
+    srv.add_argument(
+        "--no-auto-evict",
+        action="store_true",
+        help="keep every model loaded on demand (by default loading one frees the others)",
+    )
     srv.set_defaults(handler=_cmd_serve)
     doctor = sub.add_parser("doctor", help="report engines, folders and models found")
     doctor.add_argument("--json", action="store_true", help="print JSON")
@@ -254,10 +287,21 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from app.server.http_server import serve
+    from app.server.config import ServerConfig
+    from app.server.jit import DEFAULT_TTL
+    from app.server.serving import serve
 
+    config = ServerConfig(
+        host=args.host,
+        port=args.port,
+        api_key=args.api_key or None,
+        cors=args.cors,
+        cors_origins=tuple(args.cors_origin),
+        idle_ttl=args.ttl or DEFAULT_TTL,
+        auto_evict=not args.no_auto_evict,
+    )
     try:
-        return serve(args.host, args.port, api_key=args.api_key, cors=args.cors)
+        return serve(config)
     except (OSError, OverflowError, UnicodeError) as exc:
         reason = getattr(exc, "strerror", None) or exc
         raise SpeculaError(f"cannot listen on {args.host}:{args.port}: {reason}") from None

@@ -24,6 +24,8 @@ class Role(str, Enum):
     SYSTEM = "system"
     USER = "user"
     ASSISTANT = "assistant"
+    DEVELOPER = "developer"  # OpenAI's newer name for system instructions (templates see "system")
+    TOOL = "tool"  # a tool's result, passed to the chat template as its own turn
 
 
 @dataclass(frozen=True)

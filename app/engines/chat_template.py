@@ -30,10 +30,20 @@ class TemplateSource(Protocol):
     def chat_template(self) -> str | None: ...
 
 
+INSTRUCTIONS = (Role.SYSTEM, Role.DEVELOPER)
+
+
+def template_role(role: Role) -> str:
+    """The role a template sees: "developer" (OpenAI's newer name) is the system's; templates
+    that know no such role would refuse it or drop it."""
+    return "system" if role is Role.DEVELOPER else role.value
+
+
 def _gemma(messages: Sequence[ChatMessage]) -> str:
-    """Gemma has no system role: the system text opens the first user turn."""
-    system = "\n\n".join(m.content for m in messages if m.role is Role.SYSTEM)
-    turns = [m for m in messages if m.role is not Role.SYSTEM]
+    """Gemma has no system role: the system text opens the first user turn; a tool's result
+    is a user turn (Gemma has no tool role either)."""
+    system = "\n\n".join(m.content for m in messages if m.role in INSTRUCTIONS)
+    turns = [m for m in messages if m.role not in INSTRUCTIONS]
     parts: list[str] = []
     for i, m in enumerate(turns):
         role = "model" if m.role is Role.ASSISTANT else "user"
@@ -51,7 +61,9 @@ def _chatml(messages: Sequence[ChatMessage]) -> str:
     parts: list[str] = []
     for i, m in enumerate(messages):
         open_turn = i == len(messages) - 1 and m.role is Role.ASSISTANT
-        parts.append(f"<|im_start|>{m.role.value}\n{m.content}" + ("" if open_turn else "<|im_end|>\n"))
+        parts.append(
+            f"<|im_start|>{template_role(m.role)}\n{m.content}" + ("" if open_turn else "<|im_end|>\n")
+        )
     if not messages or messages[-1].role is not Role.ASSISTANT:
         parts.append("<|im_start|>assistant\n")
     return "".join(parts)
@@ -72,7 +84,7 @@ def _render_jinja(source: str, messages: Sequence[ChatMessage], bos_text: str, e
     continuing = bool(messages) and messages[-1].role is Role.ASSISTANT
     history = messages[:-1] if continuing else messages
     context: dict[str, Any] = {
-        "messages": [{"role": m.role.value, "content": m.content} for m in history],
+        "messages": [{"role": template_role(m.role), "content": m.content} for m in history],
         "add_generation_prompt": True,
         "bos_token": bos_text,
         "eos_token": eos_text,

@@ -29,8 +29,9 @@ def _pair_verdict(main: Any, draft: Any, exact_size: bool) -> DraftCompatibility
 
 def refuse_unusable_draft(main: Any, draft: Any, exact_size: bool = False) -> None:
     """Raise DraftIncompatibleError unless the loaded `draft` can draft for the loaded `main`
-    (another instance, same engine, compatible vocabulary). Prompt lookup needs no model."""
-    if draft is None or isinstance(draft, PromptLookupDraft):
+    (another instance, same engine, compatible vocabulary). Prompt lookup needs no model, nor
+    does any ready draft source (one that proposes tokens itself, such as a predicted output)."""
+    if draft is None or isinstance(draft, PromptLookupDraft) or hasattr(draft, "propose"):
         return
     if draft is main:
         raise DraftIncompatibleError(

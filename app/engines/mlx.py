@@ -28,6 +28,7 @@ from app.core.request import GenerationRequest
 from app.engines.chat_template import render_prompt
 from app.engines.compatibility import refuse_unusable_draft
 from app.engines.drafting import draft_model_of
+from app.engines.prompt_reading import read_then_generate
 from app.engines.speculative import CachedSequence, CancelFlag, ensure_prompt_fits, run_generation
 from app.library.mlx_meta import MLXInfo, read_mlx_folder
 
@@ -201,4 +202,6 @@ class MLXModel(CachedSequence):
         self, prompt: list[int], request: GenerationRequest, draft: object | None, cancel: CancelFlag | None
     ) -> Iterator[StreamItem]:
         with self.lock:
-            yield from run_generation(self, draft, prompt, request, cancel)
+            yield from read_then_generate(
+                self, draft, prompt, cancel, lambda: run_generation(self, draft, prompt, request, cancel)
+            )

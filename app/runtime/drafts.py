@@ -1,11 +1,10 @@
 """What a draft spec means, in one place.
 
-A spec is what a user or a request names as the draft: nothing (None, "" or "none"), prompt
-lookup (`PROMPT_LOOKUP_KEY`), a model (key, name or path), or a model chained with prompt
-lookup (`chained_key(model)`: lookup first, the model when lookup has nothing). `resolve_draft_spec` is the only
-function that reads specs, and `draft_source` the only one that turns a resolved plan and the
-loaded draft model into what the engine drafts with, so a combined spec (a draft model chained
-with prompt lookup) is added here and nowhere else.
+A spec is what a user or a request names as the draft: nothing (None, "" or "none"),
+prompt lookup (`PROMPT_LOOKUP_KEY`), a model (key, name or path), or a model chained with
+prompt lookup (`chained_key(model)`: lookup first, the model when lookup has nothing).
+`resolve_draft_spec` is the only function that reads specs, and `draft_source` the only one
+that turns a resolved plan and the loaded draft model into what the engine drafts with.
 """
 
 from __future__ import annotations

@@ -123,12 +123,16 @@ class Lease:
             raise ClientGoneError("cancelled while waiting for the model")
 
     # --- generation -------------------------------------------------------------------------
-    def generate(self, request: GenerationRequest, cancel: CancelFlag | None = None) -> Iterator[StreamItem]:
+    def generate(
+        self, request: GenerationRequest, cancel: CancelFlag | None = None, *, draft: object | None = None
+    ) -> Iterator[StreamItem]:
         """Stream one reply on the leased pair. Errors in the request (bad values, a prompt
-        longer than the context, a template that fails) raise here, before the first item."""
+        longer than the context, a template that fails) raise here, before the first item.
+        `draft`: a draft source for this reply only, in place of the lease's own (e.g. a
+        request's predicted output, which may fall back on `lease.draft`)."""
         if not self._active:
             raise SpeculaError("this lease has ended; take a new one")
         flag = AnyFlag(self.stop, self.cancel_flag, cancel)
-        stream = self.main.generate(request, draft=self.draft, cancel=flag)
+        stream = self.main.generate(request, draft=self.draft if draft is None else draft, cancel=flag)
         self._streams.append(stream)
         return stream

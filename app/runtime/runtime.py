@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from app.engines.llamacpp import LoadOptions
 from app.engines.loader import LoadedModel, load_any
@@ -256,16 +256,19 @@ class ModelRuntime:
             self._table.release(slot, token)
         return loaded
 
-    def evict_idle(self, idle_seconds: float) -> list[str]:
-        """Free every model that is not pinned, not leased, nobody waits for, and has not been
-        used for `idle_seconds`; returns their keys. Never touches a leased model."""
+    def evict_idle(self, idle_seconds: float, keys: Iterable[str] | None = None) -> list[str]:
+        """Free every model (of `keys`, when given) that is not pinned, not leased, nobody
+        waits for, and has not been used for `idle_seconds`; returns their keys. Never
+        touches a leased model."""
         now = time.monotonic()
         token = object()
         taken: list[Slot] = []
+        only = None if keys is None else set(keys)
         with self._table.cond:
             for slot in list(self._table.slots.values()):
                 if (
-                    slot.model is not None
+                    (only is None or slot.ref.key in only)
+                    and slot.model is not None
                     and not slot.pinned
                     and slot.idle
                     and now - slot.last_used >= idle_seconds

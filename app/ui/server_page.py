@@ -4,7 +4,6 @@ reply its model, speed and draft acceptance."""
 
 from __future__ import annotations
 
-import threading
 import time
 
 from PySide6.QtCore import QObject, Qt, Signal
@@ -24,30 +23,30 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.chat.stats_text import stop_word
 from app.core.errors import SpeculaError
-from app.core.events import GenerationStats
 from app.runtime import ModelRuntime
-from app.server.http_server import SpeculaServer
+from app.server.config import ServerConfig
+from app.server.records import RequestRecord, ServerNote
+from app.server.serving import LocalServer
 
 LOG_COLUMNS = ("Time", "Event", "Model", "Tokens", "tok/s", "Draft accepted")
 MAX_LOG_ROWS = 2000
 
 
 class _LogBridge(QObject):
-    """Carries log lines and finished replies from the server's threads to the GUI thread."""
+    """Carries the server's records (RequestRecord, ServerNote) from its threads to the GUI
+    thread (queued signal)."""
 
-    line = Signal(str)
-    generation = Signal(str, object)  # model key, GenerationStats
+    record = Signal(object)
 
 
-def acceptance_cell(stats: GenerationStats) -> str:
-    if not stats.draft_model:
+def acceptance_cell(record: RequestRecord) -> str:
+    if record.tokens is None:
+        return ""
+    if not record.draft:
         return "no draft"
-    rate = stats.acceptance_rate
-    sent = stats.accepted_draft_tokens_count + stats.rejected_draft_tokens_count
-    pct = f" ({100 * rate:.0f}%)" if rate is not None else ""
-    return f"{stats.accepted_draft_tokens_count}/{sent}{pct}"
+    pct = f"{100 * record.acceptance:.0f}%" if record.acceptance is not None else "–"
+    return f"{pct} ({record.draft})"
 
 
 class ServerPage(QWidget):
@@ -56,11 +55,9 @@ class ServerPage(QWidget):
     def __init__(self, runtime: ModelRuntime, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.runtime = runtime
-        self.server: SpeculaServer | None = None
-        self._thread: threading.Thread | None = None
+        self.server: LocalServer | None = None
         self._bridge = _LogBridge()
-        self._bridge.line.connect(self._on_log_line)
-        self._bridge.generation.connect(self._on_generation)
+        self._bridge.record.connect(self._on_log_record)
 
         self.port = QSpinBox()
         self.port.setRange(1, 65535)
@@ -126,52 +123,44 @@ class ServerPage(QWidget):
             return
         self.error.hide()
         host = "0.0.0.0" if self.lan.isChecked() else "127.0.0.1"
+        config = ServerConfig(
+            host=host,
+            port=self.port.value(),
+            api_key=self.api_key.text().strip() or None,
+            cors=self.cors.isChecked(),
+        )
         try:
-            self.server = SpeculaServer(
-                host,
-                self.port.value(),
-                runtime=self.runtime,
-                api_key=self.api_key.text().strip() or None,
-                cors=self.cors.isChecked(),
-                on_log=self._bridge.line.emit,
-                on_generation=self._bridge.generation.emit,
-            )
+            server = LocalServer(config, runtime=self.runtime, on_log=self._bridge.record.emit)
+            server.start()  # serves on its own thread; binding errors are raised here
         except (SpeculaError, OSError) as exc:
             self.error.setText(f"Could not start the server: {getattr(exc, 'strerror', None) or exc}")
             self.error.show()
             return
-        self._thread = threading.Thread(target=self.server.serve_forever, name="specula-server", daemon=True)
-        self._thread.start()
+        self.server = server
         self.address.setText(self.url)
         self.toggle.setText("Stop server")
         self.copy.setEnabled(True)
         for w in (self.port, self.lan, self.api_key, self.cors):
             w.setEnabled(False)
-        self._on_log_line(f"listening on {self.url}")
         self.stateChanged.emit(True)
 
     def stop(self) -> None:
         if self.server is None:
             return
-        self.server.shutdown()
-        self.server.server_close()
-        if self._thread is not None:
-            self._thread.join(10)
+        self.server.stop()  # stops the replies in progress, closes connections, joins its thread
         self.server = None
-        self._thread = None
         self.address.setText("Stopped")
         self.toggle.setText("Start server")
         self.copy.setEnabled(False)
         for w in (self.port, self.lan, self.api_key, self.cors):
             w.setEnabled(True)
-        self._on_log_line("stopped")
         self.stateChanged.emit(False)
 
     def _on_toggle(self) -> None:
         self.stop() if self.running else self.start()
 
-    def _add_row(self, cells: list[str], tip: str = "") -> None:
-        item = QTreeWidgetItem([time.strftime("%H:%M:%S"), *cells])
+    def _add_row(self, cells: list[str], tip: str = "", when: float | None = None) -> None:
+        item = QTreeWidgetItem([time.strftime("%H:%M:%S", time.localtime(when)), *cells])
         for c in range(3, len(LOG_COLUMNS)):
             item.setTextAlignment(c, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if tip:
@@ -181,19 +170,23 @@ class ServerPage(QWidget):
             self.log.takeTopLevelItem(0)
         self.log.scrollToItem(item)
 
-    def _on_log_line(self, line: str) -> None:
-        self._add_row([line], tip=line)
-
-    def _on_generation(self, model: str, stats: GenerationStats) -> None:
+    def _on_log_record(self, record: RequestRecord | ServerNote) -> None:
+        if isinstance(record, ServerNote):
+            self._add_row([str(record)], tip=str(record))
+            return
+        event = f"{record.method} {record.path} {record.status}"
+        if record.error:
+            event += f": {record.error}"
         self._add_row(
             [
-                f"reply: {stop_word(stats.to_dict())}",
-                model,
-                str(stats.predicted_tokens_count),
-                f"{stats.tokens_per_second:.1f}",
-                acceptance_cell(stats),
+                event,
+                record.model or "",
+                "" if record.tokens is None else str(record.tokens),
+                "" if record.tokens_per_second is None else f"{record.tokens_per_second:.1f}",
+                acceptance_cell(record),
             ],
-            tip=f"draft: {stats.draft_model}" if stats.draft_model else "",
+            tip=str(record),
+            when=record.time,
         )
 
     def log_text(self) -> str:

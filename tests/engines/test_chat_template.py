@@ -68,3 +68,14 @@ def test_a_template_that_fails_is_an_error_with_its_own_message_not_chatml():
 
 def test_raw_prompt_is_untouched():
     assert render_prompt(GenerationRequest(prompt="abc <x>"), Source()) == ("abc <x>", True)
+
+
+def test_developer_is_system_and_tool_keeps_its_role():
+    template = "{% for m in messages %}[{{ m.role }}]{{ m.content }}{% endfor %}"
+    request = chat((Role.DEVELOPER, "Be brief."), (Role.USER, "Hi"), (Role.TOOL, "42"))
+    text, _ = render_prompt(request, Source(chat_template=template))
+    assert text == "[system]Be brief.[user]Hi[tool]42"
+    gemma, _ = render_prompt(request, Source())
+    assert gemma.startswith("<start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>user\n42")
+    chatml, _ = render_prompt(request, Source(architecture="mystery"))
+    assert "<|im_start|>system\nBe brief." in chatml and "<|im_start|>tool\n42" in chatml

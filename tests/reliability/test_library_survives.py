@@ -6,14 +6,14 @@ from __future__ import annotations
 import http.client
 import json
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
 
 from app.library.library import ModelLibrary
 from app.library.paths import models_dir
-from app.server.http_server import SpeculaServer
+from app.server.config import ServerConfig
+from app.server.serving import LocalServer
 from tests.reliability.helpers import assert_clean_failure, cli, every_bad_model
 
 
@@ -78,17 +78,14 @@ def test_an_mlx_config_claiming_1000_layers_is_one_line_not_thousands(tmp_path):
 
 
 def test_the_server_lists_the_good_models(bad_library):
-    server = SpeculaServer("127.0.0.1", 0)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = LocalServer(ServerConfig(port=0))
+    server.start()
     try:
-        host, port = server.server_address[:2]
-        conn = http.client.HTTPConnection(str(host), int(port), timeout=60)
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
         conn.request("GET", "/v1/models")
         resp = conn.getresponse()
         body = json.loads(resp.read())
         conn.close()
     finally:
-        server.shutdown()
-        server.server_close()
-        server.runtime.close()
+        server.stop()  # closes the runtime it made
     assert resp.status == 200 and [m["id"] for m in body["data"]] == ["good/tiny/main.gguf"]

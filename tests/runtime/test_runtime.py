@@ -72,7 +72,7 @@ def test_a_draft_chained_with_prompt_lookup(runtime):
     with runtime.lease(MAIN, chained_key(TWIN)) as lease:
         assert isinstance(lease.draft, ChainedDraft) and lease.draft_key == chained_key(TWIN)
         twin = lease.draft.model
-        events, result = collect(lease.generate(request(max_tokens=16)))
+        _, result = collect(lease.generate(request(max_tokens=16)))
         assert result.stats.draft_model and "prompt lookup" in result.stats.draft_model
     with runtime.lease(MAIN, TWIN) as plain_twin:
         assert plain_twin.draft is twin  # one loaded twin, whether chained or not
@@ -337,3 +337,19 @@ def test_models_outside_the_library_by_path(runtime, tiny_main, tiny_noisy, tiny
         runtime.lease(str(tiny_main), str(tiny_main))
     with pytest.raises(UnknownModelError, match="model file not found"):
         runtime.lease(str(tiny_main.with_name("missing.gguf")))
+
+
+def test_idle_unloading_can_be_limited_to_some_models(runtime):
+    for key in (MAIN, TWIN):
+        with runtime.lease(key):
+            pass
+    assert runtime.evict_idle(0, keys=[TWIN, "not/loaded.gguf"]) == [TWIN]
+    assert runtime.loaded_keys() == {MAIN}
+
+
+def test_a_reply_can_draft_with_its_own_source(runtime):
+    source = PromptLookupDraft()
+    source.name = "my source"
+    with runtime.lease(MAIN, TWIN) as lease:
+        _, result = collect(lease.generate(request(prompt="the cat the cat the cat"), draft=source))
+    assert result.stats.draft_model == "my source"  # in place of the lease's draft model

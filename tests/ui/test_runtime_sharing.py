@@ -8,7 +8,7 @@ import json
 import threading
 import urllib.request
 
-from app.server.http_server import SocketWatch
+from app.server.jobs import GenerationJob
 from app.ui.main_window import MainWindow
 from tests.ui.test_server_page import free_port
 
@@ -31,16 +31,22 @@ def test_chat_switches_draft_and_ejects_while_a_server_request_drafts(qtbot, lib
     # The server request pauses inside its decode (its cancel flag is read every round).
     paused, resume = threading.Event(), threading.Event()
     calls = {"n": 0}
-    original = SocketWatch.is_set
 
-    def gated(self: SocketWatch) -> bool:
-        calls["n"] += 1
-        if calls["n"] == 5:
-            paused.set()
-            resume.wait(30)
-        return original(self)
+    class GatedFlag(threading.Event):
+        def is_set(self) -> bool:
+            calls["n"] += 1
+            if calls["n"] == 5:
+                paused.set()
+                resume.wait(30)
+            return super().is_set()
 
-    monkeypatch.setattr(SocketWatch, "is_set", gated)
+    original_init = GenerationJob.__init__
+
+    def init(self: GenerationJob, *args: object, **kwargs: object) -> None:
+        original_init(self, *args, **kwargs)  # type: ignore[arg-type]
+        self.cancel = GatedFlag()
+
+    monkeypatch.setattr(GenerationJob, "__init__", init)
     page = w.server_page
     page.port.setValue(free_port())
     page.start()

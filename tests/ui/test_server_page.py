@@ -50,10 +50,10 @@ def test_server_page_shares_the_chats_model_and_logs_requests(qtbot, library_mod
         )
         with urllib.request.urlopen(req, timeout=30) as resp:
             assert resp.status == 200
-        qtbot.waitUntil(lambda: "/v1/chat/completions" in page.log_text(), timeout=WAIT)
-        qtbot.waitUntil(lambda: "reply: max tokens reached" in page.log_text(), timeout=WAIT)
-        reply = next(line for line in page.log_text().splitlines() if "reply:" in line)
+        qtbot.waitUntil(lambda: "POST /v1/chat/completions 200" in page.log_text(), timeout=WAIT)
+        reply = next(line for line in page.log_text().splitlines() if "/v1/chat/completions" in line)
         assert library_models["main"] in reply and "no draft" in reply  # model, tokens, tok/s, acceptance
+        assert "  5  " in reply  # the tokens column
     finally:
         page.stop()
     assert not page.running and page.address.text() == "Stopped"

@@ -1,0 +1,113 @@
+"""Predicted Outputs: text the caller expects in the reply drafts for it.
+
+OpenAI's `"prediction": {"type": "content", "content": "..."}` carries most of the reply in
+advance (a file to edit, a document to correct). Its tokens are a draft like prompt lookup's:
+while the reply follows the prediction the next predicted tokens are proposed; when it departs
+(an edit), the reply's last few tokens are looked up in the prediction (nearest to where the
+reply left it first), so the rest is picked up again after the edit. Drafts are verified like
+any other, so the reply is exactly the main model's and accepted tokens count and colour as
+draft tokens. Where the prediction has nothing to offer, an optional fallback source (the
+request's draft model or prompt lookup) drafts instead.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Sequence
+
+from app.engines.drafting import DraftRule, DraftSource, Proposal
+from app.engines.sampling import TokenSampler
+
+PREDICTION_NAME = "Predicted output"
+PREDICTION_KEY = "prediction"
+NEAR = 16  # a one-token match only counts this close to where the reply left the prediction
+
+
+class PredictionDraft:
+    def __init__(
+        self, predicted: Sequence[int], fallback: DraftSource | None = None, max_ngram: int = 4
+    ) -> None:
+        self.predicted = list(predicted)
+        self.fallback = fallback
+        self.name = PREDICTION_NAME if fallback is None else f"{PREDICTION_NAME} + {fallback.name}"
+        self.max_ngram = max_ngram
+        # n -> n-gram -> every start index in the prediction, ascending
+        self._index: dict[int, dict[tuple[int, ...], list[int]]] = {}
+        for n in range(1, max_ngram + 1):
+            table: dict[tuple[int, ...], list[int]] = {}
+            for i in range(len(self.predicted) - n + 1):
+                table.setdefault(tuple(self.predicted[i : i + n]), []).append(i)
+            self._index[n] = table
+        self._start = 0  # where the reply begins in the sequence (after the prompt)
+        self._seen = 0  # how much of the sequence has been followed
+        self._pos: int | None = 0  # the prediction's next token, while the reply follows it
+        self._anchor = 0  # where the reply last followed the prediction
+
+    @property
+    def identity(self) -> str:
+        """Auto learns per source: a prediction's acceptance says nothing of the next one's,
+        but its costs (no model) and a fallback's are stable."""
+        if self.fallback is None:
+            return PREDICTION_KEY
+        return f"{PREDICTION_KEY}+{self.fallback.identity}"
+
+    @property
+    def model(self) -> object | None:
+        """The fallback's draft model (for compatibility checks), if any."""
+        return getattr(self.fallback, "model", None)
+
+    def warm(self, sequence: Sequence[int]) -> None:
+        self._start = self._seen = len(sequence)
+        self._pos, self._anchor = 0, 0
+        if self.fallback is not None:
+            self.fallback.warm(sequence)
+
+    def propose(
+        self, sequence: Sequence[int], budget: int, sampler: TokenSampler, rule: DraftRule
+    ) -> Proposal:
+        """The prediction's next tokens (proposed deterministically, like prompt lookup's),
+        else the fallback's proposal."""
+        self._follow(sequence)
+        out = Proposal()
+        if self._pos is not None:
+            for i, token in enumerate(self.predicted[self._pos : self._pos + budget]):
+                if not rule.keep(i + 1, math.nan, False):
+                    break
+                out.tokens.append(token)
+                out.dists.append(None)
+                out.confidences.append(math.nan)
+        if not out.tokens and self.fallback is not None:
+            out = self.fallback.propose(sequence, budget, sampler, rule)
+        return out
+
+    def _follow(self, sequence: Sequence[int]) -> None:
+        """Advance through the reply's new tokens; realign on the prediction when it departs."""
+        if len(sequence) < self._seen:  # not a continuation: start over from the reply's start
+            self._seen, self._pos, self._anchor = min(self._start, len(sequence)), 0, 0
+        for token in sequence[self._seen :]:
+            pos = self._pos
+            if pos is not None and pos < len(self.predicted) and self.predicted[pos] == token:
+                self._pos = self._anchor = pos + 1
+            else:
+                self._pos = None
+        self._seen = len(sequence)
+        if self._pos is None:
+            self._pos = self._realign(sequence[self._start :])
+
+    def _realign(self, reply: Sequence[int]) -> int | None:
+        """Where the prediction continues the reply's last tokens: the longest n-gram match,
+        the first occurrence at or after the anchor, else the last one before it."""
+        for n in range(min(self.max_ngram, len(reply)), 0, -1):
+            starts = self._index[n].get(tuple(reply[-n:]))
+            if not starts:
+                continue
+            i = bisect.bisect_left(starts, self._anchor - n)
+            start = starts[i] if i < len(starts) else starts[-1]
+            if n == 1 and abs(start - self._anchor) > NEAR:
+                continue  # one token alone is too weak a clue far from where we were
+            end = start + n
+            if end < len(self.predicted):
+                self._anchor = end
+                return end
+        return None

@@ -1,0 +1,212 @@
+"""Who may talk to the server: the checks every request passes before any route runs.
+
+A server on 127.0.0.1 is reachable from every web page the user opens. Without an API key:
+- the Host header must name this computer (localhost, 127.0.0.1, [::1], any port), so a page
+  whose own name was re-pointed at 127.0.0.1 (DNS rebinding) cannot read replies;
+- a browser request from another origin is refused unless that origin is allowed: pages served
+  from this computer (loopback origins) always are, others only by CORS opt-in (every origin,
+  or a list); allowed origins get CORS headers, so their pages can read the reply;
+- a POST must say `Content-Type: application/json`: the content types a page may send without
+  asking first (forms, text/plain) are refused, so a form cannot post a generation.
+With an API key (required when serving on the network) it must come as `Authorization:
+Bearer KEY`, compared in constant time; a page cannot know it, so Host is not checked then.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from app.server.errors import ApiError
+from app.server.records import LOG_KEY
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+MAX_HEADERS = 100
+MAX_HEADER_BYTES = 16 * 1024  # the request's headers together
+MAX_URL_BYTES = 8 * 1024  # path and query
+ALLOW_METHODS = "GET, HEAD, POST, OPTIONS"
+ALLOW_HEADERS = "Authorization, Content-Type"
+
+
+def is_loopback_host(host: str) -> bool:
+    """A host name or address of this computer (no port): localhost, 127.x.x.x, ::1."""
+    name = host.strip().rstrip(".").lower()
+    if name.startswith("[") and name.endswith("]"):
+        name = name[1:-1]
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def host_of(header: str) -> str:
+    """The host part of a Host header: "[::1]:1234" -> "::1", "localhost:80" -> "localhost"."""
+    value = header.strip()
+    if value.startswith("["):
+        end = value.find("]")
+        return value[1:end] if end > 0 else value
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+def normalize_origin(origin: str) -> str:
+    return origin.strip().rstrip("/").lower()
+
+
+def is_loopback_origin(origin: str) -> bool:
+    try:
+        parts = urlsplit(origin)
+        host = parts.hostname
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and host is not None and is_loopback_host(host)
+
+
+@dataclass(frozen=True)
+class AccessPolicy:
+    api_key: str | None = None
+    cors_any: bool = False  # every origin may use the server from a browser
+    cors_origins: tuple[str, ...] = ()  # these origins may, besides this computer's own pages
+
+    def origin_allowed(self, origin: str) -> bool:
+        if self.cors_any:
+            return True
+        if normalize_origin(origin) in {normalize_origin(o) for o in self.cors_origins}:
+            return True
+        return is_loopback_origin(origin)
+
+    def key_matches(self, authorization: str) -> bool:
+        if not self.api_key:
+            return True
+        scheme, _, given = authorization.partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(
+            given.strip().encode("latin-1"), self.api_key.encode("utf-8")
+        )
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    """Request headers by lower-case name (latin-1, as HTTP carries them); last one wins."""
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+
+
+def check_request(policy: AccessPolicy, scope: Scope) -> None:
+    """Raise ApiError (431, 403, 401, 415) when this request may not go on."""
+    raw = scope.get("headers", [])
+    if len(raw) > MAX_HEADERS:
+        raise ApiError(431, f"more than {MAX_HEADERS} request headers", "too_many_headers", close=True)
+    if sum(len(k) + len(v) + 4 for k, v in raw) > MAX_HEADER_BYTES:
+        too_big = f"the request headers are over {MAX_HEADER_BYTES // 1024} KB"
+        raise ApiError(431, too_big, "headers_too_large", close=True)
+    url = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
+    if url > MAX_URL_BYTES:
+        raise ApiError(414, f"the URL is over {MAX_URL_BYTES // 1024} KB", "url_too_long", close=True)
+    headers = _headers(scope)
+    host = headers.get("host")
+    if not policy.api_key and host is not None and not is_loopback_host(host_of(host)):
+        raise ApiError(
+            403,
+            f"the Host header {host!r} does not name this computer; without an API key the server "
+            "answers only requests addressed to localhost, 127.0.0.1 or [::1] (this protects it "
+            "from web pages using DNS rebinding); set an API key to use other names",
+            "forbidden_host",
+        )
+    origin = headers.get("origin")
+    if origin is not None and not policy.origin_allowed(origin):
+        raise ApiError(
+            403,
+            f"requests from the web page origin {origin!r} are refused: only pages on this "
+            "computer may use the server, unless CORS is enabled for that origin",
+            "forbidden_origin",
+        )
+    if scope["method"] == "OPTIONS":
+        return  # a CORS preflight carries no key; it is answered by the guard
+    if not policy.key_matches(headers.get("authorization", "")):
+        raise ApiError(401, "missing or wrong API key (Authorization: Bearer ...)", "invalid_api_key")
+    if scope["method"] == "POST":
+        media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if media != "application/json":
+            raise ApiError(
+                415,
+                f"POST bodies must be JSON sent with Content-Type: application/json "
+                f"(got {media or 'none'!r})",
+                "unsupported_media_type",
+                close=True,
+            )
+
+
+def cors_headers(policy: AccessPolicy, origin: str | None, preflight: bool) -> list[tuple[bytes, bytes]]:
+    if origin is None or not policy.origin_allowed(origin):
+        return []
+    allow = "*" if policy.cors_any else origin
+    out = [(b"access-control-allow-origin", allow.encode("latin-1")), (b"vary", b"Origin")]
+    if preflight:
+        out += [
+            (b"access-control-allow-methods", ALLOW_METHODS.encode()),
+            (b"access-control-allow-headers", ALLOW_HEADERS.encode()),
+            (b"access-control-max-age", b"600"),
+        ]
+    return out
+
+
+async def send_error(send: Send, err: ApiError, extra: list[tuple[bytes, bytes]] | None = None) -> None:
+    body = err.json_bytes()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *[(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in err.headers.items()],
+        *(extra or []),
+    ]
+    if err.close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": err.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+class Guard:
+    """ASGI middleware applying `check_request`, answering CORS preflights and adding CORS
+    headers to the replies of allowed origins."""
+
+    def __init__(self, app: ASGIApp, policy: AccessPolicy) -> None:
+        self.app = app
+        self.policy = policy
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        origin = _headers(scope).get("origin")
+        preflight = scope["method"] == "OPTIONS"
+        extra = cors_headers(self.policy, origin, preflight)
+        try:
+            check_request(self.policy, scope)
+        except ApiError as err:
+            info = scope.get(LOG_KEY)
+            if info is not None:
+                info.error = err.message
+            await send_error(send, err, extra)  # an allowed page may read why it was refused
+            return
+        if preflight:
+            headers = [(b"allow", ALLOW_METHODS.encode()), (b"content-length", b"0"), *extra]
+            await send({"type": "http.response.start", "status": 204, "headers": headers})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
+        if not extra:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cors)

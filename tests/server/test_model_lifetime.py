@@ -1,0 +1,184 @@
+"""Models through the server's life: loaded on demand and unloaded when idle (TTL, auto-evict,
+never under a reply, never the chat's), the per-model line (1 running + 8 waiting, then 503),
+and a client that leaves cancels its request wherever it is: in line, reading its prompt,
+or decoding."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+from app.engines.llamacpp import LlamaCppModel
+from app.runtime import MAX_WAITING, ModelRuntime
+from app.server.records import RequestRecord, ServerNote
+from tests.server.conftest import MAIN, WORDS, call, chat_body
+
+FAST_SWEEP = {"sweep_interval": 0.05}
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.02)
+    return check()
+
+
+def loaded(srv) -> set[str]:
+    return srv.runtime.loaded_keys()
+
+
+# --- idle TTL --------------------------------------------------------------------------------
+def test_a_requests_ttl_unloads_the_model_when_idle(make_server):
+    srv = make_server(**FAST_SWEEP)
+    assert call(srv, "POST", "/v1/chat/completions", chat_body(ttl=1))[0] == 200
+    assert loaded(srv) == {MAIN} and srv.server.jit.tracked == {MAIN: 1.0}
+    t0 = time.monotonic()
+    assert wait_until(lambda: not loaded(srv), timeout=10)
+    assert time.monotonic() - t0 >= 0.8
+    assert any(isinstance(r, ServerNote) and f"unloaded {MAIN} (idle for 1 s)" in str(r) for r in srv.records)
+    assert call(srv, "POST", "/v1/chat/completions", chat_body())[0] == 200  # loaded again on demand
+
+
+def test_the_default_ttl_applies_without_one_in_the_request(make_server):
+    srv = make_server(idle_ttl=0.5, **FAST_SWEEP)
+    assert call(srv, "POST", "/v1/chat/completions", chat_body())[0] == 200
+    assert wait_until(lambda: not loaded(srv), timeout=10)
+    long_lived = make_server(**FAST_SWEEP)  # the default: an hour
+    assert call(long_lived, "POST", "/v1/chat/completions", chat_body())[0] == 200
+    time.sleep(0.5)
+    assert loaded(long_lived) == {MAIN}
+
+
+def test_a_leased_model_is_not_unloaded_whatever_its_ttl(make_server):
+    srv = make_server(**FAST_SWEEP)
+    assert call(srv, "POST", "/v1/chat/completions", chat_body(ttl=1))[0] == 200
+    with srv.runtime.lease(MAIN):  # a reply in progress
+        time.sleep(1.6)
+        assert loaded(srv) == {MAIN}
+    assert wait_until(lambda: not loaded(srv), timeout=10)  # idle again: now it goes
+
+
+def test_the_chats_models_are_never_unloaded_by_the_server(make_server):
+    srv = make_server(runtime=ModelRuntime(), idle_ttl=0.3, **FAST_SWEEP)  # shared with the chat
+    srv.runtime.load(MAIN, pin=True)  # the chat loaded it
+    assert call(srv, "POST", "/v1/chat/completions", chat_body(ttl=1))[0] == 200
+    time.sleep(1.5)
+    assert loaded(srv) == {MAIN} and srv.server.jit.tracked == {}
+    # a model the server loaded and the chat then picked is the chat's from then on
+    assert call(srv, "POST", "/v1/chat/completions", chat_body(model=WORDS, ttl=1))[0] == 200
+    srv.runtime.pin(WORDS)
+    time.sleep(1.5)
+    assert loaded(srv) == {MAIN, WORDS}
+    srv.server.stop()  # stopping frees only what the server loaded (nothing here), not the runtime
+    assert loaded(srv) == {MAIN, WORDS} and not srv.runtime.closed
+
+
+def test_loading_another_model_on_demand_frees_the_previous_one(make_server):
+    srv = make_server()
+    assert call(srv, "POST", "/v1/chat/completions", chat_body())[0] == 200
+    assert call(srv, "POST", "/v1/chat/completions", chat_body(model=WORDS))[0] == 200
+    assert loaded(srv) == {WORDS}
+    assert any(f"unloaded {MAIN} (another model was requested)" in str(r) for r in srv.records)
+    keep = make_server(auto_evict=False)
+    assert call(keep, "POST", "/v1/chat/completions", chat_body())[0] == 200
+    assert call(keep, "POST", "/v1/chat/completions", chat_body(model=WORDS))[0] == 200
+    assert loaded(keep) == {MAIN, WORDS}
+
+
+def test_stopping_the_server_frees_what_it_loaded(make_server):
+    srv = make_server()
+    assert call(srv, "POST", "/v1/chat/completions", chat_body())[0] == 200
+    srv.server.stop()
+    assert srv.runtime.closed  # the server made this runtime: it is closed with it
+
+
+# --- the line -------------------------------------------------------------------------------
+def test_the_line_holds_eight_then_503(server):
+    assert call(server, "POST", "/v1/chat/completions", chat_body(max_tokens=1))[0] == 200
+    results: list[int] = []
+    lock = threading.Lock()
+
+    def ask() -> None:
+        status = call(server, "POST", "/v1/chat/completions", chat_body(max_tokens=4))[0]
+        with lock:
+            results.append(status)
+
+    with server.runtime.lease(MAIN):  # the one running
+        threads = [threading.Thread(target=ask) for _ in range(MAX_WAITING)]
+        for t in threads:
+            t.start()
+        assert wait_until(lambda: server.runtime.loaded()[0].waiting == MAX_WAITING)
+        status, body, headers = call(server, "POST", "/v1/chat/completions", chat_body())
+        assert status == 503 and body["error"]["code"] == "server_busy" and headers["retry-after"] == "1"
+    for t in threads:
+        t.join(60)
+    assert results == [200] * MAX_WAITING
+
+
+def send_request(srv, body: dict, path: str = "/v1/chat/completions") -> socket.socket:
+    data = json.dumps(body).encode()
+    sock = socket.create_connection(("127.0.0.1", srv.port), timeout=30)
+    sock.sendall(
+        f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(data)}\r\n\r\n".encode()
+        + data
+    )
+    return sock
+
+
+def test_a_client_that_leaves_the_line_frees_its_place(server):
+    assert call(server, "POST", "/v1/chat/completions", chat_body(max_tokens=1))[0] == 200
+    with server.runtime.lease(MAIN):
+        sock = send_request(server, chat_body())
+        assert wait_until(lambda: server.runtime.loaded()[0].waiting == 1)
+        sock.close()
+        assert wait_until(lambda: server.runtime.loaded()[0].waiting == 0, timeout=5)
+    assert wait_until(lambda: any(r.status == 499 for r in server.requests()))
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_client_that_leaves_while_its_prompt_is_read_stops_it_there(server, monkeypatch, stream):
+    monkeypatch.setattr("app.engines.prompt_reading.PROMPT_CHUNK", 16)
+    assert call(server, "POST", "/v1/chat/completions", chat_body(max_tokens=1))[0] == 200
+    reading, go = threading.Event(), threading.Event()
+    chunks: list[int] = []
+    real_eval = LlamaCppModel.eval
+
+    def gated_eval(self: LlamaCppModel, tokens, n_logits: int = 1) -> None:
+        if n_logits == 0:  # a chunk of a prompt being read
+            chunks.append(len(tokens))
+            reading.set()
+            go.wait(10)
+        real_eval(self, tokens, n_logits)
+
+    monkeypatch.setattr(LlamaCppModel, "eval", gated_eval)
+    long_prompt = "the cat sat on the mat and ran to the big red house " * 6  # ~200 tokens: 12 chunks
+    sock = send_request(server, chat_body(messages=[{"role": "user", "content": long_prompt}], stream=stream))
+    assert reading.wait(10)
+    sock.close()
+    time.sleep(0.3)  # the server notices the hang-up
+    go.set()
+    assert wait_until(lambda: len(server.requests()) == 2, timeout=10)
+    assert len(chunks) <= 2, chunks  # stopped after the chunk being read, not 16 chunks later
+    record = server.requests()[-1]
+    assert record.status == (200 if stream else 499) and (record.tokens or 0) == 0
+    monkeypatch.setattr(LlamaCppModel, "eval", real_eval)
+    assert call(server, "POST", "/v1/chat/completions", chat_body())[0] == 200
+
+
+def test_a_client_that_leaves_mid_stream_stops_its_reply(server):
+    sock = send_request(server, chat_body(model=WORDS, max_tokens=500, stream=True, ttl=3600))
+    received = b""
+    while received.count(b"data: ") < 3:
+        received += sock.recv(4096)
+    sock.close()
+    assert wait_until(lambda: len(server.requests()) == 1, timeout=10)
+    record = server.requests()[0]
+    assert isinstance(record, RequestRecord) and record.tokens is not None and record.tokens < 500
