@@ -24,13 +24,17 @@ def test_a_prediction_matching_the_reply_is_mostly_accepted(server):
     text = first["choices"][0]["message"]["content"]
     assert text.startswith("abcdefgh")  # plain text: the prediction can be the reply's text
     status, body, _ = call(
-        server, "POST", "/api/v0/chat/completions", ask(prediction={"type": "content", "content": text})
+        server,
+        "POST",
+        "/api/v0/chat/completions",
+        # fixed draft sizes: Auto would (rightly) draft little on a model this fast to step
+        ask(prediction={"type": "content", "content": text}, draft_auto=False, draft_max=8),
     )
     assert status == 200, body
     s = body["stats"]
     assert body["choices"][0]["message"]["content"] == text
     assert s["draft_model"] == "Predicted output"
-    assert s["accepted_draft_tokens_count"] >= 0.6 * body["usage"]["completion_tokens"], s
+    assert s["accepted_draft_tokens_count"] >= 0.6 * body["usage"]["completion_tokens"], json.dumps(s)
     assert s["mean_tokens_per_step"] > 1.5
 
 
