@@ -161,10 +161,10 @@ class ChatSession:
             if reply.conversation_id == self.conversation_id:
                 return "Wait for the reply to finish, or stop it (Esc)"
             return f"A reply is being written in “{reply.title}”: wait for it, or stop it (Esc)"
-        if self.conversation_id is None:
-            return "Start a new chat first (Ctrl+N)"
         if not self.model_key:
             return "Load a model first (Ctrl+L)"
+        if self.conversation_id is None and action != SEND:  # sending starts one
+            return "Start a new chat first (Ctrl+N)"
         last = self.messages[-1] if self.messages else None
         if action in (REGENERATE, CONTINUE) and (last is None or last.role != "assistant"):
             return "There is no reply to " + ("regenerate" if action == REGENERATE else "continue") + " yet"
@@ -181,8 +181,9 @@ class ChatSession:
             why = "Type a message first"
         if why:
             raise ValueError(why)
-        if self.conversation_id is None:  # why_not refuses this; for type checkers
-            raise ValueError("no conversation")
+        if self.conversation_id is None:
+            self.new()
+        assert self.conversation_id is not None
         cid = self.conversation_id
         if kind == SEND:
             if not self.messages and self.title == NEW_TITLE:
