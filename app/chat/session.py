@@ -229,6 +229,7 @@ class ChatSession:
             elif reply.kind == CONTINUE:
                 assert reply.target is not None
                 message.id = reply.target.id
+                message.version, message.versions = reply.target.version, reply.target.versions
                 self.store.update_message(message)
             else:
                 assert reply.target is not None

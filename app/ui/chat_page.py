@@ -11,10 +11,9 @@ keeps a readable width; the header's buttons open them again.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication, QResizeEvent
 from PySide6.QtWidgets import QHBoxLayout, QInputDialog, QLabel, QSplitter, QVBoxLayout, QWidget
 
@@ -26,19 +25,19 @@ from app.chat.session import (
     SEND,
     SWITCH_VERSION,
     ChatSession,
-    Reply,
 )
 from app.chat.store import ChatStore
 from app.core.events import GenerationResult
 from app.ui.chat_header import ChatHeader
 from app.ui.chat_hints import HintBar
+from app.ui.chat_replies import ChatReplies
 from app.ui.chat_view import ChatView
 from app.ui.composer import Composer
 from app.ui.conversation_panel import ConversationPanel
 from app.ui.message_card import NEXT, PREVIOUS
 from app.ui.message_model import MessageView
 from app.ui.preferences import Preferences
-from app.ui.reply_flight import Flight, build_request
+from app.ui.reply_flight import Flight
 from app.ui.sidebar import ConfigSidebar
 from app.ui.stream_batch import StreamBatch
 from app.ui.theme import LIGHT, Theme
@@ -70,8 +69,9 @@ class ChatPage(QWidget):
         self.preferences = preferences or Preferences()
         self.model_name = ""  # the loaded main model, as the user knows it
         self.draft_name = ""  # the draft in use ("" for none)
-        self.flight: Flight | None = None
-        self._quiet = False  # the view already shows what the session just stored
+        self.quiet = False  # the view already shows what the session just stored
+        self._shown_id: int | None = None
+        self._unsent: dict[int, str] = {}  # conversation -> what was typed there, not sent
 
         self.conversations = ConversationPanel()
         self.conversations.conversationChosen.connect(self.open_conversation)
@@ -159,21 +159,19 @@ class ChatPage(QWidget):
         self.sidebar_toggle.toggled.connect(lambda on: self._show_panel(self.sidebar, on))
         self._folded: set[str] = set()  # panels folded by the width, reopened when it grows
         self._last_width = 0
-        self._reading = QTimer(self)  # "Reading the conversation… 3 s" until the first token
-        self._reading.setInterval(500)
-        self._reading.timeout.connect(self._on_reading_tick)
+        self.replies = ChatReplies(self)
 
         events = self.session.events
         events.conversation.connect(self._on_conversation)
         events.messages.connect(self._on_messages)
         events.conversations.connect(self.refresh_conversations)
-        events.reply.connect(lambda _r: self._update_state())
-        events.pair.connect(lambda _m, _d: self._update_state())
+        events.reply.connect(lambda _r: self.update_state())
+        events.pair.connect(lambda _m, _d: self.update_state())
         events.problem.connect(self.show_error)
         events.deleted.connect(self._on_deleted)
         self.set_theme(LIGHT)
         self.refresh_conversations()
-        self._update_state()
+        self.update_state()
 
     # --- what the page says about the session -------------------------------------------------
     @property
@@ -268,44 +266,33 @@ class ChatPage(QWidget):
         if conversation_id != self.conversation_id:
             self.session.open(conversation_id)
 
-    def _on_conversation(self, _cid: int | None) -> None:
+    def _on_conversation(self, cid: int | None) -> None:
+        # what was typed and not sent stays with its conversation
+        if self._shown_id is not None:
+            self._unsent[self._shown_id] = self.prompt.toPlainText()
+        self._shown_id = cid
+        self.prompt.setPlainText(self._unsent.pop(cid, "") if cid is not None else "")
         self.banner.hide()
         self.setup_hint.hide()
         self.view.end_edit()
-        self._compose()
+        self.compose()
         self.refresh_conversations()
         self.conversationShown.emit(self.session.conversation)
 
     def _on_messages(self) -> None:
-        if not self._quiet:
-            self._compose()
-        self._update_state()
+        if not self.quiet:
+            self.compose()
+        self.update_state()
 
-    def _compose(self) -> None:
+    def compose(self) -> None:
         """The shown conversation as stored, with the reply in flight in its place."""
-        s = self.session
         views = [
             MessageView.from_stored(m.role, m.content, m.origins, m.stats, m.id, m.version, m.versions)
-            for m in s.messages
+            for m in self.session.messages
         ]
-        f = self.flight
-        if f is None or f.reply.conversation_id != s.conversation_id:
-            self.view.set_messages(views)
-            self._update_state()
-            return
-        kind, target = f.reply.kind, f.reply.target
-        if kind == SEND:
-            views.append(f.message)
-        elif kind in (REGENERATE, CONTINUE) and views:
-            views[-1] = f.message
-        elif kind == EDIT and target is not None:
-            at = next((i for i, m in enumerate(s.messages) if m.id == target.id), len(views))
-            views = [*views[:at], MessageView("user", f.reply.edited_text), f.message]
-        self.view.set_messages(views)
-        self.view.begin_stream(f.message, title=f.model_name, with_draft=f.with_draft, live=f.live)
-        if not f.live.tokens:
-            self._on_reading_tick()
-        self._update_state()
+        self.view.set_messages(self.replies.place(views))
+        self.replies.resume_on_screen()
+        self.update_state()
 
     def rename_conversation(self) -> None:
         if self.conversation_id is None:
@@ -337,48 +324,18 @@ class ChatPage(QWidget):
         values = self.sidebar.values()
         return {k: v for k, v in values.items() if k not in CONVERSATION_SETTINGS_EXCLUDE}
 
-    def _begin(self, kind: str, text: str = "") -> Reply | None:
-        why = self.session.why_not(kind)
-        if why:
-            self.show_error(why)
-            return None
-        self.banner.hide()
-        self._quiet = True
-        try:
-            reply = self.session.begin(kind, text, self.conversation_settings())
-        except ValueError as exc:
-            self.show_error(str(exc))
-            return None
-        finally:
-            self._quiet = False
-        flight = Flight.start(reply, self.model_name, self.draft_name, self.session.draft_key)
-        self.flight = flight
-        if kind == SEND:  # the one path worth not re-rendering the conversation for
-            user = self.session.messages[-1]
-            self.view.add_message(MessageView("user", user.content))
-            flight.message = self.view.begin_stream(
-                None, title=flight.model_name, with_draft=flight.with_draft, live=flight.live
-            )
-        else:
-            self._compose()
-        self._reading.start()
-        self._on_reading_tick()
-        self._update_state()
-        self.generateRequested.emit(build_request(reply, self.sidebar.values(), self.sidebar.engine))
-        return reply
-
     def send(self) -> None:
         text = self.prompt.toPlainText().strip()
         if not text:
             return
-        if self._begin(SEND, text) is not None:
+        if self.replies.begin(SEND, text) is not None:
             self.prompt.clear()
 
     def regenerate(self) -> None:
-        self._begin(REGENERATE)
+        self.replies.begin(REGENERATE)
 
     def continue_reply(self) -> None:
-        self._begin(CONTINUE)
+        self.replies.begin(CONTINUE)
 
     def edit_last(self) -> None:
         """Your last message becomes editable where it stands; nothing changes until the new
@@ -394,7 +351,7 @@ class ChatPage(QWidget):
 
     def _on_edit_submitted(self, text: str) -> None:
         self.view.end_edit()
-        self._begin(EDIT, text)
+        self.replies.begin(EDIT, text)
 
     def copy_last_reply(self) -> None:
         last = self.session.last("assistant")
@@ -425,78 +382,27 @@ class ChatPage(QWidget):
         if self.busy:
             self.stopRequested.emit()
 
-    # --- the reply in flight -----------------------------------------------------------------------
-    def _shown(self, f: Flight) -> bool:
-        return f.reply.conversation_id == self.conversation_id and self.view.streaming is f.message
+    # --- the reply in flight (see ChatReplies) ------------------------------------------------------
+    @property
+    def flight(self) -> Flight | None:
+        return self.replies.flight
 
     def _show_flight(self) -> None:
         if self.flight is not None:
             self.open_conversation(self.flight.reply.conversation_id)
 
-    def _on_reading_tick(self) -> None:
-        f = self.flight
-        if f is None or f.live.tokens:
-            self._reading.stop()
-            return
-        if self._shown(f):
-            self.view.set_reading(time.monotonic() - f.started)
-
     def on_tokens(self, batch: StreamBatch) -> None:
-        f = self.flight
-        if f is None:
-            return
-        batch = f.shift(batch)
-        if self._shown(f):
-            self.view.append_batch(batch)
-        else:
-            f.absorb(batch)
+        self.replies.on_tokens(batch)
 
     def on_finished(self, result: GenerationResult | None) -> None:
-        if self.flight is None:
-            return  # a reply already saved as stopped (the window is closing)
-        if result is not None and result.error:
-            self.show_error(f"Generation stopped: {result.error}")
-        self._finish(result, failed=result is None or bool(result.error))
+        self.replies.on_finished(result)
 
     def on_failed(self, message: str) -> None:
-        self.show_error(message)
-        if self.flight is not None:
-            self._finish(None, failed=True)
-
-    def _finish(self, result: GenerationResult | None, failed: bool) -> None:
-        f = self.flight
-        assert f is not None
-        self.flight = None
-        self._reading.stop()
-        stats = f.final_stats(result)
-        shown = self._shown(f)
-        if shown:
-            self.view.end_stream(stats)
-        else:
-            f.message.stats = stats
-        if f.worth_keeping(failed):
-            self._quiet = shown
-            try:
-                stored = self.session.commit(f.stored())
-            finally:
-                self._quiet = False
-            f.message.id, f.message.version, f.message.versions = stored.id, stored.version, stored.versions
-            if shown:
-                self.view.set_action_reasons(self._reasons())
-        else:
-            self.session.abandon()
-            if f.reply.kind == EDIT:  # nothing came back: the edited words are not lost
-                self.prompt.setPlainText(f.reply.edited_text)
-                self.show_error(
-                    "No reply came, so your message was not changed; your edit is in the message box."
-                )
-        self._update_state()
-        self.replyFinished.emit()
+        self.replies.on_failed(message)
 
     def save_partial(self) -> None:
         """The window is closing mid-reply: keep what arrived, with the stats measured so far."""
-        if self.flight is not None:
-            self._finish(None, failed=False)
+        self.replies.save_partial()
 
     # --- state of the buttons ------------------------------------------------------------------------
     def _reasons(self) -> dict[str, str]:
@@ -508,7 +414,7 @@ class ChatPage(QWidget):
             "versions": s.why_not(SWITCH_VERSION),
         }
 
-    def _update_state(self) -> None:
+    def update_state(self) -> None:
         s = self.session
         here = s.replying_here
         self.composer.set_busy(here)

@@ -118,6 +118,7 @@ class ChatView(QScrollArea):
         self.streaming = None
         for m in messages:
             self._add_card(m)
+        self.empty.setVisible(not messages)
         self._update_actions()
         self._stick = True
         self._scroll_to_end()

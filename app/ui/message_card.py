@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
-    QPushButton,
     QSizePolicy,
     QTextBrowser,
     QToolButton,
@@ -34,8 +33,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.chat.stats_text import draft_parts, live_text, speed_parts, stats_line
-from app.ui.composer import PromptEdit
 from app.ui.icons import icon
+from app.ui.inline_editor import InlineEditor
 from app.ui.markdown_lines import code_block_text
 from app.ui.message_document import MessageRenderer
 from app.ui.message_formats import (
@@ -58,7 +57,6 @@ ACTIONS = {
     "continue": ("continue", "Continue this reply (Ctrl+Shift+R)"),
 }
 PREVIOUS, NEXT = "previous_version", "next_version"
-RESEND_TIP = "Send the edited message; the old reply is replaced once the new one is in"
 
 
 def _panel(block: QTextBlock) -> int:
@@ -154,51 +152,6 @@ class MessageBody(QTextBrowser):
                 QToolTip.hideText()
             return True
         return super().viewportEvent(event)
-
-
-class InlineEditor(QWidget):
-    """Your last message, editable where it stands: Enter resends, Esc cancels. Nothing
-    changes in the conversation until the new reply is committed."""
-
-    submitted = Signal(str)
-    cancelled = Signal()
-
-    def __init__(self, text: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("inlineEditor")
-        self.text = PromptEdit()
-        self.text.setObjectName("inlineEditorText")
-        self.text.setPlaceholderText("Your message (Enter resends, Shift+Enter for a new line, Esc cancels)")
-        self.text.setPlainText(text)
-        self.text.submitted.connect(self._on_submit)
-        self.text.escaped.connect(self.cancelled)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Keep the message as it was (Esc)")
-        self.cancel_button.clicked.connect(self.cancelled)
-        self.send_button = QPushButton("Resend")
-        self.send_button.setObjectName("sendButton")
-        self.send_button.setToolTip(RESEND_TIP)
-        self.send_button.clicked.connect(self._on_submit)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(self.cancel_button)
-        buttons.addWidget(self.send_button)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.text)
-        layout.addLayout(buttons)
-        self.text.textChanged.connect(self._on_changed)
-        self._on_changed()
-
-    def _on_changed(self) -> None:
-        empty = not self.text.toPlainText().strip()
-        self.send_button.setEnabled(not empty)
-        self.send_button.setToolTip("Type your message first" if empty else RESEND_TIP)
-
-    def _on_submit(self) -> None:
-        text = self.text.toPlainText().strip()
-        if text:
-            self.submitted.emit(text)
 
 
 class MessageCard(QFrame):

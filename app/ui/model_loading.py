@@ -184,18 +184,20 @@ class ModelController(QObject):
         wanted = self._wanted_draft
         self._wanted_draft = None
         if wanted is None:
-            wanted = self.draft_for(w.chat.session.conversation)
+            wanted = self.draft_for(w.chat.session.conversation) or ""
         warnings = self.warnings(report.main.key, report)
         w.chat.sidebar.set_report(report, wanted, self.labels, warnings, self.tooltips(report, warnings))
         w.draftReportReady.emit(report)
         self._on_draft_selected(w.chat.sidebar.selected_draft())
         self._offer_setup(w.chat.session.conversation)
 
-    def draft_for(self, conv: Conversation | None) -> str:
-        """A conversation's own draft when it ran on this model; else the model's default."""
+    def draft_for(self, conv: Conversation | None) -> str | None:
+        """A conversation's own draft when it ran on this model; else the model's default
+        draft from My Models; None when neither says (the current choice stays)."""
         if conv is not None and conv.model_key == self.loaded_key and conv.model_key:
             return conv.draft_key or ""
-        return str(self.w.defaults.effective(self.loaded_key).get("draft_model") or "")
+        default = self.w.defaults.effective(self.loaded_key).get("draft_model")
+        return str(default) if default else None
 
     def refresh_draft_lists(self, key: str) -> None:
         """After the advisor measured `key`: the warnings of its draft lists."""
@@ -265,7 +267,11 @@ class ModelController(QObject):
         sidebar = self.w.chat.sidebar
         if sidebar.draft_combo.isEnabled():  # the report is in: choose this conversation's draft
             wanted = self.draft_for(conv)
-            if wanted != sidebar.selected_draft() and sidebar.draft_combo.findData(wanted) >= 0:
+            if (
+                wanted is not None
+                and wanted != sidebar.selected_draft()
+                and sidebar.draft_combo.findData(wanted) >= 0
+            ):
                 sidebar.select_draft(wanted)
         self._offer_setup(conv)
 
@@ -302,7 +308,7 @@ class ModelController(QObject):
         if fresh:
             w.chat.sidebar.set_values(w.defaults.effective(key))
             wanted = self.draft_for(conv)
-            if w.chat.sidebar.draft_combo.findData(wanted) >= 0:
+            if wanted is not None and w.chat.sidebar.draft_combo.findData(wanted) >= 0:
                 w.chat.sidebar.select_draft(wanted)
 
     def models_page_report(self, report: DraftReport) -> None:
