@@ -46,7 +46,7 @@ class ModelController(QObject):
         self._restored = False
         w = window.worker
         w.modelLoading.connect(self._on_model_loading)
-        w.loadProgress.connect(lambda f: self.w.progress.setValue(int(f * 100)))
+        w.loadProgress.connect(self._on_load_progress)  # a method: runs in this (the GUI) thread
         w.modelLoaded.connect(self._on_model_loaded)
         w.modelEjected.connect(self._on_model_ejected)
         w.draftChanged.connect(self._on_draft_changed)
@@ -141,6 +141,9 @@ class ModelController(QObject):
         w.sig_load.emit(
             LoadJob(Path(entry.path), key, int(values["context_length"]), int(values["gpu_offload"]))
         )
+
+    def _on_load_progress(self, fraction: float) -> None:
+        self.w.progress.setValue(int(fraction * 100))
 
     def _on_model_loading(self, key: str) -> None:
         w = self.w

@@ -43,6 +43,7 @@ class ConfigSidebar(QScrollArea):
         self.setMinimumWidth(280)
         self.setFrameShape(QScrollArea.Shape.NoFrame)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Tab goes to its fields, not the scroll area
         body = QWidget()
         layout = QVBoxLayout(body)
         self.prompt_form = SettingsForm(["system_prompt"])

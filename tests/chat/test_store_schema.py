@@ -65,7 +65,11 @@ def test_a_version_1_file_is_migrated_with_nothing_lost(tmp_path):
     store.close()
     again = ChatStore(path)  # and it opens again as it is
     conv = again.conversation(1)
-    assert (conv.model_key, conv.draft_key, conv.settings) == ("main.gguf", "draft.gguf", {"temperature": 0.2})
+    assert (conv.model_key, conv.draft_key, conv.settings) == (
+        "main.gguf",
+        "draft.gguf",
+        {"temperature": 0.2},
+    )
     assert [m.content for m in again.versions(2)] == ["hello", "hey"]
     again.close()
 
@@ -96,7 +100,11 @@ def test_regenerated_replies_are_versions_to_page_through(tmp_path):
     assert (shown.content, shown.version, shown.versions) == ("three", 2, 3)
     store.select_version(shown.id, 0)
     shown = store.messages(cid)[-1]
-    assert (shown.content, shown.origins, shown.stats) == ("one", [[3, "main"]], {"predicted_tokens_count": 1})
+    assert (shown.content, shown.origins, shown.stats) == (
+        "one",
+        [[3, "main"]],
+        {"predicted_tokens_count": 1},
+    )
     shown.content += " more"  # Continue on an older version grows that version
     store.update_message(shown)
     assert [m.content for m in store.versions(shown.id)] == ["one more", "two", "three"]
