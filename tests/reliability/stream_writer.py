@@ -4,7 +4,8 @@ real conversations file the way the chat page does, and says on stdout what it c
     python -m tests.reliability.stream_writer DB MAIN DRAFT SEED
 
 Lines: `WRITE sha` before a new message is committed, `ADDED id sha` after; `UPDATE id sha`
-before a reply is replaced (Continue), `UPDATED id` after; `STREAM` when a reply starts."""
+before a reply is replaced (Continue), `UPDATED id` after; `REGEN id sha` before a regenerated
+reply is committed as a new version, `REGENERATED id` after; `STREAM` when a reply starts."""
 
 from __future__ import annotations
 
@@ -92,6 +93,13 @@ def main() -> None:
         answer = reply(main_model, draft_model, prompt, rng.randint(0, 2**31))
         add(store, cid, answer)
         replies.append(answer)
+        if turn % 3 == 1:  # Regenerate: a new version of an earlier reply, the old one kept
+            old = rng.choice(replies)
+            new = reply(main_model, draft_model, "the " + old.content[:20], rng.randint(0, 2**31))
+            say(f"REGEN {old.id} {digest(new)}")
+            store.add_version(old, new)
+            say(f"REGENERATED {old.id}")
+            old.content, old.origins, old.stats = new.content, new.origins, new.stats
         if turn % 3 == 2:  # Continue: an earlier reply grows in place
             old = rng.choice(replies)
             more = reply(main_model, draft_model, old.content[-40:] or "the", rng.randint(0, 2**31))

@@ -1,5 +1,6 @@
-"""kill -9 while replies stream into the conversations file: after every kill the file opens
-clean, and every message the writer said it committed is there, whole."""
+"""kill -9 while replies stream into the conversations file (new replies, Continue, regenerate):
+after every kill the file opens clean, every message the writer said it committed is there,
+whole, and every reply a regenerate replaced is still there as an earlier version."""
 
 from __future__ import annotations
 
@@ -61,6 +62,9 @@ def test_nothing_committed_is_lost_across_kills(tmp_path, tiny_main, tiny_noisy)
     confirmed: dict[int, str] = {}  # message id -> digest the writer committed last
     announced: set[str] = set()  # every digest the writer was about to write
     pending_update: dict[int, str] = {}  # an update in flight when the writer died
+    superseded: dict[int, list[str]] = {}  # message id -> versions a regenerate replaced
+    regenerating: set[int] = set()  # which of the pending updates are regenerates
+    regenerated = 0
     total = 0
     for round_ in range(KILLS):
         lines = run_and_kill(db, tiny_main, tiny_noisy, round_, rng.randint(1, 5), rng.uniform(0, 0.3))
@@ -75,19 +79,36 @@ def test_nothing_committed_is_lost_across_kills(tmp_path, tiny_main, tiny_noisy)
                 pending_update[int(rest[0])] = rest[1]
             elif kind == "UPDATED":
                 confirmed[int(rest[0])] = pending_update.pop(int(rest[0]))
+            elif kind == "REGEN":
+                announced.add(rest[1])
+                pending_update[int(rest[0])] = rest[1]
+                regenerating.add(int(rest[0]))
+            elif kind == "REGENERATED":
+                mid = int(rest[0])
+                regenerating.discard(mid)
+                superseded.setdefault(mid, []).append(confirmed[mid])
+                confirmed[mid] = pending_update.pop(mid)
+                regenerated += 1
         store = ChatStore(db)
         assert store.notice is None, store.notice  # the file is sound after every kill
         (check,) = store._db.execute("PRAGMA integrity_check").fetchone()
         assert check == "ok"
         found = {m.id: digest(m) for c in store.conversations() for m in store.messages(c.id)}
+        kept = {mid: [digest(v) for v in store.versions(mid)] for mid in superseded}
         store.close()
+        for mid, olds in superseded.items():  # a regenerate never loses the reply it replaced
+            assert all(sha in kept[mid] for sha in olds), f"round {round_}: a version of {mid} is gone"
         for mid, sha in confirmed.items():  # nothing committed is lost or torn
             assert mid in found, f"round {round_}: committed message {mid} is gone"
             assert found[mid] in {sha, pending_update.get(mid)}, f"round {round_}: message {mid} changed"
         assert set(found.values()) <= announced, "a message holds content nobody wrote"
         for mid in list(pending_update):  # the update that was in flight is settled either way
+            if mid in regenerating and found[mid] != confirmed[mid]:  # landed: the old is a version
+                superseded.setdefault(mid, []).append(confirmed[mid])
+            regenerating.discard(mid)
             confirmed[mid] = found[mid]
             del pending_update[mid]
         assert len(found) >= total
         total = len(found)
     assert total >= KILLS * 2  # each round committed at least a question and a reply
+    assert regenerated > 0  # the loop did regenerate (and was killed around it)
