@@ -33,6 +33,7 @@ class Flight:
     started: float = field(default_factory=time.monotonic)
     first_token: float | None = None
     original_length: int = 0  # the text's length when it started (Continue)
+    first_round: int = 0  # Continue numbers its rounds after the reply's, so each keeps one number
 
     @classmethod
     def start(cls, reply: Reply, model_name: str, draft_name: str, draft_key: str) -> Flight:
@@ -50,6 +51,7 @@ class Flight:
                 draft_key,
                 previous_stats=target.stats,
                 original_length=len(target.content),
+                first_round=message.max_round + 1 if message.has_rounds else 0,
             )
         return cls(reply, MessageView("assistant"), model_name, draft_name, draft_key)
 
@@ -59,8 +61,7 @@ class Flight:
 
     @property
     def round_offset(self) -> int:
-        """Continue numbers its rounds after the reply's, so each round keeps one number."""
-        return self.message.max_round if self.reply.kind == CONTINUE else 0
+        return self.first_round
 
     def shift(self, batch: StreamBatch) -> StreamBatch:
         if self.first_token is None and batch.tokens:
@@ -68,7 +69,7 @@ class Flight:
         offset = self.round_offset
         if not offset:
             return batch
-        pieces = [(t, k, r + offset if r else r) for t, k, r in batch.pieces]
+        pieces = [(t, k, None if r is None else r + offset) for t, k, r in batch.pieces]
         return StreamBatch(pieces, batch.rounds, batch.tokens, batch.draft_tokens, batch.elapsed)
 
     def absorb(self, batch: StreamBatch) -> None:
