@@ -112,8 +112,52 @@ def salvage(src: sqlite3.Connection, dest: sqlite3.Connection) -> Salvage:
                 "INSERT OR REPLACE INTO damaged_conversations (conversation_id, note) VALUES (?, ?)",
                 (cid, note),
             )
+        _copy_version_two(src, dest, set(conv_rows))
     report.conversations = len(conv_rows)
     return report
+
+
+def _copy_version_two(src: sqlite3.Connection, dest: sqlite3.Connection, kept: set[int]) -> None:
+    """What a version-2 file adds (each conversation's setup, the versions of replies), as far
+    as it can be read; a version-1 file has none of it."""
+    setups, _ = _rows(src, "SELECT id, draft_key, settings, deleted FROM conversations NOT INDEXED")
+    for cid, draft_key, settings, deleted in setups:
+        if cid in kept:
+            dest.execute(
+                "UPDATE conversations SET draft_key = ?, settings = ?, deleted = ? WHERE id = ?",
+                (
+                    _text(draft_key) or None,
+                    _text(settings) or None,
+                    deleted if _is_number(deleted) else None,
+                    cid,
+                ),
+            )
+    shown, _ = _rows(src, "SELECT id, version FROM messages NOT INDEXED")
+    for mid, version in shown:
+        if isinstance(version, int):
+            dest.execute("UPDATE messages SET version = ? WHERE id = ?", (version, mid))
+    versions, _ = _rows(
+        src, "SELECT message_id, position, content, origins, stats, created FROM message_versions NOT INDEXED"
+    )
+    present = {r[0] for r in dest.execute("SELECT id FROM messages")}
+    for mid, position, content, origins, stats, created in versions:
+        if mid in present and isinstance(position, int):
+            dest.execute(
+                "INSERT OR REPLACE INTO message_versions "
+                "(message_id, position, content, origins, stats, created) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    mid,
+                    position,
+                    _text(content),
+                    _text(origins, "[]") or "[]",
+                    _text(stats) or None,
+                    _number(created),
+                ),
+            )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _missing(src: sqlite3.Connection, cid: int, recovered: set[Any]) -> int | None:

@@ -43,9 +43,13 @@ def stop_word(stats: Mapping[str, Any]) -> str:
 
 
 def draft_name(stats: Mapping[str, Any]) -> str | None:
-    """The draft's display name (the chat records it), else what the engine called it."""
+    """The draft's display name (the chat records it), else what the engine called it; every
+    draft that wrote part of a reply that was continued with another one."""
     if not stats.get("draft_model"):
         return None
+    used = stats.get("drafts_used")
+    if isinstance(used, list) and len(used) > 1:
+        return ", then ".join(str(u) for u in used)
     return str(stats.get("draft_name") or stats["draft_model"])
 
 
@@ -104,7 +108,9 @@ def draft_parts(stats: Mapping[str, Any]) -> list[str]:
     """What the draft did, for a reply with one: acceptance, tokens per step, how often it ran."""
     if not stats.get("draft_model"):
         return []
-    parts = [f"Draft: {draft_name(stats)}"]
+    used = stats.get("drafts_used")
+    label = "Drafts" if isinstance(used, list) and len(used) > 1 else "Draft"
+    parts = [f"{label}: {draft_name(stats)}"]
     acc = acceptance_text(stats)
     if acc:
         parts.append(acc)

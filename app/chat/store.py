@@ -1,8 +1,10 @@
 """Conversations, messages, token origins and stats in one SQLite file.
 
 Each finished or stopped reply is committed on its own, so a crash loses at most the reply in
-flight. Token origins are stored as runs, `[[n_chars, "main" | "draft"], ...]`, enough to
-colour accepted draft tokens again when a conversation is reopened.
+flight; a regenerated reply or an edited exchange replaces the old one in the same
+transaction that commits the new one, so until then the old one is intact. Token origins are
+stored as runs, `[[n_chars, "main" | "draft"], ...]`, enough to colour accepted draft tokens
+again when a conversation is reopened. The tables and their migrations: `store_schema`.
 """
 
 from __future__ import annotations
@@ -16,44 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.chat.store_recovery import StoreNotice, StoreUnusable, open_store
+from app.chat.store_recovery import StoreNotice, open_store
+from app.chat.store_schema import prepare
 from app.core.errors import SpeculaError
 from app.library.paths import data_dir
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
 OriginRuns = list[list[Any]]  # [[n_chars, origin], ...]
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS conversations (
-    id INTEGER PRIMARY KEY,
-    title TEXT NOT NULL,
-    created REAL NOT NULL,
-    updated REAL NOT NULL,
-    model_key TEXT
-);
-CREATE TABLE IF NOT EXISTS messages (
-    id INTEGER PRIMARY KEY,
-    conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
-    position INTEGER NOT NULL,
-    role TEXT NOT NULL,
-    content TEXT NOT NULL,
-    origins TEXT NOT NULL DEFAULT '[]',
-    stats TEXT,
-    created REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages(conversation_id, position);
-CREATE TABLE IF NOT EXISTS damaged_conversations (
-    conversation_id INTEGER PRIMARY KEY REFERENCES conversations(id) ON DELETE CASCADE,
-    note TEXT NOT NULL
-);
-"""
-# Columns every query relies on: a database without them is not ours, and is set aside.
-_COLUMNS = {
-    "conversations": "id, title, created, updated, model_key",
-    "messages": "id, conversation_id, position, role, content, origins, stats, created",
-}
 
 
 class ConversationUnreadableError(SpeculaError):
@@ -67,6 +39,8 @@ class StoredMessage:
     origins: OriginRuns = field(default_factory=list)
     stats: dict[str, Any] | None = None
     id: int | None = None
+    version: int = 0  # which version of the reply this is (regenerate keeps the others)
+    versions: int = 1  # how many versions it has
 
 
 @dataclass
@@ -74,7 +48,9 @@ class Conversation:
     id: int
     title: str
     updated: float
-    model_key: str | None = None
+    model_key: str | None = None  # what it last ran on, offered again when reopened
+    draft_key: str | None = None
+    settings: dict[str, Any] | None = None
 
 
 def merge_runs(runs: Iterable[tuple[int, str]], into: OriginRuns | None = None) -> OriginRuns:
@@ -90,21 +66,6 @@ def merge_runs(runs: Iterable[tuple[int, str]], into: OriginRuns | None = None) 
     return out
 
 
-def _prepare(db: sqlite3.Connection) -> None:
-    db.execute("PRAGMA foreign_keys = ON")
-    db.execute("PRAGMA journal_mode = WAL")
-    db.executescript(_SCHEMA)
-    for table, columns in _COLUMNS.items():
-        try:
-            db.execute(f"SELECT {columns} FROM {table} LIMIT 0")
-        except sqlite3.OperationalError as exc:
-            raise StoreUnusable("unreadable", f"not a Specula conversations file ({exc})") from None
-    (version,) = db.execute("PRAGMA user_version").fetchone()
-    if version < SCHEMA_VERSION:
-        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-    db.commit()
-
-
 def _json(text: Any, kind: type) -> Any:
     """A stored JSON column of the given kind; empty (or None) when a damaged row holds
     something else."""
@@ -117,16 +78,25 @@ def _json(text: Any, kind: type) -> Any:
     return [] if kind is list else None
 
 
+def _dump(value: Any) -> str | None:
+    return json.dumps(value) if value is not None else None
+
+
 class ChatStore:
     """The conversations file. It always opens: see `store_recovery` for what happens to a file
     it cannot use; `notice` says what happened, `saving` whether anything is kept."""
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or data_dir() / "conversations.sqlite3"
-        opened = open_store(self.path, _prepare)
+        opened = open_store(self.path, prepare)
         self._db = opened.db
         self.notice: StoreNotice | None = opened.notice
         self.saving = opened.notice.saving if opened.notice else True
+
+    @property
+    def schema_version(self) -> int:
+        (version,) = self._db.execute("PRAGMA user_version").fetchone()
+        return int(version)
 
     def close(self) -> None:
         self._db.close()
@@ -144,33 +114,53 @@ class ChatStore:
         return f"This conversation was recovered from a damaged file: {row[0]}."
 
     # --- conversations -----------------------------------------------------------------------
-    def create_conversation(self, title: str = "New chat", model_key: str | None = None) -> int:
+    def create_conversation(
+        self,
+        title: str = "New chat",
+        model_key: str | None = None,
+        draft_key: str | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> int:
         now = time.time()
         cur = self._db.execute(
-            "INSERT INTO conversations (title, created, updated, model_key) VALUES (?, ?, ?, ?)",
-            (title, now, now, model_key),
+            "INSERT INTO conversations (title, created, updated, model_key, draft_key, settings) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (title, now, now, model_key, draft_key, _dump(settings)),
         )
         self._db.commit()
         return int(cur.lastrowid or 0)
 
     def conversations(self, search: str = "") -> list[Conversation]:
-        """Newest first. A damaged page costs the conversations on it, never the list."""
+        """Newest first, without those deleted (and not undone). A damaged page costs the
+        conversations on it, never the list."""
+        columns = "c.id, c.title, c.updated, c.model_key, c.draft_key, c.settings"
         if not search:
             rows, _ok = _tolerant(
-                self._db, "SELECT id, title, updated, model_key FROM conversations ORDER BY updated DESC"
+                self._db,
+                f"SELECT {columns} FROM conversations c WHERE c.deleted IS NULL ORDER BY c.updated DESC",
             )
-            return [Conversation(*row) for row in rows]
+            return [_conversation(row) for row in rows]
         like = f"%{search}%"
         rows, ok = _tolerant(
             self._db,
-            "SELECT DISTINCT c.id, c.title, c.updated, c.model_key FROM conversations c "
+            f"SELECT DISTINCT {columns} FROM conversations c "
             "LEFT JOIN messages m ON m.conversation_id = c.id "
-            "WHERE c.title LIKE ? OR m.content LIKE ? ORDER BY c.updated DESC",
+            "WHERE c.deleted IS NULL AND (c.title LIKE ? OR m.content LIKE ?) ORDER BY c.updated DESC",
             (like, like),
         )
         if ok:
-            return [Conversation(*row) for row in rows]
+            return [_conversation(row) for row in rows]
         return [c for c in self.conversations() if self._matches(c, like)]
+
+    def conversation(self, conversation_id: int) -> Conversation | None:
+        """One conversation (None when deleted or unknown)."""
+        rows, _ok = _tolerant(
+            self._db,
+            "SELECT id, title, updated, model_key, draft_key, settings FROM conversations "
+            "WHERE id = ? AND deleted IS NULL",
+            (conversation_id,),
+        )
+        return _conversation(rows[0]) if rows else None
 
     def _matches(self, conv: Conversation, like: str) -> bool:
         """One conversation at a time, so a damaged one does not hide the others from search."""
@@ -189,16 +179,41 @@ class ChatStore:
         )
         self._db.commit()
 
+    def remember_setup(
+        self,
+        conversation_id: int,
+        model_key: str | None,
+        draft_key: str | None,
+        settings: dict[str, Any] | None,
+    ) -> None:
+        """What this conversation runs on: offered again when it is reopened."""
+        self._db.execute(
+            "UPDATE conversations SET model_key = ?, draft_key = ?, settings = ? WHERE id = ?",
+            (model_key, draft_key, _dump(settings), conversation_id),
+        )
+        self._db.commit()
+
     def delete(self, conversation_id: int) -> None:
-        self._db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+        """Marked deleted: hidden at once, restorable with `undelete` until the file is next
+        opened (or `purge_deleted`)."""
+        self._db.execute("UPDATE conversations SET deleted = ? WHERE id = ?", (time.time(), conversation_id))
+        self._db.commit()
+
+    def undelete(self, conversation_id: int) -> None:
+        self._db.execute("UPDATE conversations SET deleted = NULL WHERE id = ?", (conversation_id,))
+        self._db.commit()
+
+    def purge_deleted(self) -> None:
+        self._db.execute("DELETE FROM conversations WHERE deleted IS NOT NULL")
         self._db.commit()
 
     # --- messages ------------------------------------------------------------------------------
     def messages(self, conversation_id: int) -> list[StoredMessage]:
         try:
             rows = self._db.execute(
-                "SELECT id, role, content, origins, stats FROM messages "
-                "WHERE conversation_id = ? ORDER BY position",
+                "SELECT m.id, m.role, m.content, m.origins, m.stats, m.version, "
+                "(SELECT COUNT(*) FROM message_versions v WHERE v.message_id = m.id) "
+                "FROM messages m WHERE m.conversation_id = ? ORDER BY m.position",
                 (conversation_id,),
             ).fetchall()
         except sqlite3.DatabaseError as exc:
@@ -206,16 +221,23 @@ class ChatStore:
                 f"This conversation could not be read ({exc}); your other conversations are not affected."
             ) from None
         return [
-            StoredMessage(str(role), str(content), _json(origins, list), _json(stats, dict), mid)
-            for mid, role, content, origins, stats in rows
+            StoredMessage(
+                str(role),
+                str(content),
+                _json(origins, list),
+                _json(stats, dict),
+                mid,
+                version=int(version or 0),
+                versions=max(1, int(n or 0)),
+            )
+            for mid, role, content, origins, stats, version, n in rows
         ]
 
-    def add_message(self, conversation_id: int, message: StoredMessage) -> int:
+    def _insert(self, conversation_id: int, message: StoredMessage, now: float) -> int:
         (position,) = self._db.execute(
             "SELECT COALESCE(MAX(position), -1) + 1 FROM messages WHERE conversation_id = ?",
             (conversation_id,),
         ).fetchone()
-        now = time.time()
         cur = self._db.execute(
             "INSERT INTO messages (conversation_id, position, role, content, origins, stats, created) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -225,35 +247,131 @@ class ChatStore:
                 message.role,
                 message.content,
                 json.dumps(message.origins),
-                json.dumps(message.stats) if message.stats is not None else None,
+                _dump(message.stats),
                 now,
             ),
         )
         self._db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (now, conversation_id))
-        self._db.commit()
         message.id = int(cur.lastrowid or 0)
+        message.version, message.versions = 0, 1
         return message.id
 
+    def add_message(self, conversation_id: int, message: StoredMessage) -> int:
+        with self._db:
+            return self._insert(conversation_id, message, time.time())
+
     def update_message(self, message: StoredMessage) -> None:
+        """A reply grown in place (Continue): the version shown changes with it."""
+        with self._db:
+            self._db.execute(
+                "UPDATE messages SET content = ?, origins = ?, stats = ? WHERE id = ?",
+                (message.content, json.dumps(message.origins), _dump(message.stats), message.id),
+            )
+            self._db.execute(
+                "UPDATE message_versions SET content = ?, origins = ?, stats = ? "
+                "WHERE message_id = ? AND position = (SELECT version FROM messages WHERE id = ?)",
+                (message.content, json.dumps(message.origins), _dump(message.stats), message.id, message.id),
+            )
+
+    # --- versions of a reply ----------------------------------------------------------------------
+    def add_version(self, message: StoredMessage, new: StoredMessage) -> None:
+        """A regenerated reply, committed in one transaction: it becomes the version shown and
+        the earlier ones stay, to page through. Until it commits, the old reply is untouched."""
+        assert message.id is not None
+        now = time.time()
+        with self._db:
+            (count,) = self._db.execute(
+                "SELECT COUNT(*) FROM message_versions WHERE message_id = ?", (message.id,)
+            ).fetchone()
+            if count == 0:  # the first regenerate: the reply so far becomes version 0
+                self._db.execute(
+                    "INSERT INTO message_versions (message_id, position, content, origins, stats, created) "
+                    "SELECT id, 0, content, origins, stats, created FROM messages WHERE id = ?",
+                    (message.id,),
+                )
+                count = 1
+            self._db.execute(
+                "INSERT INTO message_versions (message_id, position, content, origins, stats, created) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (message.id, count, new.content, json.dumps(new.origins), _dump(new.stats), now),
+            )
+            self._db.execute(
+                "UPDATE messages SET content = ?, origins = ?, stats = ?, version = ? WHERE id = ?",
+                (new.content, json.dumps(new.origins), _dump(new.stats), count, message.id),
+            )
+            self._touch(message.id, now)
+        new.id, new.version, new.versions = message.id, count, count + 1
+
+    def select_version(self, message_id: int, version: int) -> None:
+        """Show another version of a reply (it is what the next reply reads, too)."""
+        with self._db:
+            row = self._db.execute(
+                "SELECT content, origins, stats FROM message_versions WHERE message_id = ? AND position = ?",
+                (message_id, version),
+            ).fetchone()
+            if row is None:
+                return
+            self._db.execute(
+                "UPDATE messages SET content = ?, origins = ?, stats = ?, version = ? WHERE id = ?",
+                (*row, version, message_id),
+            )
+
+    def versions(self, message_id: int) -> list[StoredMessage]:
+        """Every version of a reply, oldest first (just the reply when it has one)."""
+        rows = self._db.execute(
+            "SELECT v.content, v.origins, v.stats, m.role FROM message_versions v "
+            "JOIN messages m ON m.id = v.message_id WHERE v.message_id = ? ORDER BY v.position",
+            (message_id,),
+        ).fetchall()
+        if not rows:
+            rows = self._db.execute(
+                "SELECT content, origins, stats, role FROM messages WHERE id = ?", (message_id,)
+            ).fetchall()
+        n = len(rows)
+        return [
+            StoredMessage(str(role), str(c), _json(o, list), _json(s, dict), message_id, i, n)
+            for i, (c, o, s, role) in enumerate(rows)
+        ]
+
+    def replace_exchange(self, user: StoredMessage, text: str, reply: StoredMessage) -> None:
+        """Edit and resend, committed once the new reply exists: the user's message takes the
+        new text and everything after it gives way to the new reply, in one transaction."""
+        assert user.id is not None
+        now = time.time()
+        with self._db:
+            row = self._db.execute(
+                "SELECT conversation_id, position FROM messages WHERE id = ?", (user.id,)
+            ).fetchone()
+            if row is None:
+                raise ConversationUnreadableError("the message being edited is gone")
+            cid, position = row
+            self._db.execute(
+                "DELETE FROM messages WHERE conversation_id = ? AND position > ?", (cid, position)
+            )
+            self._db.execute("UPDATE messages SET content = ? WHERE id = ?", (text, user.id))
+            self._insert(cid, reply, now)
+        user.content = text
+
+    def _touch(self, message_id: int, now: float) -> None:
         self._db.execute(
-            "UPDATE messages SET content = ?, origins = ?, stats = ? WHERE id = ?",
-            (
-                message.content,
-                json.dumps(message.origins),
-                json.dumps(message.stats) if message.stats is not None else None,
-                message.id,
-            ),
+            "UPDATE conversations SET updated = ? "
+            "WHERE id = (SELECT conversation_id FROM messages WHERE id = ?)",
+            (now, message_id),
         )
-        self._db.commit()
 
     def truncate_after(self, conversation_id: int, message_id: int, inclusive: bool = True) -> None:
-        """Drop a message (and everything after it): edit-and-resend and regenerate."""
+        """Drop a message (and everything after it)."""
         (position,) = self._db.execute("SELECT position FROM messages WHERE id = ?", (message_id,)).fetchone()
         op = ">=" if inclusive else ">"
         self._db.execute(
             f"DELETE FROM messages WHERE conversation_id = ? AND position {op} ?", (conversation_id, position)
         )
         self._db.commit()
+
+
+def _conversation(row: tuple[Any, ...]) -> Conversation:
+    cid, title, updated, model_key, draft_key, settings = row
+    return Conversation(cid, title, updated, model_key, draft_key, _json(settings, dict))
 
 
 def _tolerant(

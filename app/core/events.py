@@ -6,8 +6,11 @@ Streaming is a plain iterator of these small dataclasses; a consumer that stops 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import contextlib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
+from typing import Any
 
 
 class TokenOrigin(str, Enum):
@@ -89,6 +92,51 @@ class GenerationStats:
         out = asdict(self)
         out["stop_reason"] = self.stop_reason.value
         return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GenerationStats:
+        """Stats saved by to_dict (keys it does not know are left out; a value of the wrong
+        type takes the default), so a stored reply can be extended."""
+        out = cls()
+        for f in fields(cls):
+            value = data.get(f.name)
+            default = getattr(out, f.name)
+            if f.name == "stop_reason":
+                with contextlib.suppress(ValueError):
+                    out.stop_reason = StopReason(value)
+            elif f.name == "rounds":
+                if isinstance(value, list) and all(isinstance(r, list) and len(r) == 2 for r in value):
+                    out.rounds = [[int(d), int(a)] for d, a in value]
+            elif isinstance(default, (int, float)) and not isinstance(default, bool):
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    setattr(out, f.name, type(default)(value))
+            elif isinstance(value, (str, float, int)) and not isinstance(value, bool):
+                setattr(out, f.name, value)
+        return out
+
+    def merge(self, later: GenerationStats) -> GenerationStats:
+        """One reply generated in parts (Continue): counts and times add up, speed is the
+        whole reply's tokens over the time spent generating them, the first part's time to
+        first token and prompt stay, and the latest part says why it stopped."""
+        generation_time = self.generation_time + later.generation_time
+        predicted = self.predicted_tokens_count + later.predicted_tokens_count
+        return GenerationStats(
+            tokens_per_second=predicted / generation_time if generation_time > 0 else 0.0,
+            time_to_first_token=self.time_to_first_token,
+            generation_time=generation_time,
+            stop_reason=later.stop_reason,
+            prompt_tokens_count=self.prompt_tokens_count,
+            predicted_tokens_count=predicted,
+            draft_model=later.draft_model or self.draft_model,
+            total_draft_tokens_count=self.total_draft_tokens_count + later.total_draft_tokens_count,
+            accepted_draft_tokens_count=self.accepted_draft_tokens_count + later.accepted_draft_tokens_count,
+            rejected_draft_tokens_count=self.rejected_draft_tokens_count + later.rejected_draft_tokens_count,
+            ignored_draft_tokens_count=self.ignored_draft_tokens_count + later.ignored_draft_tokens_count,
+            verify_steps=self.verify_steps + later.verify_steps,
+            rounds=[*self.rounds, *later.rounds],
+            draft_note=later.draft_note if later.draft_model else self.draft_note,
+            baseline_tokens_per_second=later.baseline_tokens_per_second or self.baseline_tokens_per_second,
+        )
 
     @property
     def acceptance_rate(self) -> float | None:

@@ -6,11 +6,19 @@ server) has loaded are measured as they are, never loaded a second time; a draft
 load itself is freed once measured. Each candidate is measured under its own lease, so a
 chat reply or a server request can take its turn in between. It runs wherever it is called
 (the GUI calls it off its thread), reports progress and stops between runs when cancelled.
+
+Speeds on a shared computer wander: no draft is measured first and again last, and the gap
+between the two runs is the noise. A draft is recommended only when its gain exceeds that
+noise (and MIN_GAIN) and the main model accepted some of its tokens; otherwise the advice is
+"No draft". What was measured is remembered (`AdviceRecords`), so the draft dropdowns can
+warn about a draft measured as no faster.
 """
 
 from __future__ import annotations
 
+import contextlib
 import statistics
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,6 +26,8 @@ from pathlib import Path
 from app.core.request import DraftSettings, GenerationRequest, SamplingSettings
 from app.engines.drafting import PROMPT_LOOKUP_KEY, PROMPT_LOOKUP_NAME
 from app.engines.timing import measure_decode
+from app.library.atomic import read_cache, write_json_atomic
+from app.library.paths import cache_dir
 from app.runtime.errors import ClientGoneError
 from app.runtime.lease import CancelFlag, Lease
 from app.runtime.runtime import ModelRuntime
@@ -53,17 +63,38 @@ class AdvisorResult:
 @dataclass
 class Advice:
     results: list[AdvisorResult]
-    recommended: AdvisorResult | None
+    recommended: AdvisorResult | None  # None: no draft (or cancelled)
     cancelled: bool = False
+    noise: float = 0.0  # how far two runs without a draft differed (0.04: 4%)
 
     @property
     def summary(self) -> str:
         if self.cancelled:
             return "Stopped before every draft was measured."
+        noise = f" (measurement noise here: ±{100 * self.noise:.0f}%)" if self.noise else ""
         if self.recommended is None:
-            return "No draft made this model faster here: keep speculative decoding off (or on Auto)."
+            return (
+                "Recommended: No draft. No draft made this model faster by more than the "
+                f"measurement noise{noise}."
+            )
         r = self.recommended
-        return f"Recommended: {r.name}, {r.speedup:.2f}x the speed without a draft."
+        return f"Recommended: {r.name}, {r.speedup:.2f}x the speed without a draft{noise}."
+
+    def no_faster(self) -> dict[str, str]:
+        """Drafts measured as no faster than none: key -> why, for the dropdowns' warnings."""
+        if self.cancelled:
+            return {}
+        bar = gain_needed(self.noise)
+        return {
+            r.key: f"measured {r.speedup:.2f}x without a draft: no faster here"
+            for r in self.results
+            if r.key != NO_DRAFT and not (r.speedup >= bar and (r.acceptance or 0) > 0)
+        }
+
+
+def gain_needed(noise: float) -> float:
+    """The speed-up a draft must reach to count as faster: past MIN_GAIN and the noise."""
+    return max(MIN_GAIN, 1.0 + noise)
 
 
 def _decode(lease: Lease, prompt: str, settings: DraftSettings, max_tokens: int) -> tuple[float, int, int]:
@@ -122,7 +153,7 @@ def advise(
 ) -> Advice:
     """Measure no draft and each candidate on ADVISOR_PROMPTS; best first."""
     everyone = [Candidate(NO_DRAFT, "No draft"), *candidates]
-    total = len(everyone) * len(ADVISOR_PROMPTS)
+    total = (len(everyone) + 1) * len(ADVISOR_PROMPTS)  # no draft again at the end: the noise
     done = 0
     results: list[AdvisorResult] = []
     cancelled = False
@@ -138,8 +169,9 @@ def advise(
 
     main_ref = runtime.resolve(main_key)
     had_main = main_ref.key in runtime.loaded_keys()
+    baseline: list[list[float]] = []
     try:
-        for cand in everyone:
+        for cand in [*everyone, everyone[0]]:
             if stopped():
                 cancelled = True
                 break
@@ -153,6 +185,10 @@ def advise(
                 cancelled = True
                 break
             speeds, accepted, sent = measured
+            if cand.key == NO_DRAFT:
+                baseline.append(speeds)
+                if len(baseline) == 2:
+                    break
             results.append(
                 AdvisorResult(
                     cand.key,
@@ -164,13 +200,34 @@ def advise(
     finally:
         if not had_main:
             runtime.evict(main_ref.key, wait=False)
+    noise = _noise(baseline)
+    if len(baseline) == 2 and results and results[0].key == NO_DRAFT:  # both runs make the baseline
+        both = [statistics.mean(pair) for pair in zip(*baseline, strict=True)]
+        results[0].tokens_per_second = round(statistics.median(both), 2)
     base = next((r.tokens_per_second for r in results if r.key == NO_DRAFT), 0.0)
     for r in results:
         r.speedup = round(r.tokens_per_second / base, 3) if base else 1.0
     results.sort(key=lambda r: -r.tokens_per_second)
-    best = next((r for r in results if r.key != NO_DRAFT), None)
-    recommended = best if best is not None and best.speedup >= MIN_GAIN and not cancelled else None
-    return Advice(results, recommended, cancelled)
+    return Advice(results, None if cancelled else recommend(results, noise), cancelled, round(noise, 3))
+
+
+def recommend(results: list[AdvisorResult], noise: float) -> AdvisorResult | None:
+    """The fastest draft whose gain exceeds the noise and whose tokens the main model
+    accepted (a draft that never gets a token accepted cannot be faster: its "gain" is
+    noise); None for No draft."""
+    bar = gain_needed(noise)
+    ranked = sorted(results, key=lambda r: -r.tokens_per_second)
+    return next(
+        (r for r in ranked if r.key != NO_DRAFT and r.speedup >= bar and (r.acceptance or 0) > 0), None
+    )
+
+
+def _noise(baseline: list[list[float]]) -> float:
+    """The largest relative gap between the two no-draft runs of one prompt."""
+    if len(baseline) < 2:
+        return 0.0
+    gaps = [abs(a - b) / max((a + b) / 2, 1e-9) for a, b in zip(*baseline, strict=True)]
+    return max(gaps, default=0.0)
 
 
 def prompt_lookup_candidate() -> Candidate:
@@ -183,3 +240,36 @@ def library_candidates(runtime: ModelRuntime, main_key: str) -> list[Candidate]:
     return [prompt_lookup_candidate()] + [
         Candidate(o.entry.key, o.entry.name, Path(o.entry.path)) for o in report.compatible
     ]
+
+
+class AdviceRecords:
+    """What the advisor measured per main model, kept across sessions so a draft measured as
+    no faster carries a warning wherever drafts are listed."""
+
+    SCHEMA = 1
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or cache_dir() / "draft-advice.json"
+        self._data: dict[str, dict] = read_cache(
+            self.path, self.SCHEMA, "models", valid=lambda v: isinstance(v, dict)
+        )
+
+    def remember(self, main_key: str, advice: Advice) -> None:
+        if advice.cancelled:
+            return
+        self._data[main_key] = {
+            "when": time.time(),
+            "noise": advice.noise,
+            "no_faster": advice.no_faster(),
+            "results": [r.to_json() for r in advice.results],
+        }
+        # a cache: if it cannot be written, the warning is lost for the next session, nothing else
+        with contextlib.suppress(OSError):
+            write_json_atomic(self.path, {"schema": self.SCHEMA, "models": self._data})
+
+    def no_faster(self, main_key: str) -> dict[str, str]:
+        """Draft key -> why it is measured as no faster, for `main_key`."""
+        value = self._data.get(main_key, {}).get("no_faster")
+        if not isinstance(value, dict):
+            return {}
+        return {str(k): str(v) for k, v in value.items()}

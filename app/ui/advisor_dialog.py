@@ -1,12 +1,14 @@
 """ "Find the best draft": runs the draft advisor off the GUI thread with progress and cancel,
-then shows tok/s and acceptance per draft as a small chart, and saves the recommendation."""
+then shows tok/s and acceptance per draft as a small chart, and saves the recommendation
+(a draft, or No draft when none beat the noise it measured)."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPixmap
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
@@ -19,28 +21,43 @@ from PySide6.QtWidgets import (
 
 from app.core import model_settings
 from app.runtime import ModelRuntime
-from app.runtime.advisor import Advice, advise, library_candidates
+from app.runtime.advisor import NO_DRAFT, Advice, AdviceRecords, advise, library_candidates
+from app.ui.model_labels import base_label
 from app.ui.tasks import BackgroundTask
 from app.ui.theme import LIGHT, Theme
 
+BAR_WIDTH = 280
+VALUE_WIDTH = 150
 
-def advice_chart(advice: Advice, theme: Theme = LIGHT, width: int = 460, row: int = 22) -> QPixmap:
-    """One bar per candidate: length = tok/s, green share = acceptance."""
+
+def advice_chart(
+    advice: Advice, theme: Theme = LIGHT, font: QFont | None = None, names: Mapping[str, str] | None = None
+) -> QPixmap:
+    """One bar per candidate: length = tok/s, green share = acceptance. As wide as its longest
+    name needs: nothing is cut."""
+    font = font or QFont()
+    fm = QFontMetrics(font)
+    row = fm.height() + 10
+    names = names or {}
+    labels = [names.get(r.key) or r.name for r in advice.results]
+    label_w = max((fm.horizontalAdvance(t) for t in labels), default=40) + 16
+    width = label_w + BAR_WIDTH + VALUE_WIDTH
     pix = QPixmap(width, max(1, row * len(advice.results)))
     pix.fill(QColor(theme.surface))
     top = max((r.tokens_per_second for r in advice.results), default=1.0) or 1.0
     painter = QPainter(pix)
-    label_w = 190
-    for i, r in enumerate(advice.results):
+    painter.setFont(font)
+    for i, (r, label) in enumerate(zip(advice.results, labels, strict=True)):
         y = i * row
         painter.setPen(QColor(theme.text))
-        painter.drawText(4, y, label_w - 8, row, Qt.AlignmentFlag.AlignVCenter, r.name[:28])
-        w = int((width - label_w - 70) * r.tokens_per_second / top)
+        painter.drawText(4, y, label_w - 8, row, Qt.AlignmentFlag.AlignVCenter, label)
+        w = max(1, int(BAR_WIDTH * r.tokens_per_second / top))
         painter.fillRect(label_w, y + 4, w, row - 8, QColor(theme.chart_rejected))
         if r.acceptance is not None:
             painter.fillRect(label_w, y + 4, int(w * r.acceptance), row - 8, QColor(theme.chart_accepted))
+        value = f"{r.tokens_per_second:.1f} tok/s · {r.speedup:.2f}x"
         painter.drawText(
-            label_w + w + 6, y, 70, row, Qt.AlignmentFlag.AlignVCenter, f"{r.tokens_per_second:.1f}"
+            label_w + w + 6, y, VALUE_WIDTH + BAR_WIDTH - w - 6, row, Qt.AlignmentFlag.AlignVCenter, value
         )
     painter.end()
     return pix
@@ -48,24 +65,41 @@ def advice_chart(advice: Advice, theme: Theme = LIGHT, width: int = 460, row: in
 
 class AdvisorDialog(QDialog):
     saved = Signal(str)
+    measured = Signal(str)  # main model key: its drafts' warnings may have changed
 
     def __init__(
-        self, key: str, runtime: ModelRuntime, parent: QWidget | None = None, theme: Theme = LIGHT
+        self,
+        key: str,
+        runtime: ModelRuntime,
+        parent: QWidget | None = None,
+        theme: Theme = LIGHT,
+        labels: Mapping[str, str] | None = None,
+        records: AdviceRecords | None = None,
     ) -> None:
         super().__init__(parent)
         self.theme = theme
         self.setWindowTitle("Find the best draft")
         self.key = key
         self.defaults = runtime.defaults
+        self.records = records
         self.cancel = threading.Event()
         self.advice: Advice | None = None
         entry = runtime.library.entries[key]
-        self.title = QLabel(f"Measuring drafts for <b>{entry.name}</b> on code, prose and a list...")
+        self.labels = dict(labels or {})
+        self.model_name = self.labels.get(key) or base_label(entry)
+        self.title = QLabel(f"Measuring drafts for <b>{self.model_name}</b> on code, prose and a list...")
+        self.title.setObjectName("advisorHeading")
+        self.title.setWordWrap(True)
         self.progress = QProgressBar()
         self.chart = QLabel()
+        self.chart.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.summary = QLabel()
         self.summary.setWordWrap(True)
-        self.legend = QLabel("tok/s per draft; the green part is the share of draft tokens accepted")
+        self.legend = QLabel(
+            "tok/s per draft and the speed-up over no draft; the green part is the share of draft "
+            "tokens the main model accepted"
+        )
+        self.legend.setWordWrap(True)
         self.legend.hide()
         self.stop_button = QPushButton("Cancel")
         self.save_button = QPushButton("Save as default draft")
@@ -83,12 +117,15 @@ class AdvisorDialog(QDialog):
         for w in (self.title, self.progress, self.chart, self.legend, self.summary):
             layout.addWidget(w)
         layout.addLayout(buttons)
+        self.setMinimumWidth(520)
 
         engine = entry.engine
 
         def job(report: object) -> Advice:
             # Through the runtime: the chat's loaded models are measured as they are, not copied.
             candidates = library_candidates(runtime, key)
+            for c in candidates:
+                c.name = self.labels.get(c.key) or c.name
             settings = model_settings.draft_from(runtime.defaults.effective(key), engine)
             return advise(runtime, key, candidates, settings, progress=report, cancel=self.cancel)  # type: ignore[arg-type]
 
@@ -106,21 +143,41 @@ class AdvisorDialog(QDialog):
         self.advice = advice
         self.progress.hide()
         self.stop_button.setEnabled(False)
-        self.chart.setPixmap(advice_chart(advice, self.theme))
+        if advice.cancelled:
+            self.title.setText(f"Stopped: not every draft for <b>{self.model_name}</b> was measured")
+        else:
+            n = sum(1 for r in advice.results if r.key != NO_DRAFT)
+            self.title.setText(
+                f"Done: measured {n} draft{'s' if n != 1 else ''} (and no draft) for <b>{self.model_name}</b>"
+            )
+        names = {r.key: r.name for r in advice.results}
+        pix = advice_chart(advice, self.theme, self.font(), names)
+        self.chart.setPixmap(pix)
+        self.chart.setMinimumSize(pix.size())
         self.legend.show()
         self.summary.setText(advice.summary)
-        self.save_button.setEnabled(advice.recommended is not None)
+        if not advice.cancelled:
+            self.save_button.setEnabled(True)
+            if advice.recommended is None:
+                self.save_button.setText("Save “No draft” as default")
+            if self.records is not None:
+                self.records.remember(self.key, advice)
+                self.measured.emit(self.key)
+        self.adjustSize()
 
     def _on_failed(self, message: str) -> None:
         self.progress.hide()
         self.stop_button.setEnabled(False)
+        self.title.setText("The advisor stopped")
         self.summary.setText(f"The advisor stopped: {message}")
 
     def _on_save(self) -> None:
-        if self.advice is not None and self.advice.recommended is not None:
-            self.defaults.update(self.key, {"draft_model": self.advice.recommended.key})
-            self.saved.emit(self.key)
-            self.summary.setText(self.advice.summary + " Saved as this model's default draft.")
+        if self.advice is None or self.advice.cancelled:
+            return
+        chosen = self.advice.recommended.key if self.advice.recommended is not None else None
+        self.defaults.update(self.key, {"draft_model": chosen})
+        self.saved.emit(self.key)
+        self.summary.setText(self.advice.summary + " Saved as this model's default.")
 
     def closeEvent(self, event: object) -> None:
         self.cancel.set()

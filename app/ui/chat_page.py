@@ -1,6 +1,9 @@
 """The Chat page: conversations on the left, the transcript and composer in the middle, the
-config sidebar on the right. It turns user actions into requests for the engine worker and
-stores every finished or stopped reply.
+config sidebar on the right.
+
+It is a view of the chat session (app/chat/session.py): it shows the conversation the session
+shows, sends what the user does to the session, and streams the reply in flight, which
+belongs to the conversation it started in even while the user reads another.
 
 The side panels fold away (the sidebar first) when the page gets narrow, so the transcript
 keeps a readable width; the header's buttons open them again.
@@ -11,55 +14,67 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QGuiApplication, QKeySequence, QResizeEvent, QShortcut
-from PySide6.QtWidgets import (
-    QHBoxLayout,
-    QInputDialog,
-    QLabel,
-    QSplitter,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtGui import QGuiApplication, QResizeEvent
+from PySide6.QtWidgets import QHBoxLayout, QInputDialog, QLabel, QSplitter, QVBoxLayout, QWidget
 
-from app.chat.store import ChatStore, ConversationUnreadableError, StoredMessage
-from app.core import model_settings
-from app.core.events import GenerationResult, GenerationStats, StopReason
-from app.core.request import ChatMessage, GenerationRequest, Role
+from app.chat.session import (
+    CONTINUE,
+    DELETE,
+    EDIT,
+    REGENERATE,
+    SEND,
+    SWITCH_VERSION,
+    ChatSession,
+)
+from app.chat.store import ChatStore
+from app.core.events import GenerationResult
 from app.ui.chat_header import ChatHeader
+from app.ui.chat_hints import HintBar
+from app.ui.chat_replies import ChatReplies
 from app.ui.chat_view import ChatView
 from app.ui.composer import Composer
 from app.ui.conversation_panel import ConversationPanel
+from app.ui.message_card import NEXT, PREVIOUS
 from app.ui.message_model import MessageView
 from app.ui.preferences import Preferences
+from app.ui.reply_flight import Flight
 from app.ui.sidebar import ConfigSidebar
 from app.ui.stream_batch import StreamBatch
 from app.ui.theme import LIGHT, Theme
 
 SIDEBAR_FOLDS_BELOW = 1080  # page width under which the config sidebar folds away
 CONVERSATIONS_FOLD_BELOW = 760
+UNDO_SECONDS = 20
+# sidebar values a conversation keeps (the load settings belong to the model)
+CONVERSATION_SETTINGS_EXCLUDE = ("context_length", "gpu_offload", "draft_model")
 
 
 class ChatPage(QWidget):
     generateRequested = Signal(object)  # GenerationRequest
     stopRequested = Signal()
     replyFinished = Signal()
+    stateChanged = Signal()  # what the chat's actions can do may have changed
+    conversationShown = Signal(object)  # Conversation | None: the window offers its model
 
     def __init__(
-        self, store: ChatStore, preferences: Preferences | None = None, parent: QWidget | None = None
+        self,
+        store: ChatStore,
+        preferences: Preferences | None = None,
+        parent: QWidget | None = None,
+        session: ChatSession | None = None,
     ) -> None:
         super().__init__(parent)
         self.store = store
+        self.session = session or ChatSession(store)
         self.preferences = preferences or Preferences()
-        self.conversation_id: int | None = None
-        self.busy = False
-        self.model_loaded = False
         self.model_name = ""  # the loaded main model, as the user knows it
         self.draft_name = ""  # the draft in use ("" for none)
-        self._continuing: MessageView | None = None
-        self._stored_reply: StoredMessage | None = None
+        self.quiet = False  # the view already shows what the session just stored
+        self._shown_id: int | None = None
+        self._unsent: dict[int, str] = {}  # conversation -> what was typed there, not sent
 
         self.conversations = ConversationPanel()
-        self.conversations.conversationChosen.connect(self._on_conversation_selected)
+        self.conversations.conversationChosen.connect(self.open_conversation)
         self.conversations.searchChanged.connect(lambda _t: self.refresh_conversations())
         self.search = self.conversations.search
         self.conv_list = self.conversations.list
@@ -67,10 +82,10 @@ class ChatPage(QWidget):
         self.rename_button = self.conversations.rename_button
         self.delete_button = self.conversations.delete_button
         self.new_button.clicked.connect(self.new_conversation)
-        self.rename_button.clicked.connect(self._on_rename)
-        self.delete_button.clicked.connect(self._on_delete)
+        self.rename_button.clicked.connect(self.rename_conversation)
+        self.delete_button.clicked.connect(self.delete_conversation)
 
-        # centre: header (panels, the loaded pair), banner, transcript, composer
+        # centre: header (panels, the loaded pair), banner, transcript, hints, composer
         centre = QWidget()
         centre.setObjectName("chatCentre")
         self.header = ChatHeader()
@@ -78,7 +93,6 @@ class ChatPage(QWidget):
         self.sidebar_toggle = self.header.sidebar_toggle
         self.pair_label = self.header.pair_label
         self.pair_detail = self.header.pair_detail
-
         self.banner = QLabel()
         self.banner.setObjectName("errorBanner")
         self.banner.setWordWrap(True)
@@ -86,6 +100,12 @@ class ChatPage(QWidget):
         self.banner.hide()
         self.view = ChatView()
         self.view.actionRequested.connect(self._on_reply_action)
+        self.flight_hint = HintBar("flightHint")
+        self.flight_hint.add_button("show", "Show it", "Go to that conversation", self._show_flight)
+        self.flight_hint.add_button("stop", "Stop", "Stop that reply (Esc); what it wrote is kept", self.stop)
+        self.undo_hint = HintBar("undoHint")
+        self.undo_hint.add_button("undo", "Undo", "Bring the conversation back", self.undo_delete)
+        self.setup_hint = HintBar("setupHint")
         self.composer = Composer()
         self.prompt = self.composer.prompt
         self.send_button = self.composer.send_button
@@ -93,10 +113,14 @@ class ChatPage(QWidget):
         self.prompt.submitted.connect(self.send)
         self.send_button.clicked.connect(self.send)
         self.stop_button.clicked.connect(self.stop)
+        composer_col = QVBoxLayout()
+        for hint in (self.flight_hint, self.undo_hint, self.setup_hint):
+            composer_col.addWidget(hint)
+        composer_col.addWidget(self.composer)
         composer_row = QHBoxLayout()
         composer_row.setContentsMargins(16, 6, 16, 12)
         composer_row.addStretch(1)
-        composer_row.addWidget(self.composer, 100)
+        composer_row.addLayout(composer_col, 100)
         composer_row.addStretch(1)
         self.composer.setMaximumWidth(self.view.column_width())
         centre_l = QVBoxLayout(centre)
@@ -135,14 +159,50 @@ class ChatPage(QWidget):
         self.sidebar_toggle.toggled.connect(lambda on: self._show_panel(self.sidebar, on))
         self._folded: set[str] = set()  # panels folded by the width, reopened when it grows
         self._last_width = 0
+        self.replies = ChatReplies(self)
 
-        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.stop)
-        QShortcut(QKeySequence("Ctrl+N"), self, self.new_conversation)
-        QShortcut(QKeySequence("Ctrl+Shift+C"), self, self.copy_last_reply)
-        QShortcut(QKeySequence("Ctrl+R"), self, self.regenerate)
+        events = self.session.events
+        events.conversation.connect(self._on_conversation)
+        events.messages.connect(self._on_messages)
+        events.conversations.connect(self.refresh_conversations)
+        events.reply.connect(lambda _r: self.update_state())
+        events.pair.connect(lambda _m, _d: self.update_state())
+        events.problem.connect(self.show_error)
+        events.deleted.connect(self._on_deleted)
         self.set_theme(LIGHT)
         self.refresh_conversations()
-        self._update_buttons()
+        self.update_state()
+
+    # --- what the page says about the session -------------------------------------------------
+    @property
+    def conversation_id(self) -> int | None:
+        return self.session.conversation_id
+
+    @property
+    def busy(self) -> bool:
+        return self.session.reply is not None
+
+    @property
+    def model_loaded(self) -> bool:
+        return bool(self.session.model_key)
+
+    def why_not(self, action: str) -> str:
+        """Why a chat action cannot run now ("" when it can), for buttons, menus, tooltips."""
+        s = self.session
+        if action == "stop":
+            return "" if self.busy else "No reply is being written"
+        if action in ("previous_version", "next_version"):
+            last = s.last("assistant")
+            if last is None or last.versions < 2:
+                return "The last reply has one version (Regenerate makes another)"
+            edge = last.version == 0 if action == "previous_version" else last.version == last.versions - 1
+            return "No other version that way" if edge else s.why_not(SWITCH_VERSION)
+        if action == "copy_last":
+            return "" if s.last("assistant") else "There is no reply to copy yet"
+        if action in ("rename_chat", "focus_message", "new_chat"):
+            return ""
+        kinds = {"regenerate": REGENERATE, "continue": CONTINUE, "edit_last": EDIT, "delete_chat": DELETE}
+        return s.why_not(kinds.get(action, action))
 
     # --- look -------------------------------------------------------------------------------------
     def set_theme(self, theme: Theme) -> None:
@@ -150,10 +210,15 @@ class ChatPage(QWidget):
         self.composer.set_theme(theme)
         self.header.set_theme(theme)
 
-    def set_model_pair(self, main: str, draft: str) -> None:
+    def set_model_pair(
+        self, main: str, draft: str, main_key: str | None = None, draft_key: str | None = None
+    ) -> None:
         """What the next reply runs on: 'Main + Draft' at the top of the chat."""
         self.model_name, self.draft_name = main, draft
         self.header.set_pair(main, draft)
+        self.session.set_pair(
+            main_key if main_key is not None else main, draft_key if draft_key is not None else draft
+        )
 
     def _show_panel(self, panel: QWidget, on: bool) -> None:
         panel.setVisible(on)
@@ -185,142 +250,121 @@ class ChatPage(QWidget):
 
     # --- conversations ---------------------------------------------------------------------------
     def refresh_conversations(self) -> None:
-        self.conversations.fill(self.store.conversations(self.search.text().strip()), self.conversation_id)
+        replying = self.session.reply.conversation_id if self.session.reply else None
+        self.conversations.fill(
+            self.store.conversations(self.search.text().strip()), self.conversation_id, replying
+        )
 
     def open_latest_or_new(self) -> None:
-        convs = self.store.conversations()
-        if convs:
-            self.open_conversation(convs[0].id)
-        else:
-            self.new_conversation()
+        self.session.open_latest_or_new()
 
     def new_conversation(self) -> None:
-        if self.busy:
-            return
-        self.conversation_id = self.store.create_conversation()
-        self.view.set_messages([])
-        self.refresh_conversations()
+        self.session.new()
         self.prompt.setFocus()
 
     def open_conversation(self, conversation_id: int) -> None:
-        self.conversation_id = conversation_id
-        try:
-            stored = self.store.messages(conversation_id)
-        except ConversationUnreadableError as exc:  # shown in its place; the others still open
-            stored = []
-            self.show_error(str(exc))
-        if note := self.store.damage_note(conversation_id):
-            self.show_error(note)
-        self.view.set_messages(
-            [MessageView.from_stored(m.role, m.content, m.origins, m.stats) for m in stored]
-        )
+        if conversation_id != self.conversation_id:
+            self.session.open(conversation_id)
+
+    def _on_conversation(self, cid: int | None) -> None:
+        # what was typed and not sent stays with its conversation
+        if self._shown_id is not None:
+            self._unsent[self._shown_id] = self.prompt.toPlainText()
+        self._shown_id = cid
+        self.prompt.setPlainText(self._unsent.pop(cid, "") if cid is not None else "")
+        self.banner.hide()
+        self.setup_hint.hide()
+        self.view.end_edit()
+        self.compose()
         self.refresh_conversations()
+        self.conversationShown.emit(self.session.conversation)
 
-    def _on_conversation_selected(self, conversation_id: int) -> None:
-        if not self.busy and conversation_id != self.conversation_id:
-            self.open_conversation(conversation_id)
+    def _on_messages(self) -> None:
+        if not self.quiet:
+            self.compose()
+        self.update_state()
 
-    def _on_rename(self) -> None:
+    def compose(self) -> None:
+        """The shown conversation as stored, with the reply in flight in its place."""
+        views = [
+            MessageView.from_stored(m.role, m.content, m.origins, m.stats, m.id, m.version, m.versions)
+            for m in self.session.messages
+        ]
+        self.view.set_messages(self.replies.place(views))
+        self.replies.resume_on_screen()
+        self.update_state()
+
+    def rename_conversation(self) -> None:
         if self.conversation_id is None:
             return
-        title, ok = QInputDialog.getText(self, "Rename conversation", "Title:")
+        title, ok = QInputDialog.getText(self, "Rename conversation", "Title:", text=self.session.title)
         if ok and title.strip():
-            self.store.rename(self.conversation_id, title)
-            self.refresh_conversations()
+            self.session.rename(title)
 
-    def _on_delete(self) -> None:
-        if self.conversation_id is None or self.busy:
+    def delete_conversation(self) -> None:
+        why = self.why_not("delete_chat")
+        if why:
+            self.show_error(why)
             return
-        self.store.delete(self.conversation_id)
-        self.conversation_id = None
-        self.open_latest_or_new()
+        self.session.delete()
+
+    def _on_deleted(self, _cid: int, title: str) -> None:
+        self.undo_hint.say(f"Deleted “{title}”.", UNDO_SECONDS)
+
+    def undo_delete(self) -> None:
+        self.undo_hint.hide()
+        self.session.undo_delete()
 
     # --- sending -------------------------------------------------------------------------------
     def show_error(self, message: str) -> None:
         self.banner.setText(message)
         self.banner.show()
 
-    def _request(self) -> GenerationRequest:
+    def conversation_settings(self) -> dict[str, Any]:
         values = self.sidebar.values()
-        messages: list[ChatMessage] = []
-        if values.get("system_prompt"):
-            messages.append(ChatMessage(Role.SYSTEM, values["system_prompt"]))
-        for m in self.view.messages:
-            if m is not self._continuing:
-                messages.append(ChatMessage(Role(m.role), m.text))
-        if self._continuing is not None:
-            messages.append(ChatMessage(Role.ASSISTANT, self._continuing.text))
-        return GenerationRequest(
-            messages=tuple(messages),
-            max_tokens=int(values["max_tokens"]),
-            sampling=model_settings.sampling_from(values),
-            draft=model_settings.draft_from(values, self.sidebar.engine),
-        )
-
-    def _start(self) -> None:
-        self.banner.hide()
-        request = self._request()
-        self.busy = True
-        self.view.begin_stream(self._continuing, title=self.model_name, with_draft=bool(self.draft_name))
-        self._update_buttons()
-        self.generateRequested.emit(request)
+        return {k: v for k, v in values.items() if k not in CONVERSATION_SETTINGS_EXCLUDE}
 
     def send(self) -> None:
         text = self.prompt.toPlainText().strip()
-        if not text or self.busy:
+        if not text:
             return
-        if not self.model_loaded:
-            self.show_error("Load a model first (Ctrl+L).")
-            return
-        if self.conversation_id is None:
-            self.new_conversation()
-        assert self.conversation_id is not None
-        self.store.add_message(self.conversation_id, StoredMessage("user", text))
-        if not self.view.messages:
-            self.store.rename(self.conversation_id, text[:40])
-            self.refresh_conversations()
-        self.view.add_message(MessageView("user", text))
-        self.prompt.clear()
-        self._continuing = None
-        self._start()
+        if self.replies.begin(SEND, text) is not None:
+            self.prompt.clear()
 
     def regenerate(self) -> None:
-        if self.busy or not self.model_loaded or self.conversation_id is None:
-            return
-        stored = self.store.messages(self.conversation_id)
-        if not stored or stored[-1].role != "assistant" or stored[-1].id is None:
-            return
-        self.store.truncate_after(self.conversation_id, stored[-1].id)
-        self.view.remove_last()
-        self._continuing = None
-        self._start()
+        self.replies.begin(REGENERATE)
 
     def continue_reply(self) -> None:
-        if self.busy or not self.model_loaded or self.conversation_id is None:
-            return
-        if not self.view.messages or self.view.messages[-1].role != "assistant":
-            return
-        stored = self.store.messages(self.conversation_id)
-        self._stored_reply = stored[-1] if stored and stored[-1].role == "assistant" else None
-        self._continuing = self.view.messages[-1]
-        self._start()
+        self.replies.begin(CONTINUE)
 
     def edit_last(self) -> None:
-        if self.busy or self.conversation_id is None:
+        """Your last message becomes editable where it stands; nothing changes until the new
+        reply is committed."""
+        why = self.session.why_not(EDIT)
+        if why:
+            self.show_error(why)
             return
-        stored = self.store.messages(self.conversation_id)
-        users = [m for m in stored if m.role == "user"]
-        if not users or users[-1].id is None:
-            return
-        self.store.truncate_after(self.conversation_id, users[-1].id)
-        self.open_conversation(self.conversation_id)
-        self.prompt.setPlainText(users[-1].content)
-        self.prompt.setFocus()
+        card = self.view.begin_edit()
+        if card is not None and card.editor is not None:
+            card.editor.submitted.connect(self._on_edit_submitted)
+            card.editor.cancelled.connect(self.view.end_edit)
+
+    def _on_edit_submitted(self, text: str) -> None:
+        self.view.end_edit()
+        self.replies.begin(EDIT, text)
 
     def copy_last_reply(self) -> None:
-        replies = [m for m in self.view.messages if m.role == "assistant"]
-        if replies:
-            QGuiApplication.clipboard().setText(replies[-1].text)
+        last = self.session.last("assistant")
+        if last is not None:
+            QGuiApplication.clipboard().setText(last.content)
+
+    def show_version(self, step: int) -> None:
+        last = self.session.last("assistant")
+        if last is not None and last.id is not None and 0 <= last.version + step < last.versions:
+            self.session.select_version(last.id, last.version + step)
+
+    def focus_message(self) -> None:
+        self.prompt.setFocus()
 
     def _on_reply_action(self, key: str, message: MessageView) -> None:
         if key == "copy":
@@ -331,61 +375,58 @@ class ChatPage(QWidget):
             self.regenerate()
         elif key == "continue":
             self.continue_reply()
+        elif key in (PREVIOUS, NEXT) and message.id is not None:
+            self.session.select_version(message.id, message.version + (1 if key == NEXT else -1))
 
     def stop(self) -> None:
         if self.busy:
             self.stopRequested.emit()
 
-    # --- results from the worker -------------------------------------------------------------
+    # --- the reply in flight (see ChatReplies) ------------------------------------------------------
+    @property
+    def flight(self) -> Flight | None:
+        return self.replies.flight
+
+    def _show_flight(self) -> None:
+        if self.flight is not None:
+            self.open_conversation(self.flight.reply.conversation_id)
+
     def on_tokens(self, batch: StreamBatch) -> None:
-        self.view.append_batch(batch)
+        self.replies.on_tokens(batch)
 
     def on_finished(self, result: GenerationResult | None) -> None:
-        if not self.busy:
-            return  # a reply already saved as stopped (the window is closing)
-        stats = result.stats.to_dict() if result is not None else None
-        if result is not None and result.error:
-            self.show_error(f"Generation stopped: {result.error}")
-        self._finish(stats)
+        self.replies.on_finished(result)
 
     def on_failed(self, message: str) -> None:
-        self.show_error(message)
-        if self.busy:
-            self._finish(None, discard_if_empty=True)
-
-    def _finish(self, stats: dict[str, Any] | None, discard_if_empty: bool = False) -> None:
-        if stats is not None:
-            stats["model_name"] = self.model_name
-            if stats.get("draft_model") and self.draft_name:
-                stats["draft_name"] = self.draft_name
-        message = self.view.end_stream(stats)
-        self.busy = False
-        if message is not None and self.conversation_id is not None:
-            if discard_if_empty and not message.text and self._continuing is None:
-                self.view.remove_last()
-            elif self._continuing is not None and self._stored_reply is not None:
-                self._stored_reply.content = message.text
-                self._stored_reply.origins = message.origins
-                self._stored_reply.stats = message.stats_for_storage()
-                self.store.update_message(self._stored_reply)
-            else:
-                self.store.add_message(
-                    self.conversation_id,
-                    StoredMessage("assistant", message.text, message.origins, message.stats_for_storage()),
-                )
-        self._continuing = None
-        self._stored_reply = None
-        self._update_buttons()
-        self.replyFinished.emit()
+        self.replies.on_failed(message)
 
     def save_partial(self) -> None:
-        """The window is closing mid-reply: keep what arrived, marked as stopped."""
-        if not self.busy or self.view.streaming is None:
-            return
-        self._finish(GenerationStats(stop_reason=StopReason.CANCELLED).to_dict())
+        """The window is closing mid-reply: keep what arrived, with the stats measured so far."""
+        self.replies.save_partial()
 
-    def _update_buttons(self) -> None:
-        self.composer.set_busy(self.busy)
-        self.view.set_busy(self.busy)
-        for b in (self.new_button, self.delete_button):
-            b.setEnabled(not self.busy)
+    # --- state of the buttons ------------------------------------------------------------------------
+    def _reasons(self) -> dict[str, str]:
+        s = self.session
+        return {
+            "edit": s.why_not(EDIT),
+            "regenerate": s.why_not(REGENERATE),
+            "continue": s.why_not(CONTINUE),
+            "versions": s.why_not(SWITCH_VERSION),
+        }
+
+    def update_state(self) -> None:
+        s = self.session
+        here = s.replying_here
+        self.composer.set_busy(here)
+        self.composer.set_why_not("" if here else s.why_not(SEND))
+        self.view.set_action_reasons(self._reasons())
+        why_delete = s.why_not(DELETE)
+        self.delete_button.setEnabled(not why_delete)
+        self.delete_button.setToolTip(why_delete or "Delete this conversation (Undo brings it back)")
+        self.rename_button.setEnabled(s.conversation_id is not None)
+        self.rename_button.setToolTip("Rename this conversation (F2)")
+        if s.replying_elsewhere and s.reply is not None:
+            self.flight_hint.say(f"A reply is being written in “{s.reply.title}”.")
+        else:
+            self.flight_hint.hide()
+        self.stateChanged.emit()

@@ -48,6 +48,7 @@ class ChatView(QScrollArea):
         self.live = LiveStats()
         self._with_draft = False
         self._busy = False
+        self._reasons: dict[str, str] = {}  # action -> why it cannot run now
         self._stick = True
 
         canvas = QWidget()
@@ -91,6 +92,9 @@ class ChatView(QScrollArea):
     def _fit_card(self, card: MessageCard, width: int) -> None:
         if card.message.role != "user":
             return
+        if card.editor is not None:
+            card.setFixedWidth(width)
+            return
         fm = card.body.fontMetrics()
         longest = max((fm.horizontalAdvance(line) for line in card.message.text.split("\n")), default=0)
         card.setFixedWidth(max(160, min(int(width * 0.85), longest + 48)))
@@ -114,6 +118,7 @@ class ChatView(QScrollArea):
         self.streaming = None
         for m in messages:
             self._add_card(m)
+        self.empty.setVisible(not messages)
         self._update_actions()
         self._stick = True
         self._scroll_to_end()
@@ -178,10 +183,15 @@ class ChatView(QScrollArea):
 
     # --- streaming ------------------------------------------------------------------------------
     def begin_stream(
-        self, continuing: MessageView | None = None, title: str = "", with_draft: bool = False
+        self,
+        continuing: MessageView | None = None,
+        title: str = "",
+        with_draft: bool = False,
+        live: LiveStats | None = None,
     ) -> MessageView:
-        """Start a reply; with `continuing`, the last assistant message grows instead."""
-        self.live = LiveStats()
+        """Start a reply; with `continuing`, the last assistant message grows instead. `live`:
+        the reply's running numbers when it started earlier (shown again after a switch)."""
+        self.live = live if live is not None else LiveStats()
         self._with_draft = with_draft
         self._busy = True
         if continuing is not None and self.messages and self.messages[-1] is continuing:
@@ -233,6 +243,11 @@ class ChatView(QScrollArea):
         self._busy = busy
         self._update_actions()
 
+    def set_action_reasons(self, reasons: dict[str, str]) -> None:
+        """Why each action cannot run now ("" or absent when it can): shown disabled, saying why."""
+        self._reasons = dict(reasons)
+        self._update_actions()
+
     def _update_actions(self) -> None:
         last_user = max((i for i, m in enumerate(self.messages) if m.role == "user"), default=-1)
         last = len(self.messages) - 1
@@ -240,12 +255,38 @@ class ChatView(QScrollArea):
             keys: set[str] = set()
             if m is not self.streaming:
                 keys.add("copy")
-            if not self._busy:
-                if m.role == "user" and i == last_user:
+            if self.streaming is None:  # mid-reply there is nothing to edit or retry yet
+                if m.role == "user" and i == last_user and card.editor is None:
                     keys.add("edit")
                 if m.role == "assistant" and i == last:
                     keys |= {"regenerate", "continue"}
-            card.set_actions(keys)
+            card.set_actions(keys, self._reasons)
+
+    def set_reading(self, seconds: float) -> None:
+        """The reply has not started: the model is still reading the conversation."""
+        if self.streaming is not None and self.cards:
+            self.cards[-1].set_reading(seconds)
+
+    def begin_edit(self) -> MessageCard | None:
+        """Your last message becomes an editor where it stands."""
+        last_user = max((i for i, m in enumerate(self.messages) if m.role == "user"), default=-1)
+        if last_user < 0:
+            return None
+        card = self.cards[last_user]
+        card.begin_edit()
+        card.setFixedWidth(self.column.width())
+        self._update_actions()
+        return card
+
+    def end_edit(self) -> None:
+        for card in self.cards:
+            if card.editor is not None:
+                card.end_edit()
+                self._fit_card(card, self.column.width())
+        self._update_actions()
+
+    def editing(self) -> MessageCard | None:
+        return next((c for c in self.cards if c.editor is not None), None)
 
     # --- scrolling --------------------------------------------------------------------------------
     def _on_range_changed(self, _lo: int, hi: int) -> None:

@@ -37,7 +37,9 @@ class ConversationPanel(QWidget):
         self.new_button = QPushButton("New chat")
         self.new_button.setToolTip("New chat (Ctrl+N)")
         self.rename_button = QPushButton("Rename")
+        self.rename_button.setToolTip("Rename this conversation (F2)")
         self.delete_button = QPushButton("Delete")
+        self.delete_button.setToolTip("Delete this conversation (Undo brings it back)")
         buttons = QHBoxLayout()
         buttons.addWidget(self.rename_button)
         buttons.addWidget(self.delete_button)
@@ -48,13 +50,22 @@ class ConversationPanel(QWidget):
         layout.addWidget(self.list, 1)
         layout.addLayout(buttons)
 
-    def fill(self, conversations: Iterable[Conversation], current: int | None) -> None:
+    def fill(
+        self, conversations: Iterable[Conversation], current: int | None, replying: int | None = None
+    ) -> None:
+        """The list, the conversation shown selected; the one a reply is being written in is
+        in italics and says so."""
         self.list.blockSignals(True)
         self.list.clear()
         for conv in conversations:
             item = QListWidgetItem(conv.title)
             item.setData(Qt.ItemDataRole.UserRole, conv.id)
             item.setToolTip(conv.title)
+            if conv.id == replying:
+                font = item.font()
+                font.setItalic(True)
+                item.setFont(font)
+                item.setToolTip(f"{conv.title}\nA reply is being written here")
             self.list.addItem(item)
             if conv.id == current:
                 self.list.setCurrentItem(item)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import traceback
 from pathlib import Path
 
@@ -22,27 +21,17 @@ from PySide6.QtWidgets import (
 )
 
 from app import __version__
-from app.library.atomic import write_json_atomic
-from app.library.paths import config_dir
-from app.ui.model_picker import display_path
+from app.ui.app_state import AppState
+from app.ui.model_labels import display_path
 from app.ui.theme import LIGHT
-
-STATE_FILE = "app-state.json"
-
-
-def _state_path() -> Path:
-    return config_dir() / STATE_FILE
 
 
 def first_run() -> bool:
-    try:
-        return not json.loads(_state_path().read_text(encoding="utf-8")).get("welcomed")
-    except (OSError, ValueError, AttributeError):
-        return True
+    return not AppState().welcomed
 
 
 def mark_welcomed() -> None:
-    write_json_atomic(_state_path(), {"welcomed": True})
+    AppState().mark_welcomed()
 
 
 class WelcomeDialog(QDialog):

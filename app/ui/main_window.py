@@ -1,15 +1,17 @@
-"""The main window: navigation, the model picker, and the wiring between pages, the library
-and the engine thread."""
+"""The main window: navigation, the model bar, the menus (from the shortcut registry), and the
+wiring between pages, the library and the engine thread. Which models the chat runs on is
+the model controller's (app/ui/model_loading.py)."""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSize, Qt, QThread, Signal
-from PySide6.QtGui import QActionGroup, QCloseEvent, QIcon, QKeySequence, QShortcut
+from PySide6.QtCore import QCoreApplication, QSize, Qt, QThread, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QIcon
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -17,6 +19,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QMenu,
     QProgressBar,
     QPushButton,
     QStackedWidget,
@@ -26,11 +29,9 @@ from PySide6.QtWidgets import (
 
 from app import __version__
 from app.chat.store import ChatStore
-from app.engines.drafting import PROMPT_LOOKUP_KEY, PROMPT_LOOKUP_NAME
 from app.library.atomic import file_warnings
-from app.library.bundled import bundled_model_path, ensure_bundled_model
-from app.library.compat_index import CompatibilityIndex, DraftReport
-from app.library.entry import ModelEntry
+from app.library.bundled import ensure_bundled_model
+from app.library.compat_index import CompatibilityIndex
 from app.library.library import ModelLibrary
 from app.library.model_defaults import ModelDefaultsStore
 from app.runtime import ModelRuntime
@@ -38,16 +39,18 @@ from app.ui.advisor_dialog import AdvisorDialog
 from app.ui.chat_page import ChatPage
 from app.ui.dialogs import show_about
 from app.ui.icons import icon
-from app.ui.model_picker import ModelPicker, short_label
+from app.ui.model_loading import ModelController
+from app.ui.model_picker import ModelPicker
 from app.ui.models_page import ModelsPage
 from app.ui.notice_banner import NoticeBanner
 from app.ui.preferences import Preferences
 from app.ui.resources import RESOURCES
 from app.ui.server_page import ServerPage
+from app.ui.shortcuts import BY_ACTION, build_actions, set_why_not
 from app.ui.tasks import BackgroundTask, track
 from app.ui.theme import Theme
 from app.ui.theming import THEME_CHOICES, ThemeManager
-from app.ui.worker import EngineWorker, LoadJob
+from app.ui.worker import EngineWorker
 
 log = logging.getLogger(__name__)
 
@@ -82,11 +85,8 @@ class MainWindow(QMainWindow):
         self.defaults = defaults or ModelDefaultsStore()
         self.index = CompatibilityIndex(self.library)
         self.auto_load = auto_load
-        self.loaded_key = ""
-        self.draft_key = ""  # the draft the worker uses now ("" for none)
         self._tasks: list[BackgroundTask] = []
         self._dialogs: list[AdvisorDialog] = []
-        self.load_failures: dict[str, str] = {}  # key -> why it did not load (this session)
         self.preferences = preferences or Preferences()
         self.themes = ThemeManager(self.preferences, self)
 
@@ -119,6 +119,7 @@ class MainWindow(QMainWindow):
         self.progress.hide()
         self.status = QLabel("No model loaded")
         self.status.setObjectName("modelStatus")
+        self.status.setWordWrap(True)
         self.model_combo.setMaximumWidth(620)
         top_l.addStretch(1)
         top_l.addWidget(self.model_combo, 3)
@@ -162,25 +163,17 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         # wiring
+        self.loader = ModelController(self)
         w = self.worker
-        w.modelLoading.connect(self._on_model_loading)
-        w.loadProgress.connect(self._on_load_progress)
-        w.modelLoaded.connect(self._on_model_loaded)
-        w.modelEjected.connect(self._on_model_ejected)
-        w.draftChanged.connect(self._on_draft_changed)
-        w.draftRejected.connect(self._on_draft_rejected)
         w.tokensArrived.connect(self.chat.on_tokens)
         w.generationFinished.connect(self.chat.on_finished)
         w.failed.connect(self._on_worker_failed)
-        w.loadFailed.connect(self._on_load_failed)
         self.chat.generateRequested.connect(self.sig_generate)
         self.chat.stopRequested.connect(self.worker.cancel.set)
-        self.chat.sidebar.draftSelected.connect(self._on_draft_selected)
         self.models.useInChat.connect(self._on_use_in_chat)
         self.models.draftsWanted.connect(self._compute_drafts_for_models_page)
-        self.models.defaultsChanged.connect(self._on_defaults_changed)
+        self.models.defaultsChanged.connect(self.loader.on_defaults_changed)
         self.models.adviceWanted.connect(self.open_advisor)
-        QShortcut(QKeySequence("Ctrl+L"), self, self._on_ctrl_l)
         self._build_menus()
         self.themes.changed.connect(self._on_theme_changed)
         self.themes.apply(force=True)
@@ -195,15 +188,33 @@ class MainWindow(QMainWindow):
         self.notices.show_messages(store_notice + file_warnings())
 
     def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        file_menu.addAction("&New chat", QKeySequence("Ctrl+N"), self.chat.new_conversation)
-        file_menu.addAction("&Add models folder...", self._on_add_folder)
-        file_menu.addAction("&Import model file...", self._on_import_model)
-        file_menu.addAction("&Rescan models", self.refresh_library)
-        file_menu.addSeparator()
-        file_menu.addAction("&Quit", QKeySequence("Ctrl+Q"), self.close)
-        view_menu = self.menuBar().addMenu("&View")
-        theme_menu = view_menu.addMenu("&Theme")
+        chat = self.chat
+        handlers: dict[str, Callable[[], object]] = {
+            "new_chat": chat.new_conversation,
+            "add_folder": self._on_add_folder,
+            "import_model": self._on_import_model,
+            "rescan": self.refresh_library,
+            "quit": self.close,
+            "choose_model": self._on_ctrl_l,
+            "stop": chat.stop,
+            "regenerate": chat.regenerate,
+            "continue": chat.continue_reply,
+            "edit_last": chat.edit_last,
+            "previous_version": lambda: chat.show_version(-1),
+            "next_version": lambda: chat.show_version(1),
+            "copy_last": chat.copy_last_reply,
+            "rename_chat": chat.rename_conversation,
+            "delete_chat": chat.delete_conversation,
+            "focus_message": chat.focus_message,
+            "toggle_conversations": chat.conversations_toggle.toggle,
+            "toggle_settings": chat.sidebar_toggle.toggle,
+            "about": lambda: show_about(self),
+        }
+        actions, menus = build_actions(self, handlers)
+        self.menu_actions: dict[str, QAction] = actions
+        view_menu = menus["View"]
+        theme_menu = QMenu("&Theme", view_menu)
+        view_menu.insertMenu(self.menu_actions["toggle_conversations"], theme_menu)
         group = QActionGroup(self)
         self.theme_actions = {}
         for choice, title in THEME_CHOICES:
@@ -213,12 +224,14 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda _c=False, c=choice: self.themes.set_choice(c))
             group.addAction(action)
             self.theme_actions[choice] = action
-        view_menu.addAction(
-            "Show &conversations", QKeySequence("Ctrl+Shift+L"), self.chat.conversations_toggle.toggle
-        )
-        view_menu.addAction("Show &settings", QKeySequence("Ctrl+Shift+S"), self.chat.sidebar_toggle.toggle)
-        help_menu = self.menuBar().addMenu("&Help")
-        help_menu.addAction("&About Specula", lambda: show_about(self))
+        chat.stateChanged.connect(self._update_actions)
+        self._update_actions()
+
+    def _update_actions(self) -> None:
+        """Every chat action enabled only when it can act, saying why when it cannot."""
+        for name, action in self.menu_actions.items():
+            if BY_ACTION[name].menu == "Chat" and name != "choose_model":
+                set_why_not(action, BY_ACTION[name], self.chat.why_not(name))
 
     def _on_theme_changed(self, theme: Theme) -> None:
         self.chat.set_theme(theme)
@@ -228,18 +241,6 @@ class MainWindow(QMainWindow):
         for row in range(self.nav.count()):
             item = self.nav.item(row)
             item.setIcon(icon(str(item.data(Qt.ItemDataRole.UserRole)), theme.nav_text))
-
-    def _update_pair(self) -> None:
-        """The picker's marks and the chat's 'Main + Draft' line, after any load or draft change."""
-        main = self.library.entries.get(self.loaded_key) if self.loaded_key else None
-        draft_key = self.draft_key
-        draft = self.library.entries.get(draft_key) if draft_key else None
-        draft_name = (
-            PROMPT_LOOKUP_NAME if draft_key == PROMPT_LOOKUP_KEY else (short_label(draft) if draft else "")
-        )
-        self.model_combo.set_loaded(self.loaded_key, draft_key if draft else "")
-        self.eject_button.setEnabled(bool(self.loaded_key))
-        self.chat.set_model_pair(short_label(main) if main else "", draft_name)
 
     def _on_add_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Add a models folder")
@@ -256,11 +257,11 @@ class MainWindow(QMainWindow):
             return self.library.import_model(Path(path), report)
 
         self.progress.show()
-        task = self._run(job, lambda _e: self._on_library_scanned(None))
+        task = self.run_task(job, lambda _e: self._on_library_scanned(None))
         task.progressed.connect(self._on_progress)
 
     # --- background work ---------------------------------------------------------------------
-    def _run(
+    def run_task(
         self, func: Callable[[Callable[[int, int], None]], Any], done: Callable[[Any], None]
     ) -> BackgroundTask:
         task = BackgroundTask(func, self)
@@ -278,9 +279,6 @@ class MainWindow(QMainWindow):
         self.progress.setValue(int(100 * done / max(total, 1)))
         self.bundledProgress.emit(done, total)
 
-    def _on_load_progress(self, fraction: float) -> None:
-        self.progress.setValue(int(fraction * 100))
-
     def refresh_library(self, prepare_bundled: bool = False) -> None:
         def job(report: Callable[[int, int], None]) -> Any:
             if prepare_bundled:
@@ -288,114 +286,37 @@ class MainWindow(QMainWindow):
             self.library.rescan()
             return True
 
-        self.status.setText("Looking for models...")
+        self.loader.say("Looking for models...")
         if prepare_bundled:
             self.progress.show()
-        task = self._run(job, self._on_library_scanned)
+        task = self.run_task(job, self._on_library_scanned)
         task.progressed.connect(self._on_progress)
 
     def _on_library_scanned(self, _result: Any) -> None:
         self.progress.hide()
         self.show_file_notices()
-        entries = self.library.entries
-        self.load_failures = {k: v for k, v in self.load_failures.items() if k in entries}
-        self.models.set_library(entries, self.library.problems, self.load_failures)
-        self.model_combo.set_entries(entries.values(), self.loaded_key)
-        self._update_pair()
-        if not self.loaded_key:
-            self.status.setText(f"{len(entries)} models found. Choose one to load it (Ctrl+L).")
+        self.loader.on_library_scanned()
         self.libraryReady.emit()
-        if self.auto_load and not self.loaded_key and entries:
-            bundled = next((k for k, e in entries.items() if Path(e.path) == bundled_model_path()), None)
-            self.load_key(bundled or next(iter(sorted(entries))))
 
-    # --- loading -------------------------------------------------------------------------------
+    # --- loading (see ModelController) -----------------------------------------------------------
+    @property
+    def loaded_key(self) -> str:
+        return self.loader.loaded_key
+
+    @property
+    def draft_key(self) -> str:
+        return self.loader.draft_key
+
+    @property
+    def load_failures(self) -> dict[str, str]:
+        return self.loader.load_failures
+
+    def load_key(self, key: str, draft: str | None = None) -> None:
+        self.loader.load_key(key, draft)
+
     def _on_ctrl_l(self) -> None:
         self.model_combo.setFocus()
         self.model_combo.showPopup()
-
-    def load_key(self, key: str) -> None:
-        entry = self.library.entries.get(key)
-        if entry is None:
-            self.chat.show_error(f"{key} is no longer in the library.")
-            return
-        if self.chat.busy:
-            self.chat.show_error("Stop the current reply before loading another model.")
-            return
-        values = self.defaults.effective(key)
-        self.model_combo.select(key)
-        self.sig_load.emit(
-            LoadJob(Path(entry.path), key, int(values["context_length"]), int(values["gpu_offload"]))
-        )
-
-    def _on_model_loading(self, key: str) -> None:
-        self.chat.model_loaded = False
-        self.progress.setValue(0)
-        self.progress.show()
-        self.status.setText(f"Loading {key}...")
-        self.model_combo.setEnabled(False)
-
-    def _on_model_loaded(self, key: str, name: str) -> None:
-        self.loaded_key = key
-        self.progress.hide()
-        self.model_combo.setEnabled(True)
-        self.status.setText("")  # the picker marks the loaded model
-        self.modelReady.emit(key)
-        self.chat.model_loaded = True
-        entry = self.library.entries.get(key)
-        self.chat.sidebar.set_values(self.defaults.effective(key))
-        self.chat.sidebar.set_engine(entry.engine if entry else "llama.cpp")
-        self.chat.sidebar.set_identifying()
-        self.draft_key = ""  # loading a model unloads the draft
-        self._update_pair()
-        self._run(lambda _r: self.index.drafts_for(key), self._on_chat_drafts_ready)
-
-    def _on_chat_drafts_ready(self, report: DraftReport) -> None:
-        if report.main.key != self.loaded_key:
-            return
-        saved = self.defaults.effective(self.loaded_key).get("draft_model") or ""
-        self.chat.sidebar.set_report(report, select=saved)
-        self.draftReportReady.emit(report)
-        selected = self.chat.sidebar.selected_draft()
-        self._on_draft_selected(selected)
-
-    def _on_model_ejected(self) -> None:
-        self.loaded_key = ""
-        self.progress.hide()
-        self.model_combo.setEnabled(True)
-        self.chat.model_loaded = False
-        self.chat.sidebar.set_no_model()
-        self.status.setText("No model loaded")
-        self.model_combo.select("")
-        self.draft_key = ""
-        self._update_pair()
-
-    def _draft_job(self, key: str) -> LoadJob | None:
-        if key == PROMPT_LOOKUP_KEY:
-            return LoadJob(Path(), key, 0, 0)
-        entry: ModelEntry | None = self.library.entries.get(key) if key else None
-        if entry is None:
-            return None
-        values = self.defaults.effective(self.loaded_key)
-        return LoadJob(Path(entry.path), key, int(values["context_length"]), int(values["gpu_offload"]))
-
-    def _on_draft_selected(self, key: str) -> None:
-        """Queued behind any reply in progress: a switch applies to the next reply."""
-        self.sig_set_draft.emit(self._draft_job(key))
-
-    def _on_draft_changed(self, key: str) -> None:
-        self.draft_key = key
-        self._update_pair()
-        self.draftReady.emit(key)
-
-    def _on_draft_rejected(self, key: str) -> None:
-        if self.chat.sidebar.selected_draft() == key:
-            self.chat.sidebar.select_draft("")
-
-    def _on_load_failed(self, key: str, reason: str) -> None:
-        """Mark the model in My Models; the app keeps running with nothing loaded."""
-        self.load_failures[key] = reason
-        self.models.set_library(self.library.entries, self.library.problems, self.load_failures)
 
     def _on_worker_failed(self, message: str) -> None:
         self.progress.hide()
@@ -404,36 +325,47 @@ class MainWindow(QMainWindow):
 
     # --- My Models -----------------------------------------------------------------------------
     def _compute_drafts_for_models_page(self, key: str) -> None:
-        self._run(lambda _r: self.index.drafts_for(key), self.models.set_draft_report)
+        self.run_task(lambda _r: self.index.drafts_for(key), self.loader.models_page_report)
 
     def open_advisor(self, key: str) -> AdvisorDialog | None:
         if not key or key not in self.library.entries:
             return None
-        dialog = AdvisorDialog(key, self.runtime, self, theme=self.themes.theme)
+        dialog = AdvisorDialog(
+            key,
+            self.runtime,
+            self,
+            theme=self.themes.theme,
+            labels=self.loader.labels,
+            records=self.loader.advice,
+        )
         dialog.saved.connect(self._on_advice_saved)
+        dialog.measured.connect(self._on_advice_measured)
         self._dialogs.append(dialog)
         dialog.finished.connect(lambda _r: self._dialogs.remove(dialog) if dialog in self._dialogs else None)
         dialog.show()
         return dialog
 
     def _on_advice_saved(self, key: str) -> None:
-        self._on_defaults_changed(key)
+        self.loader.on_defaults_changed(key)
         self.models.select(key)
         self._compute_drafts_for_models_page(key)
+
+    def _on_advice_measured(self, key: str) -> None:
+        self.loader.refresh_draft_lists(key)
+        if self.models.selected_key() == key:
+            self._compute_drafts_for_models_page(key)
 
     def _on_use_in_chat(self, key: str) -> None:
         self.nav.setCurrentRow(0)
         self.load_key(key)
 
-    def _on_defaults_changed(self, key: str) -> None:
-        if key == self.loaded_key and not self.chat.busy:
-            self.chat.sidebar.set_values(self.defaults.effective(key))
-
     # --- closing ---------------------------------------------------------------------------------
     def shutdown(self) -> None:
-        """Stop the reply in flight (keeping it), stop every thread, close the models."""
+        """Stop the reply in flight (keeping it, with its stats), stop every thread, close the
+        models."""
         self.worker.cancel.set()
         self.runtime.cancel_all()
+        self._let_the_reply_end()
         self.chat.save_partial()
         self.server_page.stop()
         for dialog in list(self._dialogs):
@@ -445,6 +377,15 @@ class MainWindow(QMainWindow):
         self.worker.shutdown()
         self.runtime.close(timeout=30)
         self.store.close()
+
+    def _let_the_reply_end(self, timeout: float = 15.0) -> None:
+        """A stopped reply ends within a round: take its last tokens and its real stats
+        (queued for this thread) rather than saving it half-measured."""
+        deadline = time.monotonic() + timeout
+        while self.chat.busy and time.monotonic() < deadline:
+            QCoreApplication.sendPostedEvents()
+            time.sleep(0.01)
+        QCoreApplication.sendPostedEvents()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown()

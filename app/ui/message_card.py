@@ -4,6 +4,7 @@ it streams, then its stats, an expandable speculation panel and icon actions."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, QSizeF, Qt, QUrl, Signal
@@ -33,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from app.chat.stats_text import draft_parts, live_text, speed_parts, stats_line
 from app.ui.icons import icon
+from app.ui.inline_editor import InlineEditor
 from app.ui.markdown_lines import code_block_text
 from app.ui.message_document import MessageRenderer
 from app.ui.message_formats import (
@@ -50,10 +52,11 @@ from app.ui.stream_batch import LiveStats
 ROLE_NAMES = {"user": "You", "assistant": "Assistant", "system": "System"}
 ACTIONS = {
     "copy": ("copy", "Copy"),
-    "edit": ("edit", "Edit and resend"),
-    "regenerate": ("regenerate", "Regenerate"),
-    "continue": ("continue", "Continue this reply"),
+    "edit": ("edit", "Edit and resend (Ctrl+E)"),
+    "regenerate": ("regenerate", "Regenerate: the current reply is kept as a version (Ctrl+R)"),
+    "continue": ("continue", "Continue this reply (Ctrl+Shift+R)"),
 }
+PREVIOUS, NEXT = "previous_version", "next_version"
 
 
 def _panel(block: QTextBlock) -> int:
@@ -202,8 +205,21 @@ class MessageCard(QFrame):
             b.hide()
             self.action_buttons[key] = b
             footer.addWidget(b)
+        self.pager = QWidget()
+        pager_l = QHBoxLayout(self.pager)
+        pager_l.setContentsMargins(6, 0, 0, 0)
+        pager_l.setSpacing(0)
+        self.previous_button = self._pager_button("‹", PREVIOUS, "Previous version of this reply (Alt+Left)")
+        self.version_label = QLabel()
+        self.version_label.setObjectName("versionLabel")
+        self.next_button = self._pager_button("›", NEXT, "Next version of this reply (Alt+Right)")
+        for w in (self.previous_button, self.version_label, self.next_button):
+            pager_l.addWidget(w)
+        self.pager.hide()
+        footer.addWidget(self.pager)
         footer.addStretch(1)
         footer.addWidget(self.details_button)
+        self.editor: InlineEditor | None = None
         layout.addWidget(self.live)
         layout.addWidget(self.stats_label)
         layout.addLayout(footer)
@@ -253,12 +269,64 @@ class MessageCard(QFrame):
         )
         self.live.show()
 
+    def set_reading(self, seconds: float) -> None:
+        """Before the first token: the model is reading the conversation."""
+        self.live.setText(f"● Reading the conversation… {seconds:.0f} s")
+        self.live.show()
+
     def set_title(self, title: str) -> None:
         self.header.setText(title)
 
-    def set_actions(self, keys: set[str]) -> None:
+    def _pager_button(self, text: str, key: str, tip: str) -> QToolButton:
+        b = QToolButton()
+        b.setObjectName("pagerButton")
+        b.setText(text)
+        b.setToolTip(tip)
+        b.setAccessibleName(tip)
+        b.setAutoRaise(True)
+        b.clicked.connect(lambda _c=False: self.actionTriggered.emit(key))
+        return b
+
+    def set_actions(self, keys: set[str], reasons: Mapping[str, str] | None = None) -> None:
+        """Show the actions in `keys`; one with a reason is disabled and says why on hover."""
+        reasons = reasons or {}
         for key, b in self.action_buttons.items():
             b.setVisible(key in keys)
+            self._enable(b, ACTIONS[key][1], reasons.get(key, ""))
+        m = self.message
+        self.pager.setVisible(m.versions > 1)
+        self.version_label.setText(f" {m.version + 1} / {m.versions} ")
+        why = reasons.get("versions", "")
+        self._enable(self.previous_button, "Previous version of this reply (Alt+Left)", why, m.version > 0)
+        self._enable(
+            self.next_button, "Next version of this reply (Alt+Right)", why, m.version < m.versions - 1
+        )
+
+    @staticmethod
+    def _enable(b: QToolButton, tip: str, why: str, possible: bool = True) -> None:
+        b.setEnabled(possible and not why)
+        b.setToolTip(f"{tip}\n{why}" if why else tip)
+
+    # --- editing in place --------------------------------------------------------------------
+    def begin_edit(self) -> InlineEditor:
+        """The message becomes an editor in its place (the user's last message)."""
+        if self.editor is None:
+            self.editor = InlineEditor(self.message.text)
+            self.layout_.insertWidget(self.layout_.indexOf(self.body) + 1, self.editor)
+            self.editor.cancelled.connect(self.end_edit)
+        self.body.hide()
+        self.editor.show()
+        self.editor.text.setFocus()
+        self.setMaximumWidth(16777215)
+        self.setMinimumWidth(0)
+        return self.editor
+
+    def end_edit(self) -> None:
+        if self.editor is not None:
+            self.editor.hide()
+            self.editor.deleteLater()
+            self.editor = None
+        self.body.show()
 
     def _show_stats(self) -> None:
         stats = self.message.stats

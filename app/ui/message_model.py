@@ -79,6 +79,9 @@ class MessageView:
         self.role = role
         self.text = text
         self.stats = stats
+        self.id: int | None = None  # the stored message, once committed
+        self.version = 0  # which version of a regenerated reply this is ...
+        self.versions = 1  # ... of how many
         self._origins = RunIndex((int(n), str(o)) for n, o in origins)
         self._rounds = RunIndex((int(n), None if r is None else int(r)) for n, r in rounds)
         self.rejected: list[tuple[int, int, str]] = [(int(o), int(r), str(t)) for o, r, t in rejected]
@@ -88,15 +91,24 @@ class MessageView:
 
     @classmethod
     def from_stored(
-        cls, role: str, content: str, origins: Iterable[Iterable[Any]], stats: dict[str, Any] | None
+        cls,
+        role: str,
+        content: str,
+        origins: Iterable[Iterable[Any]],
+        stats: dict[str, Any] | None,
+        id: int | None = None,
+        version: int = 0,
+        versions: int = 1,
     ) -> MessageView:
         extra = stats or {}
         rounds = extra.get(ROUNDS_KEY) or []
         rejected = extra.get(REJECTED_KEY) or []
         try:
-            return cls(role, content, origins, stats, rounds, rejected)
+            m = cls(role, content, origins, stats, rounds, rejected)
         except (TypeError, ValueError):  # a damaged extra: show the text and its origins
-            return cls(role, content, origins, stats)
+            m = cls(role, content, origins, stats)
+        m.id, m.version, m.versions = id, version, versions
+        return m
 
     # --- reading -------------------------------------------------------------------------------
     @property

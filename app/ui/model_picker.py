@@ -4,7 +4,6 @@ choosing one loads it (one click)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter
@@ -12,29 +11,15 @@ from PySide6.QtWidgets import QComboBox, QStyle, QStyledItemDelegate, QStyleOpti
 
 from app.engines.mlx import mlx_available
 from app.library.entry import ModelEntry
+from app.ui.model_labels import display_path, distinct_labels, folder_of, hover_text, human_size
 from app.ui.theme import LIGHT, Theme
+
+__all__ = ["ModelPicker", "detail_line", "display_path", "human_size", "short_label"]
 
 KEY_ROLE = Qt.ItemDataRole.UserRole
 DETAIL_ROLE = Qt.ItemDataRole.UserRole + 1
 STATE_ROLE = Qt.ItemDataRole.UserRole + 2  # "", "Loaded", "Draft"
 PLACEHOLDER = "Select a model to load (Ctrl+L)"
-
-
-def human_size(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024:
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TB"
-
-
-def display_path(path: str) -> str:
-    """A path as a person reads it: under the home folder, as ~/..."""
-    try:
-        rel = Path(path).relative_to(Path.home())
-    except (ValueError, RuntimeError):
-        return path
-    return str(Path("~") / rel)
 
 
 def short_label(e: ModelEntry) -> str:
@@ -43,8 +28,7 @@ def short_label(e: ModelEntry) -> str:
 
 
 def detail_line(e: ModelEntry) -> str:
-    folder = e.key.rsplit("/", 1)[0] if "/" in e.key else e.source
-    parts = [e.params_label, human_size(e.size_bytes), e.engine, folder]
+    parts = [e.params_label, human_size(e.size_bytes), e.engine, folder_of(e)]
     if e.engine == "MLX" and not mlx_available():
         parts.append("needs the MLX engine")
     return " · ".join(p for p in parts if p)
@@ -119,13 +103,17 @@ class ModelPicker(QComboBox):
         self._loaded: dict[str, str] = {}
 
     def set_entries(self, entries: Iterable[ModelEntry], current: str = "") -> None:
+        """Every model, by a label no other shares (folder and file are added when needed),
+        its path on hover."""
+        entries = list(entries)
+        labels = distinct_labels(entries)
         self.blockSignals(True)
         self.clear()
         for e in sorted(entries, key=lambda e: (e.name.lower(), e.key)):
-            self.addItem(short_label(e), e.key)
+            self.addItem(labels[e.key], e.key)
             i = self.count() - 1
             self.setItemData(i, detail_line(e), DETAIL_ROLE)
-            self.setItemData(i, e.label, Qt.ItemDataRole.ToolTipRole)
+            self.setItemData(i, hover_text(e), Qt.ItemDataRole.ToolTipRole)
         self._mark()
         self.select(current)
         self.blockSignals(False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -23,13 +24,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core import model_settings
 from app.core.errors import SpeculaError
 from app.core.model_settings import MODEL_SETTINGS
 from app.engines.drafting import PROMPT_LOOKUP_KEY, PROMPT_LOOKUP_NAME
 from app.library.compat_index import DraftReport
 from app.library.entry import ModelEntry, ScanProblem
 from app.library.model_defaults import ModelDefaultsStore
-from app.ui.model_picker import display_path, human_size, short_label
+from app.ui.model_labels import base_label, display_path, hover_text, human_size, warned
+from app.ui.model_picker import short_label
 from app.ui.settings_form import SettingsForm
 from app.ui.sidebar import LLAMA_DRAFT_SETTINGS
 from app.ui.theme import LIGHT, Theme
@@ -147,6 +150,17 @@ class ModelsPage(QWidget):
         layout.setContentsMargins(12, 10, 12, 10)
         layout.addWidget(splitter)
         self._filling = False
+        self._show_defaults()
+
+    def _show_defaults(self) -> None:
+        """Nothing selected: the built-in defaults, greyed out (never a spin box's minimum)."""
+        values = model_settings.defaults()
+        for form in self.forms:
+            form.set_values({k: v for k, v in values.items() if k in form.editors})
+        self._filling = True
+        self.draft_combo.clear()
+        self.draft_combo.addItem("No default draft", "")
+        self._filling = False
 
     def set_theme(self, theme: Theme) -> None:
         self.theme = theme
@@ -210,6 +224,8 @@ class ModelsPage(QWidget):
         key = self.selected_key()
         self.editor.setEnabled(key is not None)
         if key is None:
+            self.title.setText("Select a model to edit its defaults")
+            self._show_defaults()
             return
         entry = self.entries[key]
         self.title.setText(short_label(entry))
@@ -229,16 +245,33 @@ class ModelsPage(QWidget):
         self.status.clear()
         self.draftsWanted.emit(key)
 
-    def set_draft_report(self, report: DraftReport) -> None:
+    def set_draft_report(
+        self,
+        report: DraftReport,
+        labels: Mapping[str, str] | None = None,
+        warnings: Mapping[str, str] | None = None,
+        tooltips: Mapping[str, str] | None = None,
+    ) -> None:
+        """The default draft's choices: names that tell models apart (the path on hover), ⚠ on
+        a draft that cannot be faster."""
         if report.main.key != self.selected_key():
             return
+        labels, warnings, tooltips = labels or {}, warnings or {}, tooltips or {}
         saved = self.defaults.get(report.main.key).get("draft_model") or ""
         self._filling = True
         self.draft_combo.clear()
         self.draft_combo.addItem("No default draft", "")
-        self.draft_combo.addItem(PROMPT_LOOKUP_NAME, PROMPT_LOOKUP_KEY)
+        lookup_warning = warnings.get(PROMPT_LOOKUP_KEY)
+        self.draft_combo.addItem(
+            f"⚠ {PROMPT_LOOKUP_NAME}" if lookup_warning else PROMPT_LOOKUP_NAME, PROMPT_LOOKUP_KEY
+        )
+        if lookup_warning:
+            self.draft_combo.setItemData(1, f"⚠ {lookup_warning}", Qt.ItemDataRole.ToolTipRole)
         for o in report.compatible:
-            self.draft_combo.addItem(o.entry.label, o.entry.key)
+            label = labels.get(o.entry.key) or base_label(o.entry)
+            self.draft_combo.addItem(warned(label, warnings.get(o.entry.key, "")), o.entry.key)
+            tip = tooltips.get(o.entry.key) or hover_text(o.entry, warnings.get(o.entry.key, ""))
+            self.draft_combo.setItemData(self.draft_combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
         self.draft_combo.setCurrentIndex(max(0, self.draft_combo.findData(saved)))
         self.draft_combo.setEnabled(True)
         self._filling = False

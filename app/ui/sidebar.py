@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
 from app.core import model_settings
 from app.engines.drafting import PROMPT_LOOKUP_KEY, PROMPT_LOOKUP_NAME
 from app.library.compat_index import DraftReport
+from app.ui.model_labels import base_label
 from app.ui.settings_form import SettingsForm
 
 SELECT_DRAFT = "Select a compatible draft model"
@@ -41,6 +43,7 @@ class ConfigSidebar(QScrollArea):
         self.setMinimumWidth(280)
         self.setFrameShape(QScrollArea.Shape.NoFrame)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Tab goes to its fields, not the scroll area
         body = QWidget()
         layout = QVBoxLayout(body)
         self.prompt_form = SettingsForm(["system_prompt"])
@@ -123,12 +126,22 @@ class ConfigSidebar(QScrollArea):
         data = self.draft_combo.currentData()
         return str(data) if data else ""
 
-    def _fill(self, items: list[tuple[str, str]], enabled: bool, select: str = "") -> None:
+    def _fill(
+        self,
+        items: list[tuple[str, str]],
+        enabled: bool,
+        select: str = "",
+        tooltips: Mapping[str, str] | None = None,
+    ) -> None:
         self._filling = True
         try:
             self.draft_combo.clear()
             for text, key in items:
                 self.draft_combo.addItem(text, key)
+                if tooltips and key in tooltips:
+                    self.draft_combo.setItemData(
+                        self.draft_combo.count() - 1, tooltips[key], Qt.ItemDataRole.ToolTipRole
+                    )
             index = max(0, self.draft_combo.findData(select)) if select else 0
             self.draft_combo.setCurrentIndex(index)
             self.draft_combo.setEnabled(enabled)
@@ -147,25 +160,37 @@ class ConfigSidebar(QScrollArea):
         self._fill([(IDENTIFYING, "")], enabled=False)
         self.why_button.setEnabled(False)
 
-    def set_report(self, report: DraftReport, select: str = "") -> None:
+    def set_report(
+        self,
+        report: DraftReport,
+        select: str = "",
+        labels: Mapping[str, str] | None = None,
+        warnings: Mapping[str, str] | None = None,
+        tooltips: Mapping[str, str] | None = None,
+    ) -> None:
+        """The compatible drafts by names that tell them apart (the path on hover); ★ where
+        the size guide recommends one, ⚠ on one that cannot be faster (as large as the main
+        model, or measured no faster by the advisor)."""
         self._report = report
         self.why_button.setEnabled(bool(report.incompatible))
+        labels, warnings = labels or {}, warnings or {}
+        tips = dict(tooltips or {})
+        lookup = PROMPT_LOOKUP_NAME
+        if PROMPT_LOOKUP_KEY in warnings:
+            lookup = f"⚠ {lookup}"
+            tips[PROMPT_LOOKUP_KEY] = f"⚠ {warnings[PROMPT_LOOKUP_KEY]}"
         if not report.compatible:
             self._fill(
-                [(NONE_FOUND, ""), (PROMPT_LOOKUP_NAME, PROMPT_LOOKUP_KEY)], enabled=True, select=select
+                [(NONE_FOUND, ""), (lookup, PROMPT_LOOKUP_KEY)], enabled=True, select=select, tooltips=tips
             )
             return
-        items = [(SELECT_DRAFT, ""), (PROMPT_LOOKUP_NAME, PROMPT_LOOKUP_KEY)]
+        items = [(SELECT_DRAFT, ""), (lookup, PROMPT_LOOKUP_KEY)]
         for option in report.compatible:
-            star = "★ " if option.recommended else ""
             e = option.entry
-            items.append(
-                (
-                    f"{star}{e.name} · {e.params_label}{' · ' + e.quantization if e.quantization else ''}",
-                    e.key,
-                )
-            )
-        self._fill(items, enabled=True, select=select)
+            label = labels.get(e.key) or base_label(e)
+            mark = "⚠ " if e.key in warnings else ("★ " if option.recommended else "")
+            items.append((f"{mark}{label}", e.key))
+        self._fill(items, enabled=True, select=select, tooltips=tips)
 
     def select_draft(self, key: str) -> None:
         index = self.draft_combo.findData(key) if key else 0

@@ -43,7 +43,7 @@ def test_advisor_measures_every_candidate_with_the_loaded_models(runtime, monkey
     speeds = [r.tokens_per_second for r in advice.results]
     assert speeds == sorted(speeds, reverse=True) and all(s > 0 for s in speeds)
     assert next(r for r in advice.results if r.key == TWIN).acceptance == 1.0
-    assert seen[-1] == (12, 12) and [d for d, _ in seen] == list(range(1, 13))
+    assert seen[-1] == (15, 15) and [d for d, _ in seen] == list(range(1, 16))  # no draft twice
     assert advice.summary
     assert [p.rsplit("/", 1)[-1] for p in loads] == ["noisy.gguf"]  # only what was not loaded yet
     assert runtime.loaded_keys() == {MAIN, TWIN}  # the draft it loaded is freed again

@@ -63,8 +63,7 @@ def test_the_loaded_pair_reads_main_plus_draft(page):
 
 
 def test_a_reply_is_stored_with_names_rounds_and_rejected_drafts(qtbot, page):
-    page.model_loaded = True
-    page.set_model_pair("Main · F16", "Draft · Q4")
+    page.set_model_pair("Main · F16", "Draft · Q4", "main.gguf", "q4.gguf")
     requests = []
     page.generateRequested.connect(requests.append)
     page.prompt.setPlainText("hello")

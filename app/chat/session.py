@@ -1,0 +1,261 @@
+"""The chat's one source of truth: which conversation is shown, its messages, the reply in
+flight (and the conversation it belongs to), the model pair the next reply runs on, and
+what each action would do now, or why it cannot.
+
+No Qt: the views connect to `events` (one event per field) and call the methods; every action
+targets the conversation shown. A reply belongs to the conversation it was started in: the
+user may read (or start) another one meanwhile, and the reply still commits where it began.
+What a reply replaces (a regenerated reply, an edited exchange) is replaced in the same
+transaction that commits the new one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.chat.observable import Event
+from app.chat.store import ChatStore, Conversation, ConversationUnreadableError, StoredMessage
+
+SEND, REGENERATE, CONTINUE, EDIT = "send", "regenerate", "continue", "edit"
+DELETE, SWITCH_VERSION = "delete", "switch_version"
+NEW_TITLE = "New chat"
+TITLE_CHARS = 40
+
+
+@dataclass
+class Reply:
+    """A reply in flight: where it commits and what it replaces when it does."""
+
+    conversation_id: int
+    kind: str  # SEND, REGENERATE, CONTINUE or EDIT
+    title: str  # the conversation's, for hints while another one is shown
+    target: StoredMessage | None = None  # the reply regenerated or continued, the message edited
+    edited_text: str = ""
+    context: list[StoredMessage] = field(default_factory=list)  # what the model reads
+
+
+class SessionEvents:
+    def __init__(self) -> None:
+        self.conversation = Event("conversation")  # (id or None): another conversation is shown
+        self.messages = Event("messages")  # (): the shown conversation's messages changed
+        self.conversations = Event("conversations")  # (): the list (titles, order, deletions)
+        self.reply = Event("reply")  # (Reply or None): a reply started or ended
+        self.pair = Event("pair")  # (model key, draft key): what the next reply runs on
+        self.problem = Event("problem")  # (text): something the user should read
+        self.deleted = Event("deleted")  # (id, title): a conversation deleted, undoable
+
+
+class ChatSession:
+    def __init__(self, store: ChatStore) -> None:
+        self.store = store
+        self.events = SessionEvents()
+        self.conversation_id: int | None = None
+        self.conversation: Conversation | None = None
+        self.messages: list[StoredMessage] = []
+        self.reply: Reply | None = None
+        self.model_key = ""  # the loaded main model ("" when none)
+        self.draft_key = ""  # its draft ("" when none)
+        self.last_deleted: tuple[int, str] | None = None
+
+    # --- the conversation shown ---------------------------------------------------------------
+    def open(self, conversation_id: int) -> None:
+        self.conversation_id = conversation_id
+        self.conversation = self.store.conversation(conversation_id)
+        self._load_messages()
+        self.events.conversation.emit(conversation_id)
+        self.events.messages.emit()
+        note = self.store.damage_note(conversation_id)
+        if note:
+            self.events.problem.emit(note)
+
+    def _load_messages(self) -> None:
+        if self.conversation_id is None:
+            self.messages = []
+            return
+        try:
+            self.messages = self.store.messages(self.conversation_id)
+        except ConversationUnreadableError as exc:  # shown in its place; the others still open
+            self.messages = []
+            self.events.problem.emit(str(exc))
+
+    def open_latest_or_new(self) -> None:
+        convs = self.store.conversations()
+        if convs:
+            self.open(convs[0].id)
+        else:
+            self.new()
+
+    def new(self) -> int:
+        cid = self.store.create_conversation(NEW_TITLE)
+        self.events.conversations.emit()
+        self.open(cid)
+        return cid
+
+    def rename(self, title: str) -> None:
+        if self.conversation_id is not None and title.strip():
+            self.store.rename(self.conversation_id, title)
+            self.conversation = self.store.conversation(self.conversation_id)
+            self.events.conversations.emit()
+
+    @property
+    def title(self) -> str:
+        return self.conversation.title if self.conversation else ""
+
+    @property
+    def replying_here(self) -> bool:
+        return self.reply is not None and self.reply.conversation_id == self.conversation_id
+
+    @property
+    def replying_elsewhere(self) -> bool:
+        return self.reply is not None and self.reply.conversation_id != self.conversation_id
+
+    def delete(self) -> int | None:
+        """Delete the conversation shown (undoable until the app closes); show the newest."""
+        if self.why_not(DELETE) or self.conversation_id is None:
+            return None
+        cid, title = self.conversation_id, self.title
+        self.store.delete(cid)
+        self.last_deleted = (cid, title)
+        self.events.conversations.emit()
+        self.events.deleted.emit(cid, title)
+        self.open_latest_or_new()
+        return cid
+
+    def undo_delete(self) -> None:
+        if self.last_deleted is None:
+            return
+        cid, _title = self.last_deleted
+        self.last_deleted = None
+        self.store.undelete(cid)
+        self.events.conversations.emit()
+        self.open(cid)
+
+    def remember_setup(self, settings: dict[str, Any] | None) -> None:
+        """The pair and settings the shown conversation now runs on (offered when reopened)."""
+        if self.conversation_id is None:
+            return
+        self.store.remember_setup(
+            self.conversation_id, self.model_key or None, self.draft_key or None, settings
+        )
+        self.conversation = self.store.conversation(self.conversation_id)
+
+    # --- the model pair ----------------------------------------------------------------------------
+    def set_pair(self, model_key: str, draft_key: str) -> None:
+        if (model_key, draft_key) != (self.model_key, self.draft_key):
+            self.model_key, self.draft_key = model_key, draft_key
+            self.events.pair.emit(model_key, draft_key)
+
+    # --- what can be done now ------------------------------------------------------------------
+    def last(self, role: str) -> StoredMessage | None:
+        return next((m for m in reversed(self.messages) if m.role == role), None)
+
+    def why_not(self, action: str) -> str:
+        """Why `action` cannot run on the conversation shown now ("" when it can)."""
+        reply = self.reply
+        if action == DELETE:
+            return "A reply is being written here: stop it first (Esc)" if self.replying_here else ""
+        if action == SWITCH_VERSION:
+            return "Wait for the reply to finish, or stop it (Esc)" if self.replying_here else ""
+        if reply is not None:
+            if reply.conversation_id == self.conversation_id:
+                return "Wait for the reply to finish, or stop it (Esc)"
+            return f"A reply is being written in “{reply.title}”: wait for it, or stop it (Esc)"
+        if not self.model_key:
+            return "Load a model first (Ctrl+L)"
+        if self.conversation_id is None and action != SEND:  # sending starts one
+            return "Start a new chat first (Ctrl+N)"
+        last = self.messages[-1] if self.messages else None
+        if action in (REGENERATE, CONTINUE) and (last is None or last.role != "assistant"):
+            return "There is no reply to " + ("regenerate" if action == REGENERATE else "continue") + " yet"
+        if action == EDIT and self.last("user") is None:
+            return "There is no message of yours to edit yet"
+        return ""
+
+    # --- replies -----------------------------------------------------------------------------------
+    def begin(self, kind: str, text: str = "", settings: dict[str, Any] | None = None) -> Reply:
+        """Start a reply in the conversation shown. SEND stores the user's message now (it is
+        never lost); everything a reply replaces stays until `commit`."""
+        why = self.why_not(kind)
+        if kind == SEND and not why and not text.strip():
+            why = "Type a message first"
+        if why:
+            raise ValueError(why)
+        if self.conversation_id is None:
+            self.new()
+        assert self.conversation_id is not None
+        cid = self.conversation_id
+        if kind == SEND:
+            if not self.messages and self.title == NEW_TITLE:
+                self.store.rename(cid, text.strip().splitlines()[0][:TITLE_CHARS])
+            user = StoredMessage("user", text)
+            self.store.add_message(cid, user)
+            self.messages.append(user)
+            self.conversation = self.store.conversation(cid)
+            reply = Reply(cid, kind, self.title, context=list(self.messages))
+            self.events.conversations.emit()
+        elif kind == REGENERATE:
+            target = self.messages[-1]
+            reply = Reply(cid, kind, self.title, target, context=self.messages[:-1])
+        elif kind == CONTINUE:
+            target = self.messages[-1]
+            reply = Reply(cid, kind, self.title, target, context=list(self.messages))
+        elif kind == EDIT:
+            mine = self.last("user")
+            assert mine is not None
+            at = next(i for i, m in enumerate(self.messages) if m is mine)
+            edited = StoredMessage("user", text, id=mine.id)
+            reply = Reply(cid, kind, self.title, mine, text, context=[*self.messages[:at], edited])
+        else:
+            raise ValueError(f"unknown reply kind {kind!r}")
+        self.remember_setup(settings)
+        self.reply = reply
+        self.events.reply.emit(reply)
+        self.events.messages.emit()
+        return reply
+
+    def commit(self, message: StoredMessage) -> StoredMessage:
+        """The reply ended with something to keep: store it where it began, replacing what it
+        replaces in the same transaction."""
+        reply = self.reply
+        if reply is None:
+            raise ValueError("no reply in flight")
+        try:
+            if reply.kind == SEND:
+                self.store.add_message(reply.conversation_id, message)
+            elif reply.kind == REGENERATE:
+                assert reply.target is not None
+                self.store.add_version(reply.target, message)
+            elif reply.kind == CONTINUE:
+                assert reply.target is not None
+                message.id = reply.target.id
+                message.version, message.versions = reply.target.version, reply.target.versions
+                self.store.update_message(message)
+            else:
+                assert reply.target is not None
+                self.store.replace_exchange(reply.target, reply.edited_text, message)
+        finally:
+            self._end(reply)
+        return message
+
+    def abandon(self) -> Reply | None:
+        """The reply ended with nothing to keep: everything stays as it was."""
+        reply = self.reply
+        if reply is not None:
+            self._end(reply)
+        return reply
+
+    def _end(self, reply: Reply) -> None:
+        self.reply = None
+        if reply.conversation_id == self.conversation_id:
+            self._load_messages()
+        self.events.reply.emit(None)
+        self.events.messages.emit()
+        self.events.conversations.emit()
+
+    def select_version(self, message_id: int, version: int) -> None:
+        if self.why_not(SWITCH_VERSION):
+            return
+        self.store.select_version(message_id, version)
+        self._load_messages()
+        self.events.messages.emit()

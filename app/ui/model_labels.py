@@ -1,0 +1,91 @@
+"""Names that tell models apart wherever they are listed (the model picker, the draft
+dropdown, My Models' default draft, the advisor), and the warnings a draft carries.
+
+A label is the model's name, size and quantization; when two files would read the same, the
+folder (publisher/repository) is added, then the file name. The path is for the tooltip. No Qt.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from app.library.entry import MLX, ModelEntry
+
+
+def human_size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"
+
+
+def display_path(path: str) -> str:
+    """A path as a person reads it: under the home folder, as ~/..."""
+    try:
+        rel = Path(path).relative_to(Path.home())
+    except (ValueError, RuntimeError):
+        return path
+    return str(Path("~") / rel)
+
+
+def folder_of(e: ModelEntry) -> str:
+    """publisher/repository (the key's folders), else the folder the file is in."""
+    if "/" in e.key:
+        return e.key.rsplit("/", 1)[0]
+    return Path(e.path).parent.name or e.source
+
+
+def file_of(e: ModelEntry) -> str:
+    return Path(e.path).name
+
+
+def base_label(e: ModelEntry) -> str:
+    parts = [e.name, e.params_label, e.quantization or "", "MLX" if e.engine == MLX else ""]
+    return " · ".join(p for p in parts if p)
+
+
+def distinct_labels(entries: Iterable[ModelEntry]) -> dict[str, str]:
+    """key -> a label no other entry shares."""
+    entries = list(entries)
+    labels = {e.key: base_label(e) for e in entries}
+    for extra in (folder_of, file_of):
+        groups: dict[str, list[ModelEntry]] = defaultdict(list)
+        for e in entries:
+            groups[labels[e.key]].append(e)
+        for same in groups.values():
+            if len(same) > 1:
+                for e in same:
+                    labels[e.key] = f"{labels[e.key]} · {extra(e)}"
+    return labels
+
+
+def hover_text(e: ModelEntry, warning: str = "") -> str:
+    """The tooltip: where the file is, and why a draft is not a good idea when it is not."""
+    lines = [display_path(e.path), f"{e.params_label} parameters · {human_size(e.size_bytes)} · {e.engine}"]
+    if warning:
+        lines.append(f"⚠ {warning}")
+    return "\n".join(lines)
+
+
+def draft_warning(
+    main: ModelEntry | None, draft: ModelEntry, measured: Mapping[str, str] | None = None
+) -> str:
+    """Why `draft` cannot speed `main` up, or "" when nothing speaks against it. A draft must
+    be cheaper per token than the main model (file size is what decoding reads) and, once the
+    advisor measured it, faster."""
+    if measured and draft.key in measured:
+        return measured[draft.key]
+    if main is None:
+        return ""
+    if draft.size_bytes > main.size_bytes:
+        return f"larger than the main model ({human_size(draft.size_bytes)} vs {human_size(main.size_bytes)})"
+    if draft.size_bytes == main.size_bytes:
+        return "as large as the main model: it cannot make it faster"
+    return ""
+
+
+def warned(label: str, warning: str) -> str:
+    return f"⚠ {label}" if warning else label
