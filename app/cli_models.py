@@ -106,7 +106,7 @@ def _entry_json(e: Any) -> dict[str, Any]:
 
 
 def run_models(args: argparse.Namespace) -> int:
-    from app.library.compat_index import CompatibilityIndex
+    from app.library.compat_index import TRANSLATED_BADGE, CompatibilityIndex
     from app.library.library import ModelLibrary
     from app.library.resolve import resolve_model
 
@@ -130,7 +130,14 @@ def run_models(args: argparse.Namespace) -> int:
                     {
                         "main": report.main.key,
                         "compatible": [
-                            {**_entry_json(o.entry), "recommended": o.recommended, "note": o.note}
+                            {
+                                **_entry_json(o.entry),
+                                "recommended": o.recommended,
+                                "note": o.note,
+                                "verdict": "translated" if o.translated else "compatible",
+                                "shared_token_share": o.share,
+                                "reason": o.reason,
+                            }
                             for o in report.compatible
                         ],
                         "incompatible": [{"key": e.key, "reason": r} for e, r in report.incompatible],
@@ -143,7 +150,8 @@ def run_models(args: argparse.Namespace) -> int:
         print(f"Drafts for {report.main.key} ({report.main.params_label}):")
         for o in report.compatible:
             mark = "*" if o.recommended else " "
-            print(f" {mark} {o.entry.key}  {o.entry.params_label}  {o.note}")
+            badge = f" {TRANSLATED_BADGE}" if o.translated else ""
+            print(f" {mark}{badge} {o.entry.key}  {o.entry.params_label}  {o.note}")
         if not report.compatible:
             print("   none")
         if report.incompatible:

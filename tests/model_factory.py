@@ -317,3 +317,79 @@ def gemma_deeper_twin(extra_layers: int = 36) -> Path:
     pair where drafting pays, with the Q4_K_M as its draft."""
     dst = model_cache_dir() / f"gemma-3-270m-f16-deeper{extra_layers}.gguf"
     return _deepen(gemma_f16_twin(), dst, extra_layers)
+
+
+# --- vocabularies rearranged (drafts with another tokenizer) ---------------------------------
+VOCAB_KEYS = ("tokenizer.ggml.tokens", "tokenizer.ggml.scores", "tokenizer.ggml.token_type")
+ROW_TENSORS = ("token_embd.weight", "output.weight")  # one row per token
+
+
+def remap_vocab(src: Path, dst: Path, source_of: list[int], tokens: list[str] | None = None) -> Path:
+    """Copy `src` with token i of the new vocabulary taken from old token `source_of[i]`: its
+    text, score and type, and its rows of the embedding and output matrices (whole rows of the
+    stored data: lossless for quantized tensors too, whose blocks never cross a row). -1 makes
+    a new token (text from `tokens`, zero rows: never chosen over a real one, lowest score).
+    `tokens` also renames entries outright."""
+    if dst.exists():
+        return dst
+    reader = gguf.GGUFReader(str(src))
+    arch = str(reader.fields["general.architecture"].contents())
+    old_tokens = reader.fields["tokenizer.ggml.tokens"].contents()
+    old_scores = reader.fields["tokenizer.ggml.scores"].contents()
+    old_types = reader.fields["tokenizer.ggml.token_type"].contents()
+    low = min(old_scores) - 1.0
+    new_tokens = [old_tokens[s] if s >= 0 else "" for s in source_of]
+    for i, text in enumerate(tokens or []):
+        if text is not None and (source_of[i] < 0 or text != new_tokens[i]):
+            new_tokens[i] = text
+    overrides: dict[str, object] = {
+        "tokenizer.ggml.tokens": new_tokens,
+        "tokenizer.ggml.scores": [old_scores[s] if s >= 0 else low for s in source_of],
+        "tokenizer.ggml.token_type": [
+            old_types[s] if s >= 0 else int(gguf.TokenType.NORMAL) for s in source_of
+        ],
+    }
+    tmp = dst.with_name(dst.name + ".tmp")
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    writer = gguf.GGUFWriter(str(tmp), arch=arch)
+    _copy_metadata(reader, writer, overrides)
+    rows = np.asarray(source_of)
+    for t in reader.tensors:
+        data = t.data
+        if t.name in ROW_TENSORS:
+            picked = data[np.maximum(rows, 0)].copy()
+            picked[rows < 0] = 0
+            data = picked
+        writer.add_tensor(t.name, data, raw_shape=data.shape, raw_dtype=t.tensor_type)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    os.replace(tmp, dst)
+    return dst
+
+
+def shuffled_normal_ids(token_types: list[int], seed: int) -> list[int]:
+    """A permutation of the vocabulary that shuffles the normal tokens among themselves and
+    keeps every special, control, byte and user-defined token where it is."""
+    order = list(range(len(token_types)))
+    normal = [i for i, kind in enumerate(token_types) if kind == int(gguf.TokenType.NORMAL)]
+    shuffled = list(np.random.default_rng(seed).permutation(normal))
+    for at, src in zip(normal, shuffled, strict=True):
+        order[at] = int(src)
+    return order
+
+
+def permuted_twin(src: Path, dst: Path, seed: int = 7) -> Path:
+    """`src` with its normal token ids shuffled (token list, scores, types and embedding rows
+    alike): the same model behind another tokenizer's ids."""
+    if dst.exists():
+        return dst
+    types = gguf.GGUFReader(str(src)).fields["tokenizer.ggml.token_type"].contents()
+    return remap_vocab(src, dst, shuffled_normal_ids(types, seed))
+
+
+def gemma_permuted_twin(seed: int = 7) -> Path:
+    """The bundled Q4_K_M with its normal token ids shuffled: a draft for the F16 twin that
+    only drafts through translation, as good as the exact Q4_K_M draft."""
+    return permuted_twin(gemma_q4(), model_cache_dir() / f"gemma-3-270m-q4-permuted{seed}.gguf", seed)

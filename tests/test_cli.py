@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.library.mlx_fixtures import write_mlx_folder
 from tests.model_factory import tiny_vocab, write_tiny_gguf
 
 REPO = Path(__file__).resolve().parents[1]
@@ -92,7 +93,7 @@ def test_bad_arguments_exit_non_zero_with_one_line(args, code, needle):
 def test_missing_corrupt_and_incompatible_models_are_one_line_errors(tmp_path, tiny_main):
     bad = tmp_path / "bad.gguf"
     bad.write_bytes(b"GGUF" + b"\x00" * 40)
-    other = write_tiny_gguf(tmp_path / "other.gguf", n_embd=16, n_layer=1, tokens=tiny_vocab(extra=300))
+    other = write_mlx_folder(tmp_path / "mlx-model", ["<s>", "</s>", "a"])  # another engine
     cases = [
         (["--model", str(tmp_path / "nope.gguf")], "model file not found"),
         (["--model", str(bad)], "bad.gguf"),
@@ -122,12 +123,18 @@ def test_models_lists_the_library_and_compatible_drafts(tiny_main, tiny_noisy):
     folder.mkdir(parents=True)
     os.link(tiny_main, folder / "main.gguf")
     os.link(tiny_noisy, folder / "noisy.gguf")
+    write_tiny_gguf(folder / "other.gguf", n_embd=16, n_layer=1, tokens=tiny_vocab(extra=300))
     listing = json.loads(cli("models", "--json").stdout)
-    assert {m["key"] for m in listing["models"]} == {"test/tiny/main.gguf", "test/tiny/noisy.gguf"}
+    keys = {"test/tiny/main.gguf", "test/tiny/noisy.gguf", "test/tiny/other.gguf"}
+    assert {m["key"] for m in listing["models"]} == keys
     drafts = json.loads(cli("models", "--drafts", "test/tiny/main.gguf", "--json").stdout)
-    assert [d["key"] for d in drafts["compatible"]] == ["test/tiny/noisy.gguf"]
+    # usable drafts: the exact match first, then the one with another tokenizer
+    assert [d["key"] for d in drafts["compatible"]] == ["test/tiny/noisy.gguf", "test/tiny/other.gguf"]
+    assert [d["verdict"] for d in drafts["compatible"]] == ["compatible", "translated"]
+    other = drafts["compatible"][1]
+    assert 0 < other["shared_token_share"] < 1 and "drafts through translation" in other["reason"]
     text = cli("models", "--drafts", "main").stdout
-    assert "test/tiny/noisy.gguf" in text
+    assert "test/tiny/noisy.gguf" in text and "\u2248 test/tiny/other.gguf" in text
 
 
 def test_generate_uses_the_models_saved_default_draft(tiny_main, tiny_noisy):

@@ -273,11 +273,12 @@ class ChainedDraft:
     """Prompt lookup first; the draft model only when lookup has nothing. When the model's
     context fills up, lookup carries on alone (and says so once)."""
 
-    def __init__(self, model: DraftModel, lookup: PromptLookupDraft | None = None) -> None:
-        self.draft = ModelDraft(model)
+    def __init__(self, model: DraftModel | DraftSource, lookup: PromptLookupDraft | None = None) -> None:
+        # a draft model, or a source driving one (a draft with another tokenizer, translated)
+        self.draft: DraftSource = model if hasattr(model, "propose") else ModelDraft(model)  # type: ignore[assignment]
         self.lookup = lookup or PromptLookupDraft()
-        self.name = chained_name(model.name)
-        self.model = model
+        self.name = chained_name(self.draft.name)
+        self.model = getattr(self.draft, "model", model)
         self._model_ok = True
         self._note = ""
 

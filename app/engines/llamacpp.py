@@ -30,8 +30,7 @@ from app.core.errors import (
 from app.core.events import StreamItem
 from app.core.request import GenerationRequest
 from app.engines.chat_template import render_prompt
-from app.engines.compatibility import refuse_unusable_draft
-from app.engines.drafting import draft_model_of
+from app.engines.compatibility import usable_draft
 from app.engines.prompt_reading import read_then_generate
 from app.engines.speculative import CachedSequence, CancelFlag, ensure_prompt_fits, run_generation
 from app.library.gguf_meta import GGUFInfo, read_gguf
@@ -154,6 +153,7 @@ class LlamaCppModel(CachedSequence):
         self._batch = ll.llama_batch_init(self.n_batch, 0, 1)
         self._logits_base = 0
         self._pieces: dict[int, bytes] = {}
+        self._texts: dict[int, bytes] = {}
         self.cached: list[int] = []  # tokens whose keys/values are in the cache, in order
         self.lock = threading.Lock()
 
@@ -197,6 +197,19 @@ class LlamaCppModel(CachedSequence):
                 buf = ctypes.create_string_buffer(-n)
                 n = ll.llama_token_to_piece(self._vocab, token, buf, -n, 0, False)
             cached = self._pieces[token] = buf.raw[:n]
+        return cached
+
+    def text_piece(self, token: int) -> bytes:
+        """The token's text with control tokens written out ("<start_of_turn>"): what a
+        draft with another tokenizer reads the prompt as."""
+        cached = self._texts.get(token)
+        if cached is None:
+            buf = ctypes.create_string_buffer(64)
+            n = ll.llama_token_to_piece(self._vocab, token, buf, 64, 0, True)
+            if n < 0:
+                buf = ctypes.create_string_buffer(-n)
+                n = ll.llama_token_to_piece(self._vocab, token, buf, -n, 0, True)
+            cached = self._texts[token] = buf.raw[:n]
         return cached
 
     def is_eog(self, token: int) -> bool:
@@ -276,7 +289,7 @@ class LlamaCppModel(CachedSequence):
         """Stream a reply: TokenEvents, then one GenerationResult. Errors in the request or the
         models raise before the first event."""
         request.validate()
-        refuse_unusable_draft(self, draft_model_of(draft))
+        draft = usable_draft(self, draft)  # another tokenizer: drafts through translation
         text, add_special = render_prompt(request, self.info, bos_text=self.bos_text, eos_text=self.eos_text)
         prompt = self.tokenize(text, add_special=add_special)
         if not prompt:

@@ -26,8 +26,7 @@ from app.core.errors import (
 from app.core.events import StreamItem
 from app.core.request import GenerationRequest
 from app.engines.chat_template import render_prompt
-from app.engines.compatibility import refuse_unusable_draft
-from app.engines.drafting import draft_model_of
+from app.engines.compatibility import usable_draft
 from app.engines.prompt_reading import read_then_generate
 from app.engines.speculative import CachedSequence, CancelFlag, ensure_prompt_fits, run_generation
 from app.library.mlx_meta import MLXInfo, read_mlx_folder
@@ -117,7 +116,9 @@ class MLXModel(CachedSequence):
         self.cached = []
 
     # --- vocabulary -------------------------------------------------------------------------
-    def tokenize(self, text: str, add_special: bool = True) -> list[int]:
+    def tokenize(self, text: str, add_special: bool = True, parse_special: bool = True) -> list[int]:
+        """`parse_special` is for llama.cpp's signature: Hugging Face tokenizers always read
+        special-token texts as special tokens."""
         ids = self._tok.encode(text, add_special_tokens=add_special)
         return [int(i) for i in ids]
 
@@ -136,6 +137,14 @@ class MLXModel(CachedSequence):
                 cached = text.replace("\u2581", " ").encode("utf-8")
             self._pieces[token] = cached
         return cached
+
+    def text_piece(self, token: int) -> bytes:
+        """The token's text with special tokens written out (as a draft with another
+        tokenizer reads the prompt)."""
+        text = str(self._tok.convert_ids_to_tokens(int(token)))
+        if token in self._eos or text in getattr(self._tok, "all_special_tokens", ()):
+            return text.encode("utf-8")
+        return self.piece(token)
 
     def is_eog(self, token: int) -> bool:
         return token in self._eos
@@ -188,7 +197,7 @@ class MLXModel(CachedSequence):
         self, request: GenerationRequest, draft: Any = None, cancel: CancelFlag | None = None
     ) -> Iterator[StreamItem]:
         request.validate()
-        refuse_unusable_draft(self, draft_model_of(draft), exact_size=True)
+        draft = usable_draft(self, draft, exact_size=True)  # another tokenizer: translated
         text, add_special = render_prompt(
             request, self._template, bos_text=self._bos_text, eos_text=self._eos_text
         )

@@ -3,24 +3,30 @@
 Verdicts are cached on disk keyed by both files' path, size and mtime, so the draft dropdown
 fills at once on the next start, and a changed file is checked again (no stale verdict). The
 index is shared by threads (the chat, the server's requests, the advisor): one lock guards it.
+
+Three verdicts: compatible (token ids shared), drafts through translation (another tokenizer
+on the same engine: usable, listed after the exact matches, with the share of shared token
+texts), and not compatible.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from app.library.atomic import read_cache, write_json_atomic
-from app.library.draft_rules import check_vocab_pair, engine_mismatch
+from app.library.draft_rules import DraftCompatibility, check_vocab_pair, engine_mismatch, translation_verdict
 from app.library.entry import MLX, ModelEntry
 from app.library.library import ModelLibrary
 from app.library.paths import cache_dir
+from app.library.vocab import VocabSummary
 
 log = logging.getLogger(__name__)
 
-CACHE_SCHEMA = 1
+CACHE_SCHEMA = 2  # 2: verdicts carry "drafts through translation" and its share
 SMALL_MAIN_PARAMS = 3.5e9  # LM Studio's guide: a 3B main model has no useful draft
 MIN_SIZE_RATIO = 4.5  # 7B -> 1B, 14B -> 3B, 32B -> 7B
 
@@ -30,11 +36,18 @@ class DraftOption:
     entry: ModelEntry
     recommended: bool
     note: str
+    translated: bool = False  # drafts through translation (another tokenizer)
+    share: float | None = None  # of the draft's token texts the main model has (translated only)
+    reason: str = ""  # why it drafts through translation
+
+
+TRANSLATED_BADGE = "≈"  # shown next to a draft that works through translation
 
 
 @dataclass
 class DraftReport:
     main: ModelEntry
+    # usable drafts: exact matches first, then the ones that draft through translation
     compatible: list[DraftOption] = field(default_factory=list)
     incompatible: list[tuple[ModelEntry, str]] = field(default_factory=list)
     advice: str = ""
@@ -52,7 +65,10 @@ def recommendation(main_params: int, draft_params: int) -> tuple[bool, str]:
 
 
 def _is_verdict(value: object) -> bool:
-    return isinstance(value, list) and len(value) == 2 and isinstance(value[1], str)
+    return isinstance(value, list) and len(value) == 4 and isinstance(value[1], str)
+
+
+TOKEN_MEMO = 4  # vocabularies whose token texts are kept while verdicts are computed
 
 
 class CompatibilityIndex:
@@ -62,28 +78,47 @@ class CompatibilityIndex:
         self._verdicts: dict[str, list] = read_cache(self.path, CACHE_SCHEMA, "pairs", valid=_is_verdict)
         self._dirty = False
         self._lock = threading.RLock()
+        self._tokens: OrderedDict[str, list[bytes]] = OrderedDict()
 
     def _pair_key(self, main: ModelEntry, draft: ModelEntry) -> str:
         return (
             f"{main.path}#{self.library.signature(main.key)}>{draft.path}#{self.library.signature(draft.key)}"
         )
 
-    def verdict(self, main: ModelEntry, draft: ModelEntry) -> tuple[bool, str]:
+    def _vocab(self, entry: ModelEntry) -> VocabSummary:
+        """The entry's vocabulary, its token texts read once for several verdicts."""
+        vocab = entry.vocab
+        memo_key = f"{entry.path}#{self.library.signature(entry.key)}"
+
+        def tokens() -> list[bytes]:
+            with self._lock:
+                hit = self._tokens.get(memo_key)
+            if hit is None:
+                hit = vocab.tokens()
+                with self._lock:
+                    self._tokens[memo_key] = hit
+                    while len(self._tokens) > TOKEN_MEMO:
+                        self._tokens.popitem(last=False)
+            return hit
+
+        return replace(vocab, load_tokens=tokens)
+
+    def verdict(self, main: ModelEntry, draft: ModelEntry) -> DraftCompatibility:
         key = self._pair_key(main, draft)
         with self._lock:
             hit = self._verdicts.get(key)
         if hit is not None:
-            return bool(hit[0]), str(hit[1])
+            return DraftCompatibility(bool(hit[0]), str(hit[1]), bool(hit[2]), hit[3])
         mismatch = engine_mismatch(main.engine, draft.engine)
-        result = (
-            mismatch
-            if mismatch is not None
-            else check_vocab_pair(main.vocab, draft.vocab, exact_size=main.engine == MLX)
-        )
+        if mismatch is not None:
+            result = mismatch
+        else:
+            m, d = self._vocab(main), self._vocab(draft)
+            result = translation_verdict(m, d, check_vocab_pair(m, d, exact_size=main.engine == MLX))
         with self._lock:
-            self._verdicts[key] = [result.compatible, result.reason]
+            self._verdicts[key] = [result.compatible, result.reason, result.translated, result.share]
             self._dirty = True
-        return result.compatible, result.reason
+        return result
 
     def drafts_for(self, main_key: str) -> DraftReport:
         main = self.library.entries[main_key]
@@ -91,16 +126,27 @@ class CompatibilityIndex:
         for entry in self.library.entries.values():
             if entry.key == main_key:
                 continue
-            ok, reason = self.verdict(main, entry)
-            if ok:
+            verdict = self.verdict(main, entry)
+            if verdict.usable:
                 rec, note = recommendation(main.parameter_count, entry.parameter_count)
-                report.compatible.append(DraftOption(entry, rec, note))
+                if verdict.translated:
+                    note = f"{note}; drafts through translation ({verdict.share or 0:.0%} shared tokens)"
+                report.compatible.append(
+                    DraftOption(entry, rec, note, verdict.translated, verdict.share, verdict.reason)
+                )
             else:
-                report.incompatible.append((entry, reason))
-        report.compatible.sort(key=lambda o: (o.entry.parameter_count, o.entry.size_bytes, o.entry.key))
+                report.incompatible.append((entry, verdict.reason))
+        report.compatible.sort(
+            key=lambda o: (o.translated, o.entry.parameter_count, o.entry.size_bytes, o.entry.key)
+        )
         report.incompatible.sort(key=lambda pair: pair[0].key)
         if not report.compatible:
             report.advice = "No compatible draft models found: try a smaller model of the same family."
+        elif all(o.translated for o in report.compatible):
+            report.advice = (
+                "No draft shares this model's tokenizer; the ones listed draft through translation "
+                "(the reply is unchanged, the speed-up usually smaller)."
+            )
         elif main.parameter_count <= SMALL_MAIN_PARAMS:
             report.advice = "This main model is small; speculative decoding rarely speeds it up."
         self.save()

@@ -6,6 +6,12 @@ token id from 5 up to the smaller vocabulary. MLX pairs are held to more than LM
 size-only check: the same token -> id map and the same special tokens. Everything is read
 from headers and tokenizer files; equal fingerprints skip the token-by-token comparison.
 
+A pair that fails those rules but runs on one engine still drafts "through translation"
+(app/engines/translated_draft.py): the draft's text is re-tokenized for the main model, which
+verifies it as usual, so the reply is still exactly the main model's. That third verdict
+carries the share of the draft's token texts the main model also has. Only what translation
+cannot fix stays refused: another engine, a vision projector, a model without a vocabulary.
+
 These rules live in the library, next to the compatibility index that caches their verdicts;
 the engines import them for their own last-line guard (never the other way round).
 """
@@ -24,11 +30,26 @@ MAX_VOCAB_SIZE_DIFFERENCE = 128
 
 @dataclass(frozen=True)
 class DraftCompatibility:
+    """`compatible`: the exact rules hold (token ids shared). `translated`: they do not, but
+    the draft works through translation (`share`: of its token texts the main model has)."""
+
     compatible: bool
     reason: str = ""
+    translated: bool = False
+    share: float | None = None
 
     def __bool__(self) -> bool:
         return self.compatible
+
+    @property
+    def usable(self) -> bool:
+        """Can draft at all: exactly or through translation."""
+        return self.compatible or self.translated
+
+    @property
+    def verdict(self) -> str:
+        """ "compatible", "translated" or "incompatible" (the CLI's and the API's word)."""
+        return "compatible" if self.compatible else "translated" if self.translated else "incompatible"
 
 
 COMPATIBLE = DraftCompatibility(True)
@@ -88,6 +109,34 @@ def check_vocab_pair(main: VocabSummary, draft: VocabSummary, exact_size: bool =
     return COMPATIBLE
 
 
+def translation_verdict(
+    main: VocabSummary, draft: VocabSummary, exact: DraftCompatibility
+) -> DraftCompatibility:
+    """A pair refused by the exact rules (`exact`), judged for drafting through translation:
+    any two vocabularies that hold text can translate; the share of shared texts is reported."""
+    if exact.compatible:
+        return exact
+    if main.n_vocab <= 0 or draft.n_vocab <= 0:
+        return DraftCompatibility(False, f"{exact.reason}; a model without a vocabulary cannot translate")
+    from app.library.token_texts import shared_share
+
+    share = shared_share(main.tokens(), main.vocab_type, draft.tokens(), draft.vocab_type)
+    return DraftCompatibility(
+        False,
+        f"drafts through translation: another tokenizer ({exact.reason}); "
+        f"{share:.0%} of its token texts are the main model's too",
+        translated=True,
+        share=round(share, 4),
+    )
+
+
+def check_pair_translating(
+    main: VocabSummary, draft: VocabSummary, exact_size: bool = False
+) -> DraftCompatibility:
+    """The exact verdict, or failing it, the verdict for drafting through translation."""
+    return translation_verdict(main, draft, check_vocab_pair(main, draft, exact_size))
+
+
 def engine_of(path: str | Path) -> str:
     """'llama.cpp' for a GGUF file, 'MLX' for a model folder."""
     return MLX if Path(path).is_dir() else LLAMA_CPP
@@ -103,9 +152,10 @@ def engine_mismatch(main_engine: str, draft_engine: str) -> DraftCompatibility |
     )
 
 
-def check_draft(main_path: str | Path, draft_path: str | Path) -> DraftCompatibility:
+def check_draft(main_path: str | Path, draft_path: str | Path, translate: bool = False) -> DraftCompatibility:
     """Compatibility of two model paths, read from their headers (uncached: callers with a
-    library ask the CompatibilityIndex instead)."""
+    library ask the CompatibilityIndex instead); `translate`: a pair the exact rules refuse may
+    still draft through translation (the third verdict)."""
     main_engine, draft_engine = engine_of(main_path), engine_of(draft_path)
     mismatch = engine_mismatch(main_engine, draft_engine)
     if mismatch is not None:
@@ -113,13 +163,15 @@ def check_draft(main_path: str | Path, draft_path: str | Path) -> DraftCompatibi
     if main_engine == MLX:
         from app.library.mlx_meta import read_mlx_folder
 
-        return check_vocab_pair(
-            read_mlx_folder(Path(main_path)).vocab, read_mlx_folder(Path(draft_path)).vocab, exact_size=True
-        )
+        main_vocab = read_mlx_folder(Path(main_path)).vocab
+        draft_vocab = read_mlx_folder(Path(draft_path)).vocab
+        exact = check_vocab_pair(main_vocab, draft_vocab, exact_size=True)
+        return translation_verdict(main_vocab, draft_vocab, exact) if translate else exact
     main, draft = read_gguf(main_path), read_gguf(draft_path)
     for which, info in (("main model", main), ("draft", draft)):
         if info.is_projector:
             return DraftCompatibility(
                 False, f"the {which} is a vision projector (mmproj), not a language model"
             )
-    return check_vocab_pair(main.vocab, draft.vocab)
+    exact = check_vocab_pair(main.vocab, draft.vocab)
+    return translation_verdict(main.vocab, draft.vocab, exact) if translate else exact

@@ -1,9 +1,10 @@
 """Which model a name means, and whether one model can draft for another.
 
 Names are library keys, names, file names or paths (the bundled model also answers to its
-aliases). Pairs are answered from the library's cached compatibility index, never by reading
-headers per request; models outside every library folder (the CLI takes any path) are read
-once and remembered by path, size and mtime. A model never drafts for itself.
+aliases). Pairs are answered from the library's cached compatibility index (compatible,
+drafts through translation, or not), never by reading headers per request; models outside
+every library folder (the CLI takes any path) are read once and remembered by path, size and
+mtime. A model never drafts for itself.
 """
 
 from __future__ import annotations
@@ -53,25 +54,27 @@ class ModelNames:
         return resolve_draft_spec(spec, self.resolve)
 
     def check_pair(self, main: ModelRef, draft: ModelRef) -> DraftCompatibility:
-        """Can `draft` draft for `main`? With a reason a person can act on."""
+        """Can `draft` draft for `main` (exactly, or through translation: `.usable`)? With a
+        reason a person can act on."""
         if is_same_model(main, draft):
             return DraftCompatibility(False, SELF_DRAFT)
         entries = self.library.entries
         m, d = entries.get(main.key), entries.get(draft.key)
         if m is not None and d is not None:
-            ok, reason = self.index.verdict(m, d)
+            indexed = self.index.verdict(m, d)
             self.index.save()  # writes only when this verdict was new
-            return DraftCompatibility(ok, reason)
+            return indexed
         memo = (*_stamp(main.path), *_stamp(draft.path))
         verdict = self._path_verdicts.get(memo)
         if verdict is None:
-            verdict = self._path_verdicts[memo] = check_draft(main.path, draft.path)
+            verdict = self._path_verdicts[memo] = check_draft(main.path, draft.path, translate=True)
         return verdict
 
     def refuse_unusable(self, main: ModelRef, draft: ModelRef) -> None:
-        """Raise SelfDraftError or DraftIncompatibleError unless `draft` can draft for `main`."""
+        """Raise SelfDraftError or DraftIncompatibleError unless `draft` can draft for `main`
+        (a draft with another tokenizer on the same engine drafts through translation)."""
         verdict = self.check_pair(main, draft)
-        if verdict:
+        if verdict.usable:
             return
         if is_same_model(main, draft):
             raise SelfDraftError(f"{main.name} cannot draft for itself: choose another draft model")

@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from app.library.compat_index import TRANSLATED_BADGE
 from app.library.entry import MLX, ModelEntry
 
 
@@ -89,3 +90,18 @@ def draft_warning(
 
 def warned(label: str, warning: str) -> str:
     return f"⚠ {label}" if warning else label
+
+
+def translated(label: str, is_translated: bool) -> str:
+    """The badge of a draft with another tokenizer (listed after the exact matches)."""
+    return f"{TRANSLATED_BADGE} {label}" if is_translated else label
+
+
+def translation_tip(share: float | None, reason: str) -> str:
+    """Tooltip lines for a draft that works through translation: what it means, and why."""
+    shared = f"{share:.0%} of its token texts are the main model's too. " if share is not None else ""
+    return (
+        f"{TRANSLATED_BADGE} Drafts through translation: it has another tokenizer, so its text is "
+        "re-tokenized for the main model, which checks every token: the reply is unchanged. "
+        f"{shared}Usually less of a speed-up than a draft of the same family.\n{reason}"
+    )

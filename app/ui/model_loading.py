@@ -21,7 +21,7 @@ from app.library.compat_index import DraftReport
 from app.library.entry import ModelEntry
 from app.runtime.advisor import AdviceRecords
 from app.ui.app_state import AppState
-from app.ui.model_labels import distinct_labels, draft_warning, hover_text
+from app.ui.model_labels import distinct_labels, draft_warning, hover_text, translation_tip
 from app.ui.model_picker import short_label
 from app.ui.worker import LoadJob
 
@@ -83,7 +83,11 @@ class ModelController(QObject):
         return {k: v for k, v in out.items() if v}
 
     def tooltips(self, report: DraftReport, warnings: dict[str, str]) -> dict[str, str]:
-        return {o.entry.key: hover_text(o.entry, warnings.get(o.entry.key, "")) for o in report.compatible}
+        tips = {o.entry.key: hover_text(o.entry, warnings.get(o.entry.key, "")) for o in report.compatible}
+        for o in report.compatible:
+            if o.translated:  # a draft with another tokenizer says so, and why
+                tips[o.entry.key] += "\n" + translation_tip(o.share, o.reason)
+        return tips
 
     # --- the library ------------------------------------------------------------------------------
     def on_library_scanned(self) -> None:

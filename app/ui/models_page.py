@@ -31,7 +31,7 @@ from app.engines.drafting import PROMPT_LOOKUP_KEY, PROMPT_LOOKUP_NAME
 from app.library.compat_index import DraftReport
 from app.library.entry import ModelEntry, ScanProblem
 from app.library.model_defaults import ModelDefaultsStore
-from app.ui.model_labels import base_label, display_path, hover_text, human_size, warned
+from app.ui.model_labels import base_label, display_path, hover_text, human_size, translated, warned
 from app.ui.model_picker import short_label
 from app.ui.settings_form import SettingsForm
 from app.ui.sidebar import LLAMA_DRAFT_SETTINGS
@@ -269,6 +269,7 @@ class ModelsPage(QWidget):
             self.draft_combo.setItemData(1, f"⚠ {lookup_warning}", Qt.ItemDataRole.ToolTipRole)
         for o in report.compatible:
             label = labels.get(o.entry.key) or base_label(o.entry)
+            label = translated(label, o.translated)  # ≈: drafts through translation
             self.draft_combo.addItem(warned(label, warnings.get(o.entry.key, "")), o.entry.key)
             tip = tooltips.get(o.entry.key) or hover_text(o.entry, warnings.get(o.entry.key, ""))
             self.draft_combo.setItemData(self.draft_combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 from app.core import model_settings
 from app.engines.drafting import PROMPT_LOOKUP_KEY, PROMPT_LOOKUP_NAME
 from app.library.compat_index import DraftReport
-from app.ui.model_labels import base_label
+from app.ui.model_labels import base_label, translated
 from app.ui.settings_form import SettingsForm
 
 SELECT_DRAFT = "Select a compatible draft model"
@@ -189,7 +189,7 @@ class ConfigSidebar(QScrollArea):
             e = option.entry
             label = labels.get(e.key) or base_label(e)
             mark = "⚠ " if e.key in warnings else ("★ " if option.recommended else "")
-            items.append((f"{mark}{label}", e.key))
+            items.append((f"{mark}{translated(label, option.translated)}", e.key))
         self._fill(items, enabled=True, select=select, tooltips=tips)
 
     def select_draft(self, key: str) -> None:

@@ -213,12 +213,17 @@ def test_prompt_longer_than_context_is_refused_before_any_work(tiny_main):
         model.close()
 
 
-def test_incompatible_draft_is_refused(main, models_dir):
+def test_a_draft_with_another_vocabulary_drafts_through_translation(main, models_dir):
+    """Once refused ("vocabulary sizes differ"): now it drafts, and the text is unchanged."""
     other = write_tiny_gguf(models_dir / "other-vocab.gguf", tokens=tiny_vocab(extra=300))
     draft = LlamaCppModel(other)
     try:
-        with pytest.raises(DraftIncompatibleError, match="vocabulary sizes differ"):
-            main.generate(raw("the"), draft=draft)
+        plain = run(main, raw("the cat", max_tokens=24))
+        drafted = run(main, raw("the cat", max_tokens=24, max_draft_size=4), draft=draft)
+        assert drafted.text == plain.text
+        assert drafted.stats.total_draft_tokens_count > 0
+        with pytest.raises(DraftIncompatibleError, match="itself"):
+            main.generate(raw("the"), draft=main)
     finally:
         draft.close()
 

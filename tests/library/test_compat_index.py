@@ -26,10 +26,24 @@ def build_library() -> Path:
 def test_drafts_smallest_first_with_reasons_for_the_rest():
     build_library()
     report = CompatibilityIndex(ModelLibrary()).drafts_for("fam/main.gguf")
-    assert [o.entry.key for o in report.compatible] == ["fam/draft-small.gguf", "fam/draft-mid.gguf"]
+    # exact matches first, then the drafts with another tokenizer (through translation)
+    assert [o.entry.key for o in report.compatible] == [
+        "fam/draft-small.gguf",
+        "fam/draft-mid.gguf",
+        "fam/renamed.gguf",
+        "fam/other-vocab.gguf",
+    ]
+    assert [o.translated for o in report.compatible] == [False, False, True, True]
+    translated = {o.entry.key: o for o in report.compatible if o.translated}
+    assert "vocabulary sizes differ by 300" in translated["fam/other-vocab.gguf"].reason
+    # the main model's texts plus 300 of its own: about half of the draft's texts are shared
+    assert 0.5 < (translated["fam/other-vocab.gguf"].share or 0) < 0.56
+    renamed = translated["fam/renamed.gguf"]
+    assert 'vocabulary differs at token 139: "<0x88>" vs "<x>"' in renamed.reason
+    assert "drafts through translation" in renamed.reason and renamed.share is not None
+    assert 0.99 < renamed.share < 1.0  # "<x>" is not a main-model token text
     reasons = dict((e.key, r) for e, r in report.incompatible)
-    assert reasons["fam/other-vocab.gguf"].startswith("vocabulary sizes differ by 300")
-    assert reasons["fam/renamed.gguf"] == 'vocabulary differs at token 139: "<0x88>" vs "<x>"'
+    assert list(reasons) == ["fam/mlx-model"]  # another engine: no translation
     assert "MLX" in reasons["fam/mlx-model"] and "llama.cpp" in reasons["fam/mlx-model"]
     assert "small" in report.advice
 
@@ -44,12 +58,14 @@ def test_verdicts_come_from_disk_next_time_and_a_changed_file_is_checked_again(m
     with monkeypatch.context() as patch:
         patch.setattr("app.library.compat_index.check_vocab_pair", refuse)
         warm = CompatibilityIndex(ModelLibrary()).drafts_for("fam/main.gguf")
-    assert len(warm.compatible) == 2
+    assert [o.translated for o in warm.compatible] == [False, False, True, True]
+    assert warm.compatible[2].share is not None and "translation" in warm.compatible[2].reason
     # The small draft is replaced by a file with another vocabulary: no stale "compatible".
     write_tiny_gguf(root / "draft-small.gguf", n_embd=16, n_layer=1, tokens=tiny_vocab(rename={200: "zz"}))
     os.utime(root / "draft-small.gguf", ns=(5, 5))
     after = CompatibilityIndex(ModelLibrary()).drafts_for("fam/main.gguf")
-    assert [o.entry.key for o in after.compatible] == ["fam/draft-mid.gguf"]
+    assert [o.entry.key for o in after.compatible if not o.translated] == ["fam/draft-mid.gguf"]
+    assert "fam/draft-small.gguf" in [o.entry.key for o in after.compatible if o.translated]
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,8 @@ MAIN, TWIN, NOISY, OTHER = (
 
 @pytest.fixture
 def library_folder(tiny_main: Path, tiny_twin: Path, tiny_noisy: Path) -> Path:
-    """main, a twin (always accepted), a noisy draft and an incompatible model."""
+    """main, a twin (always accepted), a noisy draft and a model with another vocabulary
+    (it drafts through translation)."""
     folder = models_dir() / "test" / "tiny"
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(tiny_main, folder / "main.gguf")

@@ -30,7 +30,9 @@ def test_advisor_measures_every_candidate_with_the_loaded_models(runtime, monkey
     loads = count_loads(monkeypatch)
     seen: list[tuple[int, int]] = []
     candidates = library_candidates(runtime, MAIN)
-    assert [c.key for c in candidates] == ["prompt-lookup", NOISY, TWIN]  # smallest first, OTHER refused
+    # smallest first, the draft with another tokenizer (through translation) after them
+    assert [c.key for c in candidates] == ["prompt-lookup", NOISY, TWIN, OTHER]
+    candidates = candidates[:3]
     advice = advise(
         runtime,
         MAIN,
@@ -49,7 +51,6 @@ def test_advisor_measures_every_candidate_with_the_loaded_models(runtime, monkey
     assert runtime.loaded_keys() == {MAIN, TWIN}  # the draft it loaded is freed again
     with runtime.lease(MAIN, TWIN) as lease:
         assert lease.main is chat_main and lease.draft is chat_draft
-    assert OTHER not in {c.key for c in candidates}
 
 
 def test_advisor_frees_a_main_model_it_had_to_load(runtime):

@@ -23,6 +23,7 @@ from app.runtime import (
     SelfDraftError,
     UnknownModelError,
 )
+from tests.library.mlx_fixtures import write_mlx_folder
 from tests.runtime.conftest import MAIN, NOISY, OTHER, TWIN
 
 GREEDY = SamplingSettings(temperature=0.0, repeat_penalty=1.0)
@@ -95,12 +96,28 @@ def test_a_model_never_drafts_for_itself(runtime, library_folder):
     assert runtime.loaded() == []  # refused before anything was loaded
 
 
-def test_unknown_and_incompatible_drafts_are_refused_before_loading(runtime):
+def test_unknown_and_incompatible_drafts_are_refused_before_loading(runtime, library_folder):
     with pytest.raises(UnknownModelError, match="no model named"):
         runtime.lease(MAIN, "nope")
-    with pytest.raises(DraftIncompatibleError, match="vocabulary sizes differ"):
-        runtime.lease(MAIN, OTHER)
+    write_mlx_folder(library_folder / "mlx-model", ["<s>", "</s>", "a"])
+    runtime.library.rescan()
+    with pytest.raises(DraftIncompatibleError, match="same engine"):
+        runtime.lease(MAIN, "test/tiny/mlx-model")  # translation cannot cross engines
     assert runtime.loaded() == []
+
+
+def test_a_draft_with_another_vocabulary_is_leased_and_drafts_through_translation(runtime):
+    verdict = runtime.check_pair(runtime.resolve(MAIN), runtime.resolve(OTHER))
+    assert verdict.usable and verdict.translated and not verdict.compatible
+    assert "vocabulary sizes differ" in verdict.reason and verdict.share is not None
+    with runtime.lease(MAIN) as lease:
+        _, plain = collect(lease.generate(request(max_tokens=16)))
+    with runtime.lease(MAIN, OTHER) as lease:
+        _, drafted = collect(lease.generate(request(max_tokens=16)))
+    assert drafted.text == plain.text and drafted.stats.total_draft_tokens_count > 0
+    with runtime.lease(MAIN, chained_key(OTHER)) as lease:  # with prompt lookup too
+        _, chained = collect(lease.generate(request(max_tokens=16)))
+    assert chained.text == plain.text
 
 
 def test_the_pair_is_checked_once_then_answered_from_the_cache(runtime, monkeypatch):
@@ -112,7 +129,7 @@ def test_the_pair_is_checked_once_then_answered_from_the_cache(runtime, monkeypa
 
     monkeypatch.setattr("app.library.compat_index.check_vocab_pair", no_more)
     monkeypatch.setattr("app.library.draft_rules.read_gguf", no_more)
-    monkeypatch.setattr("app.engines.compatibility.check_vocab_pair", no_more)
+    monkeypatch.setattr("app.engines.compatibility.check_pair_translating", no_more)
     for _ in range(2):
         with runtime.lease(MAIN, NOISY) as lease:
             collect(lease.generate(request()))

@@ -4,9 +4,11 @@ persistence, switching the draft mid-reply, errors; no thread is left running.""
 from __future__ import annotations
 
 import pytest
+from PySide6.QtCore import Qt
 
 from app.chat.store import ChatStore
 from app.core.events import TokenOrigin
+from app.library.compat_index import DraftReport
 from app.ui.main_window import MainWindow
 from app.ui.sidebar import IDENTIFYING, NONE_FOUND, SELECT_DRAFT
 
@@ -42,7 +44,7 @@ def send(qtbot, w: MainWindow, text: str, **settings) -> None:
         w.chat.send()
 
 
-def test_draft_dropdown_lists_only_compatible_models_and_explains_the_rest(qtbot, window, library_models):
+def test_draft_dropdown_lists_exact_matches_then_translated_drafts(qtbot, window, library_models):
     with qtbot.waitSignal(window.modelReady, timeout=WAIT):
         window.load_key(library_models["main"])
     assert window.chat.sidebar.draft_combo.itemText(0) == IDENTIFYING
@@ -52,14 +54,21 @@ def test_draft_dropdown_lists_only_compatible_models_and_explains_the_rest(qtbot
     combo = window.chat.sidebar.draft_combo
     items = [combo.itemData(i) for i in range(combo.count())]
     assert combo.itemText(0) == SELECT_DRAFT
-    assert set(items) == {"", "prompt-lookup", library_models["noisy"], library_models["twin"]}
+    # the exact matches, then the draft with another tokenizer, badged, its reason on hover
+    assert items[:2] == ["", "prompt-lookup"] and items[-1] == library_models["other"]
+    assert set(items[2:4]) == {library_models["noisy"], library_models["twin"]}
+    other_text = combo.itemText(combo.count() - 1)
+    assert "\u2248 " in other_text and all("\u2248" not in combo.itemText(i) for i in range(4))
+    tip = combo.itemData(combo.count() - 1, Qt.ItemDataRole.ToolTipRole)
+    assert "Drafts through translation" in tip and "vocabulary sizes differ" in tip
     assert not window.chat.sidebar.draft_form.isEnabled()  # disabled until a draft is chosen
-    reasons = dict(window.chat.sidebar.incompatible_reasons())
-    assert "vocabulary sizes differ" in reasons[library_models["other"]]
+    assert window.chat.sidebar.incompatible_reasons() == []  # every GGUF can draft now
 
 
 def test_a_model_without_compatible_drafts_says_so(qtbot, window, library_models):
-    load(qtbot, window, library_models["other"])
+    load(qtbot, window, library_models["main"])
+    entry = window.library.entries[library_models["main"]]
+    window.chat.sidebar.set_report(DraftReport(entry))  # no other model in the library
     assert window.chat.sidebar.draft_combo.itemText(0) == NONE_FOUND
 
 
@@ -219,11 +228,24 @@ def test_draft_advisor_runs_off_the_gui_thread_and_saves_its_pick(qtbot, window,
 def test_every_model_offers_prompt_lookup_in_the_dropdown(qtbot, window, library_models):
     load(qtbot, window, library_models["other"])
     combo = window.chat.sidebar.draft_combo
-    assert combo.itemText(0) == NONE_FOUND
+    assert combo.itemText(0) == SELECT_DRAFT  # no exact match: every draft is a translated one
+    assert all("\u2248" in combo.itemText(i) for i in range(2, combo.count())) and combo.count() == 5
     assert combo.findData("prompt-lookup") > 0
     choose_draft(qtbot, window, "prompt-lookup")
     send(qtbot, window, "the the the the")
     assert window.chat.view.messages[-1].stats["draft_model"] == "Prompt lookup (no draft model)"
+
+
+def test_a_translated_draft_streams_the_main_models_own_reply(qtbot, window, library_models):
+    load(qtbot, window, library_models["main"])
+    send(qtbot, window, "the cat")
+    plain = window.chat.view.messages[-1].text
+    choose_draft(qtbot, window, library_models["other"])
+    window.chat.new_conversation()
+    send(qtbot, window, "the cat")
+    reply = window.chat.view.messages[-1]
+    assert reply.text == plain and reply.stats["draft_model"] == "other.gguf"
+    assert reply.stats["total_draft_tokens_count"] > 0
 
 
 def test_one_click_in_the_picker_loads_and_the_pair_is_shown(qtbot, window, library_models):
