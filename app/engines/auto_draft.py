@@ -37,6 +37,8 @@ PAUSE_MARGIN = 0.98  # drafting must keep 98% of the speed without it ...
 CLEAR_LOSS = 0.85  # ... and below 85% the measurement alone decides
 MIN_DRAFT_ROUNDS = 4.0  # measured drafting rounds before judging ...
 CONVINCED_ROUNDS = 8.0  # ... and when the learned costs say the draft should pay
+LOOKUP_EXPLORE = 12.0  # proposals without a probability (lookup, a prediction) sent before the
+# learned acceptance decides: the 0.5 prior alone may never pay for a row, and then never learns
 PROBE_ROUNDS = 4  # drafting rounds a probing reply gets before the verdict
 PROBE_LENGTH = 4  # ... each drafting this many tokens whatever the rule says
 EXPLORE_LENGTHS = (2, 4, 3)  # a new pair's first drafting rounds: costs at several batch sizes
@@ -210,7 +212,8 @@ class AutoDraft:
         if position == 1:
             self._p = 1.0
         p = self._p * self.acceptance(confidence)
-        if self._forcing:
+        exploring = math.isnan(confidence) and self.acc[LOOKUP_BUCKET][1] < PRIOR_WEIGHT + LOOKUP_EXPLORE
+        if self._forcing or exploring:
             self._p = p
             return True
         rate, row = self.best_rate(), self.row_cost(position)

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 from pathlib import Path
 
 import pytest
 
-from app.engines.auto_draft import MEASURING, NO_GAIN, AutoDraft, bucket_of
+from app.engines.auto_draft import (
+    LOOKUP_BUCKET,
+    LOOKUP_EXPLORE,
+    MEASURING,
+    NO_GAIN,
+    PRIOR_WEIGHT,
+    AutoDraft,
+    bucket_of,
+)
 from app.engines.llamacpp import LlamaCppModel, LoadOptions
 from app.engines.speculation_memory import SpeculationMemory
 from tests.engines.helpers import assert_invariants, raw, run
@@ -191,3 +200,12 @@ def test_generate_takes_draft_auto_on_the_command_line():
         args = build_parser().parse_args(["generate", "--prompt", "x", flag])
         assert _overrides(args)["draft_auto"] is value
     assert _overrides(build_parser().parse_args(["generate", "--prompt", "x"]))["draft_auto"] is None
+
+
+def test_proposals_without_a_probability_are_sent_until_their_acceptance_is_learned():
+    auto = AutoDraft(costly=False, state=None)
+    auto.verify = {1: [0.01, 10.0], 2: [0.03, 10.0], 4: [0.07, 10.0]}  # a row costs two steps
+    auto.rates["plain"] = [100.0, 1.0, 10.0]
+    assert auto.keep(1, math.nan, False)  # the 0.5 prior alone would never pay for a row ...
+    auto.acc[LOOKUP_BUCKET] = [1.0, PRIOR_WEIGHT + LOOKUP_EXPLORE]  # ... learned: rarely right
+    assert not auto.keep(1, math.nan, False)
