@@ -189,27 +189,22 @@ class LlamaCppModel(CachedSequence):
             cap = -n
 
     def piece(self, token: int) -> bytes:
-        cached = self._pieces.get(token)
-        if cached is None:
-            buf = ctypes.create_string_buffer(64)
-            n = ll.llama_token_to_piece(self._vocab, token, buf, 64, 0, False)
-            if n < 0:
-                buf = ctypes.create_string_buffer(-n)
-                n = ll.llama_token_to_piece(self._vocab, token, buf, -n, 0, False)
-            cached = self._pieces[token] = buf.raw[:n]
-        return cached
+        return self._token_bytes(token, self._pieces, special=False)
 
     def text_piece(self, token: int) -> bytes:
         """The token's text with control tokens written out ("<start_of_turn>"): what a
         draft with another tokenizer reads the prompt as."""
-        cached = self._texts.get(token)
+        return self._token_bytes(token, self._texts, special=True)
+
+    def _token_bytes(self, token: int, cache: dict[int, bytes], special: bool) -> bytes:
+        cached = cache.get(token)
         if cached is None:
             buf = ctypes.create_string_buffer(64)
-            n = ll.llama_token_to_piece(self._vocab, token, buf, 64, 0, True)
+            n = ll.llama_token_to_piece(self._vocab, token, buf, 64, 0, special)
             if n < 0:
                 buf = ctypes.create_string_buffer(-n)
-                n = ll.llama_token_to_piece(self._vocab, token, buf, -n, 0, True)
-            cached = self._texts[token] = buf.raw[:n]
+                n = ll.llama_token_to_piece(self._vocab, token, buf, -n, 0, special)
+            cached = cache[token] = buf.raw[:n]
         return cached
 
     def is_eog(self, token: int) -> bool:

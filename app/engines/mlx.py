@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator, Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from app.engines.compatibility import usable_draft
 from app.engines.prompt_reading import read_then_generate
 from app.engines.speculative import CachedSequence, CancelFlag, ensure_prompt_fits, run_generation
 from app.library.mlx_meta import MLXInfo, read_mlx_folder
+from app.library.token_texts import byte_level_decoder
 
 ENGINE_NAME = "MLX"
 DEFAULT_CONTEXT = 4096
@@ -44,22 +44,6 @@ def mlx_available() -> bool:
     except ImportError:
         return False
     return True
-
-
-@lru_cache(maxsize=1)
-def _byte_decoder() -> dict[str, int]:
-    """GPT-2's byte <-> printable-character table, inverted (byte-level BPE vocabularies)."""
-    bs = (
-        list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), 256))
-    )
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return {chr(c): b for b, c in zip(bs, cs, strict=True)}
 
 
 class _Source:
@@ -129,7 +113,7 @@ class MLXModel(CachedSequence):
             if token in self._eos or text in getattr(self._tok, "all_special_tokens", ()):
                 cached = b""
             elif self._byte_level:
-                table = _byte_decoder()
+                table = byte_level_decoder()
                 cached = bytes(table[c] for c in text if c in table)
             elif text.startswith("<0x") and text.endswith(">") and len(text) == 6:
                 cached = bytes([int(text[3:5], 16)])
