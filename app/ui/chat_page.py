@@ -28,6 +28,7 @@ from app.chat.session import (
 )
 from app.chat.store import ChatStore
 from app.core.events import GenerationResult
+from app.library.preferences import Preferences
 from app.ui.chat_header import ChatHeader
 from app.ui.chat_hints import HintBar
 from app.ui.chat_replies import ChatReplies
@@ -36,7 +37,6 @@ from app.ui.composer import Composer
 from app.ui.conversation_panel import ConversationPanel
 from app.ui.message_card import NEXT, PREVIOUS
 from app.ui.message_model import MessageView
-from app.ui.preferences import Preferences
 from app.ui.reply_flight import Flight
 from app.ui.sidebar import ConfigSidebar
 from app.ui.stream_batch import StreamBatch

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import __version__
-from app.ui.app_state import AppState
+from app.library.app_state import AppState
 from app.ui.model_labels import display_path
 from app.ui.theme import LIGHT
 
@@ -89,7 +89,7 @@ class WelcomeDialog(QDialog):
 
 
 def about_text() -> str:
-    from app.doctor import llama_cpp_report, mlx_report
+    from app.engines.availability import llama_cpp_report, mlx_report
 
     ll = llama_cpp_report()
     mlx = mlx_report()

@@ -34,6 +34,7 @@ from app.library.bundled import ensure_bundled_model
 from app.library.compat_index import CompatibilityIndex
 from app.library.library import ModelLibrary
 from app.library.model_defaults import ModelDefaultsStore
+from app.library.preferences import Preferences
 from app.runtime import ModelRuntime
 from app.ui.advisor_dialog import AdvisorDialog
 from app.ui.chat_page import ChatPage
@@ -43,7 +44,6 @@ from app.ui.model_loading import ModelController
 from app.ui.model_picker import ModelPicker
 from app.ui.models_page import ModelsPage
 from app.ui.notice_banner import NoticeBanner
-from app.ui.preferences import Preferences
 from app.ui.resources import RESOURCES
 from app.ui.server_page import ServerPage
 from app.ui.shortcuts import BY_ACTION, build_actions, set_why_not

@@ -8,9 +8,9 @@ from PySide6.QtGui import QGuiApplication
 
 from app.chat.store import ChatStore
 from app.core.events import GenerationResult, GenerationStats
+from app.library.preferences import Preferences
 from app.ui.chat_page import CONVERSATIONS_FOLD_BELOW, SIDEBAR_FOLDS_BELOW, ChatPage
 from app.ui.message_model import REJECTED_KEY, ROUNDS_KEY
-from app.ui.preferences import Preferences
 from app.ui.stream_batch import StreamBatch
 
 
