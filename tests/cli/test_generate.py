@@ -79,7 +79,7 @@ def test_bad_arguments_exit_non_zero_with_one_line(args, code, needle):
     assert needle in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_missing_corrupt_and_incompatible_models_are_one_line_errors(tmp_path, tiny_main):
+def test_missing_corrupt_and_incompatible_models_are_one_line_errors(tmp_path, tiny_main, run_cli):
     bad = tmp_path / "bad.gguf"
     bad.write_bytes(b"GGUF" + b"\x00" * 40)
     other = write_mlx_folder(tmp_path / "mlx-model", ["<s>", "</s>", "a"])  # another engine
@@ -96,10 +96,10 @@ def test_missing_corrupt_and_incompatible_models_are_one_line_errors(tmp_path, t
         (["--model", str(tiny_main), "--draft", str(tmp_path / "gone.gguf")], "draft model file not found"),
     ]
     for args, needle in cases:
-        proc = cli("generate", *args, "--prompt", "hi", "--max-tokens", "4")
-        assert proc.returncode == 1, (args, proc.stderr)
-        lines = proc.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], proc.stderr
+        code, _, err = run_cli("generate", *args, "--prompt", "hi", "--max-tokens", "4")
+        assert code == 1, (args, err)
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], err
 
 
 def test_generate_uses_the_models_saved_default_draft(tiny_main, tiny_noisy):

@@ -31,15 +31,15 @@ def test_models_lists_the_library_and_compatible_drafts(tiny_main, tiny_noisy):
     assert "test/tiny/noisy.gguf" in text and "\u2248 test/tiny/other.gguf" in text
 
 
-def test_drafts_for_a_model_outside_the_library_say_how_to_add_it(tiny_main):
-    proc = cli("models", "--drafts", str(tiny_main))
-    assert proc.returncode == 1
-    assert proc.stderr.strip() == (
+def test_drafts_for_a_model_outside_the_library_say_how_to_add_it(tiny_main, run_cli):
+    code, _, err = run_cli("models", "--drafts", str(tiny_main))
+    assert code == 1
+    assert err.strip() == (
         f"error: {tiny_main} is not in a library folder "
         "(add its folder with `specula models --add-folder DIR`)"
     )
-    proc = cli("advise", "no-such-model")
-    assert proc.returncode == 1
-    assert proc.stderr.strip() == (
+    code, _, err = run_cli("advise", "no-such-model")
+    assert code == 1
+    assert err.strip() == (
         "error: no model named 'no-such-model' in the library (give a path, or see `specula models`)"
     )

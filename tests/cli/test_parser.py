@@ -5,11 +5,12 @@ from __future__ import annotations
 from tests.reliability.helpers import cli
 
 
-def test_version_and_help():
+def test_version_and_help_lists_every_command():
     assert cli("--version").stdout.startswith("specula ")
     text = cli("--help").stdout
-    for command in ("generate", "models", "advise", "serve", "doctor", "settings-doc"):
+    for command in ("generate", "models", "advise", "serve", "doctor", "settings-doc", "--self-test"):
         assert command in text
+    assert "--verbose" in text and "--version" in text
 
 
 def test_every_setting_flag_is_generated_from_the_declarations():
