@@ -66,10 +66,10 @@ def main() -> int:
     from app.library.bundled import ensure_bundled_model
     from app.library.model_defaults import ModelDefaultsStore
     from app.library.paths import models_dir
+    from app.library.preferences import Preferences
     from app.ui.app import create_application
     from app.ui.dialogs import WelcomeDialog
     from app.ui.main_window import MainWindow
-    from app.ui.preferences import Preferences
     from tests.model_factory import gemma_f16_twin
 
     bundled = ensure_bundled_model()

@@ -1,7 +1,9 @@
-"""Turning what a user typed (`--model`, a request's "model") into a model of the library.
+"""Which model a name means: the one resolver for what a user typed (`--model`, a request's
+"model", a draft) and what the app stores (library keys), with one wording of its errors.
 
-A path wins; the bundled model answers to its own names (and is assembled on first use);
-anything else is looked up in the library by key, file name or name.
+A library key wins; then, where files may be named (the command line, the app; never a request
+to the server), the bundled model by its aliases (assembled on first use) and a path on disk,
+in the library or not; then a library name, file name or unique part of a key.
 """
 
 from __future__ import annotations
@@ -11,39 +13,88 @@ from pathlib import Path
 
 from app.core.errors import ModelFileError
 from app.library.bundled import ProgressCallback, bundled_model_name, ensure_bundled_model
+from app.library.draft_rules import engine_of
+from app.library.entry import ModelEntry
 from app.library.library import ModelLibrary
 from app.library.paths import safe_resolve
 
 BUNDLED_ALIASES = ("default", "gemma-3-270m", "gemma3-270m")
+MAIN = "model"  # the roles a model is named in, as the errors say them
+DRAFT = "draft model"
 
 
 @dataclass(frozen=True)
-class ResolvedModel:
+class ModelRef:
+    """A model by its canonical key: the library key, or the resolved path of a model outside
+    every library folder (the command line accepts any path)."""
+
+    key: str
     path: Path
-    key: str  # the library key, or the path when the model is outside every library folder
+    engine: str  # "llama.cpp" or "MLX"
+    name: str
+
+    @classmethod
+    def of(cls, entry: ModelEntry) -> ModelRef:
+        return cls(entry.key, Path(entry.path), entry.engine, entry.name)
+
+
+class UnknownModelError(ModelFileError):
+    """No model answers to this key, name or path. Its text is the one wording; `hinted` adds
+    where the person reading it can look (each front end knows its own list of models)."""
+
+    NAME, FILE, OUTSIDE = "name", "file", "outside"
+
+    def __init__(self, spec: str, role: str = "model", kind: str = NAME) -> None:
+        self.spec, self.role, self.kind = spec, role, kind
+        if kind == self.FILE:
+            text = f"{role} file not found: {spec}"
+        elif kind == self.OUTSIDE:
+            text = f"{spec} is not in a library folder"
+        else:
+            text = f"no {role} named {spec!r} in the library"
+        super().__init__(text)
+
+    @property
+    def is_draft(self) -> bool:
+        return self.role == DRAFT
+
+    def hinted(self, hint: str) -> str:
+        return f"{self} ({hint})"
 
 
 def resolve_model(
-    spec: str | None, library: ModelLibrary | None = None, progress: ProgressCallback | None = None
-) -> ResolvedModel:
-    library = library or ModelLibrary()
-    if spec is None or spec.lower() in BUNDLED_ALIASES or spec == bundled_model_name():
-        path = ensure_bundled_model(progress)
-        return ResolvedModel(path, _key_for(library, path))
-    path = Path(spec).expanduser()
-    if path.exists():
-        return ResolvedModel(path, _key_for(library, path))
-    if path.is_symlink():
-        raise ModelFileError(f"{path} is a broken symbolic link (its target is missing or loops)")
+    spec: str | None,
+    library: ModelLibrary,
+    *,
+    role: str = MAIN,
+    files: bool = True,
+    in_library: bool = False,
+    progress: ProgressCallback | None = None,
+) -> ModelRef:
+    """The model `spec` names (None: the bundled model). `files`: whether it may name a file
+    (a path, or the bundled model by an alias); `in_library`: refuse a file outside every
+    library folder. UnknownModelError when nothing answers."""
+    if spec is not None and spec in library.entries:
+        return ModelRef.of(library.entries[spec])
+    path: Path | None = None
+    if files:
+        if spec is None or spec.lower() in BUNDLED_ALIASES or spec == bundled_model_name():
+            path = ensure_bundled_model(progress)
+        elif Path(spec).expanduser().exists():
+            path = safe_resolve(Path(spec))
+        elif Path(spec).expanduser().is_symlink():
+            raise ModelFileError(f"{spec} is a broken symbolic link (its target is missing or loops)")
+    if path is not None:
+        entry = library.find(str(path))
+        if entry is not None:
+            return ModelRef.of(entry)
+        if in_library:
+            raise UnknownModelError(str(spec), role, UnknownModelError.OUTSIDE)
+        return ModelRef(str(path), path, engine_of(path), path.name)
+    assert spec is not None
     entry = library.find(spec)
     if entry is not None:
-        return ResolvedModel(Path(entry.path), entry.key)
-    if path.suffix.lower() == ".gguf" or spec.startswith(("/", "~", ".")):
-        raise ModelFileError(f"model file not found: {path}")
-    raise ModelFileError(f"no model named {spec!r} in the library (give a path, or see `specula models`)")
-
-
-def _key_for(library: ModelLibrary, path: Path) -> str:
-    resolved = str(safe_resolve(path))
-    entry = library.find(resolved)
-    return entry.key if entry else resolved
+        return ModelRef.of(entry)
+    if files and (spec.lower().endswith(".gguf") or spec.startswith(("/", "~", "."))):
+        raise UnknownModelError(spec, role, UnknownModelError.FILE)
+    raise UnknownModelError(spec, role)

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from app.core.errors import DraftIncompatibleError, ModelFileError, SpeculaError
-
-
-class UnknownModelError(ModelFileError):
-    """No model in the library (or on disk) answers to this name, key or path."""
+from app.core.errors import DraftIncompatibleError, SpeculaError
+from app.library.resolve import UnknownModelError as UnknownModelError  # raised by the resolver
 
 
 class SelfDraftError(DraftIncompatibleError):

@@ -3,18 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-
-@dataclass(frozen=True)
-class ModelRef:
-    """A model by its canonical key: the library key, or the resolved path of a model outside
-    every library folder (the CLI accepts any path)."""
-
-    key: str
-    path: Path
-    engine: str  # "llama.cpp" or "MLX"
-    name: str
+from app.library.resolve import ModelRef as ModelRef  # what a name resolves to (one owner)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
-"""Which model a name means, and whether one model can draft for another.
+"""Which model a name means (the library's one resolver, `app.library.resolve`), and whether
+one model can draft for another.
 
-Names are library keys, names, file names or paths (the bundled model also answers to its
-aliases). Pairs are answered from the library's cached compatibility index (compatible,
+Pairs are answered from the library's cached compatibility index (compatible,
 drafts through translation, or not), never by reading headers per request; models outside
 every library folder (the CLI takes any path) are read once and remembered by path, size and
 mtime. A model never drafts for itself.
@@ -14,12 +14,11 @@ from pathlib import Path
 
 from app.core.errors import DraftIncompatibleError
 from app.library.compat_index import CompatibilityIndex
-from app.library.draft_rules import DraftCompatibility, check_draft, engine_of
-from app.library.entry import ModelEntry
+from app.library.draft_rules import DraftCompatibility, check_draft
 from app.library.library import ModelLibrary
+from app.library.resolve import DRAFT, MAIN, ModelRef, resolve_model
 from app.runtime.drafts import DraftPlan, resolve_draft_spec
-from app.runtime.errors import SelfDraftError, UnknownModelError
-from app.runtime.model_ref import ModelRef
+from app.runtime.errors import SelfDraftError
 
 SELF_DRAFT = "a model cannot draft for itself (main and draft would share one cache)"
 
@@ -30,28 +29,12 @@ class ModelNames:
         self.index = index
         self._path_verdicts: dict[tuple[str, ...], DraftCompatibility] = {}
 
-    def resolve(self, spec: str) -> ModelRef:
+    def resolve(self, spec: str, role: str = MAIN) -> ModelRef:
         """A model by library key, name, file name or path (the bundled model by its aliases)."""
-        entry = self.library.entries.get(spec)
-        if entry is None:
-            from app.library.resolve import BUNDLED_ALIASES, resolve_model
-
-            path: Path | None = None
-            if spec.lower() in BUNDLED_ALIASES:
-                path = resolve_model(spec, self.library).path
-            elif Path(spec).expanduser().exists():
-                path = Path(spec).expanduser().resolve()
-            entry = self.library.find(str(path) if path is not None else spec)
-            if entry is None and path is not None:
-                return ModelRef(str(path), path, engine_of(path), path.name)
-        if entry is None:
-            if spec.lower().endswith(".gguf") or spec.startswith(("/", "~", ".")):
-                raise UnknownModelError(f"model file not found: {spec}")
-            raise UnknownModelError(f"no model named {spec!r} in the library (see the models list)")
-        return entry_ref(entry)
+        return resolve_model(spec, self.library, role=role)
 
     def resolve_draft(self, spec: str | None) -> DraftPlan:
-        return resolve_draft_spec(spec, self.resolve)
+        return resolve_draft_spec(spec, lambda model: self.resolve(model, DRAFT))
 
     def check_pair(self, main: ModelRef, draft: ModelRef) -> DraftCompatibility:
         """Can `draft` draft for `main` (exactly, or through translation: `.usable`)? With a
@@ -79,10 +62,6 @@ class ModelNames:
         if is_same_model(main, draft):
             raise SelfDraftError(f"{main.name} cannot draft for itself: choose another draft model")
         raise DraftIncompatibleError(f"{draft.name} cannot draft for {main.name}: {verdict.reason}")
-
-
-def entry_ref(entry: ModelEntry) -> ModelRef:
-    return ModelRef(entry.key, Path(entry.path), entry.engine, entry.name)
 
 
 def is_same_model(a: ModelRef, b: ModelRef) -> bool:

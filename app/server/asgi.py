@@ -31,10 +31,11 @@ from starlette.routing import Route
 from app import __version__
 from app.core.events import GenerationResult, StopReason, TokenEvent, TokenOrigin
 from app.library.entry import ModelEntry
+from app.library.resolve import UnknownModelError
 from app.runtime import ModelRuntime
 from app.server.body import ClientDisconnected, decode_json, read_body
 from app.server.config import ServerConfig
-from app.server.errors import ApiError
+from app.server.errors import ApiError, model_not_found
 from app.server.guard import ASGIApp, Guard, Receive, Scope, Send
 from app.server.jit import JitModels
 from app.server.jobs import GenerationJob, JobSet
@@ -181,9 +182,7 @@ class Api:
         entries, loaded = await asyncio.to_thread(self._listing)
         entry = next((e for e in entries if e.key == name), None)
         if entry is None:
-            raise ApiError(
-                404, f"model {name!r} not found (see GET /v1/models)", "model_not_found", param="model"
-            )
+            raise model_not_found(UnknownModelError(name))
         return json_response(
             rest_model(entry, entry.key in loaded) if rest else openai_model(entry, self._created(entry))
         )

@@ -14,6 +14,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from app.library.resolve import UnknownModelError
+
 KINDS = {
     400: "invalid_request_error",
     401: "authentication_error",
@@ -58,6 +60,12 @@ class ApiError(Exception):
 
 def error_body(message: str, kind: str, code: str, param: str | None = None) -> dict[str, Any]:
     return {"error": {"message": message, "type": kind, "code": code, "param": param}}
+
+
+def model_not_found(exc: UnknownModelError) -> ApiError:
+    """A model no one has: the resolver's words, pointing at the list of models."""
+    param = "draft_model" if exc.is_draft else "model"
+    return ApiError(404, exc.hinted("see GET /v1/models"), "model_not_found", param=param)
 
 
 def bad_request(message: str, code: str = "invalid_request", param: str | None = None) -> ApiError:

@@ -30,9 +30,10 @@ from app.core.errors import (
 from app.core.events import GenerationResult, TokenEvent
 from app.engines.prediction_draft import PredictionDraft
 from app.engines.speculative import as_draft_source
+from app.library.resolve import DRAFT, resolve_model
 from app.runtime import ClientGoneError, ModelBusyError, ModelRuntime, RuntimeClosedError, UnknownModelError
 from app.server.body import ClientDisconnected
-from app.server.errors import ApiError
+from app.server.errors import ApiError, model_not_found
 from app.server.jit import JitModels
 from app.server.request_parsing import ParsedRequest
 
@@ -110,7 +111,7 @@ class GenerationJob:
         except ModelBusyError as exc:
             self._emit(ApiError(503, str(exc), "server_busy", headers={"Retry-After": "1"}))
         except UnknownModelError as exc:
-            self._emit(ApiError(404, str(exc), "model_not_found", param="draft_model"))
+            self._emit(model_not_found(exc))
         except DraftIncompatibleError as exc:
             self._emit(ApiError(400, str(exc), "incompatible_draft", param="draft_model"))
         except ContextOverflowError as exc:
@@ -129,20 +130,11 @@ class GenerationJob:
 
     def _generate(self) -> None:
         p, runtime = self.parsed, self.runtime
-        entry = runtime.library.find(p.model)
-        if entry is None:
-            raise ApiError(
-                404, f"model {p.model!r} not found (see GET /v1/models)", "model_not_found", param="model"
-            )
+        entry = resolve_model(p.model, runtime.library, files=False)  # a request never names files
         self.model = entry.key
         draft_key = None
-        if p.names_a_draft_model:  # by library name only: a request never loads files by path
-            draft_entry = runtime.library.find(p.draft_model or "")
-            if draft_entry is None:
-                raise ApiError(
-                    404, f"draft model {p.draft_model!r} not found", "model_not_found", param="draft_model"
-                )
-            draft_key = draft_entry.key
+        if p.names_a_draft_model:
+            draft_key = resolve_model(p.draft_model or "", runtime.library, role=DRAFT, files=False).key
         values = runtime.defaults.effective(entry.key, p.settings(draft_key))
         request = p.generation_request(values, entry.engine)
         request.validate()

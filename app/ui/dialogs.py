@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
 )
 
 from app import __version__
+from app.library.app_state import AppState
 from app.library.model_labels import display_path
-from app.ui.app_state import AppState
 from app.ui.theme.colours import LIGHT
 
 
@@ -89,7 +89,7 @@ class WelcomeDialog(QDialog):
 
 
 def about_text() -> str:
-    from app.doctor import llama_cpp_report, mlx_report
+    from app.engines.availability import llama_cpp_report, mlx_report
 
     ll = llama_cpp_report()
     mlx = mlx_report()

@@ -34,6 +34,7 @@ from app.library.bundled import ensure_bundled_model
 from app.library.compat_index import CompatibilityIndex
 from app.library.library import ModelLibrary
 from app.library.model_defaults import ModelDefaultsStore
+from app.library.preferences import Preferences
 from app.runtime import ModelRuntime
 from app.ui.chat.page import ChatPage
 from app.ui.dialogs import show_about
@@ -42,7 +43,6 @@ from app.ui.models.advisor_dialog import AdvisorDialog
 from app.ui.models.controller import ModelController
 from app.ui.models.page import ModelsPage
 from app.ui.models.picker import ModelPicker
-from app.ui.preferences import Preferences
 from app.ui.server.page import ServerPage
 from app.ui.shortcuts import BY_ACTION, build_actions, set_why_not
 from app.ui.tasks import BackgroundTask, track

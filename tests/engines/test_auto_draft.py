@@ -194,12 +194,13 @@ def test_auto_keeps_the_learning_per_settings(models):
 
 
 def test_generate_takes_draft_auto_on_the_command_line():
-    from app.cli import _overrides, build_parser
+    from app.cli.generate import overrides
+    from app.cli.parser import build_parser
 
     for flag, value in (("--draft-auto", True), ("--no-draft-auto", False)):
         args = build_parser().parse_args(["generate", "--prompt", "x", flag])
-        assert _overrides(args)["draft_auto"] is value
-    assert _overrides(build_parser().parse_args(["generate", "--prompt", "x"]))["draft_auto"] is None
+        assert overrides(args)["draft_auto"] is value
+    assert overrides(build_parser().parse_args(["generate", "--prompt", "x"]))["draft_auto"] is None
 
 
 def test_proposals_without_a_probability_are_sent_until_their_acceptance_is_learned():

@@ -51,7 +51,7 @@ def test_corrupt_file_is_set_aside_with_a_warning():
     store.path.parent.mkdir(parents=True, exist_ok=True)
     store.path.write_text("{ this is not json")
     fresh = ModelDefaultsStore()
-    assert fresh.get("m") == {} and fresh.warnings
+    assert fresh.get("m") == {} and fresh.file.warnings
     backups = list(store.path.parent.glob("model-defaults.json.corrupt-*"))
     assert len(backups) == 1 and backups[0].read_text() == "{ this is not json"
     fresh.update("m", {"top_k": 7})

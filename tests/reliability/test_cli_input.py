@@ -76,12 +76,12 @@ def test_a_model_path_of_any_bytes_works(tmp_path, tiny_main):
 
 
 def test_an_unexpected_error_is_one_line_and_the_log_has_the_rest(monkeypatch, capsys, no_log_handlers):
-    import app.cli_models
+    import app.cli.models
 
     def broken(_args: object) -> int:
         raise KeyError("surprise")
 
-    monkeypatch.setattr(app.cli_models, "run_models", broken)
+    monkeypatch.setattr(app.cli.models, "run", broken)
     assert main(["models"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: unexpected KeyError: 'surprise' (details in ") and "Traceback" not in err

@@ -45,12 +45,12 @@ def test_defaults_that_are_not_utf8_are_set_aside_and_every_command_works(librar
     write(path, b'{"schema": 1, "models": {"\xff": {}}}')
     proc = cli("generate", "--model", KEY, "--prompt", "the", "--raw", "--max-tokens", "2", timeout=60)
     assert proc.returncode == 0, proc.stderr
-    assert "per-model defaults were unreadable (not UTF-8 text)" in proc.stderr
+    assert "per-model defaults could not be read (not UTF-8 text)" in proc.stderr
     (kept,) = path.parent.glob("model-defaults.json.corrupt-*")
     assert kept.read_bytes() == b'{"schema": 1, "models": {"\xff": {}}}'
     assert not path.exists()
     store = ModelDefaultsStore()  # a fresh start: nothing to warn about any more
-    assert store.get(KEY) == {} and not store.warnings
+    assert store.get(KEY) == {} and not store.file.warnings
 
 
 def test_a_defaults_value_of_the_wrong_type_is_dropped_with_a_warning_and_a_copy(library):
@@ -62,7 +62,7 @@ def test_a_defaults_value_of_the_wrong_type_is_dropped_with_a_warning_and_a_copy
     (copy,) = path.parent.glob("model-defaults.json.ignored-*")
     assert json.loads(copy.read_text()) == saved
     store = ModelDefaultsStore()
-    assert store.get(KEY) == {"top_k": 7} and not store.warnings  # the good value is kept
+    assert store.get(KEY) == {"top_k": 7} and not store.file.warnings  # the good value is kept
 
 
 @pytest.mark.parametrize(

@@ -67,13 +67,21 @@ def test_an_unreadable_conversation_shows_an_error_in_its_place(open_window):
     assert [w.chat.conv_list.item(i).text() for i in range(w.chat.conv_list.count())] == ["conversation 9"]
 
 
-def test_settings_set_aside_are_shown_in_the_window(open_window):
-    path = config_dir() / "model-defaults.json"
+@pytest.mark.parametrize(
+    ("name", "what"),
+    [
+        ("model-defaults.json", "per-model defaults"),
+        ("ui-preferences.json", "preferences"),
+        ("app-state.json", "the app's saved state"),
+    ],
+)
+def test_settings_set_aside_are_shown_in_the_window(open_window, name, what):
+    path = config_dir() / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"\xff\xfe not json")
     w = open_window()
-    assert "per-model defaults were unreadable" in w.notices.label.text()
-    assert any(p.name.startswith("model-defaults.json.corrupt-") for p in path.parent.iterdir())
+    assert f"{what} could not be read" in w.notices.label.text()
+    assert any(p.name.startswith(f"{name}.corrupt-") for p in path.parent.iterdir())
 
 
 def test_no_banner_when_all_is_well(open_window):

@@ -97,7 +97,7 @@ def test_a_model_never_drafts_for_itself(runtime, library_folder):
 
 
 def test_unknown_and_incompatible_drafts_are_refused_before_loading(runtime, library_folder):
-    with pytest.raises(UnknownModelError, match="no model named"):
+    with pytest.raises(UnknownModelError, match="no draft model named"):
         runtime.lease(MAIN, "nope")
     write_mlx_folder(library_folder / "mlx-model", ["<s>", "</s>", "a"])
     runtime.library.rescan()

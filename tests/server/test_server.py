@@ -411,8 +411,11 @@ def test_prompt_lookup_as_the_draft(server):
 def test_a_draft_is_named_by_library_name_never_by_path(server, tiny_twin):
     status, body, _ = call(server, "POST", "/v1/chat/completions", chat_body(draft_model=str(tiny_twin)))
     assert status == 404 and body["error"]["param"] == "draft_model"
+    named = f"{str(tiny_twin)!r} in the library (see GET /v1/models)"
+    assert body["error"]["message"] == f"no draft model named {named}"
     status, body, _ = call(server, "POST", "/v1/chat/completions", chat_body(model=str(tiny_twin)))
     assert status == 404 and body["error"]["param"] == "model"
+    assert body["error"]["message"] == f"no model named {named}"
 
 
 def test_requests_with_a_draft_do_not_read_model_headers_again(server, monkeypatch):

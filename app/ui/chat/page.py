@@ -31,6 +31,7 @@ from app.chat.session import (
 from app.chat.store import ChatStore
 from app.chat.stream_batch import StreamBatch
 from app.core.events import GenerationResult
+from app.library.preferences import Preferences
 from app.ui.chat.composer import Composer
 from app.ui.chat.conversations import ConversationPanel
 from app.ui.chat.header import ChatHeader
@@ -39,7 +40,6 @@ from app.ui.chat.replies import ChatReplies
 from app.ui.chat.sidebar import ConfigSidebar
 from app.ui.chat.transcript.card import NEXT, PREVIOUS
 from app.ui.chat.transcript.view import ChatView
-from app.ui.preferences import Preferences
 from app.ui.theme.colours import LIGHT, Theme
 
 SIDEBAR_FOLDS_BELOW = 1080  # page width under which the config sidebar folds away

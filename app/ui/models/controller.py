@@ -16,12 +16,12 @@ from PySide6.QtCore import QObject
 
 from app.chat.store import Conversation
 from app.engines.drafting import PROMPT_LOOKUP_KEY, PROMPT_LOOKUP_NAME
+from app.library.app_state import AppState
 from app.library.bundled import bundled_model_path
 from app.library.compat_index import DraftReport
 from app.library.entry import ModelEntry
 from app.library.model_labels import distinct_labels, draft_warning, hover_text, translation_tip
 from app.runtime.advisor import AdviceRecords
-from app.ui.app_state import AppState
 from app.ui.engine_thread import LoadJob
 from app.ui.models.picker import short_label
 

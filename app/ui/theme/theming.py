@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.library.atomic import write_text_atomic
 from app.library.paths import cache_dir
-from app.ui.preferences import Preferences
+from app.library.preferences import Preferences
 from app.ui.theme.colours import DARK, LIGHT, Theme
 from app.ui.theme.resources import RESOURCES
 

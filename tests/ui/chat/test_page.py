@@ -10,8 +10,8 @@ from app.chat.message_model import REJECTED_KEY, ROUNDS_KEY
 from app.chat.store import ChatStore
 from app.chat.stream_batch import StreamBatch
 from app.core.events import GenerationResult, GenerationStats
+from app.library.preferences import Preferences
 from app.ui.chat.page import CONVERSATIONS_FOLD_BELOW, SIDEBAR_FOLDS_BELOW, ChatPage
-from app.ui.preferences import Preferences
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ from PySide6.QtGui import QFontMetrics
 
 from app.chat.store import ChatStore
 from app.core import model_settings
+from app.library.app_state import AppState
 from app.library.paths import models_dir
 from app.runtime.advisor import NO_DRAFT, Advice, AdviceRecords, AdvisorResult, recommend
-from app.ui.app_state import AppState
 from app.ui.models import advisor_dialog
 from tests.model_factory import write_tiny_gguf
 from tests.ui.window_helpers import WAIT, choose_draft, load, open_window, send

@@ -3,7 +3,6 @@ the app follows the system's scheme unless the user chose one, and the choice is
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
@@ -11,7 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication
 
-from app.ui.preferences import Preferences
+from app.library.preferences import Preferences
 from app.ui.theme.colours import DARK, LIGHT, THEMES, contrast_ratio, relative_luminance
 from app.ui.theme.theming import ThemeManager, palette_for, stylesheet_for
 
@@ -75,18 +74,3 @@ def test_theme_follows_the_system_unless_overridden(qapp):
     assert seen[0] is start and seen[-1] is DARK
     assert Preferences().get("theme") == "dark"  # kept for the next start
     manager.set_choice("light")
-
-
-def test_preferences_survive_a_bad_file_and_refuse_bad_values(tmp_path):
-    path = tmp_path / "prefs.json"
-    path.write_text("{not json")
-    prefs = Preferences(path)
-    assert prefs.get("theme") == "system" and prefs.get("show_rejected") is False
-    path.write_text(json.dumps({"theme": "purple", "show_rejected": 1, "visualize_drafts": False}))
-    prefs = Preferences(path)
-    assert prefs.get("theme") == "system" and prefs.get("show_rejected") is False
-    assert prefs.get("visualize_drafts") is False
-    with pytest.raises(ValueError):
-        prefs.set("theme", "purple")
-    prefs.set("show_rejected", True)
-    assert Preferences(path).get("show_rejected") is True

@@ -1,19 +1,18 @@
-"""The app's own preferences (not per model), declared once and saved atomically.
+"""The app's own preferences (not per model), declared once and kept in one settings file.
 
-The View menu and the sidebar toggles read and write these; a missing or corrupt file
-means defaults, never an error at start.
+The View menu and the sidebar toggles read and write these; what happens to a damaged file is
+the settings files' one policy (`settings_file`).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.library.atomic import write_json_atomic
 from app.library.paths import config_dir
+from app.library.settings_file import SettingsFile
 
 log = logging.getLogger(__name__)
 
@@ -54,34 +53,34 @@ PREFERENCES: tuple[Preference, ...] = (
 SPECS = {p.name: p for p in PREFERENCES}
 
 
+def _check(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    kept: dict[str, Any] = {}
+    dropped: list[str] = []
+    for name, value in data.items():
+        spec = SPECS.get(name)
+        if spec is None:
+            dropped.append(f"unknown preference {name!r}")
+        elif not spec.allows(value):
+            dropped.append(f"{name} must be one of {list(spec.choices)}, not {value!r}")
+        else:
+            kept[name] = value
+    return kept, dropped
+
+
 class Preferences:
     def __init__(self, path: Path | None = None) -> None:
-        self.path = path or config_dir() / FILE_NAME
-        self._values: dict[str, Any] = {p.name: p.default for p in PREFERENCES}
-        try:
-            saved = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            saved = {}
-        except (OSError, ValueError) as exc:
-            log.warning("ignoring unreadable preferences %s: %s", self.path, exc)
-            saved = {}
-        if isinstance(saved, dict):
-            for name, value in saved.items():
-                spec = SPECS.get(name)
-                if spec is not None and spec.allows(value):
-                    self._values[name] = value
+        self.file = SettingsFile(path or config_dir() / FILE_NAME, "preferences", _check)
 
     def get(self, name: str) -> Any:
-        return self._values[name]
+        return self.file.values.get(name, SPECS[name].default)
 
     def set(self, name: str, value: Any) -> None:
         spec = SPECS[name]
         if not spec.allows(value):
             raise ValueError(f"{name} must be one of {spec.choices}, not {value!r}")
-        if self._values[name] == value:
+        if self.get(name) == value:
             return
-        self._values[name] = value
         try:
-            write_json_atomic(self.path, dict(self._values))
-        except OSError as exc:  # keep the choice for this session
+            self.file.change(lambda values: values.update({name: value}))
+        except OSError as exc:  # kept for this session
             log.warning("could not save preferences: %s", exc)

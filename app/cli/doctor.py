@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import platform
 import sys
 from typing import Any
@@ -9,44 +11,35 @@ from typing import Any
 from app import __version__
 
 
-def llama_cpp_report() -> dict[str, Any]:
-    try:
-        import llama_cpp as ll
-    except ImportError as exc:  # pragma: no cover - a broken install
-        return {"available": False, "error": str(exc)}
-    info: dict[str, Any] = {"available": True, "version": getattr(ll, "__version__", "?")}
-    try:
-        info["gpu_offload"] = bool(ll.llama_supports_gpu_offload())
-        info["system_info"] = ll.llama_print_system_info().decode(errors="replace").strip()
-    except Exception as exc:  # older bindings lack some calls
-        info["detail_error"] = str(exc)
-    return info
-
-
-def mlx_report() -> dict[str, Any]:
-    from app.engines.mlx import INSTALL_HINT, mlx_available
-
-    if not mlx_available():
-        return {"available": False, "install": INSTALL_HINT}
-    import mlx.core as mx
-
-    return {"available": True, "device": str(mx.default_device())}
+def add_parser(sub: Any) -> None:
+    doctor = sub.add_parser("doctor", help="report engines, folders and models found")
+    doctor.add_argument("--json", action="store_true", help="print JSON")
+    doctor.set_defaults(handler=run)
 
 
 def doctor_report() -> dict[str, Any]:
+    """Everything `doctor` says. Reading the library, its caches and the settings files
+    applies the same policy as a start of the app: what is damaged is set aside and warned about."""
     from app.chat.store_recovery import describe as describe_store
+    from app.engines.availability import llama_cpp_report, mlx_report
+    from app.library.app_state import AppState
     from app.library.atomic import file_warnings
     from app.library.bundled import bundled_model_path
     from app.library.compat_index import CompatibilityIndex
     from app.library.library import ModelLibrary
     from app.library.model_defaults import ModelDefaultsStore
     from app.library.paths import cache_dir, config_dir, data_dir, models_dir
+    from app.library.preferences import Preferences
     from app.logs import log_file
 
     library = ModelLibrary()
     entries = library.entries  # scans: problems with the caches are recorded as warnings
-    ModelDefaultsStore()
     CompatibilityIndex(library)
+    settings = {
+        "preferences": Preferences().file,
+        "app state": AppState().file,
+        "per-model defaults": ModelDefaultsStore().file,
+    }
     return {
         "specula": __version__,
         "python": sys.version.split()[0],
@@ -60,6 +53,7 @@ def doctor_report() -> dict[str, Any]:
             "log file": str(log_file()),
             "searched": [str(r.path) for r in library.roots()],
         },
+        "settings": {name: {"path": str(f.path), "state": f.state} for name, f in settings.items()},
         "bundled_model": {"path": str(bundled_model_path()), "prepared": bundled_model_path().exists()},
         "conversations": describe_store(data_dir() / "conversations.sqlite3"),
         "models_found": len(entries),
@@ -68,10 +62,41 @@ def doctor_report() -> dict[str, Any]:
     }
 
 
+def run(args: argparse.Namespace) -> int:
+    report = doctor_report()
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"Specula {report['specula']} (Python {report['python']}, {report['platform']})")
+    for name, info in report["engines"].items():
+        if info.get("available"):
+            extra = info.get("version") or info.get("device") or ""
+            gpu = info.get("gpu_offload")
+            print(
+                f"  {name}: available {extra}"
+                + ("" if gpu is None else f", GPU offload: {'yes' if gpu else 'no'}")
+            )
+        else:
+            print(f"  {name}: not available" + (f" ({info['install']})" if "install" in info else ""))
+    for name, value in report["folders"].items():
+        print(f"  {name}: {value}")
+    for name, info in report["settings"].items():
+        print(f"  {name}: {info['state']} ({info['path']})")
+    bundled = report["bundled_model"]
+    print(f"  bundled model: {'prepared' if bundled['prepared'] else 'not prepared yet'} ({bundled['path']})")
+    print(f"  conversations: {report['conversations']}")
+    print(f"  models found: {report['models_found']}")
+    for problem in report["problems"]:
+        print(f"  problem: {problem}")
+    for warning in report["warnings"]:
+        print(f"  warning: {warning}")
+    return 0
+
+
 def self_test() -> int:
     """Load the bundled model, generate a few tokens with a draft (a second instance of the
-    same file: always accepted), exit 0. Used to check a packaged build; prints one line per
-    step. It drives the engine directly, below the runtime, to check the engine itself."""
+    same file: always accepted), start Qt, exit 0. Used to check a packaged build; prints one
+    line per step. It drives the engine directly, below the runtime, to check the engine itself."""
     from app.core.request import DraftSettings, GenerationRequest, SamplingSettings
     from app.engines.llamacpp import LlamaCppModel, LoadOptions
     from app.library.bundled import ensure_bundled_model
@@ -103,12 +128,9 @@ def self_test() -> int:
         main.close()
         draft.close()
     try:
-        from PySide6.QtGui import QGuiApplication
-        from PySide6.QtWidgets import QApplication
+        from app.ui.self_check import qt_platform  # Qt lives in app/ui only
 
-        if QApplication.instance() is None:
-            QApplication(["specula", "-platform", "offscreen"])
-        print(f"Qt: {QGuiApplication.platformName()}")
+        print(f"Qt: {qt_platform()}")
     except Exception as exc:
         print(f"self-test failed: Qt did not start ({exc})", file=sys.stderr)
         return 1

@@ -8,69 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from app.core.errors import SpeculaError
 
-
-def add_advise_parser(sub: Any) -> None:
-    p = sub.add_parser("advise", help="benchmark every compatible draft for a model and recommend one")
-    p.add_argument("model", help="main model: library key, name or path")
-    p.add_argument("--max-tokens", type=int, default=48, help="tokens per prompt (default 48)")
-    p.add_argument("--save", action="store_true", help="save the recommendation as the model's default draft")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(handler=run_advise)
-
-
-def run_advise(args: argparse.Namespace) -> int:
-    from app.core import model_settings
-    from app.library.library import ModelLibrary
-    from app.library.model_defaults import ModelDefaultsStore
-    from app.library.resolve import resolve_model
-    from app.runtime import ModelRuntime
-    from app.runtime.advisor import advise, library_candidates
-
-    library = ModelLibrary()
-    ref = resolve_model(args.model, library)
-    if ref.key not in library.entries:
-        raise SpeculaError(
-            f"{args.model} is not in a library folder; add its folder with `models --add-folder`"
-        )
-    entry = library.entries[ref.key]
-    store = ModelDefaultsStore()
-    runtime = ModelRuntime(library, store)
-    settings = model_settings.draft_from(store.effective(ref.key), entry.engine)
-
-    def show(done: int, total: int) -> None:
-        if not args.json:
-            print(f"measuring... {done}/{total}", file=sys.stderr)
-
-    try:
-        candidates = library_candidates(runtime, ref.key)
-        advice = advise(runtime, ref.key, candidates, settings, max_tokens=args.max_tokens, progress=show)
-    finally:
-        runtime.close()
-    if args.save and advice.recommended is not None:
-        store.update(ref.key, {"draft_model": advice.recommended.key})
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "model": ref.key,
-                    "results": [r.to_json() for r in advice.results],
-                    "recommended": advice.recommended.key if advice.recommended else None,
-                    "summary": advice.summary,
-                },
-                indent=2,
-            )
-        )
-        return 0
-    for r in advice.results:
-        acc = f", {100 * r.acceptance:.0f}% accepted" if r.acceptance is not None else ""
-        print(f"{r.name}: {r.tokens_per_second:.1f} tok/s ({r.speedup:.2f}x){acc}")
-    print(advice.summary)
-    return 0
-
-
-def add_models_parser(sub: Any) -> None:
+def add_parser(sub: Any) -> None:
     p = sub.add_parser("models", help="list the model library, compatible drafts, import models")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument(
@@ -79,15 +18,15 @@ def add_models_parser(sub: Any) -> None:
     p.add_argument("--import", dest="import_path", metavar="PATH", help="copy a .gguf or MLX folder in")
     p.add_argument("--add-folder", metavar="DIR", help="also look for models in DIR")
     p.add_argument("--remove-folder", metavar="DIR", help="stop looking in DIR")
-    p.set_defaults(handler=run_models)
+    p.set_defaults(handler=run)
 
 
-def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if n < 1024 or unit == "TB":
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return str(n)
+        n /= 1024
+    return f"{n:.1f} TB"
 
 
 def _entry_json(e: Any) -> dict[str, Any]:
@@ -105,7 +44,7 @@ def _entry_json(e: Any) -> dict[str, Any]:
     }
 
 
-def run_models(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     from app.library.compat_index import TRANSLATED_BADGE, CompatibilityIndex
     from app.library.library import ModelLibrary
     from app.library.resolve import resolve_model
@@ -120,9 +59,7 @@ def run_models(args: argparse.Namespace) -> int:
         print(f"imported {entry.key}")
         return 0
     if args.drafts:
-        ref = resolve_model(args.drafts, library)
-        if ref.key not in library.entries:
-            raise SpeculaError(f"{args.drafts} is not in a library folder; add its folder with --add-folder")
+        ref = resolve_model(args.drafts, library, in_library=True)
         report = CompatibilityIndex(library).drafts_for(ref.key)
         if args.json:
             print(

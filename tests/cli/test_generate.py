@@ -1,24 +1,13 @@
-"""The headless CLI, run as a user would: `python -m app generate ...` in a child process."""
+"""`specula generate`, run as a user would: `python -m app generate ...` in a child process."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from tests.library.mlx_fixtures import write_mlx_folder
-from tests.model_factory import tiny_vocab, write_tiny_gguf
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "app", *args], capture_output=True, text=True, cwd=REPO, timeout=timeout
-    )
+from tests.reliability.helpers import cli
 
 
 def test_generate_json_with_a_draft(tiny_main, tiny_noisy):
@@ -90,51 +79,27 @@ def test_bad_arguments_exit_non_zero_with_one_line(args, code, needle):
     assert needle in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_missing_corrupt_and_incompatible_models_are_one_line_errors(tmp_path, tiny_main):
+def test_missing_corrupt_and_incompatible_models_are_one_line_errors(tmp_path, tiny_main, run_cli):
     bad = tmp_path / "bad.gguf"
     bad.write_bytes(b"GGUF" + b"\x00" * 40)
     other = write_mlx_folder(tmp_path / "mlx-model", ["<s>", "</s>", "a"])  # another engine
     cases = [
-        (["--model", str(tmp_path / "nope.gguf")], "model file not found"),
+        (["--model", str(tmp_path / "nope.gguf")], f"model file not found: {tmp_path / 'nope.gguf'}"),
         (["--model", str(bad)], "bad.gguf"),
-        (["--model", "no-such-model-name"], "no model named"),
+        (
+            ["--model", "no-such-model-name"],
+            "no model named 'no-such-model-name' in the library (give a path, or see `specula models`)",
+        ),
         (["--model", str(tiny_main), "--draft", str(other)], "cannot draft for"),
         (["--model", str(tiny_main), "--draft", str(tiny_main)], "cannot draft for itself"),
-        (["--model", str(tiny_main), "--draft", "no-such-draft"], "no model named"),
+        (["--model", str(tiny_main), "--draft", "no-such-draft"], "no draft model named 'no-such-draft'"),
+        (["--model", str(tiny_main), "--draft", str(tmp_path / "gone.gguf")], "draft model file not found"),
     ]
     for args, needle in cases:
-        proc = cli("generate", *args, "--prompt", "hi", "--max-tokens", "4")
-        assert proc.returncode == 1, (args, proc.stderr)
-        lines = proc.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], proc.stderr
-
-
-def test_version_and_help():
-    assert cli("--version").stdout.startswith("specula ")
-    assert "generate" in cli("--help").stdout
-
-
-def test_models_lists_the_library_and_compatible_drafts(tiny_main, tiny_noisy):
-    import os
-
-    from app.library.paths import models_dir
-
-    folder = models_dir() / "test" / "tiny"
-    folder.mkdir(parents=True)
-    os.link(tiny_main, folder / "main.gguf")
-    os.link(tiny_noisy, folder / "noisy.gguf")
-    write_tiny_gguf(folder / "other.gguf", n_embd=16, n_layer=1, tokens=tiny_vocab(extra=300))
-    listing = json.loads(cli("models", "--json").stdout)
-    keys = {"test/tiny/main.gguf", "test/tiny/noisy.gguf", "test/tiny/other.gguf"}
-    assert {m["key"] for m in listing["models"]} == keys
-    drafts = json.loads(cli("models", "--drafts", "test/tiny/main.gguf", "--json").stdout)
-    # usable drafts: the exact match first, then the one with another tokenizer
-    assert [d["key"] for d in drafts["compatible"]] == ["test/tiny/noisy.gguf", "test/tiny/other.gguf"]
-    assert [d["verdict"] for d in drafts["compatible"]] == ["compatible", "translated"]
-    other = drafts["compatible"][1]
-    assert 0 < other["shared_token_share"] < 1 and "drafts through translation" in other["reason"]
-    text = cli("models", "--drafts", "main").stdout
-    assert "test/tiny/noisy.gguf" in text and "\u2248 test/tiny/other.gguf" in text
+        code, _, err = run_cli("generate", *args, "--prompt", "hi", "--max-tokens", "4")
+        assert code == 1, (args, err)
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], err
 
 
 def test_generate_uses_the_models_saved_default_draft(tiny_main, tiny_noisy):
@@ -163,15 +128,6 @@ def test_generate_uses_the_models_saved_default_draft(tiny_main, tiny_noisy):
     assert with_default["draft_model"] == "noisy.gguf"
     without = json.loads(cli(*args, "--no-draft").stdout)["stats"]
     assert without["draft_model"] is None
-
-
-def test_every_setting_flag_is_generated_from_the_declarations():
-    from app.core.model_settings import MODEL_SETTINGS
-
-    text = cli("generate", "--help").stdout
-    for spec in MODEL_SETTINGS:
-        assert spec.cli and spec.cli in text, spec.name
-    assert "--no-draft-auto" in text and "1 to 64" in text
 
 
 def _library_pair(tiny_main, tiny_twin) -> tuple[str, str]:
