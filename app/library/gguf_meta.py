@@ -371,6 +371,8 @@ def _check_tensor_data(path: Path, tensors: list[TensorInfo], data_start: int, s
 
 
 def read_tokens(path: Path, offset: int | None, count: int) -> list[bytes]:
+    """The token texts at `offset` (read_gguf found them there; a file changed since then is
+    refused, not trusted: the same bounds apply)."""
     if offset is None:
         return []
     out: list[bytes] = []
@@ -381,6 +383,8 @@ def read_tokens(path: Path, offset: int | None, count: int) -> list[bytes]:
         for _ in range(count):
             (n,) = unpack(buf, pos)
             pos += 8
+            if n > MAX_ARRAY_TEXT or pos + n > len(buf):
+                raise ModelFileError(f"{path.name} changed since it was read: read its header again")
             append(buf[pos : pos + n])
             pos += n
     return out
