@@ -3,7 +3,9 @@
 The model's own Jinja template (GGUF `tokenizer.chat_template`, MLX `tokenizer_config.json`)
 wins and receives `bos_token` and `eos_token`; where a model has none (the bundled Gemma base
 model) a built-in template is chosen by architecture; a raw prompt is passed through
-untouched. A final assistant message is left open so the model continues it.
+untouched. A final assistant message is left open so the model continues it. The prompt
+comes in parts that tell the template's own text from message text, so the tokenizer
+(app/engines/prompt_tokens.py) can read control tokens only where the template wrote them.
 
 A template that fails to render is an error the user sees, with the template's own message:
 silently switching to another format would change what the model reads without saying so.

@@ -125,7 +125,7 @@ class _RequestCommon(GenerationSettings):  # type: ignore[misc,valid-type]
     stream: bool | None = False
     stream_options: StreamOptions | None = None
     stop: str | Annotated[list[str], Field(max_length=MAX_STOPS)] | None = None
-    seed: Annotated[int, Field(ge=-(2**63), le=2**64 - 1)] | None = None
+    seed: Annotated[int, Field(ge=-(2**63), le=2**64 - 1, description="-1: a random seed")] | None = None
     n: Annotated[int, Field(ge=1, le=1, description="choices per request: 1 only")] | None = None
     ttl: (
         Annotated[
