@@ -13,7 +13,6 @@ import llama_cpp as ll
 
 from app.core.events import GenerationResult, TokenEvent
 from app.core.request import DraftSettings, GenerationRequest, SamplingSettings
-from app.engines.chat_template import render_prompt
 from app.engines.llamacpp import LlamaCppModel
 from app.engines.speculation_memory import SpeculationMemory
 from app.engines.speculative import RoundReport, run_generation
@@ -52,8 +51,7 @@ def generate(
     """A raw-prompt reply through the app's own loop, from empty caches (every run reads its
     prompt: no prompt cache between contenders)."""
     request = GenerationRequest(prompt=prompt, max_tokens=max_tokens, sampling=sampling, draft=settings)
-    text, add_special = render_prompt(request, main.info, bos_text=main.bos_text)
-    tokens = main.tokenize(text, add_special=add_special)
+    tokens = main.prompt_tokens(request)
     main.truncate(0)
     if isinstance(draft, LlamaCppModel):
         draft.truncate(0)

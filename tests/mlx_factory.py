@@ -4,6 +4,7 @@ safetensors, and a byte-level BPE tokenizer trained with `tokenizers` on a few s
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,13 +17,27 @@ CORPUS = [
 ] * 20
 
 
-def write_tokenizer(folder: Path, vocab_size: int = 320, extra_special: str | None = None) -> None:
+CHATML = (
+    "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content | trim }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def write_tokenizer(
+    folder: Path,
+    vocab_size: int = 320,
+    extra_special: str | Sequence[str] | None = None,
+    chat_template: str | None = None,
+) -> None:
+    """`extra_special`: more special tokens (ChatML's "<|im_start|>" and "<|im_end|>" with
+    `chat_template=CHATML`)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    special = ["<s>", "</s>", "<unk>"] + ([extra_special] if extra_special else [])
+    extra = [extra_special] if isinstance(extra_special, str) else list(extra_special or [])
+    special = ["<s>", "</s>", "<unk>", *extra]
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
         special_tokens=special,
@@ -40,6 +55,7 @@ def write_tokenizer(folder: Path, vocab_size: int = 320, extra_special: str | No
                 "unk_token": "<unk>",
                 "add_bos_token": True,
                 "tokenizer_class": "PreTrainedTokenizerFast",
+                **({"chat_template": chat_template} if chat_template else {}),
             }
         )
     )
@@ -54,14 +70,15 @@ def write_mlx_model(
     noise: float = 0.0,
     noise_seed: int = 1,
     vocab_size: int = 320,
-    extra_special: str | None = None,
+    extra_special: str | Sequence[str] | None = None,
+    chat_template: str | None = None,
     sliding_window: int | None = None,
 ) -> Path:
     """With `sliding_window`, every layer but the last attends only to that many recent
     tokens (mlx-lm gives those layers a rotating cache)."""
     import mlx.core as mx
 
-    write_tokenizer(folder, vocab_size, extra_special)
+    write_tokenizer(folder, vocab_size, extra_special, chat_template)
     n_vocab = json.loads((folder / "tokenizer.json").read_text())["model"]["vocab"].__len__()
     n_vocab = max(
         n_vocab, 1 + max(t["id"] for t in json.loads((folder / "tokenizer.json").read_text())["added_tokens"])

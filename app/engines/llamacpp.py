@@ -32,6 +32,7 @@ from app.core.request import GenerationRequest
 from app.engines.chat_template import render_prompt
 from app.engines.compatibility import usable_draft
 from app.engines.prompt_reading import read_then_generate
+from app.engines.prompt_tokens import tokenize_prompt
 from app.engines.speculative import CachedSequence, CancelFlag, ensure_prompt_fits, run_generation
 from app.library.gguf_meta import GGUFInfo, read_gguf
 
@@ -154,6 +155,7 @@ class LlamaCppModel(CachedSequence):
         self._logits_base = 0
         self._pieces: dict[int, bytes] = {}
         self._texts: dict[int, bytes] = {}
+        self._controls: dict[int, str | None] = {}
         self.cached: list[int] = []  # tokens whose keys/values are in the cache, in order
         self.lock = threading.Lock()
 
@@ -209,6 +211,20 @@ class LlamaCppModel(CachedSequence):
 
     def is_eog(self, token: int) -> bool:
         return bool(ll.llama_vocab_is_eog(self._vocab, token))
+
+    def control_text(self, token: int) -> str | None:
+        """The text of a token only special parsing produces (llama.cpp's rule: control and
+        unknown tokens), else None."""
+        if token not in self._controls:
+            attr = ll.llama_vocab_get_attr(self._vocab, token)
+            special = attr & (ll.LLAMA_TOKEN_ATTR_CONTROL | ll.LLAMA_TOKEN_ATTR_UNKNOWN)
+            self._controls[token] = self._special_text(token) if special else None
+        return self._controls[token]
+
+    def prompt_tokens(self, request: GenerationRequest) -> list[int]:
+        """The request's prompt as tokens; message text never reads as control tokens."""
+        rendered = render_prompt(request, self.info, bos_text=self.bos_text, eos_text=self.eos_text)
+        return tokenize_prompt(self, rendered)
 
     def _special_text(self, token: int) -> str:
         if token < 0:
@@ -285,8 +301,7 @@ class LlamaCppModel(CachedSequence):
         models raise before the first event."""
         request.validate()
         draft = usable_draft(self, draft)  # another tokenizer: drafts through translation
-        text, add_special = render_prompt(request, self.info, bos_text=self.bos_text, eos_text=self.eos_text)
-        prompt = self.tokenize(text, add_special=add_special)
+        prompt = self.prompt_tokens(request)
         if not prompt:
             prompt = [ll.llama_vocab_bos(self._vocab)]
         ensure_prompt_fits(len(prompt), self.n_ctx)

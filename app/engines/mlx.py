@@ -27,6 +27,7 @@ from app.core.request import GenerationRequest
 from app.engines.chat_template import render_prompt
 from app.engines.compatibility import usable_draft
 from app.engines.prompt_reading import read_then_generate
+from app.engines.prompt_tokens import tokenize_prompt
 from app.engines.speculative import CachedSequence, CancelFlag, ensure_prompt_fits, run_generation
 from app.library.mlx_meta import MLXInfo, read_mlx_folder
 from app.library.token_texts import byte_level_decoder
@@ -82,6 +83,9 @@ class MLXModel(CachedSequence):
         self._byte_level = "ByteLevel" in json.dumps(decoder)
         self._pieces: dict[int, bytes] = {}
         self.lock = threading.Lock()
+        self._tok_lock = threading.Lock()
+        added = getattr(self._tok, "added_tokens_decoder", None) or {}
+        self._controls = {int(i): str(t.content) for i, t in added.items() if getattr(t, "special", False)}
         try:
             tok_cfg = json.loads((self.path / "tokenizer_config.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -101,10 +105,22 @@ class MLXModel(CachedSequence):
 
     # --- vocabulary -------------------------------------------------------------------------
     def tokenize(self, text: str, add_special: bool = True, parse_special: bool = True) -> list[int]:
-        """`parse_special` is for llama.cpp's signature: Hugging Face tokenizers always read
-        special-token texts as special tokens."""
-        ids = self._tok.encode(text, add_special_tokens=add_special)
+        """Without `parse_special`, written-out special tokens stay text (Hugging Face's
+        `split_special_tokens`, which sets a flag on the shared tokenizer: hence the lock)."""
+        with self._tok_lock:
+            ids = self._tok.encode(
+                text, add_special_tokens=add_special, split_special_tokens=not parse_special
+            )
         return [int(i) for i in ids]
+
+    def control_text(self, token: int) -> str | None:
+        """The text of a special added token (what `split_special_tokens` leaves as text)."""
+        return self._controls.get(int(token))
+
+    def prompt_tokens(self, request: GenerationRequest) -> list[int]:
+        """The request's prompt as tokens; message text never reads as control tokens."""
+        rendered = render_prompt(request, self._template, bos_text=self._bos_text, eos_text=self._eos_text)
+        return tokenize_prompt(self, rendered)
 
     def piece(self, token: int) -> bytes:
         cached = self._pieces.get(token)
@@ -182,10 +198,7 @@ class MLXModel(CachedSequence):
     ) -> Iterator[StreamItem]:
         request.validate()
         draft = usable_draft(self, draft, exact_size=True)  # another tokenizer: translated
-        text, add_special = render_prompt(
-            request, self._template, bos_text=self._bos_text, eos_text=self._eos_text
-        )
-        prompt = self.tokenize(text, add_special=add_special)
+        prompt = self.prompt_tokens(request)
         if not prompt:
             prompt = self.tokenize(self._bos_text or " ", add_special=False)
         ensure_prompt_fits(len(prompt), self.n_ctx)

@@ -71,6 +71,12 @@ def draw(probs: np.ndarray, u: float) -> int:
     return min(i, len(probs) - 1)
 
 
+def _seed(seed: int | None) -> int | None:
+    """-1 is "random" (llama.cpp's convention); another negative seed is its 64-bit pattern
+    (numpy takes no negative seeds: a client's -5 failed the reply)."""
+    return None if seed is None or seed == -1 else seed % 2**64
+
+
 class TokenSampler:
     """The sampler chain for one reply: settings and a random generator (seeded when the
     request has a seed). Stateless otherwise: the repeat-penalty window is passed in."""
@@ -78,7 +84,7 @@ class TokenSampler:
     def __init__(self, settings: SamplingSettings) -> None:
         self.settings = settings
         self.greedy = settings.temperature <= 0
-        self.rng = np.random.default_rng(settings.seed)
+        self.rng = np.random.default_rng(_seed(settings.seed))
         self._penalty = settings.repeat_penalty if settings.repeat_last_n > 0 else 1.0
         self._log_min_p = math.log(settings.min_p) if settings.min_p > 0 else -math.inf
 

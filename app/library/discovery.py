@@ -23,7 +23,8 @@ from app.library.paths import cache_dir, models_dir
 log = logging.getLogger(__name__)
 
 SPLIT_RE = re.compile(r"^(?P<base>.+)-(?P<no>\d{5})-of-(?P<count>\d{5})\.gguf$", re.IGNORECASE)
-HEADER_CACHE_SCHEMA = 1
+HEADER_CACHE_SCHEMA = 2  # 2: headers that parse into nonsense are problems (read every header again)
+MAX_REASON = 500  # a problem's reason, as cached and shown
 
 
 @dataclass(frozen=True)
@@ -295,10 +296,15 @@ def _read_entry(cand: _Candidate) -> dict[str, Any]:
         entry = _entry_from_mlx(cand) if cand.engine == MLX else _entry_from_gguf(cand)
         return {"entry": entry.to_json() if entry else None}
     except ModelFileError as exc:
-        return {"problem": str(exc)}
+        return {"problem": _short(str(exc))}
     except Exception as exc:  # anything odd about one file stays with that file
         log.info("could not read %s", cand.paths[0], exc_info=True)
-        return {"problem": f"{cand.paths[0].name}: unreadable ({type(exc).__name__}: {exc})"}
+        return {"problem": _short(f"{cand.paths[0].name}: unreadable ({type(exc).__name__}: {exc})")}
+
+
+def _short(reason: str) -> str:
+    """A reason quoting a corrupt file's text stays a line, in the cache too."""
+    return reason if len(reason) <= MAX_REASON else reason[: MAX_REASON - 3] + "..."
 
 
 def _scan_one(cand: _Candidate, cache: HeaderCache) -> tuple[ModelEntry, str] | ScanProblem | None:

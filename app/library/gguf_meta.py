@@ -17,28 +17,30 @@ from pathlib import Path
 from typing import Any
 
 from app.core.errors import ModelFileError
+from app.library.gguf_fields import (
+    ARRAY,
+    MAX_ARRAY_TEXT,
+    MAX_KEY,
+    MAX_KV,
+    MAX_STRINGS,
+    MAX_TENSOR_NAME,
+    MAX_TENSORS,
+    MAX_VOCAB_TEXT,
+    MB,
+    MIN_STRING,
+    SCALAR,
+    STRING,
+    Cursor,
+    corrupt,
+    shown,
+)
 from app.library.vocab import VocabSummary
 
 GGUF_MAGIC = b"GGUF"
 VOCAB_CHECK_START = 5  # llama.cpp skips the first ids (special tokens) when comparing vocabularies
 
-# GGUF value types -> struct format (scalars) ; 8 = string, 9 = array
-_SCALAR = {
-    0: "<B",
-    1: "<b",
-    2: "<H",
-    3: "<h",
-    4: "<I",
-    5: "<i",
-    6: "<f",
-    7: "<?",
-    10: "<Q",
-    11: "<q",
-    12: "<d",
-}
-_STRING, _ARRAY = 8, 9
 _U64 = struct.Struct("<Q")
-_NUMERIC_ARRAY_KEEP = 64  # numeric arrays longer than this are skipped, not materialised
+_ARRAY_KEEP = 64  # arrays longer than this are walked, not materialised
 
 
 @dataclass(frozen=True)
@@ -161,51 +163,6 @@ _VOCAB_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-class _Cursor:
-    __slots__ = ("buf", "end", "pos")
-
-    def __init__(self, buf: mmap.mmap | bytes, pos: int = 0) -> None:
-        self.buf = buf
-        self.pos = pos
-        self.end = len(buf)
-
-    def need(self, n: int) -> None:
-        if n < 0 or self.pos + n > self.end:
-            raise ModelFileError("truncated GGUF header")
-
-    def unpack(self, fmt: str, size: int) -> Any:
-        self.need(size)
-        (value,) = struct.unpack_from(fmt, self.buf, self.pos)
-        self.pos += size
-        return value
-
-    def u32(self) -> int:
-        return int(self.unpack("<I", 4))
-
-    def u64(self) -> int:
-        return int(self.unpack("<Q", 8))
-
-    def string_bytes(self) -> bytes:
-        n = self.u64()
-        self.need(n)
-        out = bytes(self.buf[self.pos : self.pos + n])
-        self.pos += n
-        return out
-
-    def skip_string(self) -> None:
-        n = self.u64()
-        self.need(n)
-        self.pos += n
-
-    def value(self, vtype: int) -> Any:
-        if vtype in _SCALAR:
-            fmt = _SCALAR[vtype]
-            return self.unpack(fmt, struct.calcsize(fmt))
-        if vtype == _STRING:
-            return self.string_bytes().decode("utf-8", errors="replace")
-        raise ModelFileError(f"unknown GGUF value type {vtype}")
-
-
 def read_gguf(path: str | Path) -> GGUFInfo:
     """Parse a GGUF header. Raises ModelFileError with a one-line reason for anything that is
     not a complete GGUF file."""
@@ -235,51 +192,15 @@ def read_gguf(path: str | Path) -> GGUFInfo:
 def _parse(path: Path, size: int, buf: mmap.mmap) -> GGUFInfo:
     if buf[:4] != GGUF_MAGIC:
         raise ModelFileError(f"{path.name}: not a GGUF file (bad magic)")
-    cur = _Cursor(buf, 4)
+    cur = Cursor(buf, 4)
     version = cur.u32()
     if version not in (2, 3):
         raise ModelFileError(f"{path.name}: unsupported GGUF version {version}")
-    n_tensors, n_kv = cur.u64(), cur.u64()
-    if n_kv > 1_000_000 or n_tensors > 10_000_000:
-        raise ModelFileError(f"{path.name}: corrupt GGUF header (implausible counts)")
-    meta: dict[str, Any] = {}
-    fingerprint: str | None = None
-    tokens_offset: int | None = None
-    n_vocab = 0
     try:
-        for _ in range(n_kv):
-            key = cur.string_bytes().decode("utf-8", errors="replace")
-            vtype = cur.u32()
-            if vtype != _ARRAY:
-                meta[key] = cur.value(vtype)
-                continue
-            etype, count = cur.u32(), cur.u64()
-            if key == "tokenizer.ggml.tokens" and etype == _STRING:
-                tokens_offset, fingerprint, n_vocab = _walk_tokens(cur, count)
-                meta[key] = f"<{count} tokens>"
-            elif etype == _STRING:
-                items = []
-                for _ in range(count):
-                    items.append(cur.string_bytes().decode("utf-8", errors="replace"))
-                meta[key] = items
-            elif etype in _SCALAR:
-                width = struct.calcsize(_SCALAR[etype])
-                if count <= _NUMERIC_ARRAY_KEEP:
-                    meta[key] = [cur.value(etype) for _ in range(count)]
-                else:
-                    cur.need(width * count)
-                    cur.pos += width * count
-                    meta[key] = f"<{count} values>"
-            else:
-                raise ModelFileError("nested GGUF arrays are not supported")
-        tensors = []
-        for _ in range(n_tensors):
-            name = cur.string_bytes().decode("utf-8", errors="replace")
-            n_dims = cur.u32()
-            if n_dims > 8:
-                raise ModelFileError(f"corrupt tensor table ({name})")
-            shape = tuple(cur.u64() for _ in range(n_dims))
-            tensors.append(TensorInfo(name, shape, cur.u32(), cur.u64()))
+        n_tensors = cur.count(MAX_TENSORS, _LEAST_TENSOR, "tensor count")
+        n_kv = cur.count(MAX_KV, _LEAST_KV, "key count")
+        meta, tokens_offset, fingerprint, n_vocab = _read_kv(cur, n_kv)
+        tensors = _read_tensors(cur, n_tensors)
     except struct.error:
         raise ModelFileError(f"{path.name}: truncated GGUF header") from None
     except ModelFileError as exc:
@@ -289,16 +210,103 @@ def _parse(path: Path, size: int, buf: mmap.mmap) -> GGUFInfo:
         raise ModelFileError(f"{path.name}: general.alignment is {alignment!r}; it must be a power of two")
     data_start = (cur.pos + alignment - 1) // alignment * alignment
     _check_tensor_data(path, tensors, data_start, size)
-    return GGUFInfo(path, size, version, meta, tensors, fingerprint, tokens_offset, n_vocab)
+    info = GGUFInfo(path, size, version, meta, tensors, fingerprint, tokens_offset, n_vocab)
+    _check_sense(info)
+    return info
+
+
+_LEAST_KV = MIN_STRING + 4 + 1  # a key, its type, the smallest value
+_LEAST_TENSOR = MIN_STRING + 4 + 4 + 8  # a name, its dimension count, type and offset
+
+
+def _read_kv(cur: Cursor, n_kv: int) -> tuple[dict[str, Any], int | None, str | None, int]:
+    meta: dict[str, Any] = {}
+    fingerprint: str | None = None
+    tokens_offset: int | None = None
+    n_vocab = 0
+    for _ in range(n_kv):
+        key = cur.text(MAX_KEY, "a key")
+        if not key or key in meta:
+            raise corrupt(f"the key {shown(key)} is empty or appears twice")
+        vtype = cur.u32()
+        if vtype != ARRAY:
+            meta[key] = cur.value(vtype, key)
+            continue
+        etype = cur.u32()
+        if etype == STRING:
+            count = cur.count(MAX_STRINGS, MIN_STRING, f"element count of {shown(key)}")
+            if key == "tokenizer.ggml.tokens":
+                tokens_offset, fingerprint, n_vocab = _walk_tokens(cur, count)
+                meta[key] = f"<{count} tokens>"
+            elif count <= _ARRAY_KEEP:
+                meta[key] = [cur.text(MAX_ARRAY_TEXT, f"an element of {shown(key)}") for _ in range(count)]
+            else:  # merges and the like: walked, never materialised
+                for _ in range(count):
+                    cur.skip_text(MAX_ARRAY_TEXT, f"an element of {shown(key)}")
+                meta[key] = f"<{count} strings>"
+        elif etype in SCALAR:
+            width = struct.calcsize(SCALAR[etype])
+            count = cur.count(cur.remaining, width, f"element count of {shown(key)}")
+            if count <= _ARRAY_KEEP:
+                meta[key] = [cur.value(etype, key) for _ in range(count)]
+            else:
+                cur.pos += width * count
+                meta[key] = f"<{count} values>"
+        else:
+            raise ModelFileError("nested GGUF arrays are not supported")
+    return meta, tokens_offset, fingerprint, n_vocab
+
+
+def _read_tensors(cur: Cursor, n_tensors: int) -> list[TensorInfo]:
+    tensors: list[TensorInfo] = []
+    names: set[str] = set()
+    for _ in range(n_tensors):
+        name = cur.text(MAX_TENSOR_NAME, "a tensor name")
+        if not name or name in names:
+            raise corrupt(f"the tensor name {shown(name)} is empty or appears twice")
+        names.add(name)
+        n_dims = cur.u32()
+        if n_dims > 8:
+            raise ModelFileError(f"corrupt tensor table ({shown(name)})")
+        shape = tuple(cur.u64() for _ in range(n_dims))
+        tensors.append(TensorInfo(name, shape, cur.u32(), cur.u64()))
+    return tensors
+
+
+# Short texts: a name over a kilobyte is a corrupt length, not a name.
+_NAME_KEYS = ("general.architecture", "general.name", "general.basename", "general.type")
+_MAX_NAME = 1024
+
+
+def _check_sense(info: GGUFInfo) -> None:
+    """Refuse a header that parsed into nonsense. One flipped bit in general.name's length
+    shifted the reader into zero-filled data where every later key and tensor name read as
+    empty: a "model" with no vocabulary and a 134-million-character name, which filled the
+    header cache with 805 MB. Empty and repeated names are refused while reading; here what
+    a language model must have."""
+    name = info.path.name
+    for key in _NAME_KEYS:
+        value = info.metadata.get(key)
+        if isinstance(value, str) and len(value) > _MAX_NAME:
+            raise ModelFileError(f"{name}: corrupt GGUF header: {key} is {len(value):,} characters long")
+    if not info.tensors or info.is_projector:
+        return
+    if "general.architecture" not in info.metadata:
+        raise ModelFileError(f"{name}: corrupt GGUF header: tensors but no general.architecture")
+    if info.tokens_offset is None or info.n_vocab == 0:
+        if info.metadata.get("general.type") == "adapter":
+            raise ModelFileError(f"{name} is a LoRA adapter, not a model (it has no vocabulary)")
+        raise ModelFileError(f"{name}: corrupt GGUF header: a model without a vocabulary")
 
 
 def _is_power_of_two(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0 and not value & (value - 1)
 
 
-def _walk_tokens(cur: _Cursor, count: int) -> tuple[int, str, int]:
+def _walk_tokens(cur: Cursor, count: int) -> tuple[int, str, int]:
     """Walk the token array, hashing the raw entries from VOCAB_CHECK_START on. A duplicate
-    token text is refused here: llama.cpp aborts the whole process on one."""
+    token text is refused here: llama.cpp aborts the whole process on one. Each text and the
+    vocabulary together are bounded (gguf_fields): the walk keeps a copy of every text."""
     start = cur.pos
     buf, pos, end = cur.buf, cur.pos, cur.end
     unpack = _U64.unpack_from
@@ -311,8 +319,12 @@ def _walk_tokens(cur: _Cursor, count: int) -> tuple[int, str, int]:
                 hash_from = pos
             (n,) = unpack(buf, pos)
             pos += 8
+            if n > MAX_ARRAY_TEXT:
+                raise corrupt(f"token {i} is {n:,} bytes long (at most {MAX_ARRAY_TEXT:,} expected)")
             if pos + n > end:
                 raise ModelFileError("truncated GGUF header")
+            if pos - start > MAX_VOCAB_TEXT:
+                raise corrupt(f"the vocabulary is over {MAX_VOCAB_TEXT // MB} MB")
             add(buf[pos : pos + n])
             pos += n
     except struct.error:
@@ -326,13 +338,15 @@ def _walk_tokens(cur: _Cursor, count: int) -> tuple[int, str, int]:
     return start, digest, count
 
 
-def _raise_duplicate(cur: _Cursor, count: int) -> None:
+def _raise_duplicate(cur: Cursor, count: int) -> None:
     seen: set[bytes] = set()
     for i in range(count):
-        text = cur.string_bytes()
+        n = cur.length(MAX_ARRAY_TEXT, f"token {i}")
+        text = bytes(cur.buf[cur.pos : cur.pos + n])
+        cur.pos += n
         if text in seen:
-            shown = text.decode("utf-8", errors="backslashreplace")
-            raise ModelFileError(f"corrupt vocabulary: token {i} ({shown!r}) appears twice")
+            written = text.decode("utf-8", errors="backslashreplace")
+            raise corrupt(f"token {i} ({shown(written)}) appears twice")
         seen.add(text)
 
 
@@ -357,6 +371,8 @@ def _check_tensor_data(path: Path, tensors: list[TensorInfo], data_start: int, s
 
 
 def read_tokens(path: Path, offset: int | None, count: int) -> list[bytes]:
+    """The token texts at `offset` (read_gguf found them there; a file changed since then is
+    refused, not trusted: the same bounds apply)."""
     if offset is None:
         return []
     out: list[bytes] = []
@@ -367,6 +383,8 @@ def read_tokens(path: Path, offset: int | None, count: int) -> list[bytes]:
         for _ in range(count):
             (n,) = unpack(buf, pos)
             pos += 8
+            if n > MAX_ARRAY_TEXT or pos + n > len(buf):
+                raise ModelFileError(f"{path.name} changed since it was read: read its header again")
             append(buf[pos : pos + n])
             pos += n
     return out

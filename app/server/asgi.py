@@ -36,7 +36,7 @@ from app.runtime import ModelRuntime
 from app.server.body import ClientDisconnected, decode_json, read_body
 from app.server.config import ServerConfig
 from app.server.errors import ApiError, model_not_found
-from app.server.guard import ASGIApp, Guard, Receive, Scope, Send
+from app.server.guard import ASGIApp, Guard, Receive, Scope, Send, allow_header
 from app.server.jit import JitModels
 from app.server.jobs import GenerationJob, JobSet
 from app.server.openapi import openapi_schema
@@ -254,7 +254,8 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 404:
         err = ApiError(404, f"no such endpoint: {path} (see /openapi.json)", "not_found")
     elif exc.status_code == 405:
-        allow = (exc.headers or {}).get("Allow", "")
+        taken = (exc.headers or {}).get("Allow", "")
+        allow = allow_header(frozenset(m.strip() for m in taken.split(",") if m.strip()))
         err = ApiError(
             405,
             f"{method} is not allowed on {path} (allowed: {allow})",
@@ -349,4 +350,19 @@ def build_app(
     )
     app.router.redirect_slashes = False
     inner: ASGIApp = _NormalizePath(_SwallowReraise(app))
-    return RequestLog(Guard(inner, config.policy), report)
+    return RequestLog(Guard(inner, config.policy, route_methods(routes)), report)
+
+
+def route_methods(routes: list[Route]) -> Callable[[str], frozenset[str] | None]:
+    """The methods the route for a path takes (None: no route), as the router will match it
+    (after _NormalizePath): what the guard needs to leave a wrong method to the router's 405
+    and to answer a preflight with the route's own methods."""
+
+    def methods_of(path: str) -> frozenset[str] | None:
+        path = path.rstrip("/") or "/"
+        for route in routes:
+            if route.path_regex.match(path):
+                return frozenset(route.methods or ())
+        return None
+
+    return methods_of

@@ -118,8 +118,9 @@ def _words(err: Any) -> str:
     if kind in ("too_short", "string_too_short"):
         return "must not be empty"
     if kind in ("too_long", "string_too_long"):
-        unit = " characters" if kind == "string_too_long" else " items"
-        return f"is too long (at most {ctx.get('max_length')}{unit})"
+        most = ctx.get("max_length")
+        unit = " characters" if kind == "string_too_long" else " item" if most == 1 else " items"
+        return f"is too long (at most {most}{unit})"
     if kind == "literal_error":
         return f"must be {ctx.get('expected')}"
     if kind == "value_error":
@@ -130,6 +131,7 @@ def _words(err: Any) -> str:
 def from_validation(exc: ValidationError) -> ApiError:
     """The most specific of pydantic's errors (the deepest field) as one 400."""
     errors = exc.errors(include_url=False)
-    err = max(errors, key=lambda e: len(e["loc"]))
+    # A union's branches each report: the one whose type matched says what is wrong.
+    err = max(errors, key=lambda e: (len(e["loc"]), not e["type"].endswith("_type")))
     field = where(tuple(err["loc"]))
     return bad_request(f"{field} {_words(err)}", "invalid_value", param=field)

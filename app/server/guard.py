@@ -7,7 +7,11 @@ A server on 127.0.0.1 is reachable from every web page the user opens. Without a
   from this computer (loopback origins) always are, others only by CORS opt-in (every origin,
   or a list); allowed origins get CORS headers, so their pages can read the reply;
 - a POST must say `Content-Type: application/json`: the content types a page may send without
-  asking first (forms, text/plain) are refused, so a form cannot post a generation.
+  asking first (forms, text/plain) are refused, so a form cannot post a generation (a POST to a
+  route that takes none is left to the router: 405, with the methods it takes);
+- Host and Origin are parsed as a browser writes them (host, port; scheme, host, port) and
+  anything else is refused: "127.0.0.1:80@evil.example" or "http://evil.example@localhost"
+  come from no browser, and a lenient parser would read this computer's name in them.
 With an API key (required when serving on the network) it must come as `Authorization:
 Bearer KEY`, compared in constant time; a page cannot know it, so Host is not checked then.
 """
@@ -16,10 +20,10 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from app.server.errors import ApiError
 from app.server.records import LOG_KEY
@@ -33,8 +37,12 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 MAX_HEADERS = 100
 MAX_HEADER_BYTES = 16 * 1024  # the request's headers together
 MAX_URL_BYTES = 8 * 1024  # path and query
-ALLOW_METHODS = "GET, HEAD, POST, OPTIONS"
 ALLOW_HEADERS = "Authorization, Content-Type"
+# host [":" port], the host a name, an IPv4 address or a bracketed IPv6 address (RFC 9110, 3986)
+_HOST = re.compile(r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~\-]+)(?::(?P<port>[0-9]{1,5}))?")
+_ORIGIN = re.compile(r"(?P<scheme>https?)://" + _HOST.pattern)
+
+MethodsOf = Callable[[str], frozenset[str] | None]  # the methods a path's route takes; None: no route
 
 
 def is_loopback_host(host: str) -> bool:
@@ -50,13 +58,17 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
-def host_of(header: str) -> str:
-    """The host part of a Host header: "[::1]:1234" -> "::1", "localhost:80" -> "localhost"."""
+def host_of(header: str) -> str | None:
+    """The host part of a Host header: "[::1]:1234" -> "::1", "localhost:80" -> "localhost";
+    None for anything else ("127.0.0.1:80@evil.example", a path, spaces inside)."""
     value = header.strip()
-    if value.startswith("["):
-        end = value.find("]")
-        return value[1:end] if end > 0 else value
-    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+    with_port = _HOST.fullmatch(value)
+    if with_port is not None:
+        return with_port["host"].removeprefix("[").removesuffix("]")
+    try:
+        return str(ipaddress.IPv6Address(value))  # a bare IPv6 address: unambiguous
+    except ValueError:
+        return None
 
 
 def normalize_origin(origin: str) -> str:
@@ -64,12 +76,10 @@ def normalize_origin(origin: str) -> str:
 
 
 def is_loopback_origin(origin: str) -> bool:
-    try:
-        parts = urlsplit(origin)
-        host = parts.hostname
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and host is not None and is_loopback_host(host)
+    """An Origin as a browser serialises it (scheme://host[:port], nothing else) on this
+    computer: user info, a path or a query come from no browser and are not this computer."""
+    match = _ORIGIN.fullmatch(origin.strip().lower())
+    return match is not None and is_loopback_host(match["host"])
 
 
 @dataclass(frozen=True)
@@ -99,8 +109,9 @@ def _headers(scope: Scope) -> dict[str, str]:
     return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
 
 
-def check_request(policy: AccessPolicy, scope: Scope) -> None:
-    """Raise ApiError (431, 403, 401, 415) when this request may not go on."""
+def check_request(policy: AccessPolicy, scope: Scope, methods: frozenset[str] | None = None) -> None:
+    """Raise ApiError (431, 403, 401, 415) when this request may not go on. `methods`: what
+    the request's route takes (None: no route); the JSON check is for routes that take POST."""
     raw = scope.get("headers", [])
     if len(raw) > MAX_HEADERS:
         raise ApiError(431, f"more than {MAX_HEADERS} request headers", "too_many_headers", close=True)
@@ -112,7 +123,8 @@ def check_request(policy: AccessPolicy, scope: Scope) -> None:
         raise ApiError(414, f"the URL is over {MAX_URL_BYTES // 1024} KB", "url_too_long", close=True)
     headers = _headers(scope)
     host = headers.get("host")
-    if not policy.api_key and host is not None and not is_loopback_host(host_of(host)):
+    host_name = None if host is None else host_of(host)
+    if not policy.api_key and host is not None and (host_name is None or not is_loopback_host(host_name)):
         raise ApiError(
             403,
             f"the Host header {host!r} does not name this computer; without an API key the server "
@@ -132,7 +144,7 @@ def check_request(policy: AccessPolicy, scope: Scope) -> None:
         return  # a CORS preflight carries no key; it is answered by the guard
     if not policy.key_matches(headers.get("authorization", "")):
         raise ApiError(401, "missing or wrong API key (Authorization: Bearer ...)", "invalid_api_key")
-    if scope["method"] == "POST":
+    if scope["method"] == "POST" and methods is not None and "POST" in methods:
         media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if media != "application/json":
             raise ApiError(
@@ -144,14 +156,23 @@ def check_request(policy: AccessPolicy, scope: Scope) -> None:
             )
 
 
-def cors_headers(policy: AccessPolicy, origin: str | None, preflight: bool) -> list[tuple[bytes, bytes]]:
+def allow_header(methods: frozenset[str]) -> str:
+    """The methods a route takes, as Allow lists them (OPTIONS is answered for every route)."""
+    order = ("GET", "HEAD", "POST")
+    return ", ".join([*(m for m in order if m in methods), *sorted(methods - set(order)), "OPTIONS"])
+
+
+def cors_headers(
+    policy: AccessPolicy, origin: str | None, preflight: frozenset[str] | None
+) -> list[tuple[bytes, bytes]]:
+    """CORS headers for an allowed origin; `preflight`: the route's methods, for a preflight."""
     if origin is None or not policy.origin_allowed(origin):
         return []
     allow = "*" if policy.cors_any else origin
     out = [(b"access-control-allow-origin", allow.encode("latin-1")), (b"vary", b"Origin")]
-    if preflight:
+    if preflight is not None:
         out += [
-            (b"access-control-allow-methods", ALLOW_METHODS.encode()),
+            (b"access-control-allow-methods", allow_header(preflight).encode()),
             (b"access-control-allow-headers", ALLOW_HEADERS.encode()),
             (b"access-control-max-age", b"600"),
         ]
@@ -173,22 +194,25 @@ async def send_error(send: Send, err: ApiError, extra: list[tuple[bytes, bytes]]
 
 
 class Guard:
-    """ASGI middleware applying `check_request`, answering CORS preflights and adding CORS
-    headers to the replies of allowed origins."""
+    """ASGI middleware applying `check_request`, answering CORS preflights (for routes that
+    exist, with the methods each takes) and adding CORS headers to the replies of allowed
+    origins."""
 
-    def __init__(self, app: ASGIApp, policy: AccessPolicy) -> None:
+    def __init__(self, app: ASGIApp, policy: AccessPolicy, methods_of: MethodsOf) -> None:
         self.app = app
         self.policy = policy
+        self.methods_of = methods_of
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         origin = _headers(scope).get("origin")
-        preflight = scope["method"] == "OPTIONS"
-        extra = cors_headers(self.policy, origin, preflight)
+        methods = self.methods_of(scope.get("path", "/"))
+        preflight = scope["method"] == "OPTIONS" and methods is not None  # else the router's 404
+        extra = cors_headers(self.policy, origin, methods if preflight else None)
         try:
-            check_request(self.policy, scope)
+            check_request(self.policy, scope, methods)
         except ApiError as err:
             info = scope.get(LOG_KEY)
             if info is not None:
@@ -196,7 +220,8 @@ class Guard:
             await send_error(send, err, extra)  # an allowed page may read why it was refused
             return
         if preflight:
-            headers = [(b"allow", ALLOW_METHODS.encode()), (b"content-length", b"0"), *extra]
+            assert methods is not None
+            headers = [(b"allow", allow_header(methods).encode()), (b"content-length", b"0"), *extra]
             await send({"type": "http.response.start", "status": 204, "headers": headers})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             return

@@ -144,7 +144,7 @@ class GenerationJob:
             self.jit.after_lease(loading, lease.keys, p.ttl)
             draft = None
             if p.prediction:
-                predicted = lease.main.tokenize(p.prediction, add_special=False)
+                predicted = lease.main.tokenize(p.prediction, add_special=False, parse_special=False)
                 draft = PredictionDraft(predicted, fallback=as_draft_source(lease.draft))
             stream = lease.generate(request, cancel=self.cancel, draft=draft)
             self._emit(Started(entry.key))

@@ -21,7 +21,13 @@ from app.core.errors import InvalidRequestError
 from app.core.request import ChatMessage, GenerationRequest
 from app.engines.drafting import PROMPT_LOOKUP_KEY
 from app.server.errors import bad_request, from_validation
-from app.server.schema import ChatCompletionRequest, CompletionRequest, ContentPart, Message
+from app.server.schema import (
+    AssistantInput,
+    ChatCompletionRequest,
+    CompletionRequest,
+    ContentPart,
+    TextMessage,
+)
 
 PART_JOINER = "\n"  # text parts of one message are joined with a new line
 IMAGE_PARTS = {"image_url", "input_image", "image"}
@@ -52,6 +58,10 @@ UNSUPPORTED: dict[str, tuple[Callable[[Any], bool], str]] = {
     "suffix": (_empty, "suffix (fill in the middle) is not supported by this server"),
     "modalities": (lambda v: v in (None, ["text"]), "only text replies are supported"),
     "audio": (_empty, "audio replies are not supported by this server"),
+    "n": (
+        lambda v: not (isinstance(v, int) and not isinstance(v, bool) and v > 1),
+        "n > 1 is not supported: one choice per request (send several requests)",
+    ),
 }
 
 
@@ -128,10 +138,8 @@ def _text(content: str | list[ContentPart] | None, where: str, joiner: str) -> s
     return joiner.join(texts)
 
 
-def _message(m: Message, i: int) -> ChatMessage:
+def _message(m: TextMessage | AssistantInput, i: int) -> ChatMessage:
     where = f"messages[{i}].content"
-    if m.content is None and m.role != "assistant":  # an assistant's tool call may have none
-        raise bad_request(f"{where} is required", "invalid_value", param=where)
     try:
         return ChatMessage.of(m.role, _text(m.content, where, PART_JOINER))
     except InvalidRequestError as exc:
@@ -146,25 +154,13 @@ def parse_request(body: dict[str, Any], chat: bool) -> ParsedRequest:
         req: Any = model_cls.model_validate(body)
     except ValidationError as exc:
         raise from_validation(exc) from None
-    if req.n is not None and req.n > 1:
-        raise bad_request(
-            "n > 1 is not supported: one choice per request (send several requests)",
-            "unsupported_parameter",
-            param="n",
-        )
     overrides: dict[str, Any] = {}
     for api_field, spec in model_settings.api_specs().items():
         value = getattr(req, api_field)
         if value is not None and spec.name != "draft_model":
             overrides[spec.name] = value
-    if chat and req.max_completion_tokens is not None:
-        if req.max_tokens is not None and req.max_tokens != req.max_completion_tokens:
-            raise bad_request(
-                "max_tokens and max_completion_tokens differ; send one of them",
-                "invalid_value",
-                param="max_completion_tokens",
-            )
-        overrides["max_tokens"] = req.max_completion_tokens
+    if chat and req.max_completion_tokens is not None:  # both are limits: the smaller holds both
+        overrides["max_tokens"] = min(req.max_completion_tokens, req.max_tokens or req.max_completion_tokens)
     draft = req.draft_model
     if draft is not None:
         draft = "" if draft.strip().lower() in ("", "none") else draft.strip()
@@ -185,11 +181,7 @@ def parse_request(body: dict[str, Any], chat: bool) -> ParsedRequest:
         parsed.prediction = _text(req.prediction.content, "prediction.content", "") or None
     if chat:
         parsed.messages = tuple(_message(m, i) for i, m in enumerate(req.messages))
-    elif isinstance(req.prompt, list):
-        if len(req.prompt) > 1:
-            raise bad_request(
-                "one prompt per request (send several requests)", "unsupported_parameter", param="prompt"
-            )
+    elif isinstance(req.prompt, list):  # the schema allows one
         parsed.prompt = req.prompt[0]
     else:
         parsed.prompt = req.prompt

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, create_model
 
 from app.core import model_settings
 from app.core.events import StopReason
@@ -45,12 +45,42 @@ class ContentPart(BaseModel):
 Content = str | list[ContentPart]
 
 
-class Message(BaseModel):
+class TextMessage(BaseModel):
+    """A system, developer, user or tool message: its content is required (as OpenAI's API
+    has it: a tool's result without content says nothing)."""
+
     model_config = STRICT
-    role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: Content | None = Field(default=None, description="text, or a list of text parts (joined)")
+    role: Literal["system", "developer", "user", "tool"]
+    content: Content = Field(description="text, or a list of text parts (joined)")
     name: str | None = None
     tool_call_id: str | None = None
+
+
+class AssistantInput(BaseModel):
+    """An assistant message in the history; one that made a tool call may have no content."""
+
+    model_config = STRICT
+    role: Literal["assistant"]
+    content: Content | None = Field(default=None, description="text, or a list of text parts (joined)")
+    name: str | None = None
+
+
+def _message_kind(value: Any) -> str | None:
+    role = value.get("role") if isinstance(value, dict) else getattr(value, "role", None)
+    if role == "assistant":
+        return "AssistantInput"
+    return "TextMessage" if role in ("system", "developer", "user", "tool") else None
+
+
+# The tags name the models (not the roles), so an error's place reads "messages[0].content".
+Message = Annotated[
+    Annotated[TextMessage, Tag("TextMessage")] | Annotated[AssistantInput, Tag("AssistantInput")],
+    Discriminator(
+        _message_kind,
+        custom_error_type="unknown_role",
+        custom_error_message="needs a role: system, developer, user, assistant or tool",
+    ),
+]
 
 
 class StreamOptions(BaseModel):
@@ -95,8 +125,8 @@ class _RequestCommon(GenerationSettings):  # type: ignore[misc,valid-type]
     stream: bool | None = False
     stream_options: StreamOptions | None = None
     stop: str | Annotated[list[str], Field(max_length=MAX_STOPS)] | None = None
-    seed: Annotated[int, Field(ge=-(2**63), le=2**64 - 1)] | None = None
-    n: Annotated[int, Field(ge=1, description="choices per request: 1 only")] | None = None
+    seed: Annotated[int, Field(ge=-(2**63), le=2**64 - 1, description="-1: a random seed")] | None = None
+    n: Annotated[int, Field(ge=1, le=1, description="choices per request: 1 only")] | None = None
     ttl: (
         Annotated[
             int,
@@ -113,14 +143,21 @@ class ChatCompletionRequest(_RequestCommon):
     messages: Annotated[list[Message], Field(min_length=1)]
     max_completion_tokens: (
         Annotated[
-            int, Field(ge=_MAX_TOKENS.minimum, le=_MAX_TOKENS.maximum, description="the same as max_tokens")
+            int,
+            Field(
+                ge=_MAX_TOKENS.minimum,
+                le=_MAX_TOKENS.maximum,
+                description="the same as max_tokens (OpenAI's newer name); with both, the smaller applies",
+            ),
         ]
         | None
     ) = None
 
 
 class CompletionRequest(_RequestCommon):
-    prompt: str | Annotated[list[str], Field(min_length=1)]
+    prompt: str | Annotated[list[str], Field(min_length=1, max_length=1)] = Field(
+        description="the prompt: text, or a list holding one text (one prompt per request)"
+    )
 
 
 # --- responses ---------------------------------------------------------------------------------

@@ -163,3 +163,19 @@ def test_a_draft_with_a_small_context_of_its_own_drafts_a_long_reply(tiny_main, 
     stats = json.loads(proc.stdout)["stats"]
     assert stats["predicted_tokens_count"] == 400 and stats["stop_reason"] == "max_tokens"
     assert stats["accepted_draft_tokens_count"] > 256
+
+
+def test_a_prompt_spelling_control_tokens_is_read_as_text(tmp_path):
+    """Issue 29: "<end_of_turn>" in the user's prompt is seven pieces of text to Gemma, not its
+    end-of-turn token (the raw prompt, the user's own template, keeps its control tokens)."""
+    from tests.model_factory import gemma_q4
+
+    def prompt_tokens(prompt: str, *extra: str) -> int:
+        proc = cli(
+            "generate", "--model", str(gemma_q4()), "--prompt", prompt, "--max-tokens", "1", "--json", *extra
+        )
+        assert proc.returncode == 0, proc.stderr
+        return int(json.loads(proc.stdout)["stats"]["prompt_tokens_count"])
+
+    assert prompt_tokens("<end_of_turn>") == prompt_tokens("hello") + 6
+    assert prompt_tokens("<end_of_turn>", "--raw") == 2  # <bos> and the control token itself

@@ -122,7 +122,14 @@ def every_bad_model(folder: Path) -> dict[str, str]:
     (folder / "dangling.gguf").symlink_to(folder / "gone.gguf")
     os.mkfifo(folder / "pipe.gguf")
     (folder / "text.gguf").write_text("not a model")
+    from tests.library.gguf_damage import name_bit_flipped
+    from tests.model_factory import write_tiny_gguf
+
+    source = write_tiny_gguf(folder.parent / "tiny-source.gguf.tmp", n_embd=16, n_layer=1)
+    name_bit_flipped(source, folder / "name-bit-27.gguf", 27)  # issue 29: a 134-million-character name
+    source.unlink()
     return {
+        "name-bit-27.gguf": "'general.name' is 134,217,",
         "float-alignment.gguf": "general.alignment",
         "mlx-tokenizer-list": "tokenizer.json is not a JSON object",
         "mlx-bits-x": "quantization bits 'x'",

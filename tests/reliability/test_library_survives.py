@@ -57,6 +57,7 @@ def test_the_cli_keeps_working(bad_library, tmp_path, tiny_twin):
         ("dangling.gguf", "broken symbolic link"),
         ("pipe.gguf", "not a regular file"),  # must not hang on the pipe
         ("text.gguf", "not a GGUF file"),
+        ("name-bit-27.gguf", "corrupt GGUF header"),
         ("loop/again/again", "config.json is missing"),
     ],
 )

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from app.library.atomic import file_warnings
+from app.library.discovery import HEADER_CACHE_SCHEMA
 from app.library.library import ModelLibrary
 from app.library.model_defaults import ModelDefaultsStore
 from app.library.paths import cache_dir, config_dir, models_dir
@@ -102,7 +103,9 @@ def test_a_compatibility_verdict_of_another_shape_is_checked_again(library, verd
     assert "test/tiny/twin.gguf" in proc.stdout.split("Not compatible")[0]
 
 
-@pytest.mark.parametrize("content", [b"\xff\xfe", b"[]", b'{"schema": 1, "files": []}', b"{"])
+@pytest.mark.parametrize(
+    "content", [b"\xff\xfe", b"[]", b'{"schema": %d, "files": []}' % HEADER_CACHE_SCHEMA, b"{"]
+)
 def test_a_cache_of_another_shape_or_encoding_is_rebuilt_with_a_warning(library, content):
     write(cache_dir() / "model-headers.json", content)
     library_ = ModelLibrary()
