@@ -38,6 +38,7 @@ from app.server.errors import ApiError
 from app.server.guard import ASGIApp, Guard, Receive, Scope, Send
 from app.server.jit import JitModels
 from app.server.jobs import GenerationJob, JobSet
+from app.server.lmstudio_sdk import mount_sdk
 from app.server.openapi import openapi_schema
 from app.server.records import LOG_KEY, RequestInfo, RequestLog, RequestRecord
 from app.server.request_parsing import ParsedRequest, parse_request
@@ -350,4 +351,5 @@ def build_app(
     )
     app.router.redirect_slashes = False
     inner: ASGIApp = _NormalizePath(_SwallowReraise(app))
-    return RequestLog(Guard(inner, config.policy), report)
+    http = RequestLog(Guard(inner, config.policy), report)
+    return mount_sdk(http, runtime, config, jobs, jit, report, api.stopping)  # LM Studio's SDK

@@ -122,7 +122,8 @@ class LocalServer:
                 app,
                 http=protocol_class(cfg.head_timeout),
                 loop="asyncio",
-                ws="none",
+                ws="wsproto",  # LM Studio's SDK (app/server/lmstudio_sdk); h11 underneath too
+                ws_max_size=cfg.max_body_bytes,
                 lifespan="off",
                 log_config=None,
                 access_log=False,
