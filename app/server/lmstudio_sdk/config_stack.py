@@ -145,7 +145,8 @@ def prediction_config(stack: Any, engine: str) -> PredictionConfig:
         elif key == SD + "draftModel":
             if not isinstance(value, str):
                 raise SdkError(f"{key} must be a model key (text), or '' for none")
-            out.draft_model = _setting("draft_model", value.strip(), key)
+            name = value.strip()
+            out.draft_model = "" if name.lower() == "none" else _setting("draft_model", name, key)
         elif key == SD + "minContinueDraftingProbability":
             out.overrides["draft_p_min"] = _setting("draft_p_min", value, key)
             out.overrides["draft_auto"] = False

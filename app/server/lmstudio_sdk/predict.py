@@ -44,6 +44,7 @@ class Prediction:
         self.model: str | None = None
         self.stats: GenerationStats | None = None
         self.status, self.error = 200, None  # type: tuple[int, str | None]
+        self.reported = False
 
     # --- the request ------------------------------------------------------------------------------
     def _parse(self, param: Any) -> tuple[ModelEntry, ParsedRequest, dict[str, Any], str | None]:
@@ -77,33 +78,36 @@ class Prediction:
         return entry, parsed, values, values["draft_model"]
 
     async def run(self, param: Any) -> None:
+        job: list[GenerationJob] = []  # the job, once there is one
         try:
-            await self._run(param)
+            await self._run(param, job)
         except SdkError as err:
             self.status, self.error = err.status, err.title
+            self._report()
             with contextlib.suppress(Exception):
                 await self.channel.fail(err)
-        except (asyncio.CancelledError, ConnectionError):
+        except (asyncio.CancelledError, ConnectionError, OSError):
             self.status, self.error = CLIENT_GONE, "the client disconnected"
             raise
         finally:
+            for j in job:  # once the client has its answer: stopping the server waits for this
+                j.cancel.set()  # a no-op once it has finished; stops it when the socket dropped
+                self.server.jobs.discard(j)
             self._report()
 
-    async def _run(self, param: Any) -> None:
+    async def _run(self, param: Any, job: list[GenerationJob]) -> None:
         try:
             entry, parsed, values, draft_key = await asyncio.to_thread(self._parse, param)
         except Exception as exc:
             raise sdk_error(exc) from None
-        job = GenerationJob(self.server.runtime, self.server.jit, parsed, asyncio.get_running_loop())
-        self.server.jobs.add(job)
-        job.start()
-        cancel = asyncio.create_task(self._cancel_on_request(job))
+        job.append(GenerationJob(self.server.runtime, self.server.jit, parsed, asyncio.get_running_loop()))
+        self.server.jobs.add(job[0])
+        job[0].start()
+        cancel = asyncio.create_task(self._cancel_on_request(job[0]))
         try:
-            await self._stream(job, entry, parsed, values, draft_key)
+            await self._stream(job[0], entry, parsed, values, draft_key)
         finally:
             cancel.cancel()
-            job.cancel.set()  # a no-op once it has finished; stops it when the socket dropped
-            self.server.jobs.discard(job)
 
     async def _cancel_on_request(self, job: GenerationJob) -> None:
         await self.channel.cancelled.wait()
@@ -127,7 +131,7 @@ class Prediction:
             await self._finish(entry, GenerationStats(stop_reason=StopReason.CANCELLED), parsed, values, None)
             return
         await channel.send({"type": "promptProcessingProgress", "progress": 0.0})
-        first, pending_tokens = True, 0
+        first, tokens, drafted = True, 0, False  # what the next fragment carries
         async for item in job.events():
             if isinstance(item, ApiError):
                 raise SdkError(item.message, item.status)
@@ -136,18 +140,21 @@ class Prediction:
                 if item.error:
                     raise SdkError(f"generation failed: {item.error}", 500)
                 self._check_stopping()
+                if tokens and not job.cancel.is_set():  # a last token that finished no character
+                    await channel.send(fragment("", tokens, drafted))
                 await self._finish(entry, item.stats, parsed, values, draft_key)
                 return
-            if not isinstance(item, TokenEvent) or channel.cancelled.is_set():
-                continue
-            pending_tokens += item.token_id >= 0
+            if not isinstance(item, TokenEvent) or job.cancel.is_set():
+                continue  # cancelled: the job ends within a round, its result says how
+            tokens += item.token_id >= 0
+            drafted = drafted or item.origin is TokenOrigin.DRAFT
             if not item.text:  # part of a character: it goes with the next piece
                 continue
             if first:
                 first = False
                 await channel.send({"type": "promptProcessingProgress", "progress": 1.0})
-            await channel.send(fragment(item.text, pending_tokens, item.origin is TokenOrigin.DRAFT))
-            pending_tokens = 0
+            await channel.send(fragment(item.text, tokens, drafted))
+            tokens, drafted = 0, False
 
     def _check_stopping(self) -> None:
         if self.server.stopping.is_set():
@@ -162,6 +169,7 @@ class Prediction:
         draft_key: str | None,
     ) -> None:
         instance = await asyncio.to_thread(self.server.models.instance, entry)
+        self._report()  # before the answer: a client that has it finds it logged
         await self.channel.send(
             {
                 "type": "success",
@@ -174,6 +182,9 @@ class Prediction:
         await self.channel.close()
 
     def _report(self) -> None:
+        if self.reported:
+            return
+        self.reported = True
         s = self.stats
         self.server.report(
             RequestRecord(

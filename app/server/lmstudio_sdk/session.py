@@ -221,7 +221,12 @@ class Session:
 
     async def _model_info(self, param: Any) -> Any:
         models = self.server.models
-        entry = await asyncio.to_thread(models.resolve, self._specifier(param))
+        try:
+            entry = await asyncio.to_thread(models.resolve, self._specifier(param))
+        except SdkError as err:
+            if err.status == 404 and isinstance(param, dict) and param.get("throwIfNotFound") is False:
+                return None
+            raise
         return await asyncio.to_thread(models.instance, entry)
 
     async def _load_config(self, param: Any) -> Any:

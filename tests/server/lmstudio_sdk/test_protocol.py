@@ -91,7 +91,8 @@ def test_calls_the_server_does_not_serve_are_errors_naming_them(server):
 def test_with_an_api_key_the_sdk_gives_it_in_its_auth_packet(make_server):
     import lmstudio as lms
 
-    srv = make_server(api_key="sk-lm-abcdefgh:01234567890123456789")
+    key = "sk-lm-abcdefgh:01234567890123456789"  # an LM Studio API token is a key too
+    srv = make_server(api_key=key)
     status, body, _ = call(srv, "GET", "/lmstudio-greeting")  # the probe needs no key
     assert status == 200 and body["lmstudio"] is True
     with (
@@ -100,15 +101,16 @@ def test_with_an_api_key_the_sdk_gives_it_in_its_auth_packet(make_server):
     ):
         client.llm.list_loaded()
 
-    class KeyedClient(lms.Client):  # lmstudio 1.5 has no option for it: the auth packet's passkey
+    class KeyedClient(lms.Client):  # the README's way: lmstudio 1.5 has no option for it
         def _create_auth_message(self) -> dict[str, object]:
-            return self._format_auth_message("abcdefgh", "01234567890123456789")
+            return self._format_auth_message(None, key)
 
-    with KeyedClient(f"127.0.0.1:{srv.port}") as client:  # as the whole LM Studio token
+    with KeyedClient(f"127.0.0.1:{srv.port}") as client:  # the key as the passkey
         assert client.llm.list_loaded() == []
-    with raw_socket(srv, passkey="sk-lm-abcdefgh:01234567890123456789") as ws:  # as the passkey
-        assert rpc(ws, "listLoaded")["result"] == []
-    bearer = {"Authorization": "Bearer sk-lm-abcdefgh:01234567890123456789"}
+    with raw_socket(srv, passkey=None) as ws:  # the token split as @lmstudio/sdk's apiToken does
+        ws.send_json({"authVersion": 1, "clientIdentifier": "abcdefgh", "clientPasskey": key[15:]})
+        assert ws.receive_json(timeout=10) == {"success": True}
+    bearer = {"Authorization": f"Bearer {key}"}
     with raw_socket(srv, headers=bearer, passkey="anything") as ws:  # on the websocket's request
         assert rpc(ws, "listLoaded")["result"] == []
     with raw_socket(srv, passkey=None) as ws:
@@ -159,3 +161,20 @@ def test_a_setting_the_server_does_not_know_is_refused_by_name(server):
     assert [(r.path, r.status, r.error) for r in server.requests()] == [
         ("/llm/predict", 400, "the setting llm.prediction.xtc is not supported by this server")
     ]
+
+
+def test_a_socket_that_never_authenticates_is_closed(make_server):
+    from httpx_ws import WebSocketDisconnect
+
+    srv = make_server(head_timeout=0.5)  # the same deadline as an HTTP request's head
+    with raw_socket(srv, passkey=None) as ws, pytest.raises(WebSocketDisconnect) as closed:
+        ws.receive_json(timeout=30)
+    assert closed.value.code == 1008
+
+
+def test_model_info_of_an_unknown_model_is_nothing_when_asked_not_to_throw(server):
+    with raw_socket(server) as ws:
+        asked = {"specifier": query("test/tiny/nope.gguf"), "throwIfNotFound": False}
+        assert rpc(ws, "getModelInfo", asked) == {"type": "rpcResult", "callId": 1}
+        reply = rpc(ws, "getModelInfo", {**asked, "throwIfNotFound": True}, call_id=2)
+        assert reply["error"]["displayData"]["code"] == "generic.noModelMatchingQuery"

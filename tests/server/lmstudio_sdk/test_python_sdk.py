@@ -135,3 +135,28 @@ def test_model_calls(server, lms_client):
         lms_client.llm.unload(TWIN)
     with pytest.raises(lms.LMStudioModelNotFoundError):
         lms_client.llm.model("nothing/like/this.gguf")
+
+
+def test_stopping_the_server_mid_prediction_says_why(make_server):
+    import threading
+
+    import lmstudio as lms
+
+    srv = make_server()
+    with lms.Client(f"127.0.0.1:{srv.port}") as client:
+        stream = client.llm.model(WORDS).respond_stream("a", config={**GREEDY, "maxTokens": 1_000_000})
+        stopper = threading.Thread(target=srv.server.stop)
+        with pytest.raises(lms.LMStudioServerError, match="the server is stopping"):
+            for i, _ in enumerate(stream):
+                if i == 3:
+                    stopper.start()
+        stopper.join(30)
+    assert not stopper.is_alive() and not srv.server.running
+    assert [r.status for r in srv.requests() if r.path == "/llm/predict"] == [503]
+
+
+def test_draft_model_none_is_no_draft_as_on_the_http_api(server, lms_client):
+    ModelDefaultsStore().update(MAIN, {"draft_model": TWIN})
+    server.runtime.defaults = ModelDefaultsStore()
+    result = lms_client.llm.model(MAIN).respond("the cat", config={**GREEDY, "draftModel": "None"})
+    assert result.stats.used_draft_model_key is None and result.prediction_config.draft_model == ""
