@@ -16,13 +16,12 @@ SendJson = Callable[[dict[str, Any]], Awaitable[None]]
 class Channel:
     def __init__(self, send_json: SendJson, channel_id: int) -> None:
         self._send_json, self.id = send_json, channel_id
-        self.inbox: asyncio.Queue[Any] = asyncio.Queue()  # the client's messages on this channel
         self.cancelled = asyncio.Event()  # the client sent {type: "cancel"}
 
     def receive(self, message: Any) -> None:
+        """A message from the client on this channel: the SDKs send only `cancel`."""
         if isinstance(message, dict) and message.get("type") == "cancel":
             self.cancelled.set()
-        self.inbox.put_nowait(message)
 
     async def send(self, message: dict[str, Any]) -> None:
         await self._send_json({"type": "channelSend", "channelId": self.id, "message": message})

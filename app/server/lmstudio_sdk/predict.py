@@ -34,7 +34,7 @@ from app.server.lmstudio_sdk.wire import SdkError, fragment, kv_config, predicti
 from app.server.records import RequestRecord
 from app.server.request_parsing import ParsedRequest
 
-CLIENT_GONE = 499
+CLIENT_GONE = 499  # logged for a client that left before its answer (as the HTTP API)
 
 
 class Prediction:
@@ -43,7 +43,8 @@ class Prediction:
         self.arrived, self.t0 = time.time(), time.perf_counter()
         self.model: str | None = None
         self.stats: GenerationStats | None = None
-        self.status, self.error = 200, None  # type: tuple[int, str | None]
+        self.status: int = 200
+        self.error: str | None = None
         self.reported = False
 
     # --- the request ------------------------------------------------------------------------------

@@ -163,7 +163,8 @@ class Session:
             elif kind == "channelCreate":
                 await self._on_channel(message)
             elif kind == "channelSend":
-                channel = self._channels.get(message.get("channelId"))
+                cid = message.get("channelId")
+                channel = self._channels.get(cid) if isinstance(cid, int) else None
                 if channel is not None:  # a cancel can cross the channel's end: nothing to do
                     channel.receive(message.get("message"))
             elif kind in ("signalSubscribe", "writableSignalSubscribe"):

@@ -21,20 +21,21 @@ CLIENT = Path(__file__).with_name("lmstudio_js_client.cjs")
 
 
 @pytest.fixture(scope="session")
-def js_sdk() -> Path:
+def js_sdk(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The folder @lmstudio/sdk is installed in."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         pytest.skip("node and npm are needed for @lmstudio/sdk")
     folder = model_cache_dir() / f"npm-lmstudio-sdk-{JS_SDK_VERSION}"
-    package = folder / "node_modules" / "@lmstudio" / "sdk"
-    if not (package / "package.json").exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "package.json").write_text('{"name": "sdk-under-test", "private": true}\n')
-        env = {**os.environ, "npm_config_cache": str(folder / ".npm"), "npm_config_update_notifier": "false"}
+    if not (folder / "node_modules" / "@lmstudio" / "sdk" / "package.json").exists():
+        work = folder.with_name(f"{folder.name}.tmp{os.getpid()}")  # then renamed: runs may overlap
+        work.mkdir(parents=True, exist_ok=True)
+        (work / "package.json").write_text('{"name": "sdk-under-test", "private": true}\n')
+        cache = tmp_path_factory.mktemp("npm-cache")
+        env = {**os.environ, "npm_config_cache": str(cache), "npm_config_update_notifier": "false"}
         done = subprocess.run(
             [npm, "install", "--no-audit", "--no-fund", f"@lmstudio/sdk@{JS_SDK_VERSION}"],
-            cwd=folder,
+            cwd=work,
             env=env,
             capture_output=True,
             text=True,
@@ -42,7 +43,12 @@ def js_sdk() -> Path:
             check=False,
         )
         if done.returncode != 0:
+            shutil.rmtree(work, ignore_errors=True)
             pytest.skip(f"@lmstudio/sdk@{JS_SDK_VERSION} could not be installed: {done.stderr[-300:]}")
+        try:
+            work.rename(folder)
+        except OSError:  # another run installed it first
+            shutil.rmtree(work, ignore_errors=True)
     return folder
 
 

@@ -178,3 +178,38 @@ def test_model_info_of_an_unknown_model_is_nothing_when_asked_not_to_throw(serve
         assert rpc(ws, "getModelInfo", asked) == {"type": "rpcResult", "callId": 1}
         reply = rpc(ws, "getModelInfo", {**asked, "throwIfNotFound": True}, call_id=2)
         assert reply["error"]["displayData"]["code"] == "generic.noModelMatchingQuery"
+
+
+def test_bounded_fuzz_of_the_protocol(server, caplog):
+    """Messages of every type with fields of the wrong kinds: each is answered or warned about,
+    the connection keeps serving, and nothing escapes as an error in the server."""
+    import random
+
+    rng = random.Random(7)
+    kinds = ["rpcCall", "channelCreate", "channelSend", "signalSubscribe", "keepAlive", "channelAck", 5, None]
+    endpoints = [
+        "predict",
+        "getOrLoad",
+        "tokenize",
+        "countTokens",
+        "getModelInfo",
+        "unloadModel",
+        "listLoaded",
+    ]
+    values = [None, 0, -1, 2**70, 1.5, "", "x" * 300, [], [1, "a"], {}, {"type": "cancel"}, True]
+    with raw_socket(server) as ws:
+        for i in range(200):
+            message = {"type": rng.choice(kinds)}
+            for field in ("endpoint", "callId", "channelId", "parameter", "creationParameter", "message"):
+                if rng.random() < 0.7:
+                    message[field] = rng.choice(endpoints if field == "endpoint" else values)
+            ws.send_json(message)
+            if i % 20 == 19:
+                ws.send_json({"type": "keepAlive"})
+                while ws.receive_json(timeout=60) != {"type": "keepAliveAck"}:
+                    pass
+        ws.send_json({"type": "rpcCall", "endpoint": "listLoaded", "callId": -7})
+        while (reply := ws.receive_json(timeout=60)).get("callId") != -7:
+            pass
+        assert reply["type"] == "rpcResult"
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
