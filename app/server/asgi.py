@@ -39,6 +39,7 @@ from app.server.errors import ApiError, model_not_found
 from app.server.guard import ASGIApp, Guard, Receive, Scope, Send, allow_header
 from app.server.jit import JitModels
 from app.server.jobs import GenerationJob, JobSet
+from app.server.lmstudio_sdk import mount_sdk
 from app.server.openapi import openapi_schema
 from app.server.records import LOG_KEY, RequestInfo, RequestLog, RequestRecord
 from app.server.request_parsing import ParsedRequest, parse_request
@@ -350,7 +351,8 @@ def build_app(
     )
     app.router.redirect_slashes = False
     inner: ASGIApp = _NormalizePath(_SwallowReraise(app))
-    return RequestLog(Guard(inner, config.policy, route_methods(routes)), report)
+    http = RequestLog(Guard(inner, config.policy, route_methods(routes)), report)
+    return mount_sdk(http, runtime, config, jobs, jit, report, api.stopping)  # LM Studio's SDK
 
 
 def route_methods(routes: list[Route]) -> Callable[[str], frozenset[str] | None]:

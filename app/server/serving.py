@@ -122,7 +122,8 @@ class LocalServer:
                 app,
                 http=protocol_class(cfg.head_timeout),
                 loop="asyncio",
-                ws="none",
+                ws="wsproto",  # LM Studio's SDK (app/server/lmstudio_sdk); h11 underneath too
+                ws_max_size=cfg.max_body_bytes,
                 lifespan="off",
                 log_config=None,
                 access_log=False,
@@ -171,6 +172,7 @@ class LocalServer:
         if server is None or thread is None:
             return
         self.jobs.cancel_all()
+        self._wait_for_replies(STOP_GRACE)
         server.should_exit = True
         thread.join(timeout)
         if thread.is_alive():
@@ -185,6 +187,13 @@ class LocalServer:
         if self.owns_runtime:
             self.runtime.close(timeout=10)
         self._note("stopped")
+
+    def _wait_for_replies(self, timeout: float) -> None:
+        """Let the cancelled replies say why they end before the connections close: uvicorn
+        closes websockets (LM Studio's SDK) at once when it stops."""
+        deadline = time.monotonic() + timeout
+        while len(self.jobs) and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def wait(self) -> None:
         """Block until the server stops (Ctrl+C: stop it)."""
