@@ -3,7 +3,10 @@
     RequestLog  (one record per request)
       Guard     (Host, Origin, API key, JSON content type; CORS)
         Starlette routes: /v1/models, /v1/chat/completions, /v1/completions, the same under
-                          /api/v0 with speculative stats, /openapi.json
+                          /api/v0 with speculative stats, /openapi.json; and each other API
+                          from its own package: OpenAI Responses (openai_responses/),
+                          Anthropic Messages (anthropic_messages/), LM Studio's REST v1
+                          (lmstudio_rest/)
 
 Generation requests run as GenerationJobs (app/server/jobs.py) on their own threads; this
 side reads the body, validates it, waits for the job to start (it answers the job's error
@@ -32,12 +35,16 @@ from app import __version__
 from app.core.events import GenerationResult, StopReason, TokenEvent, TokenOrigin
 from app.library.entry import ModelEntry
 from app.runtime import ModelRuntime
+from app.server.anthropic_messages import routes as anthropic_messages
 from app.server.body import ClientDisconnected, decode_json, read_body
 from app.server.config import ServerConfig
 from app.server.errors import ApiError
+from app.server.generation_route import ServerContext
 from app.server.guard import ASGIApp, Guard, Receive, Scope, Send
 from app.server.jit import JitModels
 from app.server.jobs import GenerationJob, JobSet
+from app.server.lmstudio_rest import routes as lmstudio_rest
+from app.server.openai_responses import routes as openai_responses
 from app.server.openapi import openapi_schema
 from app.server.records import LOG_KEY, RequestInfo, RequestLog, RequestRecord
 from app.server.request_parsing import ParsedRequest, parse_request
@@ -57,11 +64,12 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return Response(data, status, headers=headers, media_type="application/json")
 
 
-def error_response(err: ApiError) -> Response:
-    headers = dict(err.headers)
+def error_response(err: ApiError, path: str = "") -> Response:
+    """The error in the shape of the API `path` belongs to."""
+    headers = err.response_headers()
     if err.close:
         headers["Connection"] = "close"
-    return json_response(err.body(), err.status, headers)
+    return json_response(err.body(path), err.status, headers)
 
 
 async def watch_disconnect(receive: Receive, flag: threading.Event) -> None:
@@ -244,7 +252,7 @@ class Api:
 async def _on_api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     _info(request.scope).error = exc.message
-    return error_response(exc)
+    return error_response(exc, request.url.path)
 
 
 async def _on_http_error(request: Request, exc: Exception) -> Response:
@@ -265,7 +273,7 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
     else:
         err = ApiError(exc.status_code, str(exc.detail), "http_error")
     _info(request.scope).error = err.message
-    return error_response(err)
+    return error_response(err, request.url.path)
 
 
 async def _on_client_gone(request: Request, exc: Exception) -> Response:
@@ -277,7 +285,7 @@ async def _on_crash(request: Request, exc: Exception) -> Response:
     log.error("request failed", exc_info=exc)
     err = ApiError(500, f"internal error: {type(exc).__name__}: {exc}", "internal_error")
     _info(request.scope).error = err.message
-    return error_response(err)
+    return error_response(err, request.url.path)
 
 
 class _SwallowReraise:
@@ -313,7 +321,8 @@ def build_app(
     report: Callable[[RequestRecord], None],
     stopping: threading.Event | None = None,
 ) -> ASGIApp:
-    api = Api(runtime, config, jobs, jit, stopping or threading.Event())
+    ctx = ServerContext(runtime, config, jobs, jit, stopping or threading.Event())
+    api = Api(runtime, config, jobs, jit, ctx.stopping)
 
     def post(chat: bool, rest: bool) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
@@ -338,6 +347,9 @@ def build_app(
         Route("/v1/completions", post(False, False), methods=["POST"]),
         Route("/api/v0/chat/completions", post(True, True), methods=["POST"]),
         Route("/api/v0/completions", post(False, True), methods=["POST"]),
+        *openai_responses.routes(ctx),
+        *anthropic_messages.routes(ctx),
+        *lmstudio_rest.routes(ctx),
     ]
     app = Starlette(
         routes=routes,
