@@ -106,7 +106,10 @@ def test_a_conversation_continues_from_a_kept_reply_and_store_false_keeps_none(s
     assert resent["usage"]["input_tokens"] == follow["usage"]["input_tokens"]
     assert resent["output"] == [{**follow["output"][0], "id": resent["output"][0]["id"]}]
     unkept = call(
-        server, "POST", "/v1/responses", {"model": MAIN, "input": "the", "store": False, "max_output_tokens": 2}
+        server,
+        "POST",
+        "/v1/responses",
+        {"model": MAIN, "input": "the", "store": False, "max_output_tokens": 2},
     )[1]
     assert unkept["store"] is False
     status, body, _ = call(
@@ -128,7 +131,9 @@ def test_a_stream_is_openais_event_grammar_on_the_wire(server):
     assert final["status"] == "completed" and final["incomplete_details"] is None
     created = events[0][1]["response"]
     assert created["status"] == "in_progress" and created["id"] == final["id"] and created["output"] == []
-    assert final["output"][0]["status"] == "completed" and final["output"][0]["content"][0]["text"].endswith("e")
+    assert final["output"][0]["status"] == "completed" and final["output"][0]["content"][0]["text"].endswith(
+        "e"
+    )
 
 
 @pytest.mark.parametrize(
@@ -158,7 +163,12 @@ def test_a_stream_is_openais_event_grammar_on_the_wire(server):
             "unsupported_parameter",
             "tool calls",
         ),
-        ({"previous_response_id": "resp_nope"}, "previous_response_id", "previous_response_not_found", "resp_nope"),
+        (
+            {"previous_response_id": "resp_nope"},
+            "previous_response_id",
+            "previous_response_not_found",
+            "resp_nope",
+        ),
         ({"temperature": "hot"}, "temperature", "invalid_value", "temperature must be a number"),
         ({"draft_model": "nope.gguf"}, "draft_model", "model_not_found", "nope.gguf"),
     ],

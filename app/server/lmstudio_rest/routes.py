@@ -58,8 +58,17 @@ from app.server.lmstudio_rest.schema import (
     UnloadResult,
     dump,
 )
+from app.server.request_parsing import refuse_unsupported
 from app.server.response_store import ResponseStore, StoredReply, new_response_id
 from app.server.responses import stats_of
+
+LOAD_UNSUPPORTED = {
+    name: (
+        lambda v: v is None,
+        f"{name} is not a load setting of this server (it loads with context_length only)",
+    )
+    for name in ("eval_batch_size", "flash_attention", "num_experts", "offload_kv_cache_to_gpu")
+}
 
 
 def chat_stats(s: GenerationStats) -> ChatStats:
@@ -116,25 +125,30 @@ class ChatEvents:
             self._event(MessageDeltaEvent(type="message.delta", content=event.text, draft=drafted)),
         ]
 
-    def _end(self, text: str, stats: GenerationStats, keep: bool = True) -> list[SseEvent]:
-        result = self.api.result(self.call, self.model, text, stats, keep)
-        end = {**dump(ChatEndEvent(type="chat.end", result=result)), "result": dump(result)}
-        return [*self._message_started(), self._step("message.end"), ("chat.end", end)]
+    def _end(self, text: str, stats: GenerationStats) -> list[SseEvent]:
+        """A finished chat: every phase opened and closed, then the result (kept)."""
+        result = self.api.result(self.call, self.model, text, stats, keep=True)
+        return [*self._message_started(), self._step("message.end"), self._chat_end(result)]
+
+    def _chat_end(self, result: ChatResult) -> SseEvent:
+        return "chat.end", {**dump(ChatEndEvent(type="chat.end", result=result)), "result": dump(result)}
 
     def finish(self, result: GenerationResult) -> list[SseEvent]:
         if result.error:
             error = ApiError(500, f"generation failed: {result.error}", "generation_failed")
-            return [self._error(error), *self._end(result.text, result.stats, keep=False)]
+            return self._cut_short(error, result.text, result.stats)
         return self._end(result.text, result.stats)
 
-    def _error(self, error: ApiError) -> SseEvent:
-        return "error", {"type": "error", **lmstudio_error_body(error)}
-
     def failed(self, error: ApiError) -> list[SseEvent]:
-        """What was generated before the failure (or the server stopping), unkept."""
         reason = StopReason.CANCELLED if error.code == "server_stopping" else StopReason.ERROR
         so_far = GenerationStats(stop_reason=reason, predicted_tokens_count=len(self.text))
-        return [self._error(error), *self._end("".join(self.text), so_far, keep=False)]
+        return self._cut_short(error, "".join(self.text), so_far)
+
+    def _cut_short(self, error: ApiError, text: str, stats: GenerationStats) -> list[SseEvent]:
+        """The error, the message closed if it was open, then what was generated (unkept)."""
+        result = self.api.result(self.call, self.model, text, stats, keep=False)
+        closing = [self._step("message.end")] if self.messaging else []
+        return [("error", {"type": "error", **lmstudio_error_body(error)}), *closing, self._chat_end(result)]
 
     def closing(self) -> list[SseEvent]:
         return []
@@ -210,7 +224,9 @@ class RestApi:
         return json_response(dump(ModelList(models=await asyncio.to_thread(listing))))
 
     async def load(self, request: Request) -> Response:
-        req = _validated(LoadRequest, await read_json(self.ctx, request))
+        body = await read_json(self.ctx, request)
+        refuse_unsupported(body, LOAD_UNSUPPORTED)
+        req = _validated(LoadRequest, body)
         request_info(request.scope).model = req.model
         runtime = self.ctx.runtime
 

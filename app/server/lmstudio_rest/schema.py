@@ -10,9 +10,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core import model_settings
 from app.server.schema import STRICT, Name, Seed, Stats, Ttl, settings_model
 
 RENAMED = {"max_tokens": "max_output_tokens"}
+_CONTEXT = model_settings.SPECS["context_length"]
 
 
 # --- chat ----------------------------------------------------------------------------------------
@@ -165,8 +167,8 @@ class ModelList(BaseModel):
 class LoadRequest(BaseModel):
     model_config = STRICT
     model: Name
-    context_length: Annotated[int, Field(ge=16, le=2**24)] | None = Field(
-        default=None, description="tokens of context (omitted: the model's setting in My Models)"
+    context_length: Annotated[int, Field(ge=_CONTEXT.minimum, le=_CONTEXT.maximum)] | None = Field(
+        default=None, description=f"{_CONTEXT.description} (omitted: the model's own setting)"
     )
     echo_load_config: bool | None = False
 
