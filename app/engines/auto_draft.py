@@ -282,7 +282,9 @@ class AutoDraft:
             return None
         a = min(self.seen[0] / self.seen[1], 0.999)
         c, r1, r = self.t_draft / base, first / base, row / base
-        return max((1 - a ** (k + 1)) / ((1 - a) * (k * c + 1 + r1 + (k - 1) * r)) for k in range(1, 17))
+        return max(
+            (1 - a ** (k + 1)) / ((1 - a) * (k * c + 1 + r1 + (k - 1) * r)) for k in range(1, 17)
+        )
 
     def _judge(self) -> None:
         """Pause the draft when it measurably loses: clearly, or a little while the learned
