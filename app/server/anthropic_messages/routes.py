@@ -23,19 +23,19 @@ from app.core.events import GenerationResult, StopReason, TokenEvent, TokenOrigi
 from app.core.request import GenerationRequest
 from app.server.anthropic_messages.parsing import MessagesCall, parse_count, parse_messages
 from app.server.anthropic_messages.schema import (
+    AnthropicMessageDeltaEvent,
+    AnthropicText,
+    AnthropicUsage,
     ContentBlockDeltaEvent,
     ContentBlockStartEvent,
     ContentBlockStopEvent,
     DeltaUsage,
     MessageDelta,
-    MessageDeltaEvent,
     MessageObject,
     MessageStartEvent,
     MessageStopEvent,
-    OutputText,
     TextDelta,
     TokenCount,
-    Usage,
 )
 from app.server.errors import ApiError, anthropic_error_body
 from app.server.generation_route import (
@@ -81,10 +81,10 @@ class MessageBuilder:
             type="message",
             role="assistant",
             model=self.model,
-            content=[OutputText(type="text", text=result.text)],
+            content=[AnthropicText(type="text", text=result.text)],
             stop_reason=stop.stop_reason,
             stop_sequence=stop.stop_sequence,
-            usage=Usage(
+            usage=AnthropicUsage(
                 input_tokens=s.prompt_tokens_count,
                 output_tokens=s.predicted_tokens_count,
                 cache_creation_input_tokens=0,
@@ -115,14 +115,14 @@ class MessageEvents:
             content=[],
             stop_reason=None,
             stop_sequence=None,
-            usage=Usage(
+            usage=AnthropicUsage(
                 input_tokens=self.prompt_tokens,
                 output_tokens=0,
                 cache_creation_input_tokens=0,
                 cache_read_input_tokens=0,
             ),
         )
-        block = OutputText(type="text", text="")
+        block = AnthropicText(type="text", text="")
         return [
             self._event(MessageStartEvent(type="message_start", message=start)),
             self._event(ContentBlockStartEvent(type="content_block_start", index=0, content_block=block)),
@@ -141,7 +141,7 @@ class MessageEvents:
         if result.error:
             return self.failed(ApiError(500, f"generation failed: {result.error}", "generation_failed"))
         s = result.stats
-        end = MessageDeltaEvent(
+        end = AnthropicMessageDeltaEvent(
             type="message_delta",
             delta=self.build.stop(result),
             usage=DeltaUsage(input_tokens=s.prompt_tokens_count, output_tokens=s.predicted_tokens_count),

@@ -26,7 +26,7 @@ class TextBlock(BaseModel):
     text: str
 
 
-class InputMessage(BaseModel):
+class AnthropicInputMessage(BaseModel):
     model_config = STRICT
     role: Literal["user", "assistant"]
     content: str | list[TextBlock] = Field(description="text, or text blocks (joined with a new line)")
@@ -35,7 +35,7 @@ class InputMessage(BaseModel):
 class _Conversation(BaseModel):
     model_config = STRICT
     model: Name
-    messages: Annotated[list[InputMessage], Field(min_length=1)]
+    messages: Annotated[list[AnthropicInputMessage], Field(min_length=1)]
     system: str | list[TextBlock] | None = Field(default=None, description="the system prompt")
 
 
@@ -60,7 +60,7 @@ class CountTokensRequest(_Conversation):
 
 
 # --- the message ---------------------------------------------------------------------------------
-class OutputText(BaseModel):
+class AnthropicText(BaseModel):
     type: Literal["text"]
     text: str
 
@@ -68,7 +68,7 @@ class OutputText(BaseModel):
 StopReasonName = Literal["end_turn", "max_tokens", "stop_sequence"]
 
 
-class Usage(BaseModel):
+class AnthropicUsage(BaseModel):
     input_tokens: int
     output_tokens: int
     cache_creation_input_tokens: int
@@ -76,17 +76,16 @@ class Usage(BaseModel):
 
 
 class MessageObject(BaseModel):
-    model_config = ConfigDict(title="Message")
     id: str
     type: Literal["message"]
     role: Literal["assistant"]
     model: str
-    content: list[OutputText]
+    content: list[AnthropicText]
     stop_reason: StopReasonName | None
     stop_sequence: str | None = Field(
         description="the stop sequence that ended the reply (null with several: which one is not known)"
     )
-    usage: Usage
+    usage: AnthropicUsage
     stats: Stats | None = Field(default=None, description="ours: speculative decoding stats")
 
 
@@ -103,7 +102,7 @@ class MessageStartEvent(BaseModel):
 class ContentBlockStartEvent(BaseModel):
     type: Literal["content_block_start"]
     index: int
-    content_block: OutputText
+    content_block: AnthropicText
 
 
 class TextDelta(BaseModel):
@@ -133,7 +132,7 @@ class DeltaUsage(BaseModel):
     output_tokens: int
 
 
-class MessageDeltaEvent(BaseModel):
+class AnthropicMessageDeltaEvent(BaseModel):
     type: Literal["message_delta"]
     delta: MessageDelta
     usage: DeltaUsage
@@ -144,17 +143,16 @@ class MessageStopEvent(BaseModel):
     type: Literal["message_stop"]
 
 
-class ErrorObject(BaseModel):
+class AnthropicErrorObject(BaseModel):
     type: str
     message: str
 
 
-class ErrorEvent(BaseModel):
+class AnthropicError(BaseModel):
     """Also the body of every error response."""
 
-    model_config = ConfigDict(title="AnthropicError")
     type: Literal["error"]
-    error: ErrorObject
+    error: AnthropicErrorObject
 
 
 STREAM_EVENTS: tuple[type[BaseModel], ...] = (
@@ -162,7 +160,7 @@ STREAM_EVENTS: tuple[type[BaseModel], ...] = (
     ContentBlockStartEvent,
     ContentBlockDeltaEvent,
     ContentBlockStopEvent,
-    MessageDeltaEvent,
+    AnthropicMessageDeltaEvent,
     MessageStopEvent,
-    ErrorEvent,
+    AnthropicError,
 )

@@ -47,12 +47,12 @@ from app.server.lmstudio_rest.schema import (
     LoadedInstance,
     LoadRequest,
     LoadResult,
-    MessageDeltaEvent,
-    ModelInfo,
-    ModelList,
-    OutputMessage,
     ProgressEvent,
     Quantization,
+    RestMessageDeltaEvent,
+    RestOutputMessage,
+    RestV1Model,
+    RestV1ModelList,
     StepEvent,
     UnloadRequest,
     UnloadResult,
@@ -122,7 +122,7 @@ class ChatEvents:
         drafted = True if event.origin is TokenOrigin.DRAFT else None
         return [
             *self._message_started(),
-            self._event(MessageDeltaEvent(type="message.delta", content=event.text, draft=drafted)),
+            self._event(RestMessageDeltaEvent(type="message.delta", content=event.text, draft=drafted)),
         ]
 
     def _end(self, text: str, stats: GenerationStats) -> list[SseEvent]:
@@ -154,11 +154,11 @@ class ChatEvents:
         return []
 
 
-def model_info(entry: ModelEntry, n_ctx: int | None) -> ModelInfo:
+def model_info(entry: ModelEntry, n_ctx: int | None) -> RestV1Model:
     loaded = (
         [] if n_ctx is None else [LoadedInstance(id=entry.key, config=InstanceConfig(context_length=n_ctx))]
     )
-    return ModelInfo(
+    return RestV1Model(
         type="llm",
         publisher=entry.key.split("/", 1)[0],
         key=entry.key,
@@ -198,7 +198,7 @@ class RestApi:
             self.store.put(StoredReply(reply_id, messages, call.system))
         return ChatResult(
             model_instance_id=model,
-            output=[OutputMessage(type="message", content=text)],
+            output=[RestOutputMessage(type="message", content=text)],
             stats=chat_stats(stats),
             response_id=reply_id,
         )
@@ -214,14 +214,14 @@ class RestApi:
         )
 
     async def models(self, request: Request) -> Response:
-        def listing() -> list[ModelInfo]:
+        def listing() -> list[RestV1Model]:
             library = self.ctx.runtime.library
             library.rescan()
             loaded = {info.key: info.n_ctx for info in self.ctx.runtime.loaded()}
             entries = sorted(library.entries.values(), key=lambda e: e.key)
             return [model_info(e, loaded.get(e.key)) for e in entries]
 
-        return json_response(dump(ModelList(models=await asyncio.to_thread(listing))))
+        return json_response(dump(RestV1ModelList(models=await asyncio.to_thread(listing))))
 
     async def load(self, request: Request) -> Response:
         body = await read_json(self.ctx, request)
@@ -246,10 +246,10 @@ class RestApi:
             err = api_error_of(exc)
             raise (err if err is not None else exc) from None
         echo = LoadConfig(context_length=n_ctx) if req.echo_load_config else None
-        body = LoadResult(
+        result = LoadResult(
             type="llm", instance_id=key, load_time_seconds=seconds, status="loaded", load_config=echo
         )
-        return json_response(dump(body))
+        return json_response(dump(result))
 
     async def unload(self, request: Request) -> Response:
         req = _validated(UnloadRequest, await read_json(self.ctx, request))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from app.core import model_settings
 from app.server.schema import STRICT, Name, Seed, Stats, Ttl, settings_model
@@ -18,7 +18,7 @@ _CONTEXT = model_settings.SPECS["context_length"]
 
 
 # --- chat ----------------------------------------------------------------------------------------
-class InputPart(BaseModel):
+class RestInputPart(BaseModel):
     """A text part of the user's message."""
 
     model_config = STRICT
@@ -31,7 +31,7 @@ ChatSettings: type[BaseModel] = settings_model("RestChatSettings", RENAMED)
 
 class ChatRequest(ChatSettings):  # type: ignore[misc,valid-type]
     model: Name
-    input: str | Annotated[list[InputPart], Field(min_length=1)] = Field(
+    input: str | Annotated[list[RestInputPart], Field(min_length=1)] = Field(
         description="the user's message: text, or text parts (joined with a new line)"
     )
     system_prompt: str | None = Field(default=None, description="kept for follow-ups unless one is given")
@@ -45,7 +45,7 @@ class ChatRequest(ChatSettings):  # type: ignore[misc,valid-type]
     ttl: Ttl | None = None
 
 
-class OutputMessage(BaseModel):
+class RestOutputMessage(BaseModel):
     type: Literal["message"]
     content: str
 
@@ -53,7 +53,6 @@ class OutputMessage(BaseModel):
 class ChatStats(Stats):
     """LM Studio's stats, then ours (the draft's among them)."""
 
-    model_config = ConfigDict(title="RestChatStats")
     input_tokens: int
     total_output_tokens: int
     reasoning_output_tokens: int
@@ -62,7 +61,7 @@ class ChatStats(Stats):
 
 class ChatResult(BaseModel):
     model_instance_id: str
-    output: list[OutputMessage]
+    output: list[RestOutputMessage]
     stats: ChatStats
     response_id: str | None = Field(default=None, description="with store (the default)")
 
@@ -82,24 +81,24 @@ class ProgressEvent(BaseModel):
     progress: float
 
 
-class MessageDeltaEvent(BaseModel):
+class RestMessageDeltaEvent(BaseModel):
     type: Literal["message.delta"]
     content: str
     draft: bool | None = Field(default=None, description="ours: true when the token was drafted and accepted")
 
 
-class ErrorDetail(BaseModel):
+class RestErrorDetail(BaseModel):
     type: str
     message: str
     code: str | None
     param: str | None
 
 
-class ErrorEvent(BaseModel):
+class RestErrorEvent(BaseModel):
     """Also the body of every error response (without `type`)."""
 
     type: Literal["error"]
-    error: ErrorDetail
+    error: RestErrorDetail
 
 
 class ChatEndEvent(BaseModel):
@@ -111,15 +110,14 @@ STREAM_EVENTS: tuple[type[BaseModel], ...] = (
     ChatStartEvent,
     StepEvent,
     ProgressEvent,
-    MessageDeltaEvent,
-    ErrorEvent,
+    RestMessageDeltaEvent,
+    RestErrorEvent,
     ChatEndEvent,
 )
 
 
 class RestError(BaseModel):
-    model_config = ConfigDict(title="RestV1Error")
-    error: ErrorDetail
+    error: RestErrorDetail
 
 
 # --- models --------------------------------------------------------------------------------------
@@ -142,8 +140,7 @@ class Capabilities(BaseModel):
     trained_for_tool_use: bool
 
 
-class ModelInfo(BaseModel):
-    model_config = ConfigDict(title="RestV1Model")
+class RestV1Model(BaseModel):
     type: Literal["llm"]
     publisher: str
     key: str
@@ -159,9 +156,8 @@ class ModelInfo(BaseModel):
     description: str | None
 
 
-class ModelList(BaseModel):
-    model_config = ConfigDict(title="RestV1ModelList")
-    models: list[ModelInfo]
+class RestV1ModelList(BaseModel):
+    models: list[RestV1Model]
 
 
 class LoadRequest(BaseModel):

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from app.core.request import ChatMessage
 from app.server.errors import ApiError, bad_request, from_validation
-from app.server.openai_responses.schema import RENAMED, InputMessage, ResponsesRequest
+from app.server.openai_responses.schema import RENAMED, ResponsesInputMessage, ResponsesRequest
 from app.server.request_parsing import PART_JOINER, ParsedRequest, empty, refuse_unsupported, requested_draft
 from app.server.response_store import CAPACITY, ResponseStore, StoredReply
 from app.server.schema import settings_overrides
@@ -108,7 +108,7 @@ def _refuse_parts(content: Any, where: str) -> None:
             )
 
 
-def _message(m: InputMessage) -> ChatMessage:
+def _message(m: ResponsesInputMessage) -> ChatMessage:
     text = m.content if isinstance(m.content, str) else PART_JOINER.join(p.text for p in m.content)
     return ChatMessage.of(m.role, text)
 

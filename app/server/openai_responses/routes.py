@@ -33,17 +33,19 @@ from app.server.jobs import Started
 from app.server.openai_responses.parsing import ResponsesCall, kept_reply, parse_responses
 from app.server.openai_responses.schema import (
     ContentPartEvent,
-    ErrorEvent,
     IncompleteDetails,
     InputTokensDetails,
+    ItemStatus,
     OutputItemEvent,
-    OutputMessage,
-    OutputText,
     OutputTokensDetails,
     Reasoning,
     ResponseError,
     ResponseEvent,
     ResponseObject,
+    ResponsesErrorEvent,
+    ResponsesOutputMessage,
+    ResponsesOutputText,
+    ResponseStatus,
     ResponseUsage,
     TextConfig,
     TextDeltaEvent,
@@ -70,18 +72,20 @@ class ResponseBuilder:
         self.item_id = "msg_" + secrets.token_hex(24)
         self.created = int(time.time())
 
-    def message(self, text: str | None, status: str) -> OutputMessage:
+    def message(self, text: str | None, status: ItemStatus) -> ResponsesOutputMessage:
         content = (
-            [] if text is None else [OutputText(type="output_text", text=text, annotations=[], logprobs=[])]
+            []
+            if text is None
+            else [ResponsesOutputText(type="output_text", text=text, annotations=[], logprobs=[])]
         )
-        return OutputMessage(
+        return ResponsesOutputMessage(
             id=self.item_id, type="message", role="assistant", status=status, content=content
-        )  # type: ignore[arg-type]
+        )
 
     def response(
         self,
-        status: str,
-        output: list[OutputMessage],
+        status: ResponseStatus,
+        output: list[ResponsesOutputMessage],
         result: GenerationResult | None = None,
         error: ResponseError | None = None,
     ) -> ResponseObject:
@@ -100,7 +104,7 @@ class ResponseBuilder:
             id=self.id,
             object="response",
             created_at=self.created,
-            status=status,  # type: ignore[arg-type]
+            status=status,
             error=error,
             incomplete_details=IncompleteDetails(reason="max_output_tokens") if cut else None,
             instructions=req.instructions,
@@ -124,8 +128,9 @@ class ResponseBuilder:
 
     def final(self, result: GenerationResult) -> ResponseObject:
         """A finished reply: completed, or incomplete when max_output_tokens cut it short."""
-        status = "incomplete" if result.stats.stop_reason is StopReason.MAX_TOKENS else "completed"
-        return self.response(status, [self.message(result.text, status)], result)
+        if result.stats.stop_reason is StopReason.MAX_TOKENS:
+            return self.response("incomplete", [self.message(result.text, "incomplete")], result)
+        return self.response("completed", [self.message(result.text, "completed")], result)
 
 
 class ResponseEvents:
@@ -152,7 +157,7 @@ class ResponseEvents:
 
     def opening(self) -> list[SseEvent]:
         started = self.build.response("in_progress", [])
-        empty_part = OutputText(type="output_text", text="", annotations=[], logprobs=[])
+        empty_part = ResponsesOutputText(type="output_text", text="", annotations=[], logprobs=[])
         return [
             self._whole("response.created", started),
             self._whole("response.in_progress", started),
@@ -231,7 +236,7 @@ class ResponseEvents:
         failed = self.build.response(
             "failed", [partial], error=ResponseError(code=error.code, message=error.message)
         )
-        code = ErrorEvent(
+        code = ResponsesErrorEvent(
             type="error",
             sequence_number=self._next(),
             code=error.code,

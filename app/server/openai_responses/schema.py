@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from app.server.schema import STRICT, Name, Seed, Stats, Ttl, settings_model
 
@@ -15,7 +15,7 @@ RENAMED = {"max_tokens": "max_output_tokens"}
 
 
 # --- the request ---------------------------------------------------------------------------------
-class InputPart(BaseModel):
+class ResponsesInputPart(BaseModel):
     """A text part of a message: input_text (output_text in a reply sent back as history)."""
 
     model_config = STRICT
@@ -23,11 +23,13 @@ class InputPart(BaseModel):
     text: str
 
 
-class InputMessage(BaseModel):
+class ResponsesInputMessage(BaseModel):
     model_config = STRICT
     type: Literal["message"] | None = None
     role: Literal["user", "assistant", "system", "developer"]
-    content: str | list[InputPart] = Field(description="text, or text parts (joined with a new line)")
+    content: str | list[ResponsesInputPart] = Field(
+        description="text, or text parts (joined with a new line)"
+    )
 
 
 class TextFormat(BaseModel):
@@ -45,7 +47,7 @@ ResponsesSettings: type[BaseModel] = settings_model("ResponsesSettings", RENAMED
 
 class ResponsesRequest(ResponsesSettings):  # type: ignore[misc,valid-type]
     model: Name
-    input: str | Annotated[list[InputMessage], Field(min_length=1)] = Field(
+    input: str | Annotated[list[ResponsesInputMessage], Field(min_length=1)] = Field(
         description="a user message, or messages (roles user, assistant, system, developer)"
     )
     instructions: str | None = Field(default=None, description="a system message first (not carried over)")
@@ -64,19 +66,23 @@ class ResponsesRequest(ResponsesSettings):  # type: ignore[misc,valid-type]
 
 
 # --- the response --------------------------------------------------------------------------------
-class OutputText(BaseModel):
+class ResponsesOutputText(BaseModel):
     type: Literal["output_text"]
     text: str
     annotations: list[Any]
     logprobs: list[Any]
 
 
-class OutputMessage(BaseModel):
+ItemStatus = Literal["in_progress", "completed", "incomplete"]
+ResponseStatus = Literal["in_progress", "completed", "incomplete", "failed"]
+
+
+class ResponsesOutputMessage(BaseModel):
     id: str
     type: Literal["message"]
     role: Literal["assistant"]
-    status: Literal["in_progress", "completed", "incomplete"]
-    content: list[OutputText]
+    status: ItemStatus
+    content: list[ResponsesOutputText]
 
 
 class InputTokensDetails(BaseModel):
@@ -110,17 +116,16 @@ class Reasoning(BaseModel):
 
 
 class ResponseObject(BaseModel):
-    model_config = ConfigDict(title="Response")
     id: str
     object: Literal["response"]
     created_at: int
-    status: Literal["in_progress", "completed", "incomplete", "failed"]
+    status: ResponseStatus
     error: ResponseError | None
     incomplete_details: IncompleteDetails | None
     instructions: str | None
     max_output_tokens: int | None
     model: str
-    output: list[OutputMessage]
+    output: list[ResponsesOutputMessage]
     parallel_tool_calls: bool
     previous_response_id: str | None
     reasoning: Reasoning
@@ -156,7 +161,7 @@ class OutputItemEvent(BaseModel):
     type: Literal["response.output_item.added", "response.output_item.done"]
     sequence_number: int
     output_index: int
-    item: OutputMessage
+    item: ResponsesOutputMessage
 
 
 class ContentPartEvent(BaseModel):
@@ -165,7 +170,7 @@ class ContentPartEvent(BaseModel):
     item_id: str
     output_index: int
     content_index: int
-    part: OutputText
+    part: ResponsesOutputText
 
 
 class TextDeltaEvent(BaseModel):
@@ -189,7 +194,7 @@ class TextDoneEvent(BaseModel):
     logprobs: list[Any]
 
 
-class ErrorEvent(BaseModel):
+class ResponsesErrorEvent(BaseModel):
     type: Literal["error"]
     sequence_number: int
     code: str
@@ -203,5 +208,5 @@ STREAM_EVENTS: tuple[type[BaseModel], ...] = (
     ContentPartEvent,
     TextDeltaEvent,
     TextDoneEvent,
-    ErrorEvent,
+    ResponsesErrorEvent,
 )
