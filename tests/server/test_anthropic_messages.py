@@ -24,14 +24,24 @@ MESSAGES = [{"role": "user", "content": "Name three colours."}]
 N = 16
 
 
-def client_for(server, api_key: str = "unused"):
+@pytest.fixture
+def client_for():
+    """The real client for a server (closed after the test)."""
     from anthropic import Anthropic
 
-    return Anthropic(base_url=server.url, api_key=api_key, max_retries=0)
+    made: list[Anthropic] = []
+
+    def make(server, api_key: str = "unused", max_retries: int = 0) -> Anthropic:
+        made.append(Anthropic(base_url=server.url, api_key=api_key, max_retries=max_retries))
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.close()
 
 
 @pytest.mark.slow
-def test_the_anthropic_client_plain_drafted_streamed_and_counted(gemma_server):
+def test_the_anthropic_client_plain_drafted_streamed_and_counted(gemma_server, client_for):
     client = client_for(gemma_server)
     ask = {"model": GEMMA, "messages": MESSAGES, "max_tokens": N}  # greedy: temperature 0 below
     plain = client.messages.create(**ask, extra_body={"temperature": 0, "draft_model": ""})
@@ -136,7 +146,7 @@ def test_stop_sequences_system_prompts_and_a_prefilled_reply(server):
     assert prefilled["content"][0]["text"] == "cde"
 
 
-def test_count_tokens_counts_what_the_reply_reads(server):
+def test_count_tokens_counts_what_the_reply_reads(server, client_for):
     client = client_for(server)
     messages = [{"role": "user", "content": "the cat"}, {"role": "assistant", "content": "the"}]
     counted = client.messages.count_tokens(model=MAIN, messages=messages, system="be brief")
@@ -147,7 +157,7 @@ def test_count_tokens_counts_what_the_reply_reads(server):
     assert client.messages.count_tokens(model=MAIN, messages=long).input_tokens > 512
 
 
-def test_x_api_key_is_accepted_and_checked(make_server):
+def test_x_api_key_is_accepted_and_checked(make_server, client_for):
     srv = make_server(api_key="s3cret")
     assert client_for(srv, "s3cret").messages.count_tokens(model=MAIN, messages=MESSAGES).input_tokens > 0
     from anthropic import AuthenticationError
@@ -201,7 +211,9 @@ def test_x_api_key_is_accepted_and_checked(make_server):
         ({"model": "claude-sonnet-4-5"}, 404, "not_found_error", "claude-sonnet-4-5"),
     ],
 )
-def test_what_this_server_cannot_do_is_refused_in_anthropics_shape(server, extra, status, kind, needle):
+def test_what_this_server_cannot_do_is_refused_in_anthropics_shape(
+    server, client_for, extra, status, kind, needle
+):
     from anthropic import APIStatusError
 
     client = client_for(server)
@@ -221,3 +233,18 @@ def test_unknown_paths_and_methods_answer_in_anthropics_shape(server):
     assert status == 404 and body["type"] == "error" and body["error"]["type"] == "not_found_error"
     status, body, headers = call(server, "GET", "/v1/messages")
     assert status == 405 and body["error"]["type"] == "invalid_request_error" and "POST" in headers["allow"]
+
+
+def test_a_server_error_no_retry_can_mend_tells_the_sdk_not_to_retry(server, client_for, library):
+    from anthropic import InternalServerError
+
+    whole = (library / "main.gguf").read_bytes()
+    (library / "broken.gguf").write_bytes(whole)
+    assert call(server, "GET", "/v1/models/test/tiny/broken.gguf")[0] == 200  # in the library
+    (library / "broken.gguf").write_bytes(whole[: len(whole) // 2])  # then its weights go
+    client = client_for(server, max_retries=2)  # the SDK's default
+    with pytest.raises(InternalServerError) as caught:
+        client.messages.create(model="test/tiny/broken.gguf", messages=MESSAGES, max_tokens=4)
+    assert caught.value.body["error"]["type"] == "api_error"
+    assert caught.value.response.headers["x-should-retry"] == "false"
+    assert [r.status for r in server.requests()][1:] == [500]  # asked once, not three times

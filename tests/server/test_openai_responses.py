@@ -24,14 +24,24 @@ PROMPT = "Name three colours."
 N = 16
 
 
-def client_for(server):
+@pytest.fixture
+def client_for():
+    """The real client for a server (closed after the test)."""
     from openai import OpenAI
 
-    return OpenAI(base_url=server.url + "/v1", api_key="unused", max_retries=0)
+    made: list[OpenAI] = []
+
+    def make(server) -> OpenAI:
+        made.append(OpenAI(base_url=server.url + "/v1", api_key="unused", max_retries=0))
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.close()
 
 
 @pytest.mark.slow
-def test_the_openai_client_plain_drafted_and_streamed(gemma_server):
+def test_the_openai_client_plain_drafted_and_streamed(gemma_server, client_for):
     client = client_for(gemma_server)
     ask = {"model": GEMMA, "input": PROMPT, "max_output_tokens": N, "temperature": 0}
     plain = client.responses.create(**ask, extra_body={"draft_model": ""})
@@ -173,7 +183,7 @@ def test_a_stream_is_openais_event_grammar_on_the_wire(server):
         ({"draft_model": "nope.gguf"}, "draft_model", "model_not_found", "nope.gguf"),
     ],
 )
-def test_what_this_server_cannot_do_is_refused_by_name(server, extra, param, code, needle):
+def test_what_this_server_cannot_do_is_refused_by_name(server, client_for, extra, param, code, needle):
     from openai import BadRequestError, NotFoundError
 
     client = client_for(server)
