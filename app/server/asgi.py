@@ -3,7 +3,10 @@
     RequestLog  (one record per request)
       Guard     (Host, Origin, API key, JSON content type; CORS)
         Starlette routes: /v1/models, /v1/chat/completions, /v1/completions, the same under
-                          /api/v0 with speculative stats, /openapi.json
+                          /api/v0 with speculative stats, /openapi.json; and each other API
+                          from its own package: OpenAI Responses (openai_responses/),
+                          Anthropic Messages (anthropic_messages/), LM Studio's REST v1
+                          (lmstudio_rest/)
 
 Generation requests run as GenerationJobs (app/server/jobs.py) on their own threads; this
 side reads the body, validates it, waits for the job to start (it answers the job's error
@@ -15,12 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -29,134 +30,49 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from app import __version__
-from app.core.events import GenerationResult, StopReason, TokenEvent, TokenOrigin
+from app.core.events import GenerationResult
 from app.library.entry import ModelEntry
 from app.library.resolve import UnknownModelError
 from app.runtime import ModelRuntime
-from app.server.body import ClientDisconnected, decode_json, read_body
+from app.server.anthropic_messages import routes as anthropic_messages
+from app.server.body import ClientDisconnected
 from app.server.config import ServerConfig
 from app.server.errors import ApiError, model_not_found
+from app.server.generation_route import (
+    ServerContext,
+    generation_reply,
+    json_response,
+    read_json,
+    request_info,
+)
 from app.server.guard import ASGIApp, Guard, Receive, Scope, Send, allow_header
 from app.server.jit import JitModels
-from app.server.jobs import GenerationJob, JobSet
+from app.server.jobs import JobSet, Started
+from app.server.lmstudio_rest import routes as lmstudio_rest
 from app.server.lmstudio_sdk import mount_sdk
+from app.server.openai_responses import routes as openai_responses
 from app.server.openapi import openapi_schema
-from app.server.records import LOG_KEY, RequestInfo, RequestLog, RequestRecord
-from app.server.request_parsing import ParsedRequest, parse_request
-from app.server.responses import ChunkMaker, completion_body, openai_model, rest_model
+from app.server.records import RequestLog, RequestRecord
+from app.server.request_parsing import parse_request
+from app.server.responses import CompletionEvents, completion_body, openai_model, rest_model
 
 log = logging.getLogger(__name__)
 
 CLIENT_GONE = 499  # logged for a client that left before its reply (nginx's convention)
 
 
-def stopping_error() -> ApiError:
-    return ApiError(503, "the server is stopping", "server_stopping")
-
-
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    data = json.dumps(body, ensure_ascii=False, allow_nan=False).encode("utf-8")
-    return Response(data, status, headers=headers, media_type="application/json")
-
-
-def error_response(err: ApiError) -> Response:
-    headers = dict(err.headers)
+def error_response(err: ApiError, path: str = "") -> Response:
+    """The error in the shape of the API `path` belongs to."""
+    headers = err.response_headers()
     if err.close:
         headers["Connection"] = "close"
-    return json_response(err.body(), err.status, headers)
-
-
-async def watch_disconnect(receive: Receive, flag: threading.Event) -> None:
-    """Set `flag` when the client hangs up (once the body is read, `receive` waits for it)."""
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            flag.set()
-            return
-
-
-def _info(scope: Scope) -> RequestInfo:
-    info = scope.get(LOG_KEY)
-    return info if isinstance(info, RequestInfo) else RequestInfo()
-
-
-class EventStream(Response):
-    """A streamed reply: server-sent events, one chunk per token, the finishing chunk (with
-    stats on the REST API), the usage chunk when asked, then `data: [DONE]`. Sent with chunked
-    encoding, so the connection stays open for the next request."""
-
-    def __init__(
-        self,
-        job: GenerationJob,
-        parsed: ParsedRequest,
-        rest: bool,
-        stopping: threading.Event,
-        done: Callable[[], None],
-    ) -> None:
-        self.status_code = 200
-        self.background = None
-        self.job, self.parsed, self.rest, self.stopping, self.done = job, parsed, rest, stopping, done
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = [
-            (b"content-type", b"text/event-stream; charset=utf-8"),
-            (b"cache-control", b"no-cache"),
-            (b"x-accel-buffering", b"no"),
-        ]
-        job, maker = self.job, ChunkMaker(self.parsed, self.job.model)
-        watcher = asyncio.create_task(watch_disconnect(receive, job.cancel))
-
-        async def event(data: Any) -> None:
-            text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False, allow_nan=False)
-            await send(
-                {"type": "http.response.body", "body": f"data: {text}\n\n".encode(), "more_body": True}
-            )
-
-        try:
-            await send({"type": "http.response.start", "status": 200, "headers": headers})
-            opening = maker.opening()
-            if opening is not None:
-                await event(opening)
-            info = _info(scope)
-            async for item in job.events():
-                if isinstance(item, GenerationResult):
-                    info.stats = item.stats
-                if job.cancel.is_set():
-                    continue  # the client left or the server stops: the job ends within a round
-                if isinstance(item, TokenEvent):
-                    await event(maker.token(item.text, item.origin is TokenOrigin.DRAFT))
-                elif isinstance(item, GenerationResult):
-                    await event(maker.finish(item, self.rest))
-                    if self.parsed.include_usage:
-                        await event(maker.usage(item.stats))
-                else:  # the worker failed after the reply began
-                    info.error = item.message
-                    await event(item.body())
-            if job.cancel.is_set():
-                info.error = "the server is stopping" if self.stopping.is_set() else "the client disconnected"
-                if self.stopping.is_set():
-                    await event(stopping_error().body())
-            await event("[DONE]")
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except Exception:  # the headers are out: all that is left is to end the reply
-            log.exception("stream failed")
-        finally:
-            watcher.cancel()
-            job.cancel.set()  # a no-op when it has finished; stops it when it has not
-            self.done()
+    return json_response(err.body(path), err.status, headers)
 
 
 class Api:
-    def __init__(
-        self,
-        runtime: ModelRuntime,
-        config: ServerConfig,
-        jobs: JobSet,
-        jit: JitModels,
-        stopping: threading.Event,
-    ) -> None:
-        self.runtime, self.config, self.jobs, self.jit = runtime, config, jobs, jit
-        self.stopping = stopping  # set when the server stops: replies cut short say so
+    def __init__(self, ctx: ServerContext) -> None:
+        self.ctx = ctx
+        self.runtime = ctx.runtime
 
     # --- models --------------------------------------------------------------------------------
     def _listing(self) -> tuple[list[ModelEntry], set[str]]:
@@ -190,41 +106,14 @@ class Api:
 
     # --- generation ----------------------------------------------------------------------------
     async def complete(self, request: Request, chat: bool, rest: bool) -> Response:
-        info = _info(request.scope)
-        raw = await read_body(
-            request.receive,
-            request.headers.get("content-length"),
-            self.config.max_body_bytes,
-            self.config.body_timeout,
+        parsed = parse_request(await read_json(self.ctx, request), chat)
+
+        def reply(started: Started, result: GenerationResult) -> Response:
+            return json_response(completion_body(parsed, started.model, result, rest))
+
+        return await generation_reply(
+            self.ctx, request, parsed, reply, lambda started: CompletionEvents(parsed, started.model, rest)
         )
-        parsed = parse_request(await asyncio.to_thread(decode_json, raw), chat)
-        info.model = parsed.model
-        job = GenerationJob(self.runtime, self.jit, parsed, asyncio.get_running_loop())
-        self.jobs.add(job)
-        job.start()
-        watcher = asyncio.create_task(watch_disconnect(request.receive, job.cancel))
-        streaming = False
-        try:
-            started = await job.started()
-            info.model = started.model
-            if parsed.stream:
-                streaming = True
-                watcher.cancel()
-                return EventStream(job, parsed, rest, self.stopping, lambda: self.jobs.discard(job))
-            result = await job.result()
-        finally:
-            if not streaming:
-                watcher.cancel()
-                job.cancel.set()  # a no-op when it has finished
-                self.jobs.discard(job)
-        info.stats = result.stats
-        if job.cancel.is_set() and result.stats.stop_reason is StopReason.CANCELLED:
-            if self.stopping.is_set():
-                raise stopping_error()
-            raise ClientDisconnected
-        if result.error:
-            raise ApiError(500, f"generation failed: {result.error}", "generation_failed")
-        return json_response(completion_body(parsed, started.model, result, rest))
 
     async def openapi(self, request: Request) -> Response:
         return json_response(openapi_schema())
@@ -243,8 +132,8 @@ class Api:
 # --- errors as JSON ------------------------------------------------------------------------------
 async def _on_api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    _info(request.scope).error = exc.message
-    return error_response(exc)
+    request_info(request.scope).error = exc.message
+    return error_response(exc, request.url.path)
 
 
 async def _on_http_error(request: Request, exc: Exception) -> Response:
@@ -265,20 +154,20 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
         )
     else:
         err = ApiError(exc.status_code, str(exc.detail), "http_error")
-    _info(request.scope).error = err.message
-    return error_response(err)
+    request_info(request.scope).error = err.message
+    return error_response(err, request.url.path)
 
 
 async def _on_client_gone(request: Request, exc: Exception) -> Response:
-    _info(request.scope).error = "the client disconnected"
+    request_info(request.scope).error = "the client disconnected"
     return Response(b"", CLIENT_GONE)
 
 
 async def _on_crash(request: Request, exc: Exception) -> Response:
     log.error("request failed", exc_info=exc)
     err = ApiError(500, f"internal error: {type(exc).__name__}: {exc}", "internal_error")
-    _info(request.scope).error = err.message
-    return error_response(err)
+    request_info(request.scope).error = err.message
+    return error_response(err, request.url.path)
 
 
 class _SwallowReraise:
@@ -314,7 +203,8 @@ def build_app(
     report: Callable[[RequestRecord], None],
     stopping: threading.Event | None = None,
 ) -> ASGIApp:
-    api = Api(runtime, config, jobs, jit, stopping or threading.Event())
+    ctx = ServerContext(runtime, config, jobs, jit, stopping or threading.Event())
+    api = Api(ctx)
 
     def post(chat: bool, rest: bool) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
@@ -339,6 +229,9 @@ def build_app(
         Route("/v1/completions", post(False, False), methods=["POST"]),
         Route("/api/v0/chat/completions", post(True, True), methods=["POST"]),
         Route("/api/v0/completions", post(False, True), methods=["POST"]),
+        *openai_responses.routes(ctx),
+        *anthropic_messages.routes(ctx),
+        *lmstudio_rest.routes(ctx),
     ]
     app = Starlette(
         routes=routes,
@@ -352,7 +245,7 @@ def build_app(
     app.router.redirect_slashes = False
     inner: ASGIApp = _NormalizePath(_SwallowReraise(app))
     http = RequestLog(Guard(inner, config.policy, route_methods(routes)), report)
-    return mount_sdk(http, runtime, config, jobs, jit, report, api.stopping)  # LM Studio's SDK
+    return mount_sdk(http, runtime, config, jobs, jit, report, ctx.stopping)  # LM Studio's SDK
 
 
 def route_methods(routes: list[Route]) -> Callable[[str], frozenset[str] | None]:

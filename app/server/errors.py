@@ -1,8 +1,14 @@
-"""Errors as the HTTP API answers them: an HTTP status and an OpenAI-style JSON body.
+"""Errors as the HTTP API answers them: an HTTP status and a JSON body in the shape of the
+API the path belongs to.
 
-Every failure a client can cause is a 4xx with `{"error": {"message", "type", "code",
-"param"}}`; validation errors are worded like the settings' own checks ("temperature must
-be <= 5"), naming the field at fault.
+Every failure a client can cause is a 4xx; validation errors are worded like the settings'
+own checks ("temperature must be <= 5"), naming the field at fault. The body is OpenAI's
+`{"error": {"message", "type", "code", "param"}}` (Chat Completions, Completions, Responses,
+/api/v0), Anthropic's `{"type": "error", "error": {"type", "message"}}` under /v1/messages,
+and LM Studio's `{"error": {"type", "message", "code", "param"}}` under /api/v1 (its types:
+invalid_request, model_not_found, not_implemented, internal_error). A server error that a
+retry cannot mend says `x-should-retry: false`, which the official SDKs obey (they retry
+every 5xx otherwise, for minutes with Anthropic's defaults).
 """
 
 from __future__ import annotations
@@ -51,11 +57,27 @@ class ApiError(Exception):
     def kind(self) -> str:
         return KINDS.get(self.status, "server_error" if self.status >= 500 else "invalid_request_error")
 
-    def body(self) -> dict[str, Any]:
+    @property
+    def retryable(self) -> bool:
+        """Whether trying again can help: a busy or stopping server (503), a slow client."""
+        return self.status in (408, 429, 503)
+
+    def response_headers(self) -> dict[str, str]:
+        headers = dict(self.headers)
+        if self.status >= 500 and not self.retryable:
+            headers.setdefault("x-should-retry", "false")
+        return headers
+
+    def body(self, path: str = "") -> dict[str, Any]:
+        """The body in the shape of the API `path` belongs to (OpenAI's by default)."""
+        if path == ANTHROPIC_PATH or path.startswith(ANTHROPIC_PATH + "/"):
+            return anthropic_error_body(self)
+        if path.startswith(LMSTUDIO_PATH):
+            return lmstudio_error_body(self)
         return error_body(self.message, self.kind, self.code, self.param)
 
-    def json_bytes(self) -> bytes:
-        return json.dumps(self.body(), ensure_ascii=False).encode("utf-8")
+    def json_bytes(self, path: str = "") -> bytes:
+        return json.dumps(self.body(path), ensure_ascii=False).encode("utf-8")
 
 
 def error_body(message: str, kind: str, code: str, param: str | None = None) -> dict[str, Any]:
@@ -66,6 +88,36 @@ def model_not_found(exc: UnknownModelError) -> ApiError:
     """A model no one has: the resolver's words, pointing at the list of models."""
     param = "draft_model" if exc.is_draft else "model"
     return ApiError(404, exc.hinted("see GET /v1/models"), "model_not_found", param=param)
+
+
+# --- the other APIs' shapes -----------------------------------------------------------------------
+ANTHROPIC_PATH = "/v1/messages"
+LMSTUDIO_PATH = "/api/v1/"
+ANTHROPIC_KINDS = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    408: "timeout_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    503: "overloaded_error",
+}
+
+
+def anthropic_error_body(err: ApiError) -> dict[str, Any]:
+    kind = ANTHROPIC_KINDS.get(err.status, "api_error" if err.status >= 500 else "invalid_request_error")
+    return {"type": "error", "error": {"type": kind, "message": err.message}}
+
+
+def lmstudio_error_body(err: ApiError) -> dict[str, Any]:
+    if err.code == "model_not_found":
+        kind = "model_not_found"
+    elif err.status == 501:
+        kind = "not_implemented"
+    else:
+        kind = "internal_error" if err.status >= 500 else "invalid_request"
+    return {"error": {"type": kind, "message": err.message, "code": err.code, "param": err.param}}
 
 
 def bad_request(message: str, code: str = "invalid_request", param: str | None = None) -> ApiError:

@@ -13,7 +13,8 @@ A server on 127.0.0.1 is reachable from every web page the user opens. Without a
   anything else is refused: "127.0.0.1:80@evil.example" or "http://evil.example@localhost"
   come from no browser, and a lenient parser would read this computer's name in them.
 With an API key (required when serving on the network) it must come as `Authorization:
-Bearer KEY`, compared in constant time; a page cannot know it, so Host is not checked then.
+Bearer KEY` or `x-api-key: KEY` (Anthropic's header), compared in constant time; a page
+cannot know it, so Host is not checked then.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 MAX_HEADERS = 100
 MAX_HEADER_BYTES = 16 * 1024  # the request's headers together
 MAX_URL_BYTES = 8 * 1024  # path and query
-ALLOW_HEADERS = "Authorization, Content-Type"
+ALLOW_HEADERS = "Authorization, Content-Type, X-Api-Key, Anthropic-Version"
 # host [":" port], the host a name, an IPv4 address or a bracketed IPv6 address (RFC 9110, 3986)
 _HOST = re.compile(r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~\-]+)(?::(?P<port>[0-9]{1,5}))?")
 _ORIGIN = re.compile(r"(?P<scheme>https?)://" + _HOST.pattern)
@@ -95,13 +96,15 @@ class AccessPolicy:
             return True
         return is_loopback_origin(origin)
 
-    def key_matches(self, authorization: str) -> bool:
+    def key_matches(self, authorization: str, x_api_key: str | None = None) -> bool:
+        """`Authorization: Bearer KEY`, or Anthropic's `x-api-key: KEY`."""
         if not self.api_key:
             return True
+        expected = self.api_key.encode("utf-8")
+        if x_api_key is not None and hmac.compare_digest(x_api_key.strip().encode("latin-1"), expected):
+            return True
         scheme, _, given = authorization.partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(
-            given.strip().encode("latin-1"), self.api_key.encode("utf-8")
-        )
+        return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode("latin-1"), expected)
 
 
 def _headers(scope: Scope) -> dict[str, str]:
@@ -142,8 +145,10 @@ def check_request(policy: AccessPolicy, scope: Scope, methods: frozenset[str] | 
         )
     if scope["method"] == "OPTIONS":
         return  # a CORS preflight carries no key; it is answered by the guard
-    if not policy.key_matches(headers.get("authorization", "")):
-        raise ApiError(401, "missing or wrong API key (Authorization: Bearer ...)", "invalid_api_key")
+    if not policy.key_matches(headers.get("authorization", ""), headers.get("x-api-key")):
+        raise ApiError(
+            401, "missing or wrong API key (Authorization: Bearer ..., or x-api-key: ...)", "invalid_api_key"
+        )
     if scope["method"] == "POST" and methods is not None and "POST" in methods:
         media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if media != "application/json":
@@ -179,12 +184,15 @@ def cors_headers(
     return out
 
 
-async def send_error(send: Send, err: ApiError, extra: list[tuple[bytes, bytes]] | None = None) -> None:
-    body = err.json_bytes()
+async def send_error(
+    send: Send, err: ApiError, extra: list[tuple[bytes, bytes]] | None = None, path: str = ""
+) -> None:
+    """The error in the shape of the API `path` belongs to."""
+    body = err.json_bytes(path)
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
-        *[(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in err.headers.items()],
+        *[(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in err.response_headers().items()],
         *(extra or []),
     ]
     if err.close:
@@ -217,7 +225,7 @@ class Guard:
             info = scope.get(LOG_KEY)
             if info is not None:
                 info.error = err.message
-            await send_error(send, err, extra)  # an allowed page may read why it was refused
+            await send_error(send, err, extra, scope.get("path", ""))  # an allowed page may read why
             return
         if preflight:
             assert methods is not None

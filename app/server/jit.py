@@ -79,7 +79,7 @@ class JitModels:
         for key, ttl in self.tracked.items():
             info = infos.get(key)
             if info is None or info.pinned:
-                self._forget([key])
+                self.forget([key])
                 continue
             done = self.runtime.evict_idle(ttl, keys=[key])
             if done:
@@ -95,13 +95,15 @@ class JitModels:
             self._ttl.clear()
         return freed
 
-    def _forget(self, keys: Iterable[str]) -> None:
+    def forget(self, keys: Iterable[str]) -> None:
+        """Stop tracking these models: the server will not unload them (a model loaded on
+        request, or unloaded on request)."""
         with self._lock:
             for key in keys:
                 self._ttl.pop(key, None)
 
     def _unloaded(self, keys: list[str], why: str) -> None:
-        self._forget(keys)
+        self.forget(keys)
         for key in keys:
             log.info("unloaded %s (%s)", key, why)
             if self.on_unload is not None:

@@ -8,6 +8,8 @@ loop sets it when the client disconnects, and the server sets it for every job w
 
 A job first reports `Started` (the models are held and the request was accepted) or an
 ApiError (the status the client gets), then token events and one GenerationResult.
+`api_error_of` says which status each failure is, for the other work done on a lease
+(counting a prompt's tokens) too.
 """
 
 from __future__ import annotations
@@ -30,11 +32,12 @@ from app.core.errors import (
 from app.core.events import GenerationResult, TokenEvent
 from app.engines.prediction_draft import PredictionDraft
 from app.engines.speculative import as_draft_source
-from app.library.resolve import DRAFT, resolve_model
+from app.library.resolve import DRAFT, ModelRef, resolve_model
 from app.runtime import ClientGoneError, ModelBusyError, ModelRuntime, RuntimeClosedError, UnknownModelError
 from app.server.body import ClientDisconnected
 from app.server.errors import ApiError, model_not_found
 from app.server.jit import JitModels
+from app.server.prompt_tokens import prompt_token_count
 from app.server.request_parsing import ParsedRequest
 
 log = logging.getLogger(__name__)
@@ -45,6 +48,42 @@ _END = object()  # the worker is done
 @dataclass(frozen=True)
 class Started:
     model: str  # the main model's library key
+    prompt_tokens: int | None = None  # the prompt's size, when the request asked for it first
+
+
+def api_error_of(exc: Exception) -> ApiError | None:
+    """The status a failure on a lease gives the client; None when nobody is left to answer
+    (the client left the line)."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, ClientGoneError):
+        return None
+    if isinstance(exc, RuntimeClosedError):
+        return ApiError(503, "the server is stopping", "server_stopping")
+    if isinstance(exc, ModelBusyError):
+        return ApiError(503, str(exc), "server_busy", headers={"Retry-After": "1"})
+    if isinstance(exc, UnknownModelError):
+        return model_not_found(exc)
+    if isinstance(exc, DraftIncompatibleError):
+        return ApiError(400, str(exc), "incompatible_draft", param="draft_model")
+    if isinstance(exc, ContextOverflowError):
+        return ApiError(400, str(exc), "context_length_exceeded")
+    if isinstance(exc, InvalidRequestError):
+        return ApiError(400, str(exc), "invalid_value")
+    if isinstance(exc, (ModelFileError, ModelLoadError, EngineUnavailableError)):
+        return ApiError(500, str(exc), "model_load_failed")
+    if isinstance(exc, SpeculaError):  # a chat template that fails, ...: in its own words
+        return ApiError(400, str(exc), "invalid_request")
+    log.error("request failed", exc_info=exc)  # a bug: the server keeps serving
+    return ApiError(500, f"internal error: {type(exc).__name__}: {exc}", "internal_error")
+
+
+def find_model(runtime: ModelRuntime, name: str) -> ModelRef:
+    """The library's model by key or name (a request never names files), or a 404 naming it."""
+    try:
+        return resolve_model(name, runtime.library, files=False)
+    except UnknownModelError as exc:
+        raise model_not_found(exc) from None
 
 
 class GenerationJob:
@@ -102,35 +141,16 @@ class GenerationJob:
     def _run(self) -> None:
         try:
             self._generate()
-        except ApiError as err:
-            self._emit(err)
-        except ClientGoneError:
-            pass  # left the line: nobody to answer
-        except RuntimeClosedError:
-            self._emit(ApiError(503, "the server is stopping", "server_stopping"))
-        except ModelBusyError as exc:
-            self._emit(ApiError(503, str(exc), "server_busy", headers={"Retry-After": "1"}))
-        except UnknownModelError as exc:
-            self._emit(model_not_found(exc))
-        except DraftIncompatibleError as exc:
-            self._emit(ApiError(400, str(exc), "incompatible_draft", param="draft_model"))
-        except ContextOverflowError as exc:
-            self._emit(ApiError(400, str(exc), "context_length_exceeded"))
-        except InvalidRequestError as exc:
-            self._emit(ApiError(400, str(exc), "invalid_value"))
-        except (ModelFileError, ModelLoadError, EngineUnavailableError) as exc:
-            self._emit(ApiError(500, str(exc), "model_load_failed"))
-        except SpeculaError as exc:  # a chat template that fails, ...: in its own words
-            self._emit(ApiError(400, str(exc), "invalid_request"))
-        except Exception as exc:  # a bug: the server keeps serving
-            log.exception("request failed")
-            self._emit(ApiError(500, f"internal error: {type(exc).__name__}: {exc}", "internal_error"))
+        except Exception as exc:
+            err = api_error_of(exc)
+            if err is not None:  # None: it left the line, nobody to answer
+                self._emit(err)
         finally:
             self._emit(_END)
 
     def _generate(self) -> None:
         p, runtime = self.parsed, self.runtime
-        entry = resolve_model(p.model, runtime.library, files=False)  # a request never names files
+        entry = find_model(runtime, p.model)
         self.model = entry.key
         draft_key = None
         if p.names_a_draft_model:
@@ -146,8 +166,9 @@ class GenerationJob:
             if p.prediction:
                 predicted = lease.main.tokenize(p.prediction, add_special=False, parse_special=False)
                 draft = PredictionDraft(predicted, fallback=as_draft_source(lease.draft))
+            counted = prompt_token_count(lease.main, request) if p.count_prompt else None
             stream = lease.generate(request, cancel=self.cancel, draft=draft)
-            self._emit(Started(entry.key))
+            self._emit(Started(entry.key, counted))
             for item in stream:
                 if isinstance(item, (TokenEvent, GenerationResult)):
                     self._emit(item)

@@ -27,6 +27,7 @@ from app.server.schema import (
     CompletionRequest,
     ContentPart,
     TextMessage,
+    settings_overrides,
 )
 
 PART_JOINER = "\n"  # text parts of one message are joined with a new line
@@ -34,30 +35,30 @@ IMAGE_PARTS = {"image_url", "input_image", "image"}
 OTHER_MEDIA = {"input_audio", "audio", "file", "input_file", "video", "video_url"}
 
 
-def _empty(value: Any) -> bool:
+def empty(value: Any) -> bool:
     return value is None or value is False or value == 0 or value in ("", [], {})
 
 
 # field -> (harmless value?, why it is refused)
 UNSUPPORTED: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "logprobs": (_empty, "log probabilities are not supported by this server"),
-    "top_logprobs": (_empty, "log probabilities are not supported by this server"),
-    "tools": (_empty, "tool calling is not supported by this server"),
-    "functions": (_empty, "function calling is not supported by this server"),
+    "logprobs": (empty, "log probabilities are not supported by this server"),
+    "top_logprobs": (empty, "log probabilities are not supported by this server"),
+    "tools": (empty, "tool calling is not supported by this server"),
+    "functions": (empty, "function calling is not supported by this server"),
     "tool_choice": (lambda v: v in (None, "none", "auto"), "tool calling is not supported by this server"),
     "function_call": (lambda v: v in (None, "none", "auto"), "function calling is not supported"),
     "response_format": (
         lambda v: v is None or (isinstance(v, dict) and v.get("type") == "text"),
         "only plain text replies are supported (response_format type 'text')",
     ),
-    "logit_bias": (_empty, "logit_bias is not supported by this server"),
-    "frequency_penalty": (_empty, "frequency_penalty is not supported; use repeat_penalty"),
-    "presence_penalty": (_empty, "presence_penalty is not supported; use repeat_penalty"),
-    "echo": (_empty, "echo is not supported by this server"),
+    "logit_bias": (empty, "logit_bias is not supported by this server"),
+    "frequency_penalty": (empty, "frequency_penalty is not supported; use repeat_penalty"),
+    "presence_penalty": (empty, "presence_penalty is not supported; use repeat_penalty"),
+    "echo": (empty, "echo is not supported by this server"),
     "best_of": (lambda v: v in (None, 1), "best_of is not supported by this server"),
-    "suffix": (_empty, "suffix (fill in the middle) is not supported by this server"),
+    "suffix": (empty, "suffix (fill in the middle) is not supported by this server"),
     "modalities": (lambda v: v in (None, ["text"]), "only text replies are supported"),
-    "audio": (_empty, "audio replies are not supported by this server"),
+    "audio": (empty, "audio replies are not supported by this server"),
     "n": (
         lambda v: not (isinstance(v, int) and not isinstance(v, bool) and v > 1),
         "n > 1 is not supported: one choice per request (send several requests)",
@@ -79,6 +80,7 @@ class ParsedRequest:
     prompt: str | None = None
     prediction: str | None = None
     ttl: int | None = None
+    count_prompt: bool = False  # Started says the prompt's size (a stream that announces it first)
 
     @property
     def names_a_draft_model(self) -> bool:
@@ -103,10 +105,20 @@ class ParsedRequest:
         )
 
 
-def _refuse_unsupported(body: dict[str, Any]) -> None:
-    for name, (harmless, why) in UNSUPPORTED.items():
+def refuse_unsupported(body: dict[str, Any], table: dict[str, tuple[Callable[[Any], bool], str]]) -> None:
+    """A 400 naming the first field of `table` the body sets to something this server
+    cannot honour (field -> (harmless value?, why it is refused))."""
+    for name, (harmless, why) in table.items():
         if name in body and not harmless(body[name]):
             raise bad_request(why, "unsupported_parameter", param=name)
+
+
+def requested_draft(name: str | None) -> str | None:
+    """A request's draft_model as ParsedRequest takes it: None (the model's default draft),
+    "" (none: "" or "none") or a name."""
+    if name is None:
+        return None
+    return "" if name.strip().lower() in ("", "none") else name.strip()
 
 
 def _text(content: str | list[ContentPart] | None, where: str, joiner: str) -> str:
@@ -148,22 +160,16 @@ def _message(m: TextMessage | AssistantInput, i: int) -> ChatMessage:
 
 def parse_request(body: dict[str, Any], chat: bool) -> ParsedRequest:
     """A validated request, or ApiError (400) naming the field at fault."""
-    _refuse_unsupported(body)
+    refuse_unsupported(body, UNSUPPORTED)
     model_cls = ChatCompletionRequest if chat else CompletionRequest
     try:
         req: Any = model_cls.model_validate(body)
     except ValidationError as exc:
         raise from_validation(exc) from None
-    overrides: dict[str, Any] = {}
-    for api_field, spec in model_settings.api_specs().items():
-        value = getattr(req, api_field)
-        if value is not None and spec.name != "draft_model":
-            overrides[spec.name] = value
+    overrides = settings_overrides(req)
     if chat and req.max_completion_tokens is not None:  # both are limits: the smaller holds both
         overrides["max_tokens"] = min(req.max_completion_tokens, req.max_tokens or req.max_completion_tokens)
-    draft = req.draft_model
-    if draft is not None:
-        draft = "" if draft.strip().lower() in ("", "none") else draft.strip()
+    draft = requested_draft(req.draft_model)
     stop_raw = req.stop
     stops = [stop_raw] if isinstance(stop_raw, str) else (stop_raw or [])
     parsed = ParsedRequest(

@@ -1,6 +1,6 @@
 """Response bodies, built through the schema's models so what is sent is what /openapi.json
 describes: completions, streamed chunks (one per token, so draft tokens can be counted and
-coloured), the speculative stats, and the model lists."""
+coloured; `CompletionEvents` is their stream), the speculative stats, and the model lists."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from app.core.events import GenerationResult, GenerationStats, StopReason
+from app.core.events import GenerationResult, GenerationStats, StopReason, TokenEvent, TokenOrigin
 from app.library.entry import ModelEntry
+from app.server.errors import ApiError
 from app.server.request_parsing import ParsedRequest
 from app.server.schema import (
     AssistantMessage,
@@ -139,6 +140,33 @@ class ChunkMaker:
     def usage(self, stats: GenerationStats) -> dict[str, Any]:
         """stream_options.include_usage: a last chunk with no choices and the usage."""
         return self._chunk([], usage=usage_of(stats))
+
+
+class CompletionEvents:
+    """A streamed completion (an EventGrammar): unnamed events, one chunk per token, the
+    finishing chunk (with stats on the REST API), the usage chunk when asked, an error body
+    if the reply fails midway or the server stops, then `data: [DONE]`."""
+
+    def __init__(self, p: ParsedRequest, model: str, rest: bool) -> None:
+        self.p, self.rest = p, rest
+        self.maker = ChunkMaker(p, model)
+
+    def opening(self) -> list[tuple[str | None, Any]]:
+        chunk = self.maker.opening()
+        return [] if chunk is None else [(None, chunk)]
+
+    def token(self, event: TokenEvent) -> list[tuple[str | None, Any]]:
+        return [(None, self.maker.token(event.text, event.origin is TokenOrigin.DRAFT))]
+
+    def finish(self, result: GenerationResult) -> list[tuple[str | None, Any]]:
+        usage = [(None, self.maker.usage(result.stats))] if self.p.include_usage else []
+        return [(None, self.maker.finish(result, self.rest)), *usage]
+
+    def failed(self, error: ApiError) -> list[tuple[str | None, Any]]:
+        return [(None, error.body())]
+
+    def closing(self) -> list[tuple[str | None, Any]]:
+        return [(None, "[DONE]")]
 
 
 def openai_model(entry: ModelEntry, created: int) -> dict[str, Any]:

@@ -10,6 +10,7 @@ reply in ways this server cannot honour are refused by request_parsing.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, create_model
@@ -111,31 +112,43 @@ def _setting_field(spec: model_settings.SettingSpec) -> Any:
     return (Annotated[kind | None, info], None)
 
 
-# The per-request settings, one field per declared setting with an API name.
-GenerationSettings: type[BaseModel] = create_model(
-    "GenerationSettings",
-    __config__=STRICT,
-    **{field: _setting_field(spec) for field, spec in model_settings.api_specs().items()},
-)
+def settings_model(name: str, rename: Mapping[str, str] | None = None) -> type[BaseModel]:
+    """The per-request settings, one field per declared setting with an API name, under the
+    names an API gives them (`rename`: our name -> the API's, e.g. Responses' max_output_tokens
+    for max_tokens)."""
+    rename = rename or {}
+    fields = {rename.get(f, f): _setting_field(spec) for f, spec in model_settings.api_specs().items()}
+    return create_model(name, __config__=STRICT, **fields)
+
+
+def settings_overrides(req: BaseModel, rename: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Setting name -> value for each setting a validated request gives (its draft apart)."""
+    rename = rename or {}
+    out: dict[str, Any] = {}
+    for api_field, spec in model_settings.api_specs().items():
+        value = getattr(req, rename.get(api_field, api_field))
+        if value is not None and spec.name != "draft_model":
+            out[spec.name] = value
+    return out
+
+
+GenerationSettings: type[BaseModel] = settings_model("GenerationSettings")
 _MAX_TOKENS = model_settings.SPECS["max_tokens"]
+Seed = Annotated[int, Field(ge=-(2**63), le=2**64 - 1)]
+Ttl = Annotated[
+    int, Field(ge=1, le=MAX_TTL, description="seconds a model loaded for this request stays loaded when idle")
+]
+Stops = Annotated[list[str], Field(max_length=MAX_STOPS)]
 
 
 class _RequestCommon(GenerationSettings):  # type: ignore[misc,valid-type]
     model: Name
     stream: bool | None = False
     stream_options: StreamOptions | None = None
-    stop: str | Annotated[list[str], Field(max_length=MAX_STOPS)] | None = None
+    stop: str | Stops | None = None
     seed: Annotated[int, Field(ge=-(2**63), le=2**64 - 1, description="-1: a random seed")] | None = None
     n: Annotated[int, Field(ge=1, le=1, description="choices per request: 1 only")] | None = None
-    ttl: (
-        Annotated[
-            int,
-            Field(
-                ge=1, le=MAX_TTL, description="seconds a model loaded for this request stays loaded when idle"
-            ),
-        ]
-        | None
-    ) = None
+    ttl: Ttl | None = None
     prediction: Prediction | None = None
 
 

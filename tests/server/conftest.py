@@ -28,6 +28,7 @@ MAIN, TWIN, NOISY, OTHER = (
     "test/tiny/other.gguf",
 )
 WORDS = "test/tiny/words.gguf"  # greedy replies are plain text: "abcdefghijklmnopqrstuvwxyzabc..."
+ENDS = "test/tiny/ends.gguf"  # greedy replies end by themselves: "...abcde", then the end of the turn
 
 _VOCAB = tiny_vocab()
 _LETTERS = [_VOCAB.index(c) for c in "abcdefghijklmnopqrstuvwxyz"]
@@ -47,11 +48,23 @@ def words_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_tiny_gguf(folder / "words.gguf", seed=5, successor=words_successor)
 
 
+def ends_successor(token: int) -> int:
+    """Like words_successor, but "e" is followed by the end of the turn."""
+    return 2 if token == _LETTERS[4] else words_successor(token)
+
+
+@pytest.fixture(scope="session")
+def ends_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("ends-model")
+    return write_tiny_gguf(folder / "ends.gguf", seed=5, successor=ends_successor)
+
+
 @pytest.fixture
-def library(tiny_main: Path, tiny_twin: Path, tiny_noisy: Path, words_model: Path) -> Path:
+def library(tiny_main: Path, tiny_twin: Path, tiny_noisy: Path, words_model: Path, ends_model: Path) -> Path:
     folder = models_dir() / "test" / "tiny"
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(words_model, folder / "words.gguf")
+    shutil.copy(ends_model, folder / "ends.gguf")
     shutil.copy(tiny_main, folder / "main.gguf")
     shutil.copy(tiny_twin, folder / "twin.gguf")
     shutil.copy(tiny_noisy, folder / "noisy.gguf")
@@ -201,3 +214,45 @@ def closed_by_server(sock: socket.socket, timeout: float) -> bool:
         return False
     except ConnectionResetError:
         return True
+
+
+# --- the real pair: Gemma 3 270M in F16 (derived) drafted for by the bundled Q4_K_M ----------
+GEMMA = "specula/gemma-3-270m-f16/gemma-3-270m-f16.gguf"
+GEMMA_DRAFT = "google/gemma-3-270m/gemma-3-270m-q4_k_m.gguf"
+DRAFTING = {"draft_max": 4, "draft_p_min": 0.0, "draft_auto": False}  # drafts every round
+
+
+@pytest.fixture
+def gemma_server(make_server: Callable[..., Served]) -> Served:
+    """A server whose library holds the real pair (hard links to the shared test copies: the
+    batch-verified F16 twin gives the plain greedy reply token for token)."""
+    from tests.model_factory import gemma_f16_twin, gemma_q4
+
+    for key, source in ((GEMMA, gemma_f16_twin()), (GEMMA_DRAFT, gemma_q4())):
+        target = models_dir() / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            target.hardlink_to(source)
+        except OSError:  # another file system
+            shutil.copy(source, target)
+    return make_server()
+
+
+def draft_counts_add_up(stats: dict[str, Any]) -> bool:
+    parts = ("accepted", "rejected", "ignored")
+    return stats["total_draft_tokens_count"] == sum(stats[f"{p}_draft_tokens_count"] for p in parts)
+
+
+def sse_named(text: str) -> list[tuple[str | None, Any]]:
+    """Server-sent events as (event name, JSON data)."""
+    out: list[tuple[str | None, Any]] = []
+    for block in text.split("\n\n"):
+        name, data = None, None
+        for line in block.splitlines():
+            if line.startswith("event: "):
+                name = line[7:]
+            elif line.startswith("data: "):
+                data = json.loads(line[6:])
+        if data is not None:
+            out.append((name, data))
+    return out

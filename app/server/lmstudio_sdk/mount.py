@@ -31,7 +31,7 @@ class KeyLater(AccessPolicy):
     """The guard's Host and Origin rules as they are for this server, the key left to the SDK's
     auth packet (or not asked, for the greeting)."""
 
-    def key_matches(self, authorization: str) -> bool:
+    def key_matches(self, authorization: str, x_api_key: str | None = None) -> bool:
         return True
 
 
