@@ -37,9 +37,12 @@ def test_a_client_that_leaves_the_line_frees_its_place(server, path):
 @pytest.mark.parametrize("path", ROUTES)
 def test_a_client_that_leaves_mid_stream_stops_its_reply(server, path):
     sock = send_request(server, {**ROUTES[path](WORDS, 100_000), "stream": True, "temperature": 0}, path)
+    sock.settimeout(60)  # a refused request must fail the test, not hang it
     received = b""
     while received.count(b"data: ") < 8:
-        received += sock.recv(4096)
+        chunk = sock.recv(4096)
+        assert chunk, received  # the server closed before 8 events: it answered an error
+        received += chunk
     sock.close()
     assert wait_until(lambda: len(server.requests()) == 1, timeout=10)
     record = server.requests()[0]

@@ -135,7 +135,7 @@ def test_unsupported_settings_and_history_are_refused_by_name(lms_client):
             model.respond("the cat", config=config)
     with pytest.raises(lms.LMStudioModelNotFoundError):
         lms_client.llm.model("test/tiny/nope.gguf")
-    with pytest.raises(lms.LMStudioServerError, match=r"draft model 'nope\.gguf' not found"):
+    with pytest.raises(lms.LMStudioServerError, match=r"no draft model named 'nope\.gguf'"):
         model.respond("the cat", config={"draftModel": "nope.gguf", "maxTokens": 2})
     image = {"type": "file", "name": "a.png", "identifier": "x", "sizeBytes": 1, "fileType": "image"}
     history = {"messages": [{"role": "user", "content": [{"type": "text", "text": "what?"}, image]}]}
