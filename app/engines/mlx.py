@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -25,9 +24,10 @@ from app.core.errors import (
 from app.core.events import StreamItem
 from app.core.request import GenerationRequest
 from app.engines.chat_template import render_prompt
-from app.engines.compatibility import usable_draft
-from app.engines.prompt_reading import read_then_generate
-from app.engines.speculative import CachedSequence, CancelFlag, ensure_prompt_fits, run_generation
+from app.engines.compatibility import check_draft_source
+from app.engines.drafting import DraftSource
+from app.engines.prompt_reading import CancelFlag
+from app.engines.speculative import CachedSequence, ensure_prompt_fits, run_generation
 from app.library.mlx_meta import MLXInfo, read_mlx_folder
 from app.library.token_texts import byte_level_decoder
 
@@ -178,10 +178,10 @@ class MLXModel(CachedSequence):
 
     # --- generation -----------------------------------------------------------------------
     def generate(
-        self, request: GenerationRequest, draft: Any = None, cancel: CancelFlag | None = None
-    ) -> Iterator[StreamItem]:
+        self, request: GenerationRequest, draft: DraftSource | None = None, cancel: CancelFlag | None = None
+    ) -> Generator[StreamItem, None, None]:
         request.validate()
-        draft = usable_draft(self, draft, exact_size=True)  # another tokenizer: translated
+        check_draft_source(self, draft)
         text, add_special = render_prompt(
             request, self._template, bos_text=self._bos_text, eos_text=self._eos_text
         )
@@ -192,9 +192,11 @@ class MLXModel(CachedSequence):
         return self._locked(prompt, request, draft, cancel)
 
     def _locked(
-        self, prompt: list[int], request: GenerationRequest, draft: object | None, cancel: CancelFlag | None
-    ) -> Iterator[StreamItem]:
+        self,
+        prompt: list[int],
+        request: GenerationRequest,
+        draft: DraftSource | None,
+        cancel: CancelFlag | None,
+    ) -> Generator[StreamItem, None, None]:
         with self.lock:
-            yield from read_then_generate(
-                self, draft, prompt, cancel, lambda: run_generation(self, draft, prompt, request, cancel)
-            )
+            yield from run_generation(self, draft, prompt, request, cancel)

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from app.core.request import SamplingSettings
+from app.engines.drafting import ModelDraft
 from app.engines.llamacpp import LlamaCppModel, LoadOptions
 from app.engines.sampling import TokenDistribution, TokenSampler
 from tests.engines.helpers import assert_invariants, raw, run
@@ -73,7 +74,7 @@ def empirical(main: LlamaCppModel, draft: LlamaCppModel, length: int) -> tuple[l
     accepted = rejected = 0
     for seed in SEEDS:
         sampling = SamplingSettings(**{**SETTINGS.__dict__, "seed": seed})
-        r = run(main, raw(PROMPT, length, sampling, max_draft_size=3, p_min=0.0), draft=draft)
+        r = run(main, raw(PROMPT, length, sampling, max_draft_size=3, p_min=0.0), draft=ModelDraft(draft))
         ids = [e.token_id for e in r.events if e.token_id >= 0]
         ids += [END] * (length - len(ids))
         for i, tok in enumerate(ids):
@@ -171,8 +172,8 @@ def test_the_test_catches_a_wrong_residual(pair, monkeypatch):
 def test_the_same_seed_gives_the_same_speculative_text(pair):
     main, draft = pair
     sampling = SamplingSettings(**{**SETTINGS.__dict__, "seed": 11})
-    a = run(main, raw(PROMPT, 40, sampling, max_draft_size=4, p_min=0.0), draft=draft)
-    b = run(main, raw(PROMPT, 40, sampling, max_draft_size=4, p_min=0.0), draft=draft)
+    a = run(main, raw(PROMPT, 40, sampling, max_draft_size=4, p_min=0.0), draft=ModelDraft(draft))
+    b = run(main, raw(PROMPT, 40, sampling, max_draft_size=4, p_min=0.0), draft=ModelDraft(draft))
     assert a.text == b.text and [e.origin for e in a.events] == [e.origin for e in b.events]
     plain_a = run(main, raw(PROMPT, 40, sampling))
     plain_b = run(main, raw(PROMPT, 40, sampling))
