@@ -19,7 +19,7 @@ from app import __version__
 from app.core import model_settings
 from app.core.errors import SpeculaError
 from app.core.events import GenerationResult, TokenEvent
-from app.core.request import ChatMessage, GenerationRequest, Role
+from app.core.request import ChatMessage, DraftSettings, GenerationRequest, Role, SamplingSettings
 
 EXIT_FAILURE = 1
 
@@ -155,8 +155,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, object]:
 
 
 def _request_from(args: argparse.Namespace, values: dict[str, object], engine: str) -> GenerationRequest:
-    sampling = model_settings.sampling_from(values, seed=args.seed)
-    draft = model_settings.draft_from(values, engine)
+    sampling = SamplingSettings.from_values(values, seed=args.seed)
+    draft = DraftSettings.from_values(values, engine)
     max_tokens = int(values["max_tokens"])  # type: ignore[call-overload]
     if args.raw:
         return GenerationRequest(

@@ -21,7 +21,7 @@ def add_advise_parser(sub: Any) -> None:
 
 
 def run_advise(args: argparse.Namespace) -> int:
-    from app.core import model_settings
+    from app.core.request import DraftSettings
     from app.library.library import ModelLibrary
     from app.library.model_defaults import ModelDefaultsStore
     from app.library.resolve import resolve_model
@@ -37,7 +37,7 @@ def run_advise(args: argparse.Namespace) -> int:
     entry = library.entries[ref.key]
     store = ModelDefaultsStore()
     runtime = ModelRuntime(library, store)
-    settings = model_settings.draft_from(store.effective(ref.key), entry.engine)
+    settings = DraftSettings.from_values(store.effective(ref.key), entry.engine)
 
     def show(done: int, total: int) -> None:
         if not args.json:

@@ -36,7 +36,8 @@ def dump(model: BaseModel) -> dict[str, Any]:
 
 
 def finish_reason(stats: GenerationStats) -> str:
-    return "length" if stats.stop_reason is StopReason.MAX_TOKENS else "stop"
+    """OpenAI's word: "length" when a limit ended the reply (max tokens, a full context)."""
+    return "length" if stats.stop_reason in (StopReason.MAX_TOKENS, StopReason.CONTEXT_FULL) else "stop"
 
 
 def stats_of(s: GenerationStats) -> Stats:

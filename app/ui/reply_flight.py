@@ -14,9 +14,8 @@ from typing import Any
 from app.chat.reply_stats import continued, measured_so_far, named
 from app.chat.session import CONTINUE, SEND, Reply
 from app.chat.store import StoredMessage
-from app.core import model_settings
 from app.core.events import GenerationResult
-from app.core.request import ChatMessage, GenerationRequest, Role
+from app.core.request import ChatMessage, DraftSettings, GenerationRequest, Role, SamplingSettings
 from app.ui.message_model import MessageView
 from app.ui.stream_batch import LiveStats, StreamBatch
 
@@ -129,6 +128,6 @@ def build_request(reply: Reply, values: dict[str, Any], engine: str) -> Generati
     return GenerationRequest(
         messages=tuple(messages),
         max_tokens=int(values["max_tokens"]),
-        sampling=model_settings.sampling_from(values),
-        draft=model_settings.draft_from(values, engine),
+        sampling=SamplingSettings.from_values(values),
+        draft=DraftSettings.from_values(values, engine),
     )

@@ -14,6 +14,7 @@ import pytest
 from app.core import model_settings
 from app.core.errors import DraftIncompatibleError, EngineUnavailableError, ModelFileError
 from app.core.events import StopReason, TokenOrigin
+from app.core.request import DraftSettings
 from app.engines.compatibility import draft_source
 from app.engines.drafting import ModelDraft
 from app.engines.llamacpp import LlamaCppModel
@@ -47,7 +48,7 @@ def test_greedy_speculative_equals_plain(models, prompt, draft_tokens):
     values = model_settings.effective(None, {"mlx_draft_tokens": draft_tokens})
     plain = run(models["main"], raw(prompt, 40))
     req = raw(prompt, 40).__class__(
-        prompt=prompt, max_tokens=40, sampling=GREEDY, draft=model_settings.draft_from(values, "MLX")
+        prompt=prompt, max_tokens=40, sampling=GREEDY, draft=DraftSettings.from_values(values, "MLX")
     )
     spec = run(models["main"], req, draft=ModelDraft(models["noisy"]))
     assert spec.text == plain.text

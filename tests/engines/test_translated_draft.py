@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from app.core.request import SamplingSettings
 from app.core.errors import DraftIncompatibleError
+from app.core.request import SamplingSettings
 from app.engines.compatibility import draft_source
 from app.engines.drafting import ChainedDraft, CutoffRule, ModelDraft, PromptLookupDraft, Proposal
 from app.engines.llamacpp import LlamaCppModel

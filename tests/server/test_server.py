@@ -520,3 +520,13 @@ def test_a_chat_template_that_fails_is_a_400_with_the_templates_own_words(server
     status, answer, _ = call(server, "POST", "/v1/chat/completions", body)
     assert status == 400 and "System role not supported" in answer["error"]["message"]
     assert call(server, "POST", "/v1/chat/completions", chat_body())[0] == 200  # no system turn: fine
+
+
+def test_a_reply_that_fills_the_context_says_so(server):
+    """Past the loaded context nothing more fits: the API's "length", with the honest reason."""
+    body = {"model": MAIN, "prompt": "the", "max_tokens": 100_000, "temperature": 0}
+    status, body, _ = call(server, "POST", "/api/v0/completions", body)
+    assert status == 200, body
+    n_ctx = server.runtime.loaded()[0].n_ctx
+    assert body["stats"]["stop_reason"] == "context_full" and body["choices"][0]["finish_reason"] == "length"
+    assert body["usage"]["prompt_tokens"] + body["usage"]["completion_tokens"] == n_ctx + 1
