@@ -26,11 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from PySide6.QtWidgets import QApplication
 
+from app.chat.message_model import MessageView
+from app.chat.stream_batch import DRAFT, MAIN, REJECTED, StreamBatch
 from app.core.events import RoundEvent
-from app.ui.chat_view import ChatView
-from app.ui.message_model import MessageView
-from app.ui.stream_batch import DRAFT, MAIN, REJECTED, StreamBatch
-from app.ui.theme import DARK
+from app.ui.chat.transcript.view import ChatView
+from app.ui.theme.colours import DARK
 
 MARKDOWN = [
     "## Step", " one", "\n", "The", " **quick**", " brown", " fox", " jumps", " over", " `lazy`", " dog",

@@ -25,7 +25,7 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     app.setApplicationName("Specula")
     app.setApplicationVersion(__version__)
     app.setOrganizationName("Specula")
-    return app  # the window applies the theme (palette and stylesheet), see app.ui.theming
+    return app  # the window applies the theme (palette and stylesheet), see app.ui.theme.theming
 
 
 def install_crash_handler(window: MainWindow) -> None:

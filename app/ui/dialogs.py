@@ -21,9 +21,9 @@ from PySide6.QtWidgets import (
 )
 
 from app import __version__
+from app.library.model_labels import display_path
 from app.ui.app_state import AppState
-from app.ui.model_labels import display_path
-from app.ui.theme import LIGHT
+from app.ui.theme.colours import LIGHT
 
 
 def first_run() -> bool:

@@ -1,6 +1,6 @@
 """The main window: navigation, the model bar, the menus (from the shortcut registry), and the
 wiring between pages, the library and the engine thread. Which models the chat runs on is
-the model controller's (app/ui/model_loading.py)."""
+the model controller's (app/ui/models/controller.py)."""
 
 from __future__ import annotations
 
@@ -35,22 +35,22 @@ from app.library.compat_index import CompatibilityIndex
 from app.library.library import ModelLibrary
 from app.library.model_defaults import ModelDefaultsStore
 from app.runtime import ModelRuntime
-from app.ui.advisor_dialog import AdvisorDialog
-from app.ui.chat_page import ChatPage
+from app.ui.chat.page import ChatPage
 from app.ui.dialogs import show_about
-from app.ui.icons import icon
-from app.ui.model_loading import ModelController
-from app.ui.model_picker import ModelPicker
-from app.ui.models_page import ModelsPage
-from app.ui.notice_banner import NoticeBanner
+from app.ui.engine_thread import EngineWorker
+from app.ui.models.advisor_dialog import AdvisorDialog
+from app.ui.models.controller import ModelController
+from app.ui.models.page import ModelsPage
+from app.ui.models.picker import ModelPicker
 from app.ui.preferences import Preferences
-from app.ui.resources import RESOURCES
-from app.ui.server_page import ServerPage
+from app.ui.server.page import ServerPage
 from app.ui.shortcuts import BY_ACTION, build_actions, set_why_not
 from app.ui.tasks import BackgroundTask, track
-from app.ui.theme import Theme
-from app.ui.theming import THEME_CHOICES, ThemeManager
-from app.ui.worker import EngineWorker
+from app.ui.theme.colours import Theme
+from app.ui.theme.icons import icon
+from app.ui.theme.resources import RESOURCES
+from app.ui.theme.theming import THEME_CHOICES, ThemeManager
+from app.ui.widgets.notice_banner import NoticeBanner
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from PySide6.QtCore import Qt
 from app.chat.store import ChatStore
 from app.core.events import TokenOrigin
 from app.library.compat_index import DraftReport
+from app.ui.chat.sidebar import IDENTIFYING, NONE_FOUND, SELECT_DRAFT
 from app.ui.main_window import MainWindow
-from app.ui.sidebar import IDENTIFYING, NONE_FOUND, SELECT_DRAFT
 
 WAIT = 30_000
 
@@ -251,7 +251,7 @@ def test_a_translated_draft_streams_the_main_models_own_reply(qtbot, window, lib
 
 
 def test_one_click_in_the_picker_loads_and_the_pair_is_shown(qtbot, window, library_models):
-    from app.ui.model_picker import DETAIL_ROLE, STATE_ROLE
+    from app.ui.models.picker import DETAIL_ROLE, STATE_ROLE
 
     picker = window.model_combo
     index = picker.findData(library_models["main"])
@@ -270,7 +270,7 @@ def test_one_click_in_the_picker_loads_and_the_pair_is_shown(qtbot, window, libr
 
 
 def test_the_theme_can_be_chosen_in_the_view_menu(qtbot, window):
-    from app.ui.theme import DARK, LIGHT
+    from app.ui.theme.colours import DARK, LIGHT
 
     window.theme_actions["dark"].trigger()
     assert window.themes.theme is DARK and window.chat.view.render_style.theme is DARK

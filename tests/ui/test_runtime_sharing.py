@@ -10,7 +10,7 @@ import urllib.request
 
 from app.server.jobs import GenerationJob
 from app.ui.main_window import MainWindow
-from tests.ui.test_server_page import free_port
+from tests.ui.server.test_page import free_port
 
 WAIT = 30_000
 

@@ -1,0 +1,133 @@
+"""A reply in flight as the chat page shows it: the message growing, its live numbers, the
+pair it runs on, and what it needs when it ends (the stats it adds to, what it replaces).
+
+It keeps growing while another conversation is shown, so showing its own conversation again
+puts it back on screen as far as it got. No Qt here.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.chat.message_model import MessageView
+from app.chat.reply_stats import continued, measured_so_far, named
+from app.chat.session import CONTINUE, SEND, Reply
+from app.chat.store import StoredMessage
+from app.chat.stream_batch import LiveStats, StreamBatch
+from app.core.events import GenerationResult
+from app.core.request import ChatMessage, DraftSettings, GenerationRequest, Role, SamplingSettings
+
+
+@dataclass
+class Flight:
+    reply: Reply
+    message: MessageView  # what the stream grows (for Continue: the reply being continued)
+    model_name: str
+    draft_name: str
+    draft_key: str
+    previous_stats: dict[str, Any] | None = None  # Continue adds to these
+    live: LiveStats = field(default_factory=LiveStats)
+    started: float = field(default_factory=time.monotonic)
+    first_token: float | None = None
+    original_length: int = 0  # the text's length when it started (Continue)
+    first_round: int = 0  # Continue numbers its rounds after the reply's, so each keeps one number
+
+    @classmethod
+    def start(cls, reply: Reply, model_name: str, draft_name: str, draft_key: str) -> Flight:
+        target = reply.target
+        if reply.kind == CONTINUE and target is not None:
+            message = MessageView.from_stored(
+                "assistant", target.content, target.origins, target.stats, target.id
+            )
+            message.version, message.versions = target.version, target.versions
+            return cls(
+                reply,
+                message,
+                model_name,
+                draft_name,
+                draft_key,
+                previous_stats=target.stats,
+                original_length=len(target.content),
+                first_round=message.max_round + 1 if message.has_rounds else 0,
+            )
+        return cls(reply, MessageView("assistant"), model_name, draft_name, draft_key)
+
+    @property
+    def with_draft(self) -> bool:
+        return bool(self.draft_key)
+
+    @property
+    def round_offset(self) -> int:
+        return self.first_round
+
+    def shift(self, batch: StreamBatch) -> StreamBatch:
+        if self.first_token is None and batch.tokens:
+            self.first_token = time.monotonic()
+        offset = self.round_offset
+        if not offset:
+            return batch
+        pieces = [(t, k, None if r is None else r + offset) for t, k, r in batch.pieces]
+        return StreamBatch(pieces, batch.rounds, batch.tokens, batch.draft_tokens, batch.elapsed)
+
+    def absorb(self, batch: StreamBatch) -> None:
+        """A batch while another conversation is shown."""
+        self.live.update(batch)
+        if batch.pieces:
+            self.message.append(batch.pieces)
+
+    @property
+    def added_text(self) -> bool:
+        return len(self.message.text) > self.original_length
+
+    # --- the end -------------------------------------------------------------------------------
+    def final_stats(self, result: GenerationResult | None) -> dict[str, Any] | None:
+        """The reply's stats: the engine's, or (cut off) what the stream measured so far."""
+        if result is not None:
+            stats = result.stats.to_dict()
+        elif self.live.tokens:
+            stats = self.measured()
+        else:
+            return self.previous_stats if self.reply.kind == CONTINUE else None
+        out = named(stats, self.model_name, self.draft_name)
+        return continued(self.previous_stats, out) if self.reply.kind == CONTINUE else out
+
+    def measured(self) -> dict[str, Any]:
+        live = self.live
+        first = (self.first_token - self.started) if self.first_token is not None else 0.0
+        return measured_so_far(
+            live.tokens,
+            live.elapsed,
+            first,
+            live.drafted,
+            live.accepted,
+            live.per_round,
+            self.draft_key or None,
+        )
+
+    def worth_keeping(self, failed: bool) -> bool:
+        """A new message is kept even empty when it was stopped (so it can be regenerated);
+        what replaces or extends a reply only when it brought text."""
+        if self.reply.kind == SEND:
+            return bool(self.message.text) or not failed
+        return self.added_text
+
+    def stored(self) -> StoredMessage:
+        m = self.message
+        return StoredMessage("assistant", m.text, m.origins, m.stats_for_storage())
+
+
+def build_request(reply: Reply, values: dict[str, Any], engine: str) -> GenerationRequest:
+    """What the model reads for `reply`, with the sidebar's settings."""
+    messages: list[ChatMessage] = []
+    if values.get("system_prompt"):
+        messages.append(ChatMessage(Role.SYSTEM, values["system_prompt"]))
+    for m in reply.context:
+        messages.append(ChatMessage(Role(m.role), m.content))
+    return GenerationRequest(
+        messages=tuple(messages),
+        max_tokens=int(values["max_tokens"]),
+        sampling=SamplingSettings.from_values(values),
+        draft=DraftSettings.from_values(values, engine),
+    )

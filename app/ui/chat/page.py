@@ -1,0 +1,432 @@
+"""The Chat page: conversations on the left, the transcript and composer in the middle, the
+config sidebar on the right.
+
+It is a view of the chat session (app/chat/session.py): it shows the conversation the session
+shows, sends what the user does to the session, and streams the reply in flight, which
+belongs to the conversation it started in even while the user reads another.
+
+The side panels fold away (the sidebar first) when the page gets narrow, so the transcript
+keeps a readable width; the header's buttons open them again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QGuiApplication, QResizeEvent
+from PySide6.QtWidgets import QHBoxLayout, QInputDialog, QLabel, QSplitter, QVBoxLayout, QWidget
+
+from app.chat.message_model import MessageView
+from app.chat.reply_flight import Flight
+from app.chat.session import (
+    CONTINUE,
+    DELETE,
+    EDIT,
+    REGENERATE,
+    SEND,
+    SWITCH_VERSION,
+    ChatSession,
+)
+from app.chat.store import ChatStore
+from app.chat.stream_batch import StreamBatch
+from app.core.events import GenerationResult
+from app.ui.chat.composer import Composer
+from app.ui.chat.conversations import ConversationPanel
+from app.ui.chat.header import ChatHeader
+from app.ui.chat.hints import HintBar
+from app.ui.chat.replies import ChatReplies
+from app.ui.chat.sidebar import ConfigSidebar
+from app.ui.chat.transcript.card import NEXT, PREVIOUS
+from app.ui.chat.transcript.view import ChatView
+from app.ui.preferences import Preferences
+from app.ui.theme.colours import LIGHT, Theme
+
+SIDEBAR_FOLDS_BELOW = 1080  # page width under which the config sidebar folds away
+CONVERSATIONS_FOLD_BELOW = 760
+UNDO_SECONDS = 20
+# sidebar values a conversation keeps (the load settings belong to the model)
+CONVERSATION_SETTINGS_EXCLUDE = ("context_length", "gpu_offload", "draft_model")
+
+
+class ChatPage(QWidget):
+    generateRequested = Signal(object)  # GenerationRequest
+    stopRequested = Signal()
+    replyFinished = Signal()
+    stateChanged = Signal()  # what the chat's actions can do may have changed
+    conversationShown = Signal(object)  # Conversation | None: the window offers its model
+
+    def __init__(
+        self,
+        store: ChatStore,
+        preferences: Preferences | None = None,
+        parent: QWidget | None = None,
+        session: ChatSession | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.session = session or ChatSession(store)
+        self.preferences = preferences or Preferences()
+        self.model_name = ""  # the loaded main model, as the user knows it
+        self.draft_name = ""  # the draft in use ("" for none)
+        self.quiet = False  # the view already shows what the session just stored
+        self._shown_id: int | None = None
+        self._unsent: dict[int, str] = {}  # conversation -> what was typed there, not sent
+
+        self.conversations = ConversationPanel()
+        self.conversations.conversationChosen.connect(self.open_conversation)
+        self.conversations.searchChanged.connect(lambda _t: self.refresh_conversations())
+        self.search = self.conversations.search
+        self.conv_list = self.conversations.list
+        self.new_button = self.conversations.new_button
+        self.rename_button = self.conversations.rename_button
+        self.delete_button = self.conversations.delete_button
+        self.new_button.clicked.connect(self.new_conversation)
+        self.rename_button.clicked.connect(self.rename_conversation)
+        self.delete_button.clicked.connect(self.delete_conversation)
+
+        # centre: header (panels, the loaded pair), banner, transcript, hints, composer
+        centre = QWidget()
+        centre.setObjectName("chatCentre")
+        self.header = ChatHeader()
+        self.conversations_toggle = self.header.conversations_toggle
+        self.sidebar_toggle = self.header.sidebar_toggle
+        self.pair_label = self.header.pair_label
+        self.pair_detail = self.header.pair_detail
+        self.banner = QLabel()
+        self.banner.setObjectName("errorBanner")
+        self.banner.setWordWrap(True)
+        self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.banner.hide()
+        self.view = ChatView()
+        self.view.actionRequested.connect(self._on_reply_action)
+        self.flight_hint = HintBar("flightHint")
+        self.flight_hint.add_button("show", "Show it", "Go to that conversation", self._show_flight)
+        self.flight_hint.add_button("stop", "Stop", "Stop that reply (Esc); what it wrote is kept", self.stop)
+        self.undo_hint = HintBar("undoHint")
+        self.undo_hint.add_button("undo", "Undo", "Bring the conversation back", self.undo_delete)
+        self.setup_hint = HintBar("setupHint")
+        self.composer = Composer()
+        self.prompt = self.composer.prompt
+        self.send_button = self.composer.send_button
+        self.stop_button = self.composer.stop_button
+        self.prompt.submitted.connect(self.send)
+        self.send_button.clicked.connect(self.send)
+        self.stop_button.clicked.connect(self.stop)
+        composer_col = QVBoxLayout()
+        for hint in (self.flight_hint, self.undo_hint, self.setup_hint):
+            composer_col.addWidget(hint)
+        composer_col.addWidget(self.composer)
+        composer_row = QHBoxLayout()
+        composer_row.setContentsMargins(16, 6, 16, 12)
+        composer_row.addStretch(1)
+        composer_row.addLayout(composer_col, 100)
+        composer_row.addStretch(1)
+        self.composer.setMaximumWidth(self.view.column_width())
+        centre_l = QVBoxLayout(centre)
+        centre_l.setContentsMargins(0, 0, 0, 0)
+        centre_l.setSpacing(0)
+        centre_l.addWidget(self.header)
+        centre_l.addWidget(self.banner)
+        centre_l.addWidget(self.view, 1)
+        centre_l.addLayout(composer_row)
+
+        self.sidebar = ConfigSidebar()
+        self.sidebar.setObjectName("configSidebar")
+        self.sidebar.visualize_box.setChecked(bool(self.preferences.get("visualize_drafts")))
+        self.sidebar.rejected_box.setChecked(bool(self.preferences.get("show_rejected")))
+        self.view.set_render_style(
+            visualize=self.sidebar.visualize_box.isChecked(),
+            show_rejected=self.sidebar.rejected_box.isChecked(),
+        )
+        self.sidebar.visualizeToggled.connect(self._on_visualize)
+        self.sidebar.rejectedToggled.connect(self._on_show_rejected)
+
+        self.splitter = QSplitter()
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setHandleWidth(1)
+        self.splitter.addWidget(self.conversations)
+        self.splitter.addWidget(centre)
+        self.splitter.addWidget(self.sidebar)
+        self.splitter.setSizes([220, 700, 320])
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setStretchFactor(2, 0)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.splitter)
+        self.conversations_toggle.toggled.connect(lambda on: self._show_panel(self.conversations, on))
+        self.sidebar_toggle.toggled.connect(lambda on: self._show_panel(self.sidebar, on))
+        self._folded: set[str] = set()  # panels folded by the width, reopened when it grows
+        self._last_width = 0
+        self.replies = ChatReplies(self)
+
+        events = self.session.events
+        events.conversation.connect(self._on_conversation)
+        events.messages.connect(self._on_messages)
+        events.conversations.connect(self.refresh_conversations)
+        events.reply.connect(lambda _r: self.update_state())
+        events.pair.connect(lambda _m, _d: self.update_state())
+        events.problem.connect(self.show_error)
+        events.deleted.connect(self._on_deleted)
+        self.set_theme(LIGHT)
+        self.refresh_conversations()
+        self.update_state()
+
+    # --- what the page says about the session -------------------------------------------------
+    @property
+    def conversation_id(self) -> int | None:
+        return self.session.conversation_id
+
+    @property
+    def busy(self) -> bool:
+        return self.session.reply is not None
+
+    @property
+    def model_loaded(self) -> bool:
+        return bool(self.session.model_key)
+
+    def why_not(self, action: str) -> str:
+        """Why a chat action cannot run now ("" when it can), for buttons, menus, tooltips."""
+        s = self.session
+        if action == "stop":
+            return "" if self.busy else "No reply is being written"
+        if action in ("previous_version", "next_version"):
+            last = s.last("assistant")
+            if last is None or last.versions < 2:
+                return "The last reply has one version (Regenerate makes another)"
+            edge = last.version == 0 if action == "previous_version" else last.version == last.versions - 1
+            return "No other version that way" if edge else s.why_not(SWITCH_VERSION)
+        if action == "copy_last":
+            return "" if s.last("assistant") else "There is no reply to copy yet"
+        if action in ("rename_chat", "focus_message", "new_chat"):
+            return ""
+        kinds = {"regenerate": REGENERATE, "continue": CONTINUE, "edit_last": EDIT, "delete_chat": DELETE}
+        return s.why_not(kinds.get(action, action))
+
+    # --- look -------------------------------------------------------------------------------------
+    def set_theme(self, theme: Theme) -> None:
+        self.view.set_theme(theme)
+        self.composer.set_theme(theme)
+        self.header.set_theme(theme)
+
+    def set_model_pair(
+        self, main: str, draft: str, main_key: str | None = None, draft_key: str | None = None
+    ) -> None:
+        """What the next reply runs on: 'Main + Draft' at the top of the chat."""
+        self.model_name, self.draft_name = main, draft
+        self.header.set_pair(main, draft)
+        self.session.set_pair(
+            main_key if main_key is not None else main, draft_key if draft_key is not None else draft
+        )
+
+    def _show_panel(self, panel: QWidget, on: bool) -> None:
+        panel.setVisible(on)
+        self._folded.discard(panel.objectName())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        width = event.size().width()
+        for panel, toggle, limit in (
+            (self.sidebar, self.sidebar_toggle, SIDEBAR_FOLDS_BELOW),
+            (self.conversations, self.conversations_toggle, CONVERSATIONS_FOLD_BELOW),
+        ):
+            name = panel.objectName()
+            if width < limit <= self._last_width or (width < limit and not self._last_width):
+                if toggle.isChecked():
+                    toggle.setChecked(False)
+                    self._folded.add(name)
+            elif width >= limit > self._last_width and name in self._folded:
+                toggle.setChecked(True)
+        self._last_width = width
+
+    def _on_visualize(self, on: bool) -> None:
+        self.preferences.set("visualize_drafts", on)
+        self.view.set_visualize(on)
+
+    def _on_show_rejected(self, on: bool) -> None:
+        self.preferences.set("show_rejected", on)
+        self.view.set_show_rejected(on)
+
+    # --- conversations ---------------------------------------------------------------------------
+    def refresh_conversations(self) -> None:
+        replying = self.session.reply.conversation_id if self.session.reply else None
+        self.conversations.fill(
+            self.store.conversations(self.search.text().strip()), self.conversation_id, replying
+        )
+
+    def open_latest_or_new(self) -> None:
+        self.session.open_latest_or_new()
+
+    def new_conversation(self) -> None:
+        self.session.new()
+        self.prompt.setFocus()
+
+    def open_conversation(self, conversation_id: int) -> None:
+        if conversation_id != self.conversation_id:
+            self.session.open(conversation_id)
+
+    def _on_conversation(self, cid: int | None) -> None:
+        # what was typed and not sent stays with its conversation
+        if self._shown_id is not None:
+            self._unsent[self._shown_id] = self.prompt.toPlainText()
+        self._shown_id = cid
+        self.prompt.setPlainText(self._unsent.pop(cid, "") if cid is not None else "")
+        self.banner.hide()
+        self.setup_hint.hide()
+        self.view.end_edit()
+        self.compose()
+        self.refresh_conversations()
+        self.conversationShown.emit(self.session.conversation)
+
+    def _on_messages(self) -> None:
+        if not self.quiet:
+            self.compose()
+        self.update_state()
+
+    def compose(self) -> None:
+        """The shown conversation as stored, with the reply in flight in its place."""
+        views = [
+            MessageView.from_stored(m.role, m.content, m.origins, m.stats, m.id, m.version, m.versions)
+            for m in self.session.messages
+        ]
+        self.view.set_messages(self.replies.place(views))
+        self.replies.resume_on_screen()
+        self.update_state()
+
+    def rename_conversation(self) -> None:
+        if self.conversation_id is None:
+            return
+        title, ok = QInputDialog.getText(self, "Rename conversation", "Title:", text=self.session.title)
+        if ok and title.strip():
+            self.session.rename(title)
+
+    def delete_conversation(self) -> None:
+        why = self.why_not("delete_chat")
+        if why:
+            self.show_error(why)
+            return
+        self.session.delete()
+
+    def _on_deleted(self, _cid: int, title: str) -> None:
+        self.undo_hint.say(f"Deleted “{title}”.", UNDO_SECONDS)
+
+    def undo_delete(self) -> None:
+        self.undo_hint.hide()
+        self.session.undo_delete()
+
+    # --- sending -------------------------------------------------------------------------------
+    def show_error(self, message: str) -> None:
+        self.banner.setText(message)
+        self.banner.show()
+
+    def conversation_settings(self) -> dict[str, Any]:
+        values = self.sidebar.values()
+        return {k: v for k, v in values.items() if k not in CONVERSATION_SETTINGS_EXCLUDE}
+
+    def send(self) -> None:
+        text = self.prompt.toPlainText().strip()
+        if not text:
+            return
+        if self.replies.begin(SEND, text) is not None:
+            self.prompt.clear()
+
+    def regenerate(self) -> None:
+        self.replies.begin(REGENERATE)
+
+    def continue_reply(self) -> None:
+        self.replies.begin(CONTINUE)
+
+    def edit_last(self) -> None:
+        """Your last message becomes editable where it stands; nothing changes until the new
+        reply is committed."""
+        why = self.session.why_not(EDIT)
+        if why:
+            self.show_error(why)
+            return
+        card = self.view.begin_edit()
+        if card is not None and card.editor is not None:
+            card.editor.submitted.connect(self._on_edit_submitted)
+            card.editor.cancelled.connect(self.view.end_edit)
+
+    def _on_edit_submitted(self, text: str) -> None:
+        self.view.end_edit()
+        self.replies.begin(EDIT, text)
+
+    def copy_last_reply(self) -> None:
+        last = self.session.last("assistant")
+        if last is not None:
+            QGuiApplication.clipboard().setText(last.content)
+
+    def show_version(self, step: int) -> None:
+        last = self.session.last("assistant")
+        if last is not None and last.id is not None and 0 <= last.version + step < last.versions:
+            self.session.select_version(last.id, last.version + step)
+
+    def focus_message(self) -> None:
+        self.prompt.setFocus()
+
+    def _on_reply_action(self, key: str, message: MessageView) -> None:
+        if key == "copy":
+            QGuiApplication.clipboard().setText(message.text)
+        elif key == "edit":
+            self.edit_last()
+        elif key == "regenerate":
+            self.regenerate()
+        elif key == "continue":
+            self.continue_reply()
+        elif key in (PREVIOUS, NEXT) and message.id is not None:
+            self.session.select_version(message.id, message.version + (1 if key == NEXT else -1))
+
+    def stop(self) -> None:
+        if self.busy:
+            self.stopRequested.emit()
+
+    # --- the reply in flight (see ChatReplies) ------------------------------------------------------
+    @property
+    def flight(self) -> Flight | None:
+        return self.replies.flight
+
+    def _show_flight(self) -> None:
+        if self.flight is not None:
+            self.open_conversation(self.flight.reply.conversation_id)
+
+    def on_tokens(self, batch: StreamBatch) -> None:
+        self.replies.on_tokens(batch)
+
+    def on_finished(self, result: GenerationResult | None) -> None:
+        self.replies.on_finished(result)
+
+    def on_failed(self, message: str) -> None:
+        self.replies.on_failed(message)
+
+    def save_partial(self) -> None:
+        """The window is closing mid-reply: keep what arrived, with the stats measured so far."""
+        self.replies.save_partial()
+
+    # --- state of the buttons ------------------------------------------------------------------------
+    def _reasons(self) -> dict[str, str]:
+        s = self.session
+        return {
+            "edit": s.why_not(EDIT),
+            "regenerate": s.why_not(REGENERATE),
+            "continue": s.why_not(CONTINUE),
+            "versions": s.why_not(SWITCH_VERSION),
+        }
+
+    def update_state(self) -> None:
+        s = self.session
+        here = s.replying_here
+        self.composer.set_busy(here)
+        self.composer.set_why_not("" if here else s.why_not(SEND))
+        self.view.set_action_reasons(self._reasons())
+        why_delete = s.why_not(DELETE)
+        self.delete_button.setEnabled(not why_delete)
+        self.delete_button.setToolTip(why_delete or "Delete this conversation (Undo brings it back)")
+        self.rename_button.setEnabled(s.conversation_id is not None)
+        self.rename_button.setToolTip("Rename this conversation (F2)")
+        if s.replying_elsewhere and s.reply is not None:
+            self.flight_hint.say(f"A reply is being written in “{s.reply.title}”.")
+        else:
+            self.flight_hint.hide()
+        self.stateChanged.emit()
