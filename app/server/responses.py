@@ -51,6 +51,7 @@ def stats_of(s: GenerationStats) -> Stats:
         accepted_draft_tokens_count=s.accepted_draft_tokens_count,
         rejected_draft_tokens_count=s.rejected_draft_tokens_count,
         ignored_draft_tokens_count=s.ignored_draft_tokens_count,
+        accepted_after_stop_count=s.accepted_after_stop_count,
         verify_steps=s.verify_steps,
         mean_tokens_per_step=s.mean_tokens_per_step,
         acceptance_rate=s.acceptance_rate,
