@@ -30,7 +30,7 @@ from app.runtime.errors import RuntimeClosedError
 from app.runtime.lease import CancelFlag, Lease, LoadProgress
 from app.runtime.model_ref import LoadedInfo, LoadSettings, ModelRef
 from app.runtime.naming import ModelNames
-from app.runtime.slots import MAX_WAITING, Slot, SlotTable
+from app.runtime.slots import MAX_WAITING, Clock, Slot, SlotTable
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +41,13 @@ class ModelRuntime:
         library: ModelLibrary | None = None,
         defaults: ModelDefaultsStore | None = None,
         index: CompatibilityIndex | None = None,
+        clock: Clock = time.monotonic,
     ) -> None:
+        """`clock` times idle models (evict_idle); tests give their own."""
         self.library = library or ModelLibrary()
         self.defaults = defaults or ModelDefaultsStore()
         self.index = index or CompatibilityIndex(self.library)
-        self._table = SlotTable()
+        self._table = SlotTable(clock)
         self._leases: set[Lease] = set()
         self._closed = False
         self._names = ModelNames(self.library, self.index)
@@ -184,7 +186,7 @@ class ModelRuntime:
         )
         with self._table.cond:
             slot.model, slot.settings = model, settings
-            slot.last_used = time.monotonic()
+            slot.last_used = self._table.clock()
         return model
 
     # --- loading for the app -------------------------------------------------------------------
@@ -258,7 +260,7 @@ class ModelRuntime:
         """Free every model (of `keys`, when given) that is not pinned, not leased, nobody
         waits for, and has not been used for `idle_seconds`; returns their keys. Never
         touches a leased model."""
-        now = time.monotonic()
+        now = self._table.clock()
         token = object()
         taken: list[Slot] = []
         only = None if keys is None else set(keys)
