@@ -68,6 +68,7 @@ class DraftModel(Protocol):
 
     n_ctx: int
     cached: list[int]
+    n_batch: int
 
     @property
     def name(self) -> str: ...

@@ -76,6 +76,7 @@ class MLXModel(CachedSequence):
         train_ctx = self.info.context_length or DEFAULT_CONTEXT
         self.n_ctx = min(n_ctx or DEFAULT_CONTEXT, train_ctx)
         self.cached: list[int] = []
+        self.n_batch = PREFILL_CHUNK  # tokens per forward pass
         self._logits = np.zeros((0, 0), dtype=np.float32)
         self._eos = set(getattr(self._tok, "eos_token_ids", None) or [self._tok.eos_token_id])
         decoder = json.loads((self.path / "tokenizer.json").read_text(encoding="utf-8")).get("decoder") or {}

@@ -16,7 +16,6 @@ from typing import Protocol
 PROMPT_CHUNK: int | None = None  # tokens per decode call while reading a prompt; None: the
 # model's own batch size (llama.cpp splits a prompt into such batches anyway: checking the flag
 # between them costs nothing)
-DEFAULT_CHUNK = 512
 
 
 class CancelFlag(Protocol):
@@ -25,6 +24,7 @@ class CancelFlag(Protocol):
 
 class PromptCache(Protocol):
     cached: list[int]
+    n_batch: int  # the most tokens one decode call takes
 
     def truncate(self, n: int) -> None: ...
     def eval(self, tokens: Sequence[int], n_logits: int = 1) -> None: ...
@@ -34,7 +34,7 @@ def read_prompt(
     model: PromptCache, prompt: Sequence[int], cancel: CancelFlag | None, chunk: int | None = None
 ) -> bool:
     """Leave exactly `prompt[:-1]` in the model's cache; False when cancelled midway."""
-    chunk = chunk or PROMPT_CHUNK or int(getattr(model, "n_batch", DEFAULT_CHUNK))
+    chunk = chunk or PROMPT_CHUNK or model.n_batch
     target = list(prompt[:-1])
     cached = model.cached
     common, limit = 0, min(len(cached), len(target))

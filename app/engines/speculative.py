@@ -75,6 +75,7 @@ class TokenModel(Protocol):
 
     n_ctx: int
     cached: list[int]  # the tokens in its cache, in order
+    n_batch: int  # the most tokens one decode call takes
 
     @property
     def name(self) -> str: ...

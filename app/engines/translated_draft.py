@@ -35,7 +35,7 @@ from app.engines.drafting import (
     Proposal,
     model_identity,
 )
-from app.engines.retokenize import TokenCodec, utf8_complete, whole_chars
+from app.engines.retokenize import TokenCodec, Tokenizer, utf8_complete, whole_chars
 from app.engines.sampling import TokenDistribution, TokenSampler
 from app.library.vocab import VocabSummary
 
@@ -45,14 +45,11 @@ class ModelInfo(Protocol):
     def vocab(self) -> VocabSummary: ...
 
 
-class TextModel(DraftModel, Protocol):
+class TextModel(DraftModel, Tokenizer, Protocol):
     """A loaded model with its tokenizer (llama.cpp or MLX)."""
 
     @property
     def info(self) -> ModelInfo: ...
-    def tokenize(self, text: str, add_special: bool = True, parse_special: bool = True) -> list[int]: ...
-    def piece(self, token: int) -> bytes: ...
-    def text_piece(self, token: int) -> bytes: ...
 
 
 PROBE_TEXT = "The quick brown fox, 42 times: naïve café – 東京 🙂\n\tdef f(x): return x"
@@ -160,7 +157,7 @@ class TranslatedDraft:
                 return False
             tokens = self._draft_codec.encode(data, specials=True)
             if tokens is None:
-                tokens = self._draft_codec._tokenize(
+                tokens = self._draft_codec.tokenize(
                     data.decode("utf-8", "replace"), add_special=False, specials=True
                 )
             self._draft_ids = [*self._draft_codec.bos, *tokens]
@@ -179,7 +176,7 @@ class TranslatedDraft:
                 return
         more = codec.encode(data, specials=True)
         if more is None:  # cannot round-trip: the draft sees nearly the same text
-            more = codec._tokenize(data.decode("utf-8", "replace"), add_special=False, specials=True)
+            more = codec.tokenize(data.decode("utf-8", "replace"), add_special=False, specials=True)
         self._draft_ids = ids + more
 
     def warm(self, sequence: Sequence[int], cancel: CancelFlag | None = None, *, model: bool = True) -> None:

@@ -23,6 +23,7 @@ class NumpyModel(CachedSequence):
         self.table = table.astype(np.float32)  # [contexts, vocabulary]
         self.n_vocab = table.shape[1]
         self.n_ctx = n_ctx
+        self.n_batch = 64
         self.cached: list[int] = []
         self._name = name
         self._rows = np.zeros((0, self.n_vocab), dtype=np.float32)
