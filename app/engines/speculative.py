@@ -66,7 +66,7 @@ REPLY_LIMIT = "reply limit reached"
 NOT_CONFIDENT = "draft not confident"
 LOOKUP_EMPTY = "prompt lookup found nothing"
 TOO_SHORT = "shorter than Min Draft Size"
-CONTEXT_FULL = "draft context full"
+DRAFT_CONTEXT_FULL = "draft context full"
 DRAFT_FAILED = "draft failed"
 
 
@@ -306,7 +306,7 @@ class _Reply:
             proposal = self.source.propose(self.sequence, cap, self.sampler, self.rule)
         except DraftContextFull as exc:
             self._stop_drafting(str(exc))
-            return None, CONTEXT_FULL
+            return None, DRAFT_CONTEXT_FULL
         except SpeculaError as exc:
             self._stop_drafting(f"The draft failed ({exc}): the rest of the reply was generated without it.")
             return None, DRAFT_FAILED

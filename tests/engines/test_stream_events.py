@@ -129,7 +129,7 @@ def test_a_full_draft_context_ends_drafting_not_the_reply(cyc, small_draft):
     assert result.text == plain.text
     assert f"draft's context ({small_draft.n_ctx} tokens) is full" in (result.stats.draft_note or "")
     rounds = [e for e in stream if isinstance(e, RoundEvent)]
-    assert [r.paused for r in rounds].count(speculative.CONTEXT_FULL) == 1
+    assert [r.paused for r in rounds].count(speculative.DRAFT_CONTEXT_FULL) == 1
     assert rounds[-1].drafted == 0 and rounds[0].drafted > 0
     assert result.stats.accepted_draft_tokens_count > 0
     check_order(stream)
