@@ -29,11 +29,12 @@ from app.core.errors import (
 )
 from app.core.events import StreamItem
 from app.core.request import GenerationRequest
+from app.engines.cached_sequence import CachedSequence, ensure_prompt_fits
 from app.engines.chat_template import render_prompt
 from app.engines.compatibility import check_draft_source
 from app.engines.drafting import DraftSource
 from app.engines.prompt_reading import CancelFlag
-from app.engines.speculative import CachedSequence, ensure_prompt_fits, run_generation
+from app.engines.speculative import run_generation
 from app.library.gguf_meta import GGUFInfo, read_gguf
 
 log = logging.getLogger(__name__)

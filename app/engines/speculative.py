@@ -27,12 +27,9 @@ import logging
 import time
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
-import numpy as np
-
-from app.core.errors import ContextOverflowError, SpeculaError
+from app.core.errors import SpeculaError
 from app.core.events import (
     DraftRejected,
     GenerationResult,
@@ -45,6 +42,7 @@ from app.core.events import (
 )
 from app.core.request import GenerationRequest
 from app.engines.auto_draft import AutoDraft
+from app.engines.cached_sequence import TokenModel
 from app.engines.drafting import (
     CutoffRule,
     DraftContextFull,
@@ -68,64 +66,6 @@ LOOKUP_EMPTY = "prompt lookup found nothing"
 TOO_SHORT = "shorter than Min Draft Size"
 DRAFT_CONTEXT_FULL = "draft context full"
 DRAFT_FAILED = "draft failed"
-
-
-class TokenModel(Protocol):
-    """A model holding one sequence in its cache."""
-
-    n_ctx: int
-    cached: list[int]  # the tokens in its cache, in order
-    n_batch: int  # the most tokens one decode call takes
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def path(self) -> Path | None: ...
-    @property
-    def n_cached(self) -> int: ...
-    def eval(self, tokens: Sequence[int], n_logits: int = 1) -> None: ...
-    def truncate(self, n: int) -> None: ...
-    def prefill(self, tokens: Sequence[int]) -> None: ...
-    def logits(self, row: int) -> np.ndarray: ...
-    def piece(self, token: int) -> bytes: ...
-    def is_eog(self, token: int) -> bool: ...
-
-
-class CachedSequence:
-    """Prefix reuse for models that keep `cached` (the tokens in their KV cache) and can
-    `truncate` and `eval`: shared by the llama.cpp and MLX backends."""
-
-    cached: list[int]
-
-    def truncate(self, n: int) -> None:
-        raise NotImplementedError
-
-    def eval(self, tokens: Sequence[int], n_logits: int = 1) -> None:
-        raise NotImplementedError
-
-    @property
-    def n_cached(self) -> int:
-        return len(self.cached)
-
-    def prefill(self, tokens: Sequence[int]) -> None:
-        """Make the cache hold exactly `tokens`, reusing the longest cached prefix, with the
-        logits of the last token available at row 0."""
-        common = 0
-        limit = min(len(self.cached), len(tokens) - 1)
-        cached = self.cached
-        while common < limit and cached[common] == tokens[common]:
-            common += 1
-        self.truncate(common)
-        self.eval(tokens[common:], n_logits=1)
-
-
-def ensure_prompt_fits(n_prompt: int, n_ctx: int) -> None:
-    """A prompt must leave room for at least one new token: refuse it before any work."""
-    if n_prompt >= n_ctx:
-        raise ContextOverflowError(
-            f"the prompt is {n_prompt} tokens but the context holds {n_ctx}; "
-            "shorten it or load the model with a longer context"
-        )
 
 
 @dataclass(frozen=True)

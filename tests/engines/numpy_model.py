@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.engines.speculative import CachedSequence
+from app.engines.cached_sequence import CachedSequence
 
 EOG = 0
 

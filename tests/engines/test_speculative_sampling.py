@@ -23,10 +23,11 @@ import pytest
 
 from app.core.events import GenerationResult, GenerationStats, TokenEvent
 from app.core.request import SamplingSettings
+from app.engines.cached_sequence import TokenModel
 from app.engines.drafting import ModelDraft
 from app.engines.llamacpp import LlamaCppModel, LoadOptions
 from app.engines.sampling import TokenDistribution, TokenSampler
-from app.engines.speculative import TokenModel, run_generation
+from app.engines.speculative import run_generation
 from tests.engines.helpers import assert_invariants, raw, run
 from tests.engines.numpy_model import NumpyModel
 from tests.model_factory import write_tiny_gguf
