@@ -52,10 +52,17 @@ def idle_server(make_server, clock: Clock, **config: object):
     return make_server(runtime=ModelRuntime(clock=clock), **{**NO_SWEEPER, **config})
 
 
+def answered(srv, **body: object) -> None:
+    """A request answered and done with: its lease let go, where a model's idle time starts
+    (the answer can reach the client a moment before)."""
+    assert call(srv, "POST", "/v1/chat/completions", chat_body(**body))[0] == 200
+    assert wait_until(lambda: not any(info.leased for info in srv.runtime.loaded()))
+
+
 def test_a_requests_ttl_unloads_the_model_when_idle(make_server):
     clock = Clock()
     srv = idle_server(make_server, clock, sweep_interval=0.05)  # the server's own sweeper
-    assert call(srv, "POST", "/v1/chat/completions", chat_body(ttl=1))[0] == 200
+    answered(srv, ttl=1)
     assert loaded(srv) == {MAIN} and srv.server.jit.tracked == {MAIN: 1.0}
     clock.advance(0.9)
     assert srv.server.jit.sweep() == [] and loaded(srv) == {MAIN}
@@ -70,7 +77,7 @@ def test_the_default_ttl_applies_without_one_in_the_request(make_server):
     srv = idle_server(make_server, clock, idle_ttl=0.5)
     long_lived = idle_server(make_server, clock)  # the default: an hour
     for s in (srv, long_lived):
-        assert call(s, "POST", "/v1/chat/completions", chat_body())[0] == 200
+        answered(s)
     clock.advance(0.6)
     for s in (srv, long_lived):
         s.server.jit.sweep()
@@ -83,7 +90,7 @@ def test_the_default_ttl_applies_without_one_in_the_request(make_server):
 def test_a_leased_model_is_not_unloaded_whatever_its_ttl(make_server):
     clock = Clock()
     srv = idle_server(make_server, clock)
-    assert call(srv, "POST", "/v1/chat/completions", chat_body(ttl=1))[0] == 200
+    answered(srv, ttl=1)
     with srv.runtime.lease(MAIN):  # a reply in progress
         clock.advance(60)
         assert srv.server.jit.sweep() == [] and loaded(srv) == {MAIN}
@@ -97,12 +104,12 @@ def test_the_chats_models_are_never_unloaded_by_the_server(make_server):
     clock = Clock()
     srv = idle_server(make_server, clock, idle_ttl=0.3)  # a runtime shared with the chat
     srv.runtime.load(MAIN, pin=True)  # the chat loaded it
-    assert call(srv, "POST", "/v1/chat/completions", chat_body(ttl=1))[0] == 200
+    answered(srv, ttl=1)
     clock.advance(60)
     srv.server.jit.sweep()
     assert loaded(srv) == {MAIN} and srv.server.jit.tracked == {}
     # a model the server loaded and the chat then picked is the chat's from then on
-    assert call(srv, "POST", "/v1/chat/completions", chat_body(model=WORDS, ttl=1))[0] == 200
+    answered(srv, model=WORDS, ttl=1)
     srv.runtime.pin(WORDS)
     clock.advance(60)
     srv.server.jit.sweep()
