@@ -13,6 +13,7 @@ import llama_cpp as ll
 
 from app.core.events import GenerationResult, TokenEvent
 from app.core.request import DraftSettings, GenerationRequest, SamplingSettings
+from app.engines.drafting import DraftSource
 from app.engines.llamacpp import LlamaCppModel
 from app.engines.speculation_memory import SpeculationMemory
 from app.engines.speculative import RoundReport, run_generation
@@ -20,8 +21,9 @@ from app.engines.speculative import RoundReport, run_generation
 
 @dataclass
 class Sample:
-    """One reply: decode speed (tokens after the first, over the time after the first
-    arrived: prompt reading excluded, the same measure for every contender) and counts."""
+    """One reply: decode speed (the reply's own GenerationStats.tokens_per_second: tokens after
+    the first over the time after the first, prompt reading excluded, the same measure for
+    every contender and the app) and counts."""
 
     tok_s: float
     tokens: int
@@ -40,7 +42,7 @@ class Sample:
 
 def generate(
     main: LlamaCppModel,
-    draft: object | None,
+    draft: DraftSource | None,
     prompt: str,
     max_tokens: int,
     sampling: SamplingSettings,
@@ -53,11 +55,8 @@ def generate(
     request = GenerationRequest(prompt=prompt, max_tokens=max_tokens, sampling=sampling, draft=settings)
     tokens = main.prompt_tokens(request)
     main.truncate(0)
-    if isinstance(draft, LlamaCppModel):
-        draft.truncate(0)
-    model = getattr(draft, "model", None)
-    if isinstance(model, LlamaCppModel):
-        model.truncate(0)
+    if draft is not None and draft.model is not None:
+        draft.model.truncate(0)
     reports: list[RoundReport] = []
     t_first: float | None = None
     count = 0
@@ -77,7 +76,7 @@ def generate(
         raise RuntimeError(result.error)
     s = result.stats
     return Sample(
-        tok_s=(count - 1) / (t_end - t_first) if t_first and count > 1 and t_end > t_first else 0.0,
+        tok_s=s.tokens_per_second,
         tokens=count,
         drafted=s.total_draft_tokens_count,
         accepted=s.accepted_draft_tokens_count,

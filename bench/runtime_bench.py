@@ -82,6 +82,7 @@ def mlx_sliding_window(window: int = 32, max_tokens: int = 400) -> dict[str, Any
     import app.engines.mlx_cache as mlx_cache
     from app.core.events import GenerationResult, TokenEvent
     from app.core.request import DraftSettings, GenerationRequest, SamplingSettings
+    from app.engines.drafting import ModelDraft
     from app.engines.mlx import MLXModel
     from tests.mlx_factory import write_mlx_model
 
@@ -116,7 +117,7 @@ def mlx_sliding_window(window: int = 32, max_tokens: int = 400) -> dict[str, Any
         stamps: list[float] = []
         result: GenerationResult | None = None
         try:
-            for item in main.generate(request, draft=draft):
+            for item in main.generate(request, draft=ModelDraft(draft)):
                 if isinstance(item, TokenEvent):
                     stamps.append(time.perf_counter())
                 elif isinstance(item, GenerationResult):

@@ -42,7 +42,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.core.request import DraftSettings, SamplingSettings
-from app.engines.drafting import ChainedDraft, PromptLookupDraft
+from app.engines.drafting import ChainedDraft, DraftSource, ModelDraft, PromptLookupDraft
 from app.engines.llamacpp import LlamaCppModel, LoadOptions
 from app.engines.speculation_memory import SpeculationMemory
 from bench.bench_support import Series, decode_clock, generate, leviathan_bound, verify_cost
@@ -118,7 +118,7 @@ class Bench:
 
     # --- running configurations --------------------------------------------------------------
     def run(
-        self, main: str, configs: dict[str, tuple[object | None, SamplingSettings, DraftSettings]]
+        self, main: str, configs: dict[str, tuple[DraftSource | None, SamplingSettings, DraftSettings]]
     ) -> dict[int, dict[str, Series]]:
         """Every configuration at every length on every prompt, interleaved; Auto
         configurations first get one learning reply (reported as `auto_cold`)."""
@@ -151,8 +151,8 @@ class Bench:
 
     # --- sections -------------------------------------------------------------------------------
     def deeper_pair(self) -> None:
-        q4 = self.model("q4")
-        configs: dict[str, tuple[object | None, SamplingSettings, DraftSettings]] = {
+        q4 = ModelDraft(self.model("q4"))
+        configs: dict[str, tuple[DraftSource | None, SamplingSettings, DraftSettings]] = {
             "plain": (None, DEFAULTS, DraftSettings()),
             **{f"fixed_{k}": (q4, DEFAULTS, fixed(k)) for k in FIXED},
             "cutoff_0.75": (q4, DEFAULTS, CUTOFF),
@@ -169,8 +169,8 @@ class Bench:
         self._deeper_results = results
 
     def deeper_pair_greedy(self) -> None:
-        q4 = self.model("q4")
-        configs: dict[str, tuple[object | None, SamplingSettings, DraftSettings]] = {
+        q4 = ModelDraft(self.model("q4"))
+        configs: dict[str, tuple[DraftSource | None, SamplingSettings, DraftSettings]] = {
             "plain": (None, GREEDY, DraftSettings()),
             "fixed_8": (q4, GREEDY, fixed(8)),
             "fixed_16": (q4, GREEDY, fixed(16)),
@@ -188,8 +188,8 @@ class Bench:
         self._greedy_results = results
 
     def useless_draft(self) -> None:
-        cut = self.model("cut")
-        configs: dict[str, tuple[object | None, SamplingSettings, DraftSettings]] = {
+        cut = ModelDraft(self.model("cut"))
+        configs: dict[str, tuple[DraftSource | None, SamplingSettings, DraftSettings]] = {
             "plain": (None, DEFAULTS, DraftSettings()),
             "fixed_8": (cut, DEFAULTS, fixed(8)),
             "cutoff_0.75": (cut, DEFAULTS, CUTOFF),
@@ -198,8 +198,8 @@ class Bench:
         self.report["useless_draft"] = self.summarise(self.run("deep", configs))
 
     def real_pair(self) -> None:
-        q4 = self.model("q4")
-        configs: dict[str, tuple[object | None, SamplingSettings, DraftSettings]] = {
+        q4 = ModelDraft(self.model("q4"))
+        configs: dict[str, tuple[DraftSource | None, SamplingSettings, DraftSettings]] = {
             "plain": (None, DEFAULTS, DraftSettings()),
             "fixed_4": (q4, DEFAULTS, fixed(4)),
             "fixed_8": (q4, DEFAULTS, fixed(8)),
@@ -280,7 +280,7 @@ class Bench:
                 t_time += r.seconds
                 accepted += r.accepted
                 drafted += r.drafted
-                ours.add(generate(deep, q4, prompt, n, GREEDY, fixed(8), self.memory))
+                ours.add(generate(deep, ModelDraft(q4), prompt, n, GREEDY, fixed(8), self.memory))
         mine = ours.summary()
         self.report["llama_cpp_loop"] = {
             "binary": binary.name,
@@ -295,7 +295,7 @@ class Bench:
     def overhead(self) -> None:
         """Share of decode wall time (after the first token) outside llama.cpp's decode, with
         a fixed draft size of 8 at cutoff 0: sampling, drafting logic, streaming, Python."""
-        deep, q4 = self.model("deep"), self.model("q4")
+        deep, q4 = self.model("deep"), ModelDraft(self.model("q4"))
         out: dict[str, Any] = {}
         for label, sampling in (("temperature_0.8", DEFAULTS), ("greedy", GREEDY)):
             shares = []
@@ -311,8 +311,8 @@ class Bench:
         self.report["sampler"] = sampler_timing(threads=1)
 
     def code_edit(self) -> None:
-        deep, q4 = self.model("deep"), self.model("q4")
-        configs = {
+        deep, q4 = self.model("deep"), ModelDraft(self.model("q4"))
+        configs: dict[str, tuple[DraftSource | None, DraftSettings]] = {
             "plain": (None, DraftSettings()),
             "prompt_lookup": (PromptLookupDraft(), fixed(16)),
             "draft_model": (q4, fixed(8)),

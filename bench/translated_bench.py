@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.core.request import DraftSettings, SamplingSettings
+from app.engines.drafting import DraftSource, ModelDraft
 from app.engines.llamacpp import LlamaCppModel, LoadOptions
 from app.engines.speculation_memory import SpeculationMemory
 from app.engines.translated_draft import TranslatedDraft
@@ -53,9 +54,9 @@ def main() -> int:
     main = LlamaCppModel(main_path, options)
     exact = LlamaCppModel(gemma_q4(), options)
     permuted = LlamaCppModel(gemma_permuted_twin(), options)
-    contenders: dict[str, object | None] = {
+    contenders: dict[str, DraftSource | None] = {
         "plain": None,
-        "exact_q4": exact,
+        "exact_q4": ModelDraft(exact),
         "translated_map": TranslatedDraft(main, permuted),
         "translated_text": TranslatedDraft(main, permuted, fast_path=False),
     }

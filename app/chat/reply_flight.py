@@ -12,13 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.chat.message_model import MessageView
-from app.chat.reply_stats import continued, measured_so_far, named
+from app.chat.reply_stats import ReplyStats, measured_so_far
 from app.chat.session import CONTINUE, SEND, Reply
 from app.chat.store import StoredMessage
 from app.chat.stream_batch import LiveStats, StreamBatch
-from app.core import model_settings
-from app.core.events import GenerationResult
-from app.core.request import ChatMessage, GenerationRequest, Role
+from app.core.events import GenerationResult, GenerationStats
+from app.core.request import ChatMessage, DraftSettings, GenerationRequest, Role, SamplingSettings
 
 
 @dataclass
@@ -86,26 +85,18 @@ class Flight:
     def final_stats(self, result: GenerationResult | None) -> dict[str, Any] | None:
         """The reply's stats: the engine's, or (cut off) what the stream measured so far."""
         if result is not None:
-            stats = result.stats.to_dict()
+            stats = result.stats
         elif self.live.tokens:
             stats = self.measured()
         else:
             return self.previous_stats if self.reply.kind == CONTINUE else None
-        out = named(stats, self.model_name, self.draft_name)
-        return continued(self.previous_stats, out) if self.reply.kind == CONTINUE else out
+        out = ReplyStats.named(stats, self.model_name, self.draft_name)
+        previous = ReplyStats.from_dict(self.previous_stats) if self.reply.kind == CONTINUE else None
+        return (previous.continued_by(out) if previous is not None else out).to_dict()
 
-    def measured(self) -> dict[str, Any]:
-        live = self.live
+    def measured(self) -> GenerationStats:
         first = (self.first_token - self.started) if self.first_token is not None else 0.0
-        return measured_so_far(
-            live.tokens,
-            live.elapsed,
-            first,
-            live.drafted,
-            live.accepted,
-            live.per_round,
-            self.draft_key or None,
-        )
+        return measured_so_far(self.live.stats, first, self.draft_key or None)
 
     def worth_keeping(self, failed: bool) -> bool:
         """A new message is kept even empty when it was stopped (so it can be regenerated);
@@ -129,6 +120,6 @@ def build_request(reply: Reply, values: dict[str, Any], engine: str) -> Generati
     return GenerationRequest(
         messages=tuple(messages),
         max_tokens=int(values["max_tokens"]),
-        sampling=model_settings.sampling_from(values),
-        draft=model_settings.draft_from(values, engine),
+        sampling=SamplingSettings.from_values(values),
+        draft=DraftSettings.from_values(values, engine),
     )

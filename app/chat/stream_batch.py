@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from app.core.events import DraftRejected, RoundEvent, StreamItem, TokenEvent
+from app.core.events import DraftRejected, GenerationStats, RoundEvent, StreamItem, TokenEvent
 
 MAIN, DRAFT, REJECTED = "main", "draft", "rejected"
 BATCH_SECONDS = 0.04
@@ -75,34 +75,31 @@ class StreamBatcher:
 
 @dataclass
 class LiveStats:
-    """The running numbers of a reply in progress, folded from its batches."""
+    """The running numbers of a reply in progress: a GenerationStats folded from its batches
+    the way the engine counts (GenerationStats.add_round_event, decode_rate), so the strip,
+    the chart and the final stats cannot disagree."""
 
-    tokens: int = 0
-    draft_tokens: int = 0  # accepted draft tokens, counted from the tokens themselves
-    elapsed: float = 0.0
-    drafted: int = 0
-    accepted: int = 0
-    rounds: int = 0
+    stats: GenerationStats = field(default_factory=GenerationStats)
+    draft_tokens: int = 0  # accepted draft tokens the reply shows so far, from the tokens themselves
     paused_rounds: int = 0
     draft_length: int | None = None  # asked of the draft in the latest round
     paused: str = ""  # why the latest round did not draft ("" when it did)
-    per_round: list[list[int]] = field(default_factory=list)  # [drafted, accepted]
 
     def update(self, batch: StreamBatch) -> None:
-        self.tokens += batch.tokens
+        s = self.stats
+        s.predicted_tokens_count += batch.tokens
         self.draft_tokens += batch.draft_tokens
-        if batch.elapsed:
-            self.elapsed = batch.elapsed
+        s.set_speed(batch.elapsed or s.generation_time)
         for r in batch.rounds:
-            self.rounds += 1
-            self.drafted += r.drafted
-            self.accepted += r.accepted
+            s.add_round_event(r)
             self.draft_length = r.draft_length
             self.paused = r.paused
             self.paused_rounds += bool(r.paused)
-            self.per_round.append([r.drafted, r.accepted])
+
+    @property
+    def tokens(self) -> int:
+        return self.stats.predicted_tokens_count
 
     @property
     def tokens_per_second(self) -> float | None:
-        # the first token's own time is the prompt's: count the rest over the time since it
-        return (self.tokens - 1) / self.elapsed if self.elapsed > 0 and self.tokens > 1 else None
+        return self.stats.tokens_per_second or None

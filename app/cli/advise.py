@@ -18,7 +18,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.core import model_settings
+    from app.core.request import DraftSettings
     from app.library.library import ModelLibrary
     from app.library.model_defaults import ModelDefaultsStore
     from app.library.resolve import resolve_model
@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     ref = resolve_model(args.model, library, in_library=True)
     store = ModelDefaultsStore()
     runtime = ModelRuntime(library, store)
-    settings = model_settings.draft_from(store.effective(ref.key), ref.engine)
+    settings = DraftSettings.from_values(store.effective(ref.key), ref.engine)
 
     def show(done: int, total: int) -> None:
         if not args.json:

@@ -98,6 +98,7 @@ def self_test() -> int:
     same file: always accepted), start Qt, exit 0. Used to check a packaged build; prints one
     line per step. It drives the engine directly, below the runtime, to check the engine itself."""
     from app.core.request import DraftSettings, GenerationRequest, SamplingSettings
+    from app.engines.drafting import ModelDraft
     from app.engines.llamacpp import LlamaCppModel, LoadOptions
     from app.library.bundled import ensure_bundled_model
 
@@ -113,7 +114,7 @@ def self_test() -> int:
             draft=DraftSettings(max_draft_size=4, p_min=0.0, auto=False),
         )
         result = None
-        for item in main.generate(request, draft=draft):
+        for item in main.generate(request, draft=ModelDraft(draft)):
             result = item
         assert result is not None and not getattr(result, "error", None)
         stats = result.stats  # type: ignore[union-attr]

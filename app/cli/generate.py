@@ -11,7 +11,7 @@ from typing import Any
 from app.core import model_settings
 from app.core.errors import SpeculaError
 from app.core.events import GenerationResult, TokenEvent
-from app.core.request import ChatMessage, GenerationRequest, Role
+from app.core.request import ChatMessage, DraftSettings, GenerationRequest, Role, SamplingSettings
 
 
 def add_parser(sub: Any) -> None:
@@ -41,8 +41,8 @@ def overrides(args: argparse.Namespace) -> dict[str, object]:
 
 
 def _request_from(args: argparse.Namespace, values: dict[str, object], engine: str) -> GenerationRequest:
-    sampling = model_settings.sampling_from(values, seed=args.seed)
-    draft = model_settings.draft_from(values, engine)
+    sampling = SamplingSettings.from_values(values, seed=args.seed)
+    draft = DraftSettings.from_values(values, engine)
     max_tokens = int(values["max_tokens"])  # type: ignore[call-overload]
     if args.raw:
         return GenerationRequest(

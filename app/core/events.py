@@ -21,6 +21,7 @@ class TokenOrigin(str, Enum):
 class StopReason(str, Enum):
     EOS = "eos"
     MAX_TOKENS = "max_tokens"
+    CONTEXT_FULL = "context_full"  # every position of the loaded context holds a token
     STOP_STRING = "stop_string"
     CANCELLED = "cancelled"
     ERROR = "error"
@@ -51,28 +52,46 @@ class DraftRejected:
 
 @dataclass(frozen=True, slots=True)
 class RoundEvent:
-    """After each verify step: what drafting did, for live stats. `draft_length` is the length
-    asked of the draft this round; `paused` says why nothing was drafted (empty when it was)."""
+    """After each verify step of a reply with a draft: what drafting did, for live stats.
+    `drafted` tokens were sent to the main model, which accepted `accepted` of them (counted
+    at verification, like GenerationStats); `ignored` were proposed and never sent (shorter
+    than Min Draft Size). `draft_length` is the length asked of the draft this round;
+    `paused` says why nothing was drafted (empty when it was)."""
 
     round: int
     drafted: int
     accepted: int
     draft_length: int
     paused: str = ""
+    ignored: int = 0
+
+
+def decode_rate(tokens: int, seconds: float) -> float:
+    """Tokens per second: the tokens after the first over the time from the first to the
+    last. The first token comes out of reading the prompt, so it is the prompt's, not
+    decoding's. The one definition of a reply's speed (engine, live strip, benchmarks)."""
+    return (tokens - 1) / seconds if tokens > 1 and seconds > 0 else 0.0
 
 
 @dataclass
 class GenerationStats:
-    """Honest numbers for one reply. total = accepted + rejected + ignored always holds.
+    """Honest numbers for one reply: the only owner of what a reply measured. Every figure
+    shown (stats text, chart, live strip, API, Auto's memory) is read from here.
 
-    - accepted: drafted tokens the main model agreed with and that were emitted;
-    - rejected: drafted tokens sent to the main model and not emitted;
+    Draft tokens are counted when the main model verifies them; total = accepted + rejected
+    + ignored always holds:
+    - accepted: drafted tokens the main model accepted;
+    - rejected: drafted tokens sent to the main model and refused;
     - ignored: drafted tokens never sent (drafts shorter than Min Draft Size).
+    `accepted_after_stop_count` (of the accepted) the reply does not show because it ended
+    first: the end-of-generation token itself, a stop string's tokens and what followed.
+    `rounds` holds [sent, accepted] per verify step of a reply with a draft: its sums are the
+    accepted and rejected counts (add_round keeps them together).
     """
 
-    tokens_per_second: float = 0.0
-    time_to_first_token: float = 0.0
-    generation_time: float = 0.0
+    tokens_per_second: float = 0.0  # decode_rate(predicted tokens, generation_time)
+    time_to_first_token: float = 0.0  # from the request to the first token (prompt reading)
+    generation_time: float = 0.0  # from the first token to the last
     stop_reason: StopReason = StopReason.EOS
     prompt_tokens_count: int = 0
     predicted_tokens_count: int = 0
@@ -81,13 +100,74 @@ class GenerationStats:
     accepted_draft_tokens_count: int = 0
     rejected_draft_tokens_count: int = 0
     ignored_draft_tokens_count: int = 0
+    accepted_after_stop_count: int = 0
     verify_steps: int = 0  # main-model decode calls after the prompt (a plain step counts too)
-    rounds: list[list[int]] = field(default_factory=list)  # [drafted, accepted] per round, with a draft
+    rounds: list[list[int]] = field(default_factory=list)  # [sent, accepted] per round, with a draft
     draft_note: str | None = None  # why drafting stopped or never started, when it did (shown to the user)
-    # plain (no draft) decoding speed measured on this machine for this main model, when known:
-    # the honest "x faster than without a draft" is tokens_per_second / this
+    # Provenance: the mean speed of this main model's replies *without a draft* on this
+    # machine (SpeculationMemory, written only by such replies), when known. Auto's round
+    # rates never feed it. "x faster than without a draft" is tokens_per_second / this.
     baseline_tokens_per_second: float | None = None
 
+    # --- counting (the loop and the live strip fold rounds the same way) ---------------------
+    def add_round(self, sent: int, accepted: int, ignored: int = 0) -> None:
+        """One verify step of a reply with a draft."""
+        self.rounds.append([sent, accepted])
+        self.total_draft_tokens_count += sent + ignored
+        self.accepted_draft_tokens_count += accepted
+        self.rejected_draft_tokens_count += sent - accepted
+        self.ignored_draft_tokens_count += ignored
+
+    def add_round_event(self, event: RoundEvent) -> None:
+        self.add_round(event.drafted, event.accepted, event.ignored)
+        self.verify_steps = max(self.verify_steps, event.round)
+
+    def set_speed(self, generation_time: float) -> None:
+        self.generation_time = generation_time
+        self.tokens_per_second = decode_rate(self.predicted_tokens_count, generation_time)
+
+    # --- derived figures (computed here only) --------------------------------------------------
+    @property
+    def acceptance_rate(self) -> float | None:
+        """accepted / (accepted + rejected); ignored tokens were never asked about."""
+        sent = self.accepted_draft_tokens_count + self.rejected_draft_tokens_count
+        return self.accepted_draft_tokens_count / sent if sent else None
+
+    @property
+    def draft_tokens_in_reply(self) -> int:
+        """Reply tokens that came from the draft (accepted, before the reply stopped)."""
+        return self.accepted_draft_tokens_count - self.accepted_after_stop_count
+
+    @property
+    def mean_tokens_per_step(self) -> float | None:
+        """Tokens emitted per main-model verify step (1.0 is plain decoding)."""
+        return self.predicted_tokens_count / self.verify_steps if self.verify_steps else None
+
+    @property
+    def speedup(self) -> float | None:
+        """Against the measured no-draft baseline; None while there is none."""
+        base = self.baseline_tokens_per_second
+        return self.tokens_per_second / base if base and self.tokens_per_second else None
+
+    @property
+    def drafting_rounds(self) -> tuple[int, int]:
+        """(rounds that sent a draft, all rounds) of a reply with a draft."""
+        return sum(1 for sent, _ in self.rounds if sent), len(self.rounds)
+
+    def acceptance_by_position(self) -> list[float]:
+        """Share of rounds whose draft reached position i (0-based) that had it accepted."""
+        reached: list[int] = []
+        taken: list[int] = []
+        for drafted, accepted in self.rounds:
+            while len(reached) < drafted:
+                reached.append(0)
+                taken.append(0)
+            for i in range(drafted):
+                reached[i] += 1
+                taken[i] += i < accepted
+        return [t / r for t, r in zip(taken, reached, strict=True)]
+
+    # --- storage and Continue --------------------------------------------------------------------
     def to_dict(self) -> dict[str, object]:
         out = asdict(self)
         out["stop_reason"] = self.stop_reason.value
@@ -106,7 +186,8 @@ class GenerationStats:
                     out.stop_reason = StopReason(value)
             elif f.name == "rounds":
                 if isinstance(value, list) and all(isinstance(r, list) and len(r) == 2 for r in value):
-                    out.rounds = [[int(d), int(a)] for d, a in value]
+                    with contextlib.suppress(TypeError, ValueError):
+                        out.rounds = [[int(d), int(a)] for d, a in value]
             elif isinstance(default, (int, float)) and not isinstance(default, bool):
                 if isinstance(value, (int, float)) and not isinstance(value, bool):
                     setattr(out, f.name, type(default)(value))
@@ -116,55 +197,31 @@ class GenerationStats:
 
     def merge(self, later: GenerationStats) -> GenerationStats:
         """One reply generated in parts (Continue): counts and times add up, speed is the
-        whole reply's tokens over the time spent generating them, the first part's time to
-        first token and prompt stay, and the latest part says why it stopped."""
+        parts' decoded tokens over their decoding time (each part's rate times its time is
+        what it decoded), the first part's time to first token and prompt stay, and the
+        latest part says why it stopped."""
         generation_time = self.generation_time + later.generation_time
-        predicted = self.predicted_tokens_count + later.predicted_tokens_count
+        decoded = (
+            self.tokens_per_second * self.generation_time + later.tokens_per_second * later.generation_time
+        )
         return GenerationStats(
-            tokens_per_second=predicted / generation_time if generation_time > 0 else 0.0,
+            tokens_per_second=decoded / generation_time if generation_time > 0 else 0.0,
             time_to_first_token=self.time_to_first_token,
             generation_time=generation_time,
             stop_reason=later.stop_reason,
             prompt_tokens_count=self.prompt_tokens_count,
-            predicted_tokens_count=predicted,
+            predicted_tokens_count=self.predicted_tokens_count + later.predicted_tokens_count,
             draft_model=later.draft_model or self.draft_model,
             total_draft_tokens_count=self.total_draft_tokens_count + later.total_draft_tokens_count,
             accepted_draft_tokens_count=self.accepted_draft_tokens_count + later.accepted_draft_tokens_count,
             rejected_draft_tokens_count=self.rejected_draft_tokens_count + later.rejected_draft_tokens_count,
             ignored_draft_tokens_count=self.ignored_draft_tokens_count + later.ignored_draft_tokens_count,
+            accepted_after_stop_count=self.accepted_after_stop_count + later.accepted_after_stop_count,
             verify_steps=self.verify_steps + later.verify_steps,
             rounds=[*self.rounds, *later.rounds],
             draft_note=later.draft_note if later.draft_model else self.draft_note,
             baseline_tokens_per_second=later.baseline_tokens_per_second or self.baseline_tokens_per_second,
         )
-
-    @property
-    def acceptance_rate(self) -> float | None:
-        sent = self.accepted_draft_tokens_count + self.rejected_draft_tokens_count
-        return self.accepted_draft_tokens_count / sent if sent else None
-
-    @property
-    def mean_tokens_per_step(self) -> float | None:
-        """Tokens emitted per main-model verify step (1.0 is plain decoding)."""
-        return self.predicted_tokens_count / self.verify_steps if self.verify_steps else None
-
-    @property
-    def speedup(self) -> float | None:
-        base = self.baseline_tokens_per_second
-        return self.tokens_per_second / base if base and self.tokens_per_second else None
-
-    def acceptance_by_position(self) -> list[float]:
-        """Share of rounds whose draft reached position i (0-based) that had it accepted."""
-        reached: list[int] = []
-        taken: list[int] = []
-        for drafted, accepted in self.rounds:
-            while len(reached) < drafted:
-                reached.append(0)
-                taken.append(0)
-            for i in range(drafted):
-                reached[i] += 1
-                taken[i] += i < accepted
-        return [t / r for t, r in zip(taken, reached, strict=True)]
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Per-model settings, declared once: name, type, default, range, description, and the names
 they go by on the command line and in the HTTP API.
 
-Everything else derives from this table: the core dataclass defaults (app/core/request.py),
+Everything else derives from this table: the core dataclass defaults and `from_values`
+(app/core/request.py, which reads this module, never the other way round),
 the CLI flags (`add_cli_flags`), the API's field validation (`api_specs`) and its OpenAPI
 schema (`openapi_properties`), the My Models page and the config sidebar, and
 docs/settings.md (`markdown_table`). `effective()` layers a model's saved defaults and a
@@ -14,12 +15,9 @@ import argparse
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from app.core.errors import InvalidRequestError
-
-if TYPE_CHECKING:
-    from app.core.request import DraftSettings, SamplingSettings
 
 
 @dataclass(frozen=True)
@@ -293,35 +291,6 @@ def effective(
     if out["draft_model"] == "":
         out["draft_model"] = None
     return out
-
-
-def sampling_from(values: Mapping[str, Any], seed: int | None = None) -> SamplingSettings:
-    from app.core.request import SamplingSettings
-
-    return SamplingSettings(
-        temperature=values["temperature"],
-        top_k=values["top_k"],
-        top_p=values["top_p"],
-        min_p=values["min_p"],
-        repeat_penalty=values["repeat_penalty"],
-        seed=seed,
-    )
-
-
-def draft_from(values: Mapping[str, Any], engine: str = "llama.cpp") -> DraftSettings:
-    """Draft settings for an engine: MLX drafts a fixed number of tokens per round."""
-    from app.core.request import DraftSettings
-
-    if engine == "MLX":
-        return DraftSettings(
-            max_draft_size=values["mlx_draft_tokens"], min_draft_size=0, p_min=0.0, auto=False
-        )
-    return DraftSettings(
-        max_draft_size=values["draft_max"],
-        min_draft_size=values["draft_min"],
-        p_min=values["draft_p_min"],
-        auto=bool(values["draft_auto"]),
-    )
 
 
 # --- the HTTP API ---------------------------------------------------------------------------

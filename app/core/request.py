@@ -7,8 +7,10 @@ requests without touching an engine. Their defaults come from the setting declar
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 from app.core.errors import InvalidRequestError
 from app.core.model_settings import SPECS, default
@@ -53,6 +55,18 @@ class SamplingSettings:
     repeat_last_n: int = 64
     seed: int | None = None
 
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any], seed: int | None = None) -> SamplingSettings:
+        """From settings values (model_settings.effective)."""
+        return cls(
+            temperature=values["temperature"],
+            top_k=values["top_k"],
+            top_p=values["top_p"],
+            min_p=values["min_p"],
+            repeat_penalty=values["repeat_penalty"],
+            seed=seed,
+        )
+
     def validate(self) -> None:
         _check(
             temperature=self.temperature,
@@ -71,6 +85,19 @@ class DraftSettings:
     min_draft_size: int = default("draft_min")
     p_min: float = default("draft_p_min")  # "Drafting Probability Cutoff"
     auto: bool = default("draft_auto")  # "Auto": choose each round's length (up to max_draft_size)
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any], engine: str = "llama.cpp") -> DraftSettings:
+        """From settings values (model_settings.effective), for an engine: MLX drafts a fixed
+        number of tokens per round."""
+        if engine == "MLX":
+            return cls(max_draft_size=values["mlx_draft_tokens"], min_draft_size=0, p_min=0.0, auto=False)
+        return cls(
+            max_draft_size=values["draft_max"],
+            min_draft_size=values["draft_min"],
+            p_min=values["draft_p_min"],
+            auto=bool(values["draft_auto"]),
+        )
 
     def validate(self) -> None:
         _check(

@@ -110,7 +110,6 @@ class AutoDraft:
             elif self.probing:
                 self._forced = [PROBE_LENGTH] * PROBE_ROUNDS
         self._forcing = False
-        self.rounds = 0
         self.plain_rounds = 0
         self.draft_rounds = 0
         self._p = 1.0
@@ -233,7 +232,6 @@ class AutoDraft:
         to draft this round, and why none (empty when drafting). A paused chained source still
         gets its prompt lookup (`model_allowed` is False then)."""
         self._finish_round(now)
-        self.rounds += 1
         self._round = ("plain", now)  # becomes "draft" when the round drafts or runs the draft
         self._round_tokens, self._discount = 0, 0.0
         self._forcing = False

@@ -11,6 +11,8 @@
 - ChainedDraft ("<draft> + prompt lookup"): prompt lookup first, the draft model when lookup
   has nothing, in one round.
 
+Each is a DraftSource with declared Capabilities, built once per lease by the runtime
+(app/engines/compatibility.py checks the pair and translates where the vocabularies differ).
 A DraftRule decides, token by token, whether a proposal is worth sending: the fixed
 "Drafting Probability Cutoff", or Auto's learned rule (app/engines/auto_draft.py).
 """
@@ -27,6 +29,7 @@ from typing import Protocol
 import numpy as np
 
 from app.core.errors import ContextOverflowError
+from app.engines.prompt_reading import CancelFlag, read_prompt
 from app.engines.sampling import TokenDistribution, TokenSampler
 
 PROMPT_LOOKUP_KEY = "prompt-lookup"
@@ -61,14 +64,21 @@ class DraftContextFull(ContextOverflowError):
 
 
 class DraftModel(Protocol):
+    """A loaded model that drafts: one sequence in its cache (llama.cpp or MLX)."""
+
     n_ctx: int
+    cached: list[int]
+    n_batch: int
 
     @property
     def name(self) -> str: ...
     @property
+    def path(self) -> Path | None: ...
+    @property
     def n_cached(self) -> int: ...
     def prefill(self, tokens: Sequence[int]) -> None: ...
     def eval(self, tokens: Sequence[int], n_logits: int = 1) -> None: ...
+    def truncate(self, n: int) -> None: ...
     def logits(self, row: int) -> np.ndarray: ...
     def is_eog(self, token: int) -> bool: ...
 
@@ -78,6 +88,12 @@ class DraftRule(Protocol):
 
     @property
     def needs_confidence(self) -> bool: ...
+
+    @property
+    def model_allowed(self) -> bool:
+        """Whether a draft model may run (Auto pauses one that does not pay); proposals that
+        cost no model step (prompt lookup, a prediction) are made either way."""
+        ...
 
     def keep(self, position: int, confidence: float, model_step: bool) -> bool:
         """`position` counts from 1 in this round; `confidence` is the draft's top-token
@@ -91,11 +107,14 @@ class CutoffRule:
 
     def __init__(self, p_min: float) -> None:
         self.p_min = p_min
-        self.model_allowed = True
 
     @property
     def needs_confidence(self) -> bool:
         return self.p_min > 0.0
+
+    @property
+    def model_allowed(self) -> bool:
+        return True
 
     def keep(self, position: int, confidence: float, model_step: bool) -> bool:
         return math.isnan(confidence) or confidence >= self.p_min
@@ -116,15 +135,55 @@ class Proposal:
     note: str = ""  # set when part of a chained source stopped for good (shown to the user)
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What a draft source is, for the loop and Auto (declared, never guessed)."""
+
+    reads_prompt: bool  # starting a reply reads the prompt into a draft model's cache
+    can_pause: bool  # it runs a draft model, which Auto may pause when it does not pay
+    free_part: bool  # part of it proposes at no model cost (lookup, a prediction): never paused
+
+
+MODEL = Capabilities(reads_prompt=True, can_pause=True, free_part=False)
+FREE = Capabilities(reads_prompt=False, can_pause=False, free_part=True)
+
+
+def combined(model: Capabilities) -> Capabilities:
+    """A free source (lookup, a prediction) in front of `model`'s."""
+    return Capabilities(model.reads_prompt, model.can_pause, free_part=True)
+
+
 class DraftSource(Protocol):
-    name: str
+    """Where a reply's draft tokens come from; built once per lease (app/runtime), typed.
+    `warm` starts a reply (it resets what the source knew of the last one)."""
+
+    @property
+    def name(self) -> str: ...
 
     @property
     def identity(self) -> str:
         """What Auto's memory is keyed on (a model file's path, size and mtime)."""
         ...
 
-    def warm(self, sequence: Sequence[int]) -> None: ...
+    @property
+    def capabilities(self) -> Capabilities: ...
+
+    @property
+    def model(self) -> DraftModel | None:
+        """The draft model it runs (compatibility checks); None when it runs none."""
+        ...
+
+    @property
+    def translates_for(self) -> object | None:
+        """The main model its proposals were translated for; None: they are the draft
+        model's own ids (a vocabulary shared with the main model)."""
+        ...
+
+    def warm(self, sequence: Sequence[int], cancel: CancelFlag | None = None, *, model: bool = True) -> None:
+        """A reply starts from `sequence` (its prompt). `model`: also read the prompt into the
+        draft model (False when Auto will not run it in this reply)."""
+        ...
+
     def propose(
         self, sequence: Sequence[int], budget: int, sampler: TokenSampler, rule: DraftRule
     ) -> Proposal: ...
@@ -148,6 +207,10 @@ def file_identity(path: str | Path | None) -> str | None:
     return f"{p.resolve()}|{size}|{mtime}"
 
 
+def model_identity(model: DraftModel) -> str:
+    return file_identity(model.path) or f"model:{model.name}"
+
+
 def push_window(window: list[int], token: int, limit: int) -> None:
     """Append to a repeat-penalty window, keeping its last `limit` tokens."""
     if limit <= 0:
@@ -158,13 +221,18 @@ def push_window(window: list[int], token: int, limit: int) -> None:
 
 
 class ModelDraft:
+    """A draft model whose token ids are the main model's."""
+
+    capabilities = MODEL
+    translates_for = None
+
     def __init__(self, model: DraftModel) -> None:
-        self.model = model
+        self.model: DraftModel = model
         self.name = model.name
 
     @property
     def identity(self) -> str:
-        return file_identity(getattr(self.model, "path", None)) or f"model:{self.name}"
+        return model_identity(self.model)
 
     def full_note(self, n_tokens: int) -> str:
         return (
@@ -172,18 +240,24 @@ class ModelDraft:
             "the rest of the reply was generated without it."
         )
 
-    def warm(self, sequence: Sequence[int]) -> None:
+    def warm(self, sequence: Sequence[int], cancel: CancelFlag | None = None, *, model: bool = True) -> None:
+        """Read the prompt into the draft's cache, a batch at a time (a cancelled reply stops
+        between batches; what was read stays for the next reply)."""
+        if not model:
+            return
         if len(sequence) > self.model.n_ctx:
             raise DraftContextFull(
                 f"The prompt ({len(sequence)} tokens) does not fit the draft's context "
                 f"({self.model.n_ctx} tokens): the reply was generated without the draft."
             )
-        self.model.prefill(sequence)
+        read_prompt(self.model, sequence, cancel)
 
     def propose(
         self, sequence: Sequence[int], budget: int, sampler: TokenSampler, rule: DraftRule
     ) -> Proposal:
         """Up to `budget` tokens continuing `sequence`, while `rule` keeps them."""
+        if not rule.model_allowed:
+            return Proposal()
         model = self.model
         room = model.n_ctx - len(sequence) + 1  # the last proposal is never evaluated
         if room < 1:
@@ -221,8 +295,13 @@ class ModelDraft:
 
 
 class PromptLookupDraft:
+    """No second model: what followed the latest earlier occurrence of the last few tokens."""
+
     name = PROMPT_LOOKUP_NAME
     identity = PROMPT_LOOKUP_KEY
+    capabilities = FREE
+    model = None
+    translates_for = None
 
     def __init__(self, max_ngram: int = 4, min_ngram: int = 2) -> None:
         self.max_ngram, self.min_ngram = max_ngram, min_ngram
@@ -230,7 +309,7 @@ class PromptLookupDraft:
         # n -> n-gram -> latest start index that has at least one token after it
         self._index: dict[int, dict[tuple[int, ...], int]] = {n: {} for n in range(min_ngram, max_ngram + 1)}
 
-    def warm(self, sequence: Sequence[int]) -> None:
+    def warm(self, sequence: Sequence[int], cancel: CancelFlag | None = None, *, model: bool = True) -> None:
         self._sync(sequence)
 
     def _sync(self, sequence: Sequence[int]) -> None:
@@ -259,26 +338,30 @@ class PromptLookupDraft:
     def propose(
         self, sequence: Sequence[int], budget: int, sampler: TokenSampler, rule: DraftRule
     ) -> Proposal:
-        out = Proposal()
-        for i, token in enumerate(self.lookup(sequence, budget)):
-            if not rule.keep(i + 1, math.nan, False):
-                break
-            out.tokens.append(token)
-            out.dists.append(None)
-            out.confidences.append(math.nan)
-        return out
+        return deterministic(self.lookup(sequence, budget), rule)
+
+
+def deterministic(tokens: Sequence[int], rule: DraftRule) -> Proposal:
+    """Tokens proposed without a distribution (q all on each), while the rule keeps them."""
+    out = Proposal()
+    for i, token in enumerate(tokens):
+        if not rule.keep(i + 1, math.nan, False):
+            break
+        out.tokens.append(token)
+        out.dists.append(None)
+        out.confidences.append(math.nan)
+    return out
 
 
 class ChainedDraft:
     """Prompt lookup first; the draft model only when lookup has nothing. When the model's
-    context fills up, lookup carries on alone (and says so once)."""
+    context fills up, lookup carries on alone for the rest of the reply (and says so once)."""
 
-    def __init__(self, model: DraftModel | DraftSource, lookup: PromptLookupDraft | None = None) -> None:
-        # a draft model, or a source driving one (a draft with another tokenizer, translated)
-        self.draft: DraftSource = model if hasattr(model, "propose") else ModelDraft(model)  # type: ignore[assignment]
+    def __init__(self, draft: DraftSource, lookup: PromptLookupDraft | None = None) -> None:
+        self.draft = draft  # a draft model's source (its own ids, or translated)
         self.lookup = lookup or PromptLookupDraft()
-        self.name = chained_name(self.draft.name)
-        self.model = getattr(self.draft, "model", model)
+        self.name = chained_name(draft.name)
+        self.capabilities = combined(draft.capabilities)
         self._model_ok = True
         self._note = ""
 
@@ -286,10 +369,19 @@ class ChainedDraft:
     def identity(self) -> str:
         return chained_key(self.draft.identity)
 
-    def warm(self, sequence: Sequence[int]) -> None:
+    @property
+    def model(self) -> DraftModel | None:
+        return self.draft.model
+
+    @property
+    def translates_for(self) -> object | None:
+        return self.draft.translates_for
+
+    def warm(self, sequence: Sequence[int], cancel: CancelFlag | None = None, *, model: bool = True) -> None:
+        self._model_ok, self._note = True, ""
         self.lookup.warm(sequence)
         try:
-            self.draft.warm(sequence)
+            self.draft.warm(sequence, cancel, model=model)
         except DraftContextFull as exc:
             self._model_gone(str(exc))
 
@@ -301,25 +393,10 @@ class ChainedDraft:
         self, sequence: Sequence[int], budget: int, sampler: TokenSampler, rule: DraftRule
     ) -> Proposal:
         out = self.lookup.propose(sequence, budget, sampler, rule)
-        if not out.tokens and self._model_ok and getattr(rule, "model_allowed", True):
+        if not out.tokens and self._model_ok and rule.model_allowed:
             try:
                 out = self.draft.propose(sequence, budget, sampler, rule)
             except DraftContextFull as exc:
                 self._model_gone(str(exc))
         out.note, self._note = self._note, ""
         return out
-
-
-def as_draft_source(draft: object | None) -> DraftSource | None:
-    """A loaded model becomes a ModelDraft; a draft source (anything with `propose`) is used
-    as it is; None is no draft."""
-    if draft is None or hasattr(draft, "propose"):
-        return draft  # type: ignore[return-value]
-    return ModelDraft(draft)  # type: ignore[arg-type]
-
-
-def draft_model_of(draft: object | None) -> object | None:
-    """The model behind a draft argument (for compatibility checks); None for prompt lookup."""
-    if draft is None or not hasattr(draft, "propose"):
-        return draft
-    return getattr(draft, "model", None)

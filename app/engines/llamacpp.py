@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,11 +29,13 @@ from app.core.errors import (
 )
 from app.core.events import StreamItem
 from app.core.request import GenerationRequest
+from app.engines.cached_sequence import CachedSequence, ensure_prompt_fits
 from app.engines.chat_template import render_prompt
-from app.engines.compatibility import usable_draft
-from app.engines.prompt_reading import read_then_generate
+from app.engines.compatibility import check_draft_source
+from app.engines.drafting import DraftSource
+from app.engines.prompt_reading import CancelFlag
 from app.engines.prompt_tokens import tokenize_prompt
-from app.engines.speculative import CachedSequence, CancelFlag, ensure_prompt_fits, run_generation
+from app.engines.speculative import run_generation
 from app.library.gguf_meta import GGUFInfo, read_gguf
 
 log = logging.getLogger(__name__)
@@ -294,13 +296,13 @@ class LlamaCppModel(CachedSequence):
     def generate(
         self,
         request: GenerationRequest,
-        draft: object | None = None,
+        draft: DraftSource | None = None,
         cancel: CancelFlag | None = None,
-    ) -> Iterator[StreamItem]:
+    ) -> Generator[StreamItem, None, None]:
         """Stream a reply: TokenEvents, then one GenerationResult. Errors in the request or the
-        models raise before the first event."""
+        models (a draft that cannot draft for this model) raise before the first event."""
         request.validate()
-        draft = usable_draft(self, draft)  # another tokenizer: drafts through translation
+        check_draft_source(self, draft)
         prompt = self.prompt_tokens(request)
         if not prompt:
             prompt = [ll.llama_vocab_bos(self._vocab)]
@@ -311,10 +313,8 @@ class LlamaCppModel(CachedSequence):
         self,
         prompt: list[int],
         request: GenerationRequest,
-        draft: object | None,
+        draft: DraftSource | None,
         cancel: CancelFlag | None,
-    ) -> Iterator[StreamItem]:
+    ) -> Generator[StreamItem, None, None]:
         with self.lock:
-            yield from read_then_generate(
-                self, draft, prompt, cancel, lambda: run_generation(self, draft, prompt, request, cancel)
-            )
+            yield from run_generation(self, draft, prompt, request, cancel)

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -24,11 +23,13 @@ from app.core.errors import (
 )
 from app.core.events import StreamItem
 from app.core.request import GenerationRequest
+from app.engines.cached_sequence import CachedSequence, ensure_prompt_fits
 from app.engines.chat_template import render_prompt
-from app.engines.compatibility import usable_draft
-from app.engines.prompt_reading import read_then_generate
+from app.engines.compatibility import check_draft_source
+from app.engines.drafting import DraftSource
+from app.engines.prompt_reading import CancelFlag
 from app.engines.prompt_tokens import tokenize_prompt
-from app.engines.speculative import CachedSequence, CancelFlag, ensure_prompt_fits, run_generation
+from app.engines.speculative import run_generation
 from app.library.mlx_meta import MLXInfo, read_mlx_folder
 from app.library.token_texts import byte_level_decoder
 
@@ -77,6 +78,7 @@ class MLXModel(CachedSequence):
         train_ctx = self.info.context_length or DEFAULT_CONTEXT
         self.n_ctx = min(n_ctx or DEFAULT_CONTEXT, train_ctx)
         self.cached: list[int] = []
+        self.n_batch = PREFILL_CHUNK  # tokens per forward pass
         self._logits = np.zeros((0, 0), dtype=np.float32)
         self._eos = set(getattr(self._tok, "eos_token_ids", None) or [self._tok.eos_token_id])
         decoder = json.loads((self.path / "tokenizer.json").read_text(encoding="utf-8")).get("decoder") or {}
@@ -194,10 +196,10 @@ class MLXModel(CachedSequence):
 
     # --- generation -----------------------------------------------------------------------
     def generate(
-        self, request: GenerationRequest, draft: Any = None, cancel: CancelFlag | None = None
-    ) -> Iterator[StreamItem]:
+        self, request: GenerationRequest, draft: DraftSource | None = None, cancel: CancelFlag | None = None
+    ) -> Generator[StreamItem, None, None]:
         request.validate()
-        draft = usable_draft(self, draft, exact_size=True)  # another tokenizer: translated
+        check_draft_source(self, draft)
         prompt = self.prompt_tokens(request)
         if not prompt:
             prompt = self.tokenize(self._bos_text or " ", add_special=False)
@@ -205,9 +207,11 @@ class MLXModel(CachedSequence):
         return self._locked(prompt, request, draft, cancel)
 
     def _locked(
-        self, prompt: list[int], request: GenerationRequest, draft: object | None, cancel: CancelFlag | None
-    ) -> Iterator[StreamItem]:
+        self,
+        prompt: list[int],
+        request: GenerationRequest,
+        draft: DraftSource | None,
+        cancel: CancelFlag | None,
+    ) -> Generator[StreamItem, None, None]:
         with self.lock:
-            yield from read_then_generate(
-                self, draft, prompt, cancel, lambda: run_generation(self, draft, prompt, request, cancel)
-            )
+            yield from run_generation(self, draft, prompt, request, cancel)

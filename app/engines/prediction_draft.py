@@ -7,16 +7,25 @@ while the reply follows the prediction the next predicted tokens are proposed; w
 reply left it first), so the rest is picked up again after the edit. Drafts are verified like
 any other, so the reply is exactly the main model's and accepted tokens count and colour as
 draft tokens. Where the prediction has nothing to offer, an optional fallback source (the
-request's draft model or prompt lookup) drafts instead.
+request's draft model or prompt lookup, the lease's source as it is) drafts instead. A draft
+model Auto pauses leaves the prediction drafting alone.
 """
 
 from __future__ import annotations
 
 import bisect
-import math
 from collections.abc import Sequence
 
-from app.engines.drafting import DraftRule, DraftSource, Proposal
+from app.engines.drafting import (
+    FREE,
+    CancelFlag,
+    DraftModel,
+    DraftRule,
+    DraftSource,
+    Proposal,
+    combined,
+    deterministic,
+)
 from app.engines.sampling import TokenSampler
 
 PREDICTION_NAME = "Predicted output"
@@ -31,6 +40,7 @@ class PredictionDraft:
         self.predicted = list(predicted)
         self.fallback = fallback
         self.name = PREDICTION_NAME if fallback is None else f"{PREDICTION_NAME} + {fallback.name}"
+        self.capabilities = FREE if fallback is None else combined(fallback.capabilities)
         self.max_ngram = max_ngram
         # n -> n-gram -> every start index in the prediction, ascending
         self._index: dict[int, dict[tuple[int, ...], list[int]]] = {}
@@ -53,15 +63,19 @@ class PredictionDraft:
         return f"{PREDICTION_KEY}+{self.fallback.identity}"
 
     @property
-    def model(self) -> object | None:
-        """The fallback's draft model (for compatibility checks), if any."""
-        return getattr(self.fallback, "model", None)
+    def model(self) -> DraftModel | None:
+        """The fallback's draft model, if any."""
+        return self.fallback.model if self.fallback is not None else None
 
-    def warm(self, sequence: Sequence[int]) -> None:
+    @property
+    def translates_for(self) -> object | None:
+        return self.fallback.translates_for if self.fallback is not None else None
+
+    def warm(self, sequence: Sequence[int], cancel: CancelFlag | None = None, *, model: bool = True) -> None:
         self._start = self._seen = len(sequence)
         self._pos, self._anchor = 0, 0
         if self.fallback is not None:
-            self.fallback.warm(sequence)
+            self.fallback.warm(sequence, cancel, model=model)
 
     def propose(
         self, sequence: Sequence[int], budget: int, sampler: TokenSampler, rule: DraftRule
@@ -71,12 +85,7 @@ class PredictionDraft:
         self._follow(sequence)
         out = Proposal()
         if self._pos is not None:
-            for i, token in enumerate(self.predicted[self._pos : self._pos + budget]):
-                if not rule.keep(i + 1, math.nan, False):
-                    break
-                out.tokens.append(token)
-                out.dists.append(None)
-                out.confidences.append(math.nan)
+            out = deterministic(self.predicted[self._pos : self._pos + budget], rule)
         if not out.tokens and self.fallback is not None:
             out = self.fallback.propose(sequence, budget, sampler, rule)
         return out

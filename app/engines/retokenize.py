@@ -11,7 +11,7 @@ follows the seam (the tokens a model would most likely have produced itself).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Protocol
 
 SEAM_TOKENS = 4  # tokens of the fixed text re-tokenized with the new text
 
@@ -37,15 +37,23 @@ def whole_chars(data: bytes) -> bytes:
     return b""
 
 
+class Tokenizer(Protocol):
+    """What a loaded model (llama.cpp or MLX) offers for text."""
+
+    def tokenize(self, text: str, add_special: bool = True, parse_special: bool = True) -> list[int]: ...
+    def piece(self, token: int) -> bytes: ...
+    def text_piece(self, token: int) -> bytes: ...
+
+
 class TokenCodec:
     """One model's tokenizer, used for exact text round trips (llama.cpp and MLX models)."""
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Tokenizer) -> None:
         self.model = model
         self._plain: dict[int, bytes] = {}
         self._text: dict[int, bytes] = {}
-        self.bos = list(self._tokenize("", add_special=True, specials=False))
-        probe = self._tokenize("a", add_special=False, specials=False)
+        self.bos = self.tokenize("", add_special=True, specials=False)
+        probe = self.tokenize("a", add_special=False, specials=False)
         self.adds_space = self.join(probe) == b" a"
 
     # --- pieces -----------------------------------------------------------------------------
@@ -60,8 +68,7 @@ class TokenCodec:
         """The token's text with control tokens written out ("<start_of_turn>")."""
         hit = self._text.get(token)
         if hit is None:
-            render = getattr(self.model, "text_piece", None)
-            hit = self._text[token] = bytes(render(token)) if render is not None else self.piece(token)
+            hit = self._text[token] = bytes(self.model.text_piece(token))
         return hit
 
     def is_plain(self, token: int) -> bool:
@@ -74,11 +81,8 @@ class TokenCodec:
         return b"".join(render(t) for t in tokens)
 
     # --- text -> tokens -----------------------------------------------------------------------
-    def _tokenize(self, text: str, *, add_special: bool, specials: bool) -> list[int]:
-        try:
-            return list(self.model.tokenize(text, add_special=add_special, parse_special=specials))
-        except TypeError:  # a tokenizer without the parse_special switch
-            return list(self.model.tokenize(text, add_special=add_special))
+    def tokenize(self, text: str, *, add_special: bool, specials: bool) -> list[int]:
+        return list(self.model.tokenize(text, add_special=add_special, parse_special=specials))
 
     def encode(self, data: bytes, specials: bool = False) -> list[int] | None:
         """Tokens whose pieces join to exactly `data` (whole UTF-8 characters), or None.
@@ -90,7 +94,7 @@ class TokenCodec:
         except UnicodeDecodeError:
             return None
         strip = self.adds_space and text.startswith(" ") and not specials
-        tokens = self._tokenize(text[1:] if strip else text, add_special=False, specials=specials)
+        tokens = self.tokenize(text[1:] if strip else text, add_special=False, specials=specials)
         joined = self.join(tokens, specials)
         if joined == data:
             return tokens

@@ -176,8 +176,10 @@ class TokenSampler:
         if not math.isfinite(float(lg[best])):
             lg, _ = _finite(lg)
             best = int(np.argmax(lg))
-        if recent and best in set(recent):  # a penalty only lowers a logit: elsewhere the argmax stands
-            lg = self._penalised(logits, recent)
+        # A penalty over 1 only lowers the logits of the tokens it saw: unless the argmax is
+        # one of them, it stands. Under 1 it raises them: any of them may overtake it.
+        if recent and (self._penalty < 1.0 or best in set(recent)):
+            lg = self._penalised(lg, recent)
             best = int(np.argmax(lg))
         conf = math.nan
         if confidence:

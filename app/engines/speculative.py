@@ -15,19 +15,21 @@ prefix; the draft's cache is reused.
 The stream carries, in order: the tokens (tagged main or draft, with the verify step whose
 logits chose them), a DraftRejected after a round's accepted tokens when the main model
 refused part of the draft, and a RoundEvent after each verify step of a reply with a draft.
+Draft tokens are counted once, at verification (GenerationStats.add_round): the stats, the
+RoundEvents and Auto see the same numbers; accepted tokens the reply never shows because it
+stopped first (the end of generation, a stop string) are counted apart. A reply ends with
+"context_full" once every position of the main model's context holds a token.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-import numpy as np
-
-from app.core.errors import ContextOverflowError, SpeculaError
+from app.core.errors import SpeculaError
 from app.core.events import (
     DraftRejected,
     GenerationResult,
@@ -40,17 +42,17 @@ from app.core.events import (
 )
 from app.core.request import GenerationRequest
 from app.engines.auto_draft import AutoDraft
+from app.engines.cached_sequence import TokenModel
 from app.engines.drafting import (
-    ChainedDraft,
     CutoffRule,
     DraftContextFull,
     DraftRule,
+    DraftSource,
     Proposal,
-    as_draft_source,
-    draft_model_of,
     file_identity,
     push_window,
 )
+from app.engines.prompt_reading import CancelFlag, read_prompt
 from app.engines.sampling import TokenSampler
 from app.engines.speculation_memory import SpeculationMemory
 from app.engines.text_stream import Item, TokenTextStream
@@ -62,66 +64,8 @@ REPLY_LIMIT = "reply limit reached"
 NOT_CONFIDENT = "draft not confident"
 LOOKUP_EMPTY = "prompt lookup found nothing"
 TOO_SHORT = "shorter than Min Draft Size"
-CONTEXT_FULL = "draft context full"
+DRAFT_CONTEXT_FULL = "draft context full"
 DRAFT_FAILED = "draft failed"
-
-
-class CancelFlag(Protocol):
-    def is_set(self) -> bool: ...
-
-
-class TokenModel(Protocol):
-    """A model holding one sequence in its cache."""
-
-    n_ctx: int
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def n_cached(self) -> int: ...
-    def eval(self, tokens: Sequence[int], n_logits: int = 1) -> None: ...
-    def truncate(self, n: int) -> None: ...
-    def prefill(self, tokens: Sequence[int]) -> None: ...
-    def logits(self, row: int) -> np.ndarray: ...
-    def piece(self, token: int) -> bytes: ...
-    def is_eog(self, token: int) -> bool: ...
-
-
-class CachedSequence:
-    """Prefix reuse for models that keep `cached` (the tokens in their KV cache) and can
-    `truncate` and `eval`: shared by the llama.cpp and MLX backends."""
-
-    cached: list[int]
-
-    def truncate(self, n: int) -> None:
-        raise NotImplementedError
-
-    def eval(self, tokens: Sequence[int], n_logits: int = 1) -> None:
-        raise NotImplementedError
-
-    @property
-    def n_cached(self) -> int:
-        return len(self.cached)
-
-    def prefill(self, tokens: Sequence[int]) -> None:
-        """Make the cache hold exactly `tokens`, reusing the longest cached prefix, with the
-        logits of the last token available at row 0."""
-        common = 0
-        limit = min(len(self.cached), len(tokens) - 1)
-        cached = self.cached
-        while common < limit and cached[common] == tokens[common]:
-            common += 1
-        self.truncate(common)
-        self.eval(tokens[common:], n_logits=1)
-
-
-def ensure_prompt_fits(n_prompt: int, n_ctx: int) -> None:
-    """A prompt must leave room for at least one new token: refuse it before any work."""
-    if n_prompt >= n_ctx:
-        raise ContextOverflowError(
-            f"the prompt is {n_prompt} tokens but the context holds {n_ctx}; "
-            "shorten it or load the model with a longer context"
-        )
 
 
 @dataclass(frozen=True)
@@ -154,16 +98,17 @@ def settings_key(request: GenerationRequest) -> str:
 
 def run_generation(
     main: TokenModel,
-    draft: object | None,
+    draft: DraftSource | None,
     prompt: Sequence[int],
     request: GenerationRequest,
     cancel: CancelFlag | None = None,
     *,
     memory: SpeculationMemory | None = None,
     observer: RoundObserver | None = None,
-) -> Iterator[StreamItem]:
+) -> Generator[StreamItem, None, None]:
     """Stream one reply: token, rejected-draft and round events, then one GenerationResult.
-    `draft`: a loaded model, a draft source (prompt lookup, chained) or None."""
+    The prompt is read here, a batch at a time (a reply cancelled meanwhile ends at once as
+    "cancelled", with no tokens); so is the draft model's, unless Auto will not run it."""
     yield from _Reply(main, draft, prompt, request, cancel, memory, observer).run()
 
 
@@ -171,7 +116,7 @@ class _Reply:
     def __init__(
         self,
         main: TokenModel,
-        draft: object | None,
+        draft: DraftSource | None,
         prompt: Sequence[int],
         request: GenerationRequest,
         cancel: CancelFlag | None,
@@ -180,32 +125,32 @@ class _Reply:
     ) -> None:
         self.main, self.request, self.cancel, self.observer = main, request, cancel, observer
         self.sampler = TokenSampler(request.sampling)
-        self.source = as_draft_source(draft)
-        self.had_draft = self.source is not None
+        self.source = draft
+        self.had_draft = draft is not None
         self.memory = memory or SpeculationMemory()
         self.stats = GenerationStats(
-            prompt_tokens_count=len(prompt), draft_model=self.source.name if self.source else None
+            prompt_tokens_count=len(prompt), draft_model=draft.name if draft else None
         )
         self.stream = TokenTextStream(request.stop)
         self.pieces: list[str] = []
+        self.draft_emitted = 0  # accepted draft tokens the reply shows
         self.sequence = list(prompt)
         self.produced = 0
-        self.sent = 0  # draft tokens given to the main model
         self.last = -1  # sampled, emitted, not yet in the main model's cache
         self.t_first: float | None = None
-        self.main_id = file_identity(getattr(main, "path", None))
+        self.main_id = file_identity(main.path)
         self.rule: DraftRule = CutoffRule(request.draft.p_min)
         self.auto: AutoDraft | None = None
         self.auto_key: str | None = None
-        if self.source is not None and request.draft.auto:
+        if draft is not None and request.draft.auto:
             if self.main_id is not None:
                 self.auto_key = SpeculationMemory.pair_key(
-                    self.main_id, self.source.identity, settings_key(request)
+                    self.main_id, draft.identity, settings_key(request)
                 )
             self.auto = AutoDraft(
-                costly=draft_model_of(self.source) is not None,
+                costly=draft.capabilities.can_pause,
                 state=self.memory.learned(self.auto_key),
-                lookup_too=isinstance(self.source, ChainedDraft),
+                lookup_too=draft.capabilities.free_part,
                 baseline=self.memory.baseline(self.main_id),
             )
             self.rule = self.auto
@@ -217,9 +162,15 @@ class _Reply:
                 self.pieces.append(ev.text)
                 if ev.token_id >= 0:
                     self.stats.predicted_tokens_count += 1
-                    if ev.origin is TokenOrigin.DRAFT:
-                        self.stats.accepted_draft_tokens_count += 1
+                    self.draft_emitted += ev.origin is TokenOrigin.DRAFT
         return items
+
+    def _mark(self, marker: DraftRejected | RoundEvent) -> list[Item]:
+        """A marker in order with the tokens; a round summary even after a stop string (the
+        live strip must see every round the stats count)."""
+        if self.stream.stopped:
+            return [marker] if isinstance(marker, RoundEvent) else []
+        return self._release(self.stream.mark(marker))
 
     def _push(self, token: int, origin: TokenOrigin, rnd: int) -> tuple[list[Item], StopReason | None]:
         if self.main.is_eog(token):
@@ -239,16 +190,21 @@ class _Reply:
         self.source = None
         self.stats.draft_note = note
 
+    def _cancelled(self) -> bool:
+        return self.cancel is not None and self.cancel.is_set()
+
     # --- the reply -----------------------------------------------------------------------------
-    def run(self) -> Iterator[StreamItem]:
+    def run(self) -> Generator[StreamItem, None, None]:
         t_start = time.perf_counter()
-        t_prompt: float | None = None
         error: str | None = None
         reason: StopReason | None = None
         try:
+            if not self._read_prompts():
+                self.stats.stop_reason = StopReason.CANCELLED  # before the first token: nothing learned
+                self.stats.time_to_first_token = time.perf_counter() - t_start
+                yield GenerationResult("", self.stats)
+                return
             self.main.prefill(self.sequence)
-            self._warm()
-            t_prompt = time.perf_counter()
             p = self.sampler.distribution(self.main.logits(0), self.sampler.window(self.sequence))
             self.last = self.sampler.sample(p)
             items, reason = self._push(self.last, TokenOrigin.MAIN, 0)
@@ -264,23 +220,25 @@ class _Reply:
             yield from self._release(self.stream.finish())
         s = self.stats
         s.stop_reason = reason or StopReason.MAX_TOKENS
-        s.rejected_draft_tokens_count = self.sent - s.accepted_draft_tokens_count
+        s.accepted_after_stop_count = s.accepted_draft_tokens_count - self.draft_emitted
         s.time_to_first_token = (self.t_first or t_end) - t_start
-        s.generation_time = t_end - (t_prompt if t_prompt is not None else t_end)
-        if s.generation_time > 0:
-            s.tokens_per_second = s.predicted_tokens_count / s.generation_time
-        self._learn()
+        s.set_speed(t_end - self.t_first if self.t_first is not None else 0.0)
+        if self.t_first is not None:
+            self._learn()
         yield GenerationResult("".join(self.pieces), s, error)
 
-    def _warm(self) -> None:
-        if self.source is None:
-            return
-        if self.auto is not None and self.auto.paused_at_start and not self.auto.lookup_too:
-            return  # Auto will not run this draft in this reply: do not pay for its prompt
-        try:
-            self.source.warm(self.sequence)
-        except DraftContextFull as exc:
-            self._stop_drafting(str(exc))
+    def _read_prompts(self) -> bool:
+        """The prompt into the main model (all but its last token), then into the draft model
+        unless Auto will not run it in this reply; False when cancelled meanwhile."""
+        if not read_prompt(self.main, self.sequence, self.cancel):
+            return False
+        if self.source is not None:
+            model = self.auto is None or not self.auto.paused_at_start
+            try:
+                self.source.warm(self.sequence, self.cancel, model=model)
+            except DraftContextFull as exc:
+                self._stop_drafting(str(exc))
+        return not self._cancelled()
 
     def _propose(self, cap: int) -> tuple[Proposal | None, str]:
         assert self.source is not None
@@ -288,7 +246,7 @@ class _Reply:
             proposal = self.source.propose(self.sequence, cap, self.sampler, self.rule)
         except DraftContextFull as exc:
             self._stop_drafting(str(exc))
-            return None, CONTEXT_FULL
+            return None, DRAFT_CONTEXT_FULL
         except SpeculaError as exc:
             self._stop_drafting(f"The draft failed ({exc}): the rest of the reply was generated without it.")
             return None, DRAFT_FAILED
@@ -300,13 +258,13 @@ class _Reply:
 
     def _round(self) -> Generator[StreamItem, None, StopReason | None]:
         """One verify step: draft, check, emit. Returns why the reply ends (None: go on)."""
-        if self.cancel is not None and self.cancel.is_set():
+        if self._cancelled():
             return StopReason.CANCELLED
         main, settings, stats = self.main, self.request.draft, self.stats
-        room = main.n_ctx - main.n_cached - 1
-        if room <= 0:
-            return StopReason.MAX_TOKENS  # context full
-        budget = min(settings.max_draft_size, self.request.max_tokens - self.produced - 1, room - 1)
+        room = main.n_ctx - main.n_cached - 1  # positions left once the last token is in
+        if room < 0:
+            return StopReason.CONTEXT_FULL
+        budget = min(settings.max_draft_size, self.request.max_tokens - self.produced - 1, room)
         drafting = self.source is not None
         proposal: Proposal | None = None
         cap, paused = 0, ""
@@ -317,11 +275,9 @@ class _Reply:
             if cap > 0:
                 proposal, paused = self._propose(cap)
         drafted = proposal.tokens if proposal is not None else []
-        stats.total_draft_tokens_count += len(drafted)
+        ignored = 0
         if drafted and len(drafted) < settings.min_draft_size:
-            stats.ignored_draft_tokens_count += len(drafted)
-            drafted, paused = [], TOO_SHORT
-        self.sent += len(drafted)
+            ignored, drafted, paused = len(drafted), [], TOO_SHORT
         n = len(drafted)
 
         base = main.n_cached
@@ -333,8 +289,8 @@ class _Reply:
         verify_seconds = time.perf_counter() - t0
         if n > len(accepted):
             main.truncate(base + 1 + len(accepted))
-        if drafting:
-            stats.rounds.append([n, len(accepted)])
+        if drafting:  # counted here, at verification: the stats, the chart, the strip and Auto agree
+            stats.add_round(n, len(accepted), ignored)
         if self.auto is not None and budget > 0:
             from_model = proposal is not None and proposal.from_model
             self.auto.observe(
@@ -370,11 +326,11 @@ class _Reply:
             if n > len(accepted):
                 refused = tuple(drafted[len(accepted) :])
                 text = b"".join(main.piece(t) for t in refused).decode("utf-8", errors="replace")
-                yield from self._release(self.stream.mark(DraftRejected(rnd, refused, text)))
+                yield from self._mark(DraftRejected(rnd, refused, text))
             items, reason = self._push(nxt, TokenOrigin.MAIN, rnd)
             yield from items
         if drafting:
-            yield from self._release(self.stream.mark(RoundEvent(rnd, n, len(accepted), cap, paused)))
+            yield from self._mark(RoundEvent(rnd, n, len(accepted), cap, paused, ignored))
         self.last = nxt
         return reason
 
@@ -409,6 +365,8 @@ class _Reply:
 
     # --- what this reply teaches -------------------------------------------------------------------
     def _learn(self) -> None:
+        """Auto's memory, and the no-draft baseline: measured by replies without a draft only
+        (Auto's rounds without the draft are Auto's, never the baseline)."""
         s, memory = self.stats, self.memory
         try:
             if self.auto is not None:
@@ -416,9 +374,6 @@ class _Reply:
                 note = self.auto.note()
                 if note and not s.draft_note:
                     s.draft_note = note
-                plain = self.auto.rate("plain")
-                if plain and self.auto.plain_rounds:
-                    memory.record_baseline(self.main_id, plain, self.auto.plain_rounds)
             if not self.had_draft and s.stop_reason is not StopReason.ERROR and s.predicted_tokens_count >= 8:
                 memory.record_baseline(self.main_id, s.tokens_per_second, s.predicted_tokens_count)
             s.baseline_tokens_per_second = memory.baseline(self.main_id)

@@ -4,7 +4,8 @@ A character split over several tokens is given to the token that completes it (t
 tokens carry empty text), so a piece never holds half a character and each event keeps its
 own token's origin. Tokens that might begin a stop string are held back until it is clear
 whether they do; markers (rejected drafts, round summaries) wait behind them, so every item
-comes out in the order it happened.
+comes out in the order it happened. A stop string drops the text and rejected drafts after
+it, never a round summary.
 """
 
 from __future__ import annotations
@@ -100,6 +101,8 @@ class TokenTextStream:
                 out.append(TokenEvent(ev.token_id, ev.text[: n_chars - used], ev.origin, ev.round))
             break
         if truncate:
+            # the text ends here, but every round happened: its summary still goes out
+            out += [ev for ev in self._held[i:] if isinstance(ev, RoundEvent)]
             self._held, self._held_text = [], ""
         else:
             self._held = self._held[i:]

@@ -1,36 +1,42 @@
 """Decode timing shared by the draft advisor and the benchmarks: the same measure for every
-contender, in one run."""
+contender, in one run, read from the reply's own stats (one definition of speed)."""
 
 from __future__ import annotations
 
-import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
-from app.core.events import GenerationResult, TokenEvent
+from app.core.events import GenerationResult, StreamItem
 from app.core.request import GenerationRequest
+from app.engines.drafting import DraftSource
+from app.engines.prompt_reading import CancelFlag
+
+
+class Generating(Protocol):
+    def truncate(self, n: int) -> None: ...
+    def generate(
+        self, request: GenerationRequest, draft: DraftSource | None = None, cancel: CancelFlag | None = None
+    ) -> Iterator[StreamItem]: ...
 
 
 @dataclass
 class DecodeTiming:
-    tokens_per_second: float  # tokens after the first, over the time after the first arrived
+    tokens_per_second: float  # GenerationStats.tokens_per_second (decode_rate): prompt reading excluded
     tokens: int
     result: GenerationResult | None
 
 
-def measure_decode(main: Any, request: GenerationRequest, draft: object | None = None) -> DecodeTiming:
+def measure_decode(
+    main: Generating, request: GenerationRequest, draft: DraftSource | None = None
+) -> DecodeTiming:
     """Run one generation from an empty cache and time its decoding, prompt reading excluded.
     `main` is a loaded model the caller has to itself (a runtime lease's, or its own)."""
     main.truncate(0)
-    t_first: float | None = None
-    count = 0
     result: GenerationResult | None = None
     for item in main.generate(request, draft=draft):
-        if isinstance(item, TokenEvent):
-            t_first = t_first or time.perf_counter()
-            count += 1
-        elif isinstance(item, GenerationResult):
+        if isinstance(item, GenerationResult):
             result = item
-    t_end = time.perf_counter()
-    tps = (count - 1) / (t_end - t_first) if t_first and count > 1 and t_end > t_first else 0.0
-    return DecodeTiming(tps, count, result)
+    if result is None:
+        return DecodeTiming(0.0, 0, None)
+    return DecodeTiming(result.stats.tokens_per_second, result.stats.predicted_tokens_count, result)

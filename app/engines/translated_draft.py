@@ -22,13 +22,35 @@ import math
 import time
 import weakref
 from collections.abc import Sequence
-from typing import Any
+from typing import Protocol
 
 import numpy as np
 
-from app.engines.drafting import DraftRule, ModelDraft, Proposal, file_identity
-from app.engines.retokenize import TokenCodec, utf8_complete, whole_chars
+from app.engines.drafting import (
+    MODEL,
+    CancelFlag,
+    DraftModel,
+    DraftRule,
+    ModelDraft,
+    Proposal,
+    model_identity,
+)
+from app.engines.retokenize import TokenCodec, Tokenizer, utf8_complete, whole_chars
 from app.engines.sampling import TokenDistribution, TokenSampler
+from app.library.vocab import VocabSummary
+
+
+class ModelInfo(Protocol):
+    @property
+    def vocab(self) -> VocabSummary: ...
+
+
+class TextModel(DraftModel, Tokenizer, Protocol):
+    """A loaded model with its tokenizer (llama.cpp or MLX)."""
+
+    @property
+    def info(self) -> ModelInfo: ...
+
 
 PROBE_TEXT = "The quick brown fox, 42 times: naïve café – 東京 🙂\n\tdef f(x): return x"
 
@@ -56,21 +78,23 @@ class TokenMap:
 
 
 # main model -> draft model -> map (None: no one-to-one map); entries vanish with the models
-_maps: weakref.WeakKeyDictionary[Any, weakref.WeakKeyDictionary[Any, TokenMap | None]] = (
+_maps: weakref.WeakKeyDictionary[object, weakref.WeakKeyDictionary[object, TokenMap | None]] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def token_map(main: Any, draft: Any, main_codec: TokenCodec, draft_codec: TokenCodec) -> TokenMap | None:
+def token_map(
+    main: TextModel, draft: TextModel, main_codec: TokenCodec, draft_codec: TokenCodec
+) -> TokenMap | None:
     """The pair's one-to-one map, built once per pair of loaded models and checked on a probe
     text (same token texts but other merges would tokenize differently: no fast path)."""
     per_main = _maps.setdefault(main, weakref.WeakKeyDictionary())
     if draft in per_main:
         return per_main[draft]
     found: TokenMap | None = None
-    m_vocab, d_vocab = getattr(main, "info", None), getattr(draft, "info", None)
-    if m_vocab is not None and d_vocab is not None and m_vocab.vocab.vocab_type == d_vocab.vocab.vocab_type:
-        found = TokenMap.build(m_vocab.vocab.tokens(), d_vocab.vocab.tokens())
+    m_vocab, d_vocab = main.info.vocab, draft.info.vocab
+    if m_vocab.vocab_type == d_vocab.vocab_type:
+        found = TokenMap.build(m_vocab.tokens(), d_vocab.tokens())
         if found is not None:
             probe = PROBE_TEXT.encode()
             m_ids, d_ids = main_codec.encode(probe), draft_codec.encode(probe)
@@ -81,9 +105,12 @@ def token_map(main: Any, draft: Any, main_codec: TokenCodec, draft_codec: TokenC
 
 
 class TranslatedDraft:
-    """Drafts for `main` with `model`, a draft model with another tokenizer (same engine)."""
+    """Drafts for `main` with `model`, a draft model with another tokenizer (same engine).
+    Built once per lease (the token map and codecs are the pair's); `warm` starts a reply."""
 
-    def __init__(self, main: Any, model: Any, *, fast_path: bool = True) -> None:
+    capabilities = MODEL
+
+    def __init__(self, main: TextModel, model: TextModel, *, fast_path: bool = True) -> None:
         self.main, self.model = main, model
         self.name = model.name
         self._inner = ModelDraft(model)
@@ -95,7 +122,11 @@ class TranslatedDraft:
 
     @property
     def identity(self) -> str:
-        return file_identity(getattr(self.model, "path", None)) or f"model:{self.name}"
+        return model_identity(self.model)
+
+    @property
+    def translates_for(self) -> object:
+        return self.main
 
     @property
     def translating(self) -> str:
@@ -126,7 +157,7 @@ class TranslatedDraft:
                 return False
             tokens = self._draft_codec.encode(data, specials=True)
             if tokens is None:
-                tokens = self._draft_codec._tokenize(
+                tokens = self._draft_codec.tokenize(
                     data.decode("utf-8", "replace"), add_special=False, specials=True
                 )
             self._draft_ids = [*self._draft_codec.bos, *tokens]
@@ -145,17 +176,19 @@ class TranslatedDraft:
                 return
         more = codec.encode(data, specials=True)
         if more is None:  # cannot round-trip: the draft sees nearly the same text
-            more = codec._tokenize(data.decode("utf-8", "replace"), add_special=False, specials=True)
+            more = codec.tokenize(data.decode("utf-8", "replace"), add_special=False, specials=True)
         self._draft_ids = ids + more
 
-    def warm(self, sequence: Sequence[int]) -> None:
-        if self._sync(sequence):
-            self._inner.warm(self._draft_ids)
+    def warm(self, sequence: Sequence[int], cancel: CancelFlag | None = None, *, model: bool = True) -> None:
+        if model and self._sync(sequence):
+            self._inner.warm(self._draft_ids, cancel)
 
     # --- a round ------------------------------------------------------------------------------
     def propose(
         self, sequence: Sequence[int], budget: int, sampler: TokenSampler, rule: DraftRule
     ) -> Proposal:
+        if not rule.model_allowed:
+            return Proposal()
         t0 = time.perf_counter()
         if not self._sync(sequence):
             return Proposal(from_model=True, seconds=time.perf_counter() - t0)

@@ -11,7 +11,8 @@ The chat, the local server, the CLI and the draft advisor all go through one
   compatibility index (a model never drafts for itself), waits fairly per model (one running,
   MAX_WAITING waiting, then ModelBusyError; a waiter whose client is gone leaves the line),
   loads on demand (the draft with at least the main's context) and holds both models for the
-  whole reply. `Lease.main`, `Lease.draft`, `Lease.generate(request, cancel=...)`.
+  whole reply. `Lease.main`, `Lease.draft` (a DraftSource built once for the lease),
+  `Lease.generate(request, cancel=..., prediction=...)`.
 - `load(key, settings, progress=, pin=)` loads for the app; `evict(key, cancel=, wait=)` and
   `close()` wait for (or cancel) the leases: nothing is closed under a running decode.
 - `loaded()` says what is loaded, leased, pinned and when it was last used; `evict_idle(s)`
@@ -29,9 +30,9 @@ from app.runtime.errors import (
     SelfDraftError,
     UnknownModelError,
 )
-from app.runtime.lease import Lease
+from app.runtime.lease import Lease, LoadProgress
 from app.runtime.model_ref import LoadedInfo, LoadSettings, ModelRef
-from app.runtime.runtime import LoadProgress, ModelRuntime
+from app.runtime.runtime import ModelRuntime
 from app.runtime.slots import MAX_WAITING
 
 __all__ = [

@@ -3,8 +3,8 @@
 A spec is what a user or a request names as the draft: nothing (None, "" or "none"),
 prompt lookup (`PROMPT_LOOKUP_KEY`), a model (key, name or path), or a model chained with
 prompt lookup (`chained_key(model)`: lookup first, the model when lookup has nothing).
-`resolve_draft_spec` is the only function that reads specs, and `draft_source` the only one
-that turns a resolved plan and the loaded draft model into what the engine drafts with.
+`resolve_draft_spec` is the only function that reads specs, and `build_draft` the only one
+that turns a resolved plan and the loaded models into what the engine drafts with.
 """
 
 from __future__ import annotations
@@ -12,13 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from app.engines.compatibility import draft_source
 from app.engines.drafting import (
     PROMPT_LOOKUP_KEY,
-    ChainedDraft,
+    DraftSource,
     PromptLookupDraft,
     chained_key,
     parse_draft_key,
 )
+from app.engines.loader import LoadedModel
 from app.runtime.model_ref import ModelRef
 
 
@@ -51,11 +53,12 @@ def resolve_draft_spec(spec: str | None, resolve: Callable[[str], ModelRef]) -> 
     return DraftPlan(spec, resolve(model_spec), lookup=lookup)
 
 
-def draft_source(plan: DraftPlan, model: object | None) -> object | None:
-    """What the engine drafts with for this plan: the loaded draft model (the engine drives
-    it), a fresh prompt-lookup source (it indexes one reply's text), both chained, or None."""
+def build_draft(plan: DraftPlan, main: LoadedModel, model: LoadedModel | None) -> DraftSource | None:
+    """What `main` drafts with for this plan, built once per lease: the loaded draft model
+    (its own proposals, or translated for another tokenizer), prompt lookup, both chained,
+    or None. An unusable pair raises DraftIncompatibleError."""
     if model is not None:
-        return ChainedDraft(model) if plan.lookup else model  # type: ignore[arg-type]
+        return draft_source(main, model, lookup=plan.lookup)
     if plan.lookup:
         return PromptLookupDraft()
     return None

@@ -4,28 +4,43 @@ Taken with `with runtime.lease(main, draft) as lease:`. Entering waits in line f
 model (fairly, per model), loads what is not loaded, and holds both until the block ends;
 nobody else decodes on them, and nobody closes them, meanwhile. Evicting a leased model (or
 closing the runtime) waits for the lease, or cancels its reply when asked to.
+
+The lease also holds what the pair drafts with, built once when it is entered (a typed
+DraftSource: the draft model's own proposals or translated ones, prompt lookup, both
+chained); a request's predicted output is built on it per reply (`generate(prediction=)`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Generator, Iterator
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable, Generator
+from typing import Protocol
 
 from app.core.errors import SpeculaError
 from app.core.events import StreamItem
 from app.core.request import GenerationRequest
+from app.engines.drafting import DraftSource
+from app.engines.loader import LoadedModel
+from app.engines.prediction_draft import PredictionDraft
 from app.runtime.drafts import DraftPlan
+from app.runtime.errors import ClientGoneError
 from app.runtime.model_ref import LoadSettings, ModelRef
+from app.runtime.slots import Slot
 
-if TYPE_CHECKING:
-    from app.runtime.runtime import LoadProgress, ModelRuntime
-    from app.runtime.slots import Slot
+LoadProgress = Callable[[str, float], None]  # (model key, 0..1) while a model loads
 
 
 class CancelFlag(Protocol):
     def is_set(self) -> bool: ...
+
+
+class LeaseHolder(Protocol):
+    """Who hands out leases (the ModelRuntime): waits for and loads a lease's models, and
+    takes them back."""
+
+    def enter_lease(self, lease: Lease) -> None: ...
+    def leave_lease(self, lease: Lease) -> None: ...
 
 
 class AnyFlag:
@@ -42,12 +57,12 @@ class AnyFlag:
 
 
 class Lease:
-    """`main` is the loaded main model, `draft` what it drafts with (a loaded draft model, a
-    prompt-lookup source, or None), both valid only inside the `with` block."""
+    """`main` is the loaded main model, `draft` what it drafts with (None: no draft), both
+    valid only inside the `with` block."""
 
     def __init__(
         self,
-        runtime: ModelRuntime,
+        holder: LeaseHolder,
         main: ModelRef,
         plan: DraftPlan,
         *,
@@ -57,7 +72,7 @@ class Lease:
         settings: LoadSettings | None = None,
         max_waiting: int | None = None,
     ) -> None:
-        self.runtime = runtime
+        self.holder = holder
         self.main_ref = main
         self.plan = plan
         self.gone = gone
@@ -67,8 +82,8 @@ class Lease:
         self.max_waiting = max_waiting
         self.stop = threading.Event()  # set by evict(cancel=True) and close()
         self.slots: list[Slot] = []
-        self.main: Any = None
-        self.draft: Any = None
+        self._main: LoadedModel | None = None
+        self.draft: DraftSource | None = None
         self._active = False
         self._streams: list[Generator[StreamItem, None, None]] = []
 
@@ -87,11 +102,21 @@ class Lease:
         """The models this lease holds."""
         return {self.main_ref.key} | ({self.plan.model.key} if self.plan.model else set())
 
+    @property
+    def main(self) -> LoadedModel:
+        if self._main is None:
+            raise SpeculaError("this lease is not held; enter it first")
+        return self._main
+
+    def hand_over(self, main: LoadedModel, draft: DraftSource | None) -> None:
+        """The holder's side of entering: the loaded main model and the draft built for it."""
+        self._main, self.draft = main, draft
+
     # --- life -----------------------------------------------------------------------------
     def __enter__(self) -> Lease:
         if self._active or self.slots:
             raise SpeculaError("this lease is already held")
-        self.runtime._enter(self)
+        self.holder.enter_lease(self)
         self._active = True
         return self
 
@@ -103,8 +128,8 @@ class Lease:
             with contextlib.suppress(ValueError):
                 stream.close()
         self._streams.clear()
-        self.runtime._leave(self)
-        self.main = self.draft = None
+        self.holder.leave_lease(self)
+        self._main = self.draft = None
 
     def cancel(self) -> None:
         """Stop the reply in progress (it ends within one round, as "cancelled")."""
@@ -113,8 +138,6 @@ class Lease:
     def waiting_check(self) -> None:
         """Raise to leave the line: the client went away, the caller cancelled, or the
         runtime is closing."""
-        from app.runtime.errors import ClientGoneError
-
         if self.stop.is_set():
             raise ClientGoneError("stopped while waiting for the model")
         if self.gone is not None and self.gone():
@@ -124,15 +147,21 @@ class Lease:
 
     # --- generation -------------------------------------------------------------------------
     def generate(
-        self, request: GenerationRequest, cancel: CancelFlag | None = None, *, draft: object | None = None
-    ) -> Iterator[StreamItem]:
+        self, request: GenerationRequest, cancel: CancelFlag | None = None, *, prediction: str | None = None
+    ) -> Generator[StreamItem, None, None]:
         """Stream one reply on the leased pair. Errors in the request (bad values, a prompt
         longer than the context, a template that fails) raise here, before the first item.
-        `draft`: a draft source for this reply only, in place of the lease's own (e.g. a
-        request's predicted output, which may fall back on `lease.draft`)."""
+        `prediction`: text the caller expects in the reply (Predicted Outputs); it drafts
+        first, the lease's own draft where it has nothing to offer."""
         if not self._active:
             raise SpeculaError("this lease has ended; take a new one")
+        main = self.main
+        draft = self.draft
+        if prediction:
+            # a prediction is text: it never reads as control tokens
+            predicted = main.tokenize(prediction, add_special=False, parse_special=False)
+            draft = PredictionDraft(predicted, fallback=self.draft)
         flag = AnyFlag(self.stop, self.cancel_flag, cancel)
-        stream = self.main.generate(request, draft=self.draft if draft is None else draft, cancel=flag)
+        stream = main.generate(request, draft=draft, cancel=flag)
         self._streams.append(stream)
         return stream

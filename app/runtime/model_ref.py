@@ -27,4 +27,4 @@ class LoadedInfo:
     pinned: bool  # kept for the app (the chat's models); idle unloading skips it
     leased: bool  # a reply is using it right now
     waiting: int  # replies waiting for it
-    last_used: float  # time.monotonic() when a lease last let it go (or it was loaded)
+    last_used: float  # the runtime's clock (time.monotonic) when a lease last let it go (or it was loaded)

@@ -25,16 +25,14 @@ from app.library.compat_index import CompatibilityIndex
 from app.library.draft_rules import DraftCompatibility
 from app.library.library import ModelLibrary
 from app.library.model_defaults import ModelDefaultsStore
-from app.runtime.drafts import DraftPlan, draft_source
+from app.runtime.drafts import DraftPlan, build_draft
 from app.runtime.errors import RuntimeClosedError
-from app.runtime.lease import CancelFlag, Lease
+from app.runtime.lease import CancelFlag, Lease, LoadProgress
 from app.runtime.model_ref import LoadedInfo, LoadSettings, ModelRef
 from app.runtime.naming import ModelNames
-from app.runtime.slots import MAX_WAITING, Slot, SlotTable
+from app.runtime.slots import MAX_WAITING, Clock, Slot, SlotTable
 
 log = logging.getLogger(__name__)
-
-LoadProgress = Callable[[str, float], None]  # (model key, 0..1) while a model loads
 
 
 class ModelRuntime:
@@ -43,11 +41,13 @@ class ModelRuntime:
         library: ModelLibrary | None = None,
         defaults: ModelDefaultsStore | None = None,
         index: CompatibilityIndex | None = None,
+        clock: Clock = time.monotonic,
     ) -> None:
+        """`clock` times idle models (evict_idle); tests give their own."""
         self.library = library or ModelLibrary()
         self.defaults = defaults or ModelDefaultsStore()
         self.index = index or CompatibilityIndex(self.library)
-        self._table = SlotTable()
+        self._table = SlotTable(clock)
         self._leases: set[Lease] = set()
         self._closed = False
         self._names = ModelNames(self.library, self.index)
@@ -108,7 +108,7 @@ class ModelRuntime:
         if self._closed:
             raise RuntimeClosedError("the model runtime is shutting down")
 
-    def _enter(self, lease: Lease) -> None:
+    def enter_lease(self, lease: Lease) -> None:
         """Wait for the lease's models (in key order: two leases never wait on each other),
         then load what needs loading."""
 
@@ -138,13 +138,13 @@ class ModelRuntime:
                 wanted = LoadSettings(max(own.n_ctx, main.n_ctx), own.n_gpu_layers)
                 draft_model = self._ensure_loaded(draft_slot, wanted, lease.progress, at_least=True)
             self._check_open()
+            draft = build_draft(lease.plan, main, draft_model)
         except BaseException:
-            self._leave(lease)
+            self.leave_lease(lease)
             raise
-        lease.main = main
-        lease.draft = draft_source(lease.plan, draft_model)
+        lease.hand_over(main, draft)
 
-    def _leave(self, lease: Lease) -> None:
+    def leave_lease(self, lease: Lease) -> None:
         for slot in reversed(lease.slots):
             self._table.release(slot, lease)
         lease.slots.clear()
@@ -186,7 +186,7 @@ class ModelRuntime:
         )
         with self._table.cond:
             slot.model, slot.settings = model, settings
-            slot.last_used = time.monotonic()
+            slot.last_used = self._table.clock()
         return model
 
     # --- loading for the app -------------------------------------------------------------------
@@ -260,7 +260,7 @@ class ModelRuntime:
         """Free every model (of `keys`, when given) that is not pinned, not leased, nobody
         waits for, and has not been used for `idle_seconds`; returns their keys. Never
         touches a leased model."""
-        now = time.monotonic()
+        now = self._table.clock()
         token = object()
         taken: list[Slot] = []
         only = None if keys is None else set(keys)

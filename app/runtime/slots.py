@@ -22,8 +22,11 @@ MAX_WAITING = 8  # per model, besides the one running: more is refused as busy
 POLL_SECONDS = 0.05  # how often a waiter looks at its client
 
 
+Clock = Callable[[], float]  # seconds, only ever compared with itself (time.monotonic)
+
+
 class Slot:
-    def __init__(self, ref: ModelRef) -> None:
+    def __init__(self, ref: ModelRef, now: float) -> None:
         self.ref = ref
         self.model: Any = None  # LlamaCppModel | MLXModel, or None while not loaded
         self.settings: LoadSettings | None = None  # what it was loaded with (asked for)
@@ -31,7 +34,7 @@ class Slot:
         self.queue: deque[object] = deque()
         self.pinned = False
         self.evict_pending = False  # close it when the holder lets go
-        self.last_used = time.monotonic()
+        self.last_used = now
 
     @property
     def idle(self) -> bool:
@@ -44,7 +47,8 @@ class Slot:
 
 
 class SlotTable:
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock = time.monotonic) -> None:
+        self.clock = clock
         self.cond = threading.Condition()
         self.slots: dict[str, Slot] = {}
 
@@ -63,7 +67,7 @@ class SlotTable:
                 check()
             slot = self.slots.get(ref.key)
             if slot is None:
-                slot = self.slots[ref.key] = Slot(ref)
+                slot = self.slots[ref.key] = Slot(ref, self.clock())
             if slot.idle:
                 slot.holder = token
                 return slot
@@ -100,7 +104,7 @@ class SlotTable:
             model.close()
         with self.cond:
             slot.holder = None
-            slot.last_used = time.monotonic()
+            slot.last_used = self.clock()
             self._forget_if_unused(slot)
             self.cond.notify_all()
 

@@ -30,8 +30,6 @@ from app.core.errors import (
     SpeculaError,
 )
 from app.core.events import GenerationResult, TokenEvent
-from app.engines.prediction_draft import PredictionDraft
-from app.engines.speculative import as_draft_source
 from app.library.resolve import DRAFT, ModelRef, resolve_model
 from app.runtime import ClientGoneError, ModelBusyError, ModelRuntime, RuntimeClosedError, UnknownModelError
 from app.server.body import ClientDisconnected
@@ -162,12 +160,8 @@ class GenerationJob:
         loading = self.jit.before_lease(lease.keys)
         with lease:
             self.jit.after_lease(loading, lease.keys, p.ttl)
-            draft = None
-            if p.prediction:
-                predicted = lease.main.tokenize(p.prediction, add_special=False, parse_special=False)
-                draft = PredictionDraft(predicted, fallback=as_draft_source(lease.draft))
             counted = prompt_token_count(lease.main, request) if p.count_prompt else None
-            stream = lease.generate(request, cancel=self.cancel, draft=draft)
+            stream = lease.generate(request, cancel=self.cancel, prediction=p.prediction)
             self._emit(Started(entry.key, counted))
             for item in stream:
                 if isinstance(item, (TokenEvent, GenerationResult)):

@@ -16,9 +16,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from app.core import model_settings
 from app.core.errors import InvalidRequestError
-from app.core.request import ChatMessage, GenerationRequest
+from app.core.request import ChatMessage, DraftSettings, GenerationRequest, SamplingSettings
 from app.engines.drafting import PROMPT_LOOKUP_KEY
 from app.server.errors import bad_request, from_validation
 from app.server.schema import (
@@ -99,8 +98,8 @@ class ParsedRequest:
             messages=self.messages,
             prompt=self.prompt,
             max_tokens=int(values["max_tokens"]),
-            sampling=model_settings.sampling_from(values, seed=self.seed),
-            draft=model_settings.draft_from(values, engine),
+            sampling=SamplingSettings.from_values(values, seed=self.seed),
+            draft=DraftSettings.from_values(values, engine),
             stop=self.stop,
         )
 

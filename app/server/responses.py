@@ -37,7 +37,8 @@ def dump(model: BaseModel) -> dict[str, Any]:
 
 
 def finish_reason(stats: GenerationStats) -> str:
-    return "length" if stats.stop_reason is StopReason.MAX_TOKENS else "stop"
+    """OpenAI's word: "length" when a limit ended the reply (max tokens, a full context)."""
+    return "length" if stats.stop_reason in (StopReason.MAX_TOKENS, StopReason.CONTEXT_FULL) else "stop"
 
 
 def stats_of(s: GenerationStats) -> Stats:
@@ -51,6 +52,7 @@ def stats_of(s: GenerationStats) -> Stats:
         accepted_draft_tokens_count=s.accepted_draft_tokens_count,
         rejected_draft_tokens_count=s.rejected_draft_tokens_count,
         ignored_draft_tokens_count=s.ignored_draft_tokens_count,
+        accepted_after_stop_count=s.accepted_after_stop_count,
         verify_steps=s.verify_steps,
         mean_tokens_per_step=s.mean_tokens_per_step,
         acceptance_rate=s.acceptance_rate,

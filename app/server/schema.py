@@ -195,6 +195,9 @@ class Stats(BaseModel):
     accepted_draft_tokens_count: int
     rejected_draft_tokens_count: int
     ignored_draft_tokens_count: int
+    accepted_after_stop_count: int = Field(
+        description="accepted draft tokens the reply does not show (it ended first: end of text, stop string)"
+    )
     verify_steps: int = Field(description="main-model decode calls after the prompt")
     mean_tokens_per_step: float | None = Field(description="tokens per verify step (1.0: plain decoding)")
     acceptance_rate: float | None = Field(description="accepted / (accepted + rejected)")

@@ -3,9 +3,16 @@ keeps what was measured."""
 
 from __future__ import annotations
 
-from app.chat.reply_stats import continued, measured_so_far, named
+from app.chat.reply_stats import ReplyStats, measured_so_far
 from app.chat.stats_text import draft_parts, speed_parts
-from app.core.events import GenerationStats, StopReason
+from app.chat.stream_batch import LiveStats, StreamBatch, StreamBatcher
+from app.core.events import GenerationResult, GenerationStats, RoundEvent, StopReason
+from app.core.request import DraftSettings, GenerationRequest
+from app.engines.drafting import ModelDraft
+from app.engines.llamacpp import LlamaCppModel, LoadOptions
+from tests.engines.helpers import GREEDY, raw, run
+
+ONE = LoadOptions(n_ctx=512, n_threads=1)
 
 
 def part(tokens, seconds, drafted, accepted, rounds, draft="q4.gguf", **kw) -> GenerationStats:
@@ -52,21 +59,63 @@ def test_from_dict_reads_back_to_dict_and_shrugs_at_damage():
 
 
 def test_continued_stats_name_every_draft_and_read_as_one_reply():
-    first = named(part(281, 10.0, 24, 23, [[24, 23]]).to_dict(), "Gemma · F16", "Gemma · Q4_K_M")
-    first["token_rounds"] = [[100, 1]]  # the view's extras ride along and are not merged here
-    later = named(part(50, 5.0, 20, 0, [[20, 0]], draft="tiny.gguf").to_dict(), "Gemma · F16", "Tiny")
-    both = continued(first, later)
-    assert both["predicted_tokens_count"] == 331 and both["accepted_draft_tokens_count"] == 23
-    assert both["drafts_used"] == ["Gemma · Q4_K_M", "Tiny"] and both["model_name"] == "Gemma · F16"
+    first = ReplyStats.named(part(281, 10.0, 24, 23, [[24, 23]]), "Gemma · F16", "Gemma · Q4_K_M")
+    later = ReplyStats.named(part(50, 5.0, 20, 0, [[20, 0]], draft="tiny.gguf"), "Gemma · F16", "Tiny")
+    both = first.continued_by(later)
+    g = both.generation
+    assert g.predicted_tokens_count == 331 and g.accepted_draft_tokens_count == 23
+    assert both.drafts_used == ["Gemma · Q4_K_M", "Tiny"] and both.model_name == "Gemma · F16"
     text = " · ".join(speed_parts(both) + draft_parts(both))
     assert "331 tokens" in text and "Drafts: Gemma · Q4_K_M, then Tiny" in text and "Accepted 23/44" in text
-    assert continued(None, later) == later
+
+
+def test_the_stored_form_reads_back_and_carries_the_views_extras_untouched():
+    first = ReplyStats.named(part(281, 10.0, 24, 23, [[24, 23]]), "Gemma · F16", "Gemma · Q4_K_M")
+    stored = {**first.to_dict(), "token_rounds": [[100, 1]]}  # the view's extras ride along
+    assert ReplyStats.from_dict(stored) == first
+    assert ReplyStats.from_dict({"token_rounds": [[1, 1]]}) is None  # a message without stats
+    plain = ReplyStats.named(part(10, 1.0, 0, 0, [], draft=None), "Gemma", "Q4")
+    assert plain.draft_name == "" and plain.drafts_used == [] and "draft_name" not in plain.to_dict()
 
 
 def test_a_reply_cut_off_keeps_what_the_stream_measured():
-    stats = measured_so_far(41, 4.0, 0.8, 30, 25, [[10, 9], [10, 8], [10, 8]], "q4.gguf")
-    assert stats["stop_reason"] == "cancelled" and stats["predicted_tokens_count"] == 41
-    assert stats["tokens_per_second"] == 10.0 and stats["time_to_first_token"] == 0.8
-    assert stats["accepted_draft_tokens_count"] == 25 and stats["rejected_draft_tokens_count"] == 5
-    assert stats["rounds"] == [[10, 9], [10, 8], [10, 8]]
-    assert "41 tokens" in " ".join(speed_parts(stats))
+    live = LiveStats()
+    rounds = [RoundEvent(1, 10, 9, 10), RoundEvent(2, 10, 8, 10), RoundEvent(3, 10, 8, 10)]
+    live.update(StreamBatch(rounds=rounds, tokens=41, elapsed=4.0))
+    stats = measured_so_far(live.stats, 0.8, "q4.gguf")
+    assert stats.stop_reason is StopReason.CANCELLED and stats.predicted_tokens_count == 41
+    assert stats.tokens_per_second == 10.0 and stats.time_to_first_token == 0.8
+    assert stats.accepted_draft_tokens_count == 25 and stats.rejected_draft_tokens_count == 5
+    assert stats.rounds == [[10, 9], [10, 8], [10, 8]] and stats.verify_steps == 3
+    assert "41 tokens" in " ".join(speed_parts(ReplyStats(stats)))
+
+
+def test_the_live_strip_folds_a_stream_to_the_engines_own_numbers(cycle_main, cycle_twin):
+    """Whatever ends the reply (here a stop string inside an accepted draft), the rounds the
+    strip saw are the rounds the stats count."""
+    main, twin = LlamaCppModel(cycle_main, ONE), LlamaCppModel(cycle_twin, ONE)
+    try:
+        text = run(main, raw("the", 30)).text
+        draft = DraftSettings(max_draft_size=5, p_min=0.0, auto=False)
+        request = GenerationRequest(
+            prompt="the", max_tokens=30, sampling=GREEDY, draft=draft, stop=(text[20:26],)
+        )
+        batcher, live = StreamBatcher(interval=0.0), LiveStats()
+        for item in main.generate(request, draft=ModelDraft(twin)):
+            if isinstance(item, GenerationResult):
+                result = item.stats
+            elif (batch := batcher.add(item)) is not None:
+                live.update(batch)
+        if (last := batcher.flush()) is not None:
+            live.update(last)
+        assert result.stop_reason is StopReason.STOP_STRING
+        got = live.stats
+        assert got.rounds == result.rounds and got.predicted_tokens_count == result.predicted_tokens_count
+        assert (got.accepted_draft_tokens_count, got.rejected_draft_tokens_count) == (
+            result.accepted_draft_tokens_count,
+            result.rejected_draft_tokens_count,
+        )
+        assert live.draft_tokens == result.draft_tokens_in_reply
+    finally:
+        main.close()
+        twin.close()

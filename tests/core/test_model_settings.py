@@ -27,8 +27,8 @@ def test_the_core_dataclasses_take_their_defaults_from_the_declarations():
     )
     assert d.auto is True and declared["draft_auto"] is True
     assert r.max_tokens == declared["max_tokens"] == 1024
-    assert model_settings.draft_from(declared) == d
-    assert model_settings.sampling_from(declared) == s
+    assert DraftSettings.from_values(declared) == d
+    assert SamplingSettings.from_values(declared) == s
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])

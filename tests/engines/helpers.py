@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from app.core.events import GenerationResult, TokenEvent, TokenOrigin
 from app.core.request import DraftSettings, GenerationRequest, SamplingSettings
+from app.engines.drafting import DraftSource
 
 GREEDY = SamplingSettings(temperature=0.0, repeat_penalty=1.0)
 
@@ -24,7 +25,7 @@ class Run:
         return self.result.stats
 
 
-def run(model, request: GenerationRequest, draft=None, cancel=None) -> Run:
+def run(model, request: GenerationRequest, draft: DraftSource | None = None, cancel=None) -> Run:
     events: list[TokenEvent] = []
     result = None
     for item in model.generate(request, draft=draft, cancel=cancel):
@@ -46,11 +47,15 @@ def raw(
 
 
 def assert_invariants(r: Run) -> None:
+    """The counts agree with each other, with the rounds and with the tokens, by construction."""
     s = r.stats
     assert s.total_draft_tokens_count == (
         s.accepted_draft_tokens_count + s.rejected_draft_tokens_count + s.ignored_draft_tokens_count
     )
-    assert sum(e.origin is TokenOrigin.DRAFT for e in r.events) == s.accepted_draft_tokens_count
+    assert s.accepted_draft_tokens_count == sum(accepted for _, accepted in s.rounds)
+    assert s.rejected_draft_tokens_count == sum(sent - accepted for sent, accepted in s.rounds)
+    assert 0 <= s.accepted_after_stop_count <= s.accepted_draft_tokens_count
+    assert sum(e.origin is TokenOrigin.DRAFT for e in r.events) == s.draft_tokens_in_reply
     assert s.predicted_tokens_count == sum(e.token_id >= 0 for e in r.events)
     assert "".join(e.text for e in r.events) == r.text
     assert (

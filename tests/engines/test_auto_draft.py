@@ -18,6 +18,7 @@ from app.engines.auto_draft import (
     AutoDraft,
     bucket_of,
 )
+from app.engines.drafting import ModelDraft
 from app.engines.llamacpp import LlamaCppModel, LoadOptions
 from app.engines.speculation_memory import SpeculationMemory
 from tests.engines.helpers import assert_invariants, raw, run
@@ -166,7 +167,9 @@ def models(tiny_main: Path, models_dir: Path):
 
 def test_auto_is_lossless_gives_up_on_a_useless_draft_and_remembers(models):
     plain = run(models["main"], raw("the cat sat", 200))
-    first = run(models["main"], raw("the cat sat", 200, max_draft_size=8, auto=True), draft=models["poor"])
+    first = run(
+        models["main"], raw("the cat sat", 200, max_draft_size=8, auto=True), draft=ModelDraft(models["poor"])
+    )
     assert first.text == plain.text
     assert_invariants(first)
     rounds = first.stats.rounds
@@ -174,21 +177,29 @@ def test_auto_is_lossless_gives_up_on_a_useless_draft_and_remembers(models):
     assert first.stats.draft_note and "paused the draft" in first.stats.draft_note
     memory = json.loads(SpeculationMemory().path.read_text())
     assert memory["schema"] == 1 and len(memory["memory"]["pairs"]) == 1
-    # the next reply starts from what was learned: the draft is not even run
-    second = run(models["main"], raw("the cat sat", 60, max_draft_size=8, auto=True), draft=models["poor"])
+    # the next reply starts from what was learned: the draft is not even run, nor given the prompt
+    models["poor"].truncate(0)
+    second = run(
+        models["main"], raw("the cat sat", 60, max_draft_size=8, auto=True), draft=ModelDraft(models["poor"])
+    )
+    assert models["poor"].n_cached == 0
     assert second.text == run(models["main"], raw("the cat sat", 60)).text
     assert second.stats.total_draft_tokens_count == 0 and second.stats.verify_steps == 59
     assert second.stats.draft_note and "on the next reply" in second.stats.draft_note
     assert second.stats.baseline_tokens_per_second
     # ... and the one after probes it again, and pauses it again
-    third = run(models["main"], raw("the cat sat", 200, max_draft_size=8, auto=True), draft=models["poor"])
+    third = run(
+        models["main"], raw("the cat sat", 200, max_draft_size=8, auto=True), draft=ModelDraft(models["poor"])
+    )
     assert third.text == plain.text
     assert third.stats.draft_note and "after 2 more replies" in third.stats.draft_note
 
 
 def test_auto_keeps_the_learning_per_settings(models):
-    run(models["main"], raw("the cat sat", 120, max_draft_size=8, auto=True), draft=models["poor"])
-    run(models["main"], raw("the cat sat", 40, max_draft_size=4, auto=True), draft=models["poor"])
+    run(
+        models["main"], raw("the cat sat", 120, max_draft_size=8, auto=True), draft=ModelDraft(models["poor"])
+    )
+    run(models["main"], raw("the cat sat", 40, max_draft_size=4, auto=True), draft=ModelDraft(models["poor"]))
     pairs = json.loads(SpeculationMemory().path.read_text())["memory"]["pairs"]
     assert len(pairs) == 2 and {k.split("\n")[2].split()[-2] for k in pairs} == {"max8", "max4"}
 

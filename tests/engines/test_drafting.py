@@ -7,17 +7,18 @@ from pathlib import Path
 
 import pytest
 
+from app.core.errors import DraftIncompatibleError
 from app.core.request import SamplingSettings
+from app.engines.compatibility import draft_source
 from app.engines.drafting import (
     PROMPT_LOOKUP_KEY,
+    Capabilities,
     ChainedDraft,
     CutoffRule,
     ModelDraft,
     PromptLookupDraft,
-    as_draft_source,
     chained_key,
     chained_name,
-    draft_model_of,
     parse_draft_key,
 )
 from app.engines.llamacpp import LlamaCppModel, LoadOptions
@@ -45,6 +46,7 @@ def test_prompt_lookup_proposals_are_deterministic_and_cut_by_the_rule():
 
     class FirstTwo:
         needs_confidence = False
+        model_allowed = True
 
         def keep(self, position: int, confidence: float, model_step: bool) -> bool:
             return position <= 2
@@ -89,14 +91,18 @@ def models(tiny_main: Path, tiny_twin: Path):
         m.close()
 
 
-def test_sources_and_the_model_behind_them(models):
-    twin = models["twin"]
-    assert isinstance(as_draft_source(twin), ModelDraft)
+def test_sources_declare_what_they_are(models):
+    main, twin = models["main"], models["twin"]
+    source = draft_source(main, twin)
+    assert isinstance(source, ModelDraft) and source.model is twin and source.translates_for is None
+    assert source.capabilities == Capabilities(reads_prompt=True, can_pause=True, free_part=False)
     lookup = PromptLookupDraft()
-    chained = ChainedDraft(twin)
-    assert as_draft_source(lookup) is lookup and as_draft_source(chained) is chained
-    assert draft_model_of(twin) is twin and draft_model_of(chained) is twin
-    assert draft_model_of(lookup) is None and draft_model_of(None) is None
+    assert lookup.model is None and lookup.capabilities == Capabilities(False, False, free_part=True)
+    chained = draft_source(main, twin, lookup=True)
+    assert isinstance(chained, ChainedDraft) and chained.model is twin
+    assert chained.capabilities == Capabilities(reads_prompt=True, can_pause=True, free_part=True)
+    with pytest.raises(DraftIncompatibleError, match="itself"):
+        draft_source(main, main)
     assert chained.name == "tiny-twin.gguf + prompt lookup"
     assert chained.identity.endswith("+prompt-lookup") and str(twin.path.resolve()) in chained.identity
 
@@ -125,7 +131,7 @@ def test_chained_drafting_uses_lookup_first_and_the_model_otherwise(models, monk
     lookup = CountingLookup()
     prompt = "the cat sat on the mat and the dog ran to the house . the cat sat on the"
     plain = run(models["main"], raw(prompt, 60))
-    chained = ChainedDraft(models["twin"], lookup)
+    chained = ChainedDraft(ModelDraft(models["twin"]), lookup)
     spec = run(models["main"], raw(prompt, 60, max_draft_size=4, p_min=0.0), draft=chained)
     assert spec.text == plain.text
     assert_invariants(spec)

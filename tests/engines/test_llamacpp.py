@@ -11,6 +11,8 @@ import pytest
 from app.core.errors import ContextOverflowError, DraftIncompatibleError, ModelFileError
 from app.core.events import StopReason, TokenOrigin
 from app.core.request import SamplingSettings
+from app.engines.compatibility import draft_source
+from app.engines.drafting import ModelDraft
 from app.engines.llamacpp import LlamaCppModel, LoadOptions
 from tests.conftest import VOCAB
 from tests.engines.helpers import assert_invariants, raw, run
@@ -66,7 +68,7 @@ PROMPTS = ["the cat sat on the mat", "hello world", "def x ( y ) : return y + x"
 @pytest.mark.parametrize(("max_draft", "p_min"), [(16, 0.0), (4, 0.0), (8, 0.75), (2, 0.3)])
 def test_greedy_speculative_text_equals_plain_text(main, noisy, prompt, max_draft, p_min):
     plain = run(main, raw(prompt, 60))
-    spec = run(main, raw(prompt, 60, max_draft_size=max_draft, p_min=p_min), draft=noisy)
+    spec = run(main, raw(prompt, 60, max_draft_size=max_draft, p_min=p_min), draft=ModelDraft(noisy))
     assert spec.text == plain.text
     assert [e.token_id for e in spec.events] == [e.token_id for e in plain.events]
     assert_invariants(spec)
@@ -77,7 +79,7 @@ def test_greedy_speculative_text_equals_plain_text(main, noisy, prompt, max_draf
 def test_noisy_draft_gets_some_accepted_and_some_rejected(main, noisy):
     totals = [0, 0]
     for prompt in PROMPTS:
-        s = run(main, raw(prompt, 60, p_min=0.0), draft=noisy).stats
+        s = run(main, raw(prompt, 60, p_min=0.0), draft=ModelDraft(noisy)).stats
         totals[0] += s.accepted_draft_tokens_count
         totals[1] += s.rejected_draft_tokens_count
     assert totals[0] > 0 and totals[1] > 0, totals
@@ -85,7 +87,7 @@ def test_noisy_draft_gets_some_accepted_and_some_rejected(main, noisy):
 
 def test_identical_draft_is_always_accepted_and_needs_fewer_main_steps(main, twin):
     plain = run(main, raw("the cat", 50))
-    spec = run(main, raw("the cat", 50, max_draft_size=8, p_min=0.0), draft=twin)
+    spec = run(main, raw("the cat", 50, max_draft_size=8, p_min=0.0), draft=ModelDraft(twin))
     assert spec.text == plain.text
     s = spec.stats
     assert s.rejected_draft_tokens_count == 0
@@ -99,8 +101,8 @@ def test_sampling_with_a_draft_is_reproducible_and_counted(main, noisy):
     """At temperature > 0 the text is the main model's distribution, not plain's draw (see
     test_speculative_sampling.py); with a seed it is the same every time."""
     sampling = SamplingSettings(temperature=0.9, top_k=40, top_p=0.95, min_p=0.0, repeat_penalty=1.1, seed=42)
-    first = run(main, raw("the dog", 50, sampling, p_min=0.0), draft=noisy)
-    again = run(main, raw("the dog", 50, sampling, p_min=0.0), draft=noisy)
+    first = run(main, raw("the dog", 50, sampling, p_min=0.0), draft=ModelDraft(noisy))
+    again = run(main, raw("the dog", 50, sampling, p_min=0.0), draft=ModelDraft(noisy))
     assert first.text == again.text
     assert_invariants(first)
     assert first.stats.total_draft_tokens_count > 0
@@ -110,7 +112,7 @@ def test_known_rejections_with_cycle_models(cyc, cyc_draft):
     """The draft is wrong exactly after token ids divisible by 7: the output must still be the
     main model's cycle, and some drafts are rejected at those points."""
     plain = run(cyc, raw("the", 80))
-    spec = run(cyc, raw("the", 80, max_draft_size=4, p_min=0.5), draft=cyc_draft)
+    spec = run(cyc, raw("the", 80, max_draft_size=4, p_min=0.5), draft=ModelDraft(cyc_draft))
     assert spec.text == plain.text
     ids = [e.token_id for e in plain.events]
     assert all(b == 3 + ((a - 3 + 1) % (len(VOCAB) - 3)) for a, b in itertools.pairwise(ids))
@@ -121,7 +123,7 @@ def test_known_rejections_with_cycle_models(cyc, cyc_draft):
 
 def test_short_drafts_are_ignored_never_sent(cyc, cyc_twin):
     # max_tokens 7 leaves budgets 5,4,3,2,1: all below Min Draft Size 8, so all ignored.
-    r = run(cyc, raw("the", 7, max_draft_size=8, min_draft_size=8, p_min=0.0), draft=cyc_twin)
+    r = run(cyc, raw("the", 7, max_draft_size=8, min_draft_size=8, p_min=0.0), draft=ModelDraft(cyc_twin))
     s = r.stats
     assert s.ignored_draft_tokens_count == s.total_draft_tokens_count == 15
     assert s.accepted_draft_tokens_count == s.rejected_draft_tokens_count == 0
@@ -131,7 +133,7 @@ def test_short_drafts_are_ignored_never_sent(cyc, cyc_twin):
 
 
 def test_probability_cutoff_of_one_drafts_nothing(main, twin):
-    r = run(main, raw("the cat", 20, p_min=1.0), draft=twin)
+    r = run(main, raw("the cat", 20, p_min=1.0), draft=ModelDraft(twin))
     assert r.stats.total_draft_tokens_count == 0
 
 
@@ -147,7 +149,7 @@ def test_utf8_character_split_across_draft_and_main_tokens(models_dir, cyc):
     draft_path = write_tiny_gguf(models_dir / "cafe-draft.gguf", seed=5, successor=succ)
     main_m, draft_m = LlamaCppModel(main_path), LlamaCppModel(draft_path)
     try:
-        r = run(main_m, raw("the", 12, max_draft_size=3, p_min=0.0), draft=draft_m)
+        r = run(main_m, raw("the", 12, max_draft_size=3, p_min=0.0), draft=ModelDraft(draft_m))
     finally:
         main_m.close()
         draft_m.close()
@@ -167,7 +169,7 @@ def test_stop_string_ends_the_reply_and_is_not_included(cyc, cyc_twin):
         raw("the", 30, p_min=0.0).__class__(
             prompt="the", max_tokens=30, sampling=raw("the").sampling, stop=(stop,)
         ),
-        draft=cyc_twin,
+        draft=ModelDraft(cyc_twin),
     )
     assert r.stats.stop_reason is StopReason.STOP_STRING
     assert r.text == full[: full.index(stop)]
@@ -178,7 +180,9 @@ def test_cancel_ends_within_one_round_and_keeps_the_partial_text(main, twin):
     cancel = threading.Event()
     events = []
     result = None
-    for item in main.generate(raw("the cat", 400, max_draft_size=4, p_min=0.0), draft=twin, cancel=cancel):
+    for item in main.generate(
+        raw("the cat", 400, max_draft_size=4, p_min=0.0), draft=ModelDraft(twin), cancel=cancel
+    ):
         if hasattr(item, "token_id"):
             events.append(item)
             if len(events) == 5:
@@ -192,15 +196,15 @@ def test_cancel_ends_within_one_round_and_keeps_the_partial_text(main, twin):
 
 
 def test_max_tokens_is_exact_with_a_draft(main, twin):
-    r = run(main, raw("the", 13, max_draft_size=16, p_min=0.0), draft=twin)
+    r = run(main, raw("the", 13, max_draft_size=16, p_min=0.0), draft=ModelDraft(twin))
     assert r.stats.predicted_tokens_count == 13
     assert r.stats.stop_reason is StopReason.MAX_TOKENS
 
 
 def test_cache_reuse_across_requests_gives_the_same_text(main, noisy):
     first = run(main, raw("the cat sat", 30)).text
-    run(main, raw("hello world", 30), draft=noisy)
-    assert run(main, raw("the cat sat", 30), draft=noisy).text == first
+    run(main, raw("hello world", 30), draft=ModelDraft(noisy))
+    assert run(main, raw("the cat sat", 30), draft=ModelDraft(noisy)).text == first
     assert run(main, raw("the cat sat", 30)).text == first
 
 
@@ -219,11 +223,11 @@ def test_a_draft_with_another_vocabulary_drafts_through_translation(main, models
     draft = LlamaCppModel(other)
     try:
         plain = run(main, raw("the cat", max_tokens=24))
-        drafted = run(main, raw("the cat", max_tokens=24, max_draft_size=4), draft=draft)
+        drafted = run(main, raw("the cat", max_tokens=24, max_draft_size=4), draft=draft_source(main, draft))
         assert drafted.text == plain.text
         assert drafted.stats.total_draft_tokens_count > 0
         with pytest.raises(DraftIncompatibleError, match="itself"):
-            main.generate(raw("the"), draft=main)
+            main.generate(raw("the"), draft=ModelDraft(main))
     finally:
         draft.close()
 

@@ -14,6 +14,9 @@ import pytest
 from app.core import model_settings
 from app.core.errors import DraftIncompatibleError, EngineUnavailableError, ModelFileError
 from app.core.events import StopReason, TokenOrigin
+from app.core.request import DraftSettings
+from app.engines.compatibility import draft_source
+from app.engines.drafting import ModelDraft
 from app.engines.llamacpp import LlamaCppModel
 from app.engines.mlx import MLXModel
 from app.library.draft_rules import check_draft
@@ -45,9 +48,9 @@ def test_greedy_speculative_equals_plain(models, prompt, draft_tokens):
     values = model_settings.effective(None, {"mlx_draft_tokens": draft_tokens})
     plain = run(models["main"], raw(prompt, 40))
     req = raw(prompt, 40).__class__(
-        prompt=prompt, max_tokens=40, sampling=GREEDY, draft=model_settings.draft_from(values, "MLX")
+        prompt=prompt, max_tokens=40, sampling=GREEDY, draft=DraftSettings.from_values(values, "MLX")
     )
-    spec = run(models["main"], req, draft=models["noisy"])
+    spec = run(models["main"], req, draft=ModelDraft(models["noisy"]))
     assert spec.text == plain.text
     assert [e.token_id for e in spec.events] == [e.token_id for e in plain.events]
     assert_invariants(spec)
@@ -55,7 +58,9 @@ def test_greedy_speculative_equals_plain(models, prompt, draft_tokens):
 
 
 def test_identical_draft_is_always_accepted(models):
-    r = run(models["main"], raw("hello world", 30, max_draft_size=3, p_min=0.0), draft=models["twin"])
+    r = run(
+        models["main"], raw("hello world", 30, max_draft_size=3, p_min=0.0), draft=ModelDraft(models["twin"])
+    )
     s = r.stats
     assert s.accepted_draft_tokens_count == s.total_draft_tokens_count > 0
     assert s.rejected_draft_tokens_count == 0
@@ -65,7 +70,9 @@ def test_identical_draft_is_always_accepted(models):
 def test_noisy_draft_is_partly_rejected_and_counted(models):
     totals = [0, 0]
     for prompt in ("the cat sat", "hello world", "café"):
-        s = run(models["main"], raw(prompt, 40, max_draft_size=2, p_min=0.0), draft=models["noisy"]).stats
+        s = run(
+            models["main"], raw(prompt, 40, max_draft_size=2, p_min=0.0), draft=ModelDraft(models["noisy"])
+        ).stats
         totals[0] += s.accepted_draft_tokens_count
         totals[1] += s.rejected_draft_tokens_count
     assert totals[0] > 0 and totals[1] > 0, totals
@@ -74,8 +81,8 @@ def test_noisy_draft_is_partly_rejected_and_counted(models):
 def test_sampling_with_a_draft_is_reproducible(models):
     sampling = GREEDY.__class__(temperature=0.8, top_k=20, top_p=0.9, min_p=0.0, repeat_penalty=1.1, seed=7)
     req = raw("the dog", 30, sampling, max_draft_size=2, p_min=0.0)
-    first = run(models["main"], req, draft=models["noisy"])
-    assert first.text == run(models["main"], req, draft=models["noisy"]).text
+    first = run(models["main"], req, draft=ModelDraft(models["noisy"]))
+    assert first.text == run(models["main"], req, draft=ModelDraft(models["noisy"])).text
     assert_invariants(first)
     assert first.stats.total_draft_tokens_count > 0
 
@@ -85,7 +92,7 @@ def test_cancel(models):
     result = None
     count = 0
     for item in models["main"].generate(
-        raw("the", 300, max_draft_size=2, p_min=0.0), draft=models["twin"], cancel=cancel
+        raw("the", 300, max_draft_size=2, p_min=0.0), draft=ModelDraft(models["twin"]), cancel=cancel
     ):
         if hasattr(item, "token_id"):
             count += 1
@@ -105,14 +112,16 @@ def test_compatibility_compares_vocabularies_not_just_sizes(folders):
 def test_another_vocabulary_translates_and_a_cross_engine_draft_is_refused(models, tiny_main):
     request = raw("the cat sat", max_tokens=16, max_draft_size=4)
     plain = run(models["main"], request)
-    translated = run(models["main"], request, draft=models["other"])  # another vocabulary
+    translated = run(
+        models["main"], request, draft=draft_source(models["main"], models["other"])
+    )  # another vocabulary
     assert translated.text == plain.text and translated.stats.total_draft_tokens_count > 0
     gguf = LlamaCppModel(tiny_main)
     try:
         with pytest.raises(DraftIncompatibleError, match=r"llama\.cpp.*MLX"):
-            models["main"].generate(raw("x"), draft=gguf)
+            models["main"].generate(raw("x"), draft=ModelDraft(gguf))
         with pytest.raises(DraftIncompatibleError, match=r"MLX.*llama\.cpp"):
-            gguf.generate(raw("x"), draft=models["main"])
+            gguf.generate(raw("x"), draft=ModelDraft(models["main"]))
     finally:
         gguf.close()
     verdict = check_draft(tiny_main, models["main"].path)

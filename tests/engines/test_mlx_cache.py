@@ -9,6 +9,7 @@ from tests.engines.helpers import assert_invariants, raw, run
 
 pytest.importorskip("mlx_lm")
 
+from app.engines.drafting import ModelDraft
 from app.engines.mlx import MLXModel
 from app.engines.mlx_cache import WindowKVCache
 from tests.mlx_factory import write_mlx_model
@@ -71,7 +72,7 @@ def test_speculative_past_the_window_equals_plain_at_a_flat_cost_per_round(pair)
     main.truncate(0)
     noisy.truncate(0)
     sizes = count_evaluated(main)
-    spec = run(main, raw(PROMPT, 120, max_draft_size=3, p_min=0.0), draft=noisy)
+    spec = run(main, raw(PROMPT, 120, max_draft_size=3, p_min=0.0), draft=ModelDraft(noisy))
     del main.eval
     assert spec.text == plain.text
     assert_invariants(spec)

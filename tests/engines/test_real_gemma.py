@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.core.request import ChatMessage, GenerationRequest, Role
+from app.engines.drafting import ModelDraft
 from app.engines.llamacpp import LlamaCppModel, LoadOptions
 from app.library.draft_rules import check_draft
 from tests.engines.helpers import GREEDY, assert_invariants, raw, run
@@ -31,7 +32,7 @@ def test_the_real_pair_is_compatible_and_the_cut_down_copy_too():
 def test_greedy_speculative_equals_plain_on_the_real_pair(pair, prompt):
     main, draft = pair
     plain = run(main, raw(prompt, 64))
-    spec = run(main, raw(prompt, 64, max_draft_size=8, p_min=0.0), draft=draft)
+    spec = run(main, raw(prompt, 64, max_draft_size=8, p_min=0.0), draft=ModelDraft(draft))
     assert spec.text == plain.text
     assert_invariants(spec)
     s = spec.stats
@@ -45,6 +46,6 @@ def test_chat_template_on_the_real_model(pair):
         messages=(ChatMessage(Role.USER, "Name a colour."),), max_tokens=24, sampling=GREEDY
     )
     plain = run(main, request)
-    spec = run(main, request, draft=draft)
+    spec = run(main, request, draft=ModelDraft(draft))
     assert plain.text == spec.text and plain.text.strip()
     assert "<start_of_turn>" not in plain.text

@@ -122,3 +122,16 @@ def test_nan_scores_are_impossible_tokens_and_all_nan_is_an_error():
     assert TokenSampler(SamplingSettings(temperature=0.0)).distribution(logits).top == 2
     with pytest.raises(InvalidLogitsError):
         TokenSampler(SamplingSettings()).distribution(np.full(4, np.nan, dtype=np.float32))
+
+
+def test_greedy_with_a_penalty_under_one_raises_the_tokens_it_saw():
+    """A Repeat Penalty under 1 favours repeats: a seen token's logit can overtake the argmax."""
+    settings = SamplingSettings(temperature=0.0, repeat_penalty=0.5)
+    logits = np.array([10.0, 9.0, 1.0], dtype=np.float32)
+    assert TokenSampler(settings).distribution(logits, [1]).top == 1  # 9 / 0.5 = 18 > 10
+    chain = llama_chain(settings, 3, [1], final=False)  # the penalties, then greedy's argmax
+    try:
+        ids, _ = ChainDistribution(3)(chain, logits)
+        assert ids[0] == 1
+    finally:
+        free_chain(chain)

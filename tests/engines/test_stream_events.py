@@ -12,7 +12,7 @@ import pytest
 from app.core.events import DraftRejected, GenerationResult, RoundEvent, StopReason, TokenEvent, TokenOrigin
 from app.core.request import DraftSettings, GenerationRequest
 from app.engines import speculative
-from app.engines.drafting import ChainedDraft, PromptLookupDraft
+from app.engines.drafting import ChainedDraft, ModelDraft, PromptLookupDraft
 from app.engines.llamacpp import LlamaCppModel, LoadOptions
 from app.engines.sampling import InvalidLogitsError
 from tests.engines.helpers import GREEDY, assert_invariants, raw, run
@@ -72,7 +72,7 @@ def check_order(stream: list) -> None:
 def test_rounds_and_refused_drafts_stream_in_order(cyc, cyc_draft):
     """The cycle draft is wrong after every token id divisible by 7: the main model refuses
     exactly there, and says what it refused."""
-    stream = items(cyc, raw("the", 80, max_draft_size=4, p_min=0.0), cyc_draft)
+    stream = items(cyc, raw("the", 80, max_draft_size=4, p_min=0.0), ModelDraft(cyc_draft))
     result = stream[-1]
     check_order(stream)
     tokens = [e for e in stream if isinstance(e, TokenEvent)]
@@ -99,7 +99,7 @@ def test_order_holds_while_a_possible_stop_string_holds_tokens_back(cyc, cyc_dra
     draft = DraftSettings(max_draft_size=4, p_min=0.0)
     stops = (stop, "zzzz")
     request = GenerationRequest(prompt="the", max_tokens=60, sampling=GREEDY, draft=draft, stop=stops)
-    stream = items(cyc, request, cyc_draft)
+    stream = items(cyc, request, ModelDraft(cyc_draft))
     check_order(stream)
     assert stream[-1].text == full[: full.index(stop)]
     assert stream[-1].stats.stop_reason is StopReason.STOP_STRING
@@ -123,13 +123,13 @@ def small_draft(cycle_twin: Path):
 def test_a_full_draft_context_ends_drafting_not_the_reply(cyc, small_draft):
     assert small_draft.n_ctx < 300
     plain = run(cyc, raw("the", 300))
-    stream = items(cyc, raw("the", 300, max_draft_size=8, p_min=0.0), small_draft)
+    stream = items(cyc, raw("the", 300, max_draft_size=8, p_min=0.0), ModelDraft(small_draft))
     result = stream[-1]
     assert result.error is None and result.stats.stop_reason is StopReason.MAX_TOKENS
     assert result.text == plain.text
     assert f"draft's context ({small_draft.n_ctx} tokens) is full" in (result.stats.draft_note or "")
     rounds = [e for e in stream if isinstance(e, RoundEvent)]
-    assert [r.paused for r in rounds].count(speculative.CONTEXT_FULL) == 1
+    assert [r.paused for r in rounds].count(speculative.DRAFT_CONTEXT_FULL) == 1
     assert rounds[-1].drafted == 0 and rounds[0].drafted > 0
     assert result.stats.accepted_draft_tokens_count > 0
     check_order(stream)
@@ -137,7 +137,7 @@ def test_a_full_draft_context_ends_drafting_not_the_reply(cyc, small_draft):
 
 def test_a_prompt_longer_than_the_drafts_context_never_starts_it(cyc, small_draft):
     prompt = " ".join(["the cat"] * 60)  # about 300 tokens
-    r = run(cyc, raw(prompt, 10, p_min=0.0), draft=small_draft)
+    r = run(cyc, raw(prompt, 10, p_min=0.0), draft=ModelDraft(small_draft))
     assert r.result.error is None and r.stats.total_draft_tokens_count == 0
     assert "does not fit the draft's context" in (r.stats.draft_note or "")
     assert r.text == run(cyc, raw(prompt, 10)).text
@@ -145,7 +145,7 @@ def test_a_prompt_longer_than_the_drafts_context_never_starts_it(cyc, small_draf
 
 def test_a_chained_draft_goes_on_with_lookup_when_the_model_is_full(cyc, small_draft):
     plain = run(cyc, raw("the", 450))
-    r = run(cyc, raw("the", 450, max_draft_size=8, p_min=0.0), draft=ChainedDraft(small_draft))
+    r = run(cyc, raw("the", 450, max_draft_size=8, p_min=0.0), draft=ChainedDraft(ModelDraft(small_draft)))
     assert r.text == plain.text and r.result.error is None
     assert "Prompt lookup went on drafting" in (r.stats.draft_note or "")
     late = r.stats.rounds[len(r.stats.rounds) // 2 :]

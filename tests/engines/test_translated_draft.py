@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from app.core.errors import DraftIncompatibleError
 from app.core.request import SamplingSettings
-from app.engines.compatibility import usable_draft
-from app.engines.drafting import ChainedDraft, CutoffRule, PromptLookupDraft, Proposal
+from app.engines.compatibility import draft_source
+from app.engines.drafting import ChainedDraft, CutoffRule, ModelDraft, PromptLookupDraft, Proposal
 from app.engines.llamacpp import LlamaCppModel
 from app.engines.sampling import TokenSampler
 from app.engines.translated_draft import TranslatedDraft
@@ -85,7 +86,8 @@ def test_every_pair_is_refused_by_the_exact_rules_and_drafts_through_translation
 @pytest.mark.parametrize("prompt", PROMPTS)
 def test_greedy_text_is_the_main_models_own(main_model, drafts, name, prompt):
     plain = run(main_model, raw(prompt, max_tokens=32))
-    drafted = run(main_model, raw(prompt, max_tokens=32, max_draft_size=5), draft=drafts[name])
+    source = draft_source(main_model, drafts[name])
+    drafted = run(main_model, raw(prompt, max_tokens=32, max_draft_size=5), draft=source)
     assert drafted.text == plain.text
     assert [e.token_id for e in drafted.events] == [e.token_id for e in plain.events]
     assert_invariants(drafted)
@@ -93,13 +95,15 @@ def test_greedy_text_is_the_main_models_own(main_model, drafts, name, prompt):
     assert drafted.stats.draft_model == drafts[name].name
 
 
-def test_the_draft_is_wrapped_once_and_ids_cross_by_table_only_for_a_shuffled_vocabulary(main_model, drafts):
+def test_the_draft_is_translated_and_ids_cross_by_table_only_for_a_shuffled_vocabulary(main_model, drafts):
     for name, model in drafts.items():
-        source = usable_draft(main_model, model)
+        source = draft_source(main_model, model)
         assert isinstance(source, TranslatedDraft) and source.model is model
-        assert usable_draft(main_model, source) is source  # already wrapped for this main model
+        assert source.translates_for is main_model
         assert source.translating == ("map" if name == "permuted" else "text")
-    chained = usable_draft(main_model, ChainedDraft(drafts["merges"]))
+        with pytest.raises(DraftIncompatibleError, match="translation"):  # its own ids would be wrong
+            main_model.generate(raw("the"), draft=ModelDraft(model))
+    chained = draft_source(main_model, drafts["merges"], lookup=True)
     assert isinstance(chained, ChainedDraft) and isinstance(chained.draft, TranslatedDraft)
 
 
@@ -112,7 +116,7 @@ def test_a_shuffled_vocabulary_is_accepted_like_the_same_model(main_model, draft
     try:
         for prompt in PROMPTS[:2]:
             request = raw(prompt, max_tokens=32, max_draft_size=4)
-            exact = run(main_model, request, draft=twin)
+            exact = run(main_model, request, draft=ModelDraft(twin))
             got = run(main_model, request, draft=TranslatedDraft(main_model, drafts["permuted"]))
             s = got.stats
             assert s.accepted_draft_tokens_count == s.total_draft_tokens_count > 0
@@ -126,7 +130,9 @@ def test_sampling_with_a_translated_draft_keeps_the_counts_honest(main_model, dr
     sampling = SamplingSettings(temperature=0.8, seed=5, repeat_penalty=1.0)
     for name in ("merges", "permuted"):
         r = run(
-            main_model, raw("the cat", max_tokens=32, sampling=sampling, max_draft_size=4), draft=drafts[name]
+            main_model,
+            raw("the cat", max_tokens=32, sampling=sampling, max_draft_size=4),
+            draft=draft_source(main_model, drafts[name]),
         )
         assert_invariants(r)
         assert r.stats.predicted_tokens_count == 32 or r.stats.stop_reason.value != "max_tokens"
@@ -135,7 +141,7 @@ def test_sampling_with_a_translated_draft_keeps_the_counts_honest(main_model, dr
 def test_chained_with_prompt_lookup(main_model, drafts):
     prompt = "the cat sat on the mat and the dog ran to the house. the cat sat on"
     plain = run(main_model, raw(prompt, max_tokens=24))
-    chained = ChainedDraft(drafts["fallback"], PromptLookupDraft())
+    chained = ChainedDraft(TranslatedDraft(main_model, drafts["fallback"]), PromptLookupDraft())
     got = run(main_model, raw(prompt, max_tokens=24, max_draft_size=4), draft=chained)
     assert got.text == plain.text and got.stats.total_draft_tokens_count > 0
     assert_invariants(got)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from app.engines.drafting import ModelDraft
 from app.engines.llamacpp import LlamaCppModel, LoadOptions
 from app.engines.translated_draft import TranslatedDraft
 from app.library.draft_rules import check_draft
@@ -40,7 +41,7 @@ def test_greedy_equals_plain_and_acceptance_is_the_exact_twins(models, fast_path
     for prompt in PROMPTS:
         request = raw(prompt, max_tokens=24, max_draft_size=4, p_min=0.0)
         plain = run(main, request)
-        exact = run(main, request, draft=models["q4"])
+        exact = run(main, request, draft=ModelDraft(models["q4"]))
         source = TranslatedDraft(main, models["permuted"], fast_path=fast_path)
         assert source.translating == ("map" if fast_path else "text")
         got = run(main, request, draft=source)

@@ -18,6 +18,7 @@ from pathlib import Path
 from app.chat.store import ChatStore, StoredMessage, merge_runs
 from app.core.events import GenerationResult, TokenEvent
 from app.core.request import DraftSettings, GenerationRequest, SamplingSettings
+from app.engines.drafting import ModelDraft
 from app.engines.llamacpp import LlamaCppModel, LoadOptions
 
 WORDS = [
@@ -60,7 +61,7 @@ def reply(main: LlamaCppModel, draft: LlamaCppModel, prompt: str, seed: int) -> 
     text: list[str] = []
     runs: list[list[object]] = []
     stats = None
-    for item in main.generate(request, draft=draft):
+    for item in main.generate(request, draft=ModelDraft(draft)):
         if isinstance(item, TokenEvent):
             if not text:
                 say("STREAM")

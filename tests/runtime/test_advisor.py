@@ -26,7 +26,7 @@ def count_loads(monkeypatch) -> list[str]:
 def test_advisor_measures_every_candidate_with_the_loaded_models(runtime, monkeypatch):
     runtime.load(MAIN, pin=True)  # the chat's main model
     with runtime.lease(MAIN, TWIN) as lease:  # and its draft
-        chat_main, chat_draft = lease.main, lease.draft
+        chat_main, chat_draft = lease.main, lease.draft.model
     loads = count_loads(monkeypatch)
     seen: list[tuple[int, int]] = []
     candidates = library_candidates(runtime, MAIN)
@@ -50,7 +50,7 @@ def test_advisor_measures_every_candidate_with_the_loaded_models(runtime, monkey
     assert [p.rsplit("/", 1)[-1] for p in loads] == ["noisy.gguf"]  # only what was not loaded yet
     assert runtime.loaded_keys() == {MAIN, TWIN}  # the draft it loaded is freed again
     with runtime.lease(MAIN, TWIN) as lease:
-        assert lease.main is chat_main and lease.draft is chat_draft
+        assert lease.main is chat_main and lease.draft.model is chat_draft
 
 
 def test_advisor_frees_a_main_model_it_had_to_load(runtime):

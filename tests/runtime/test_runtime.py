@@ -12,6 +12,7 @@ from app.core.errors import DraftIncompatibleError
 from app.core.events import GenerationResult, StopReason, TokenEvent
 from app.core.request import DraftSettings, GenerationRequest, SamplingSettings
 from app.engines.drafting import PROMPT_LOOKUP_KEY, ChainedDraft, PromptLookupDraft, chained_key
+from app.engines.prediction_draft import PREDICTION_NAME
 from app.library.model_defaults import ModelDefaultsStore
 from app.runtime import (
     MAX_WAITING,
@@ -47,7 +48,7 @@ def collect(stream) -> tuple[list[TokenEvent], GenerationResult]:
 
 def test_a_lease_loads_on_demand_and_every_caller_shares_one_instance(runtime):
     with runtime.lease(MAIN, TWIN) as lease:
-        main, draft = lease.main, lease.draft
+        main, draft = lease.main, lease.draft.model
         assert lease.main_key == MAIN and lease.draft_key == TWIN
         _, result = collect(lease.generate(request()))
         assert result.stats.accepted_draft_tokens_count > 0
@@ -55,7 +56,7 @@ def test_a_lease_loads_on_demand_and_every_caller_shares_one_instance(runtime):
     with runtime.lease(MAIN) as again:
         assert again.main is main and again.draft is None
     with runtime.lease(TWIN, MAIN) as swapped:  # the same instances, roles swapped
-        assert swapped.main is draft and swapped.draft is main
+        assert swapped.main is draft and swapped.draft.model is main
     assert {i.key: i.leased for i in runtime.loaded()} == {MAIN: False, TWIN: False}
     with pytest.raises(Exception, match="lease has ended"):
         lease.generate(request())
@@ -76,7 +77,7 @@ def test_a_draft_chained_with_prompt_lookup(runtime):
         _, result = collect(lease.generate(request(max_tokens=16)))
         assert result.stats.draft_model and "prompt lookup" in result.stats.draft_model
     with runtime.lease(MAIN, TWIN) as plain_twin:
-        assert plain_twin.draft is twin  # one loaded twin, whether chained or not
+        assert plain_twin.draft.model is twin  # one loaded twin, whether chained or not
         assert collect(plain_twin.generate(request(max_tokens=16)))[1].text == result.text
     with pytest.raises(SelfDraftError):
         runtime.lease(MAIN, chained_key(MAIN))
@@ -146,7 +147,7 @@ def test_a_draft_gets_at_least_the_main_models_context(runtime):
     small = runtime.load(TWIN)  # loaded on its own: its My Models context
     assert small.n_ctx == 256
     with runtime.lease(MAIN, TWIN) as lease:
-        assert lease.main.n_ctx == 512 and lease.draft.n_ctx >= lease.main.n_ctx
+        assert lease.main.n_ctx == 512 and lease.draft.model.n_ctx >= lease.main.n_ctx
         _, result = collect(lease.generate(request(max_tokens=400, prompt="the")))
     assert result.error is None and result.stats.predicted_tokens_count == 400, result.error
     assert result.stats.stop_reason is StopReason.MAX_TOKENS
@@ -249,7 +250,7 @@ def test_evict_without_waiting_closes_when_the_lease_ends_never_under_a_decode(r
 
     def serve() -> None:
         with runtime.lease(MAIN, TWIN, cancel=Gate()) as lease:
-            for model in (lease.main, lease.draft):
+            for model in (lease.main, lease.draft.model):
                 original = model.close
                 model.close = lambda m=model, o=original: (closed_while_locked.append(m.lock.locked()), o())[
                     1
@@ -364,9 +365,10 @@ def test_idle_unloading_can_be_limited_to_some_models(runtime):
     assert runtime.loaded_keys() == {MAIN}
 
 
-def test_a_reply_can_draft_with_its_own_source(runtime):
-    source = PromptLookupDraft()
-    source.name = "my source"
+def test_a_reply_can_draft_with_a_prediction_on_the_leases_draft(runtime):
     with runtime.lease(MAIN, TWIN) as lease:
-        _, result = collect(lease.generate(request(prompt="the cat the cat the cat"), draft=source))
-    assert result.stats.draft_model == "my source"  # in place of the lease's draft model
+        source = lease.draft
+        _, result = collect(lease.generate(request(prompt="the cat the cat the cat"), prediction="the cat"))
+        assert lease.draft is source  # built once for the lease, never changed by a reply
+    assert result.stats.draft_model == f"{PREDICTION_NAME} + {source.name}"
+    assert result.stats.total_draft_tokens_count > 0

@@ -18,7 +18,7 @@ from app.runtime import MAX_WAITING, ModelRuntime
 from app.server.records import RequestRecord, ServerNote
 from tests.server.conftest import MAIN, WORDS, call, chat_body
 
-FAST_SWEEP = {"sweep_interval": 0.05}
+NO_SWEEPER = {"sweep_interval": 3600.0}  # the test sweeps itself, after moving the clock
 
 
 def wait_until(check: Callable[[], bool], timeout: float = 10) -> bool:
@@ -35,46 +35,84 @@ def loaded(srv) -> set[str]:
 
 
 # --- idle TTL --------------------------------------------------------------------------------
+class Clock:
+    """The runtime's clock for idle times, moved by the test: no waiting for a TTL to pass."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def idle_server(make_server, clock: Clock, **config: object):
+    return make_server(runtime=ModelRuntime(clock=clock), **{**NO_SWEEPER, **config})
+
+
+def answered(srv, **body: object) -> None:
+    """A request answered and done with: its lease let go, where a model's idle time starts
+    (the answer can reach the client a moment before)."""
+    assert call(srv, "POST", "/v1/chat/completions", chat_body(**body))[0] == 200
+    assert wait_until(lambda: not any(info.leased for info in srv.runtime.loaded()))
+
+
 def test_a_requests_ttl_unloads_the_model_when_idle(make_server):
-    srv = make_server(**FAST_SWEEP)
-    assert call(srv, "POST", "/v1/chat/completions", chat_body(ttl=1))[0] == 200
+    clock = Clock()
+    srv = idle_server(make_server, clock, sweep_interval=0.05)  # the server's own sweeper
+    answered(srv, ttl=1)
     assert loaded(srv) == {MAIN} and srv.server.jit.tracked == {MAIN: 1.0}
-    t0 = time.monotonic()
-    assert wait_until(lambda: not loaded(srv), timeout=10)
-    assert time.monotonic() - t0 >= 0.8
+    clock.advance(0.9)
+    assert srv.server.jit.sweep() == [] and loaded(srv) == {MAIN}
+    clock.advance(0.2)
+    assert wait_until(lambda: not loaded(srv))
     assert any(isinstance(r, ServerNote) and f"unloaded {MAIN} (idle for 1 s)" in str(r) for r in srv.records)
     assert call(srv, "POST", "/v1/chat/completions", chat_body())[0] == 200  # loaded again on demand
 
 
 def test_the_default_ttl_applies_without_one_in_the_request(make_server):
-    srv = make_server(idle_ttl=0.5, **FAST_SWEEP)
-    assert call(srv, "POST", "/v1/chat/completions", chat_body())[0] == 200
-    assert wait_until(lambda: not loaded(srv), timeout=10)
-    long_lived = make_server(**FAST_SWEEP)  # the default: an hour
-    assert call(long_lived, "POST", "/v1/chat/completions", chat_body())[0] == 200
-    time.sleep(0.5)
-    assert loaded(long_lived) == {MAIN}
+    clock = Clock()
+    srv = idle_server(make_server, clock, idle_ttl=0.5)
+    long_lived = idle_server(make_server, clock)  # the default: an hour
+    for s in (srv, long_lived):
+        answered(s)
+    clock.advance(0.6)
+    for s in (srv, long_lived):
+        s.server.jit.sweep()
+    assert not loaded(srv) and loaded(long_lived) == {MAIN}
+    clock.advance(3600)
+    long_lived.server.jit.sweep()
+    assert not loaded(long_lived)
 
 
 def test_a_leased_model_is_not_unloaded_whatever_its_ttl(make_server):
-    srv = make_server(**FAST_SWEEP)
-    assert call(srv, "POST", "/v1/chat/completions", chat_body(ttl=1))[0] == 200
+    clock = Clock()
+    srv = idle_server(make_server, clock)
+    answered(srv, ttl=1)
     with srv.runtime.lease(MAIN):  # a reply in progress
-        time.sleep(1.6)
-        assert loaded(srv) == {MAIN}
-    assert wait_until(lambda: not loaded(srv), timeout=10)  # idle again: now it goes
+        clock.advance(60)
+        assert srv.server.jit.sweep() == [] and loaded(srv) == {MAIN}
+    clock.advance(0.5)  # idle since the lease ended: not yet past its TTL
+    assert srv.server.jit.sweep() == []
+    clock.advance(0.6)
+    assert srv.server.jit.sweep() == [MAIN] and not loaded(srv)
 
 
 def test_the_chats_models_are_never_unloaded_by_the_server(make_server):
-    srv = make_server(runtime=ModelRuntime(), idle_ttl=0.3, **FAST_SWEEP)  # shared with the chat
+    clock = Clock()
+    srv = idle_server(make_server, clock, idle_ttl=0.3)  # a runtime shared with the chat
     srv.runtime.load(MAIN, pin=True)  # the chat loaded it
-    assert call(srv, "POST", "/v1/chat/completions", chat_body(ttl=1))[0] == 200
-    time.sleep(1.5)
+    answered(srv, ttl=1)
+    clock.advance(60)
+    srv.server.jit.sweep()
     assert loaded(srv) == {MAIN} and srv.server.jit.tracked == {}
     # a model the server loaded and the chat then picked is the chat's from then on
-    assert call(srv, "POST", "/v1/chat/completions", chat_body(model=WORDS, ttl=1))[0] == 200
+    answered(srv, model=WORDS, ttl=1)
     srv.runtime.pin(WORDS)
-    time.sleep(1.5)
+    clock.advance(60)
+    srv.server.jit.sweep()
     assert loaded(srv) == {MAIN, WORDS}
     srv.server.stop()  # stopping frees only what the server loaded (nothing here), not the runtime
     assert loaded(srv) == {MAIN, WORDS} and not srv.runtime.closed
@@ -82,13 +120,13 @@ def test_the_chats_models_are_never_unloaded_by_the_server(make_server):
 
 def test_loading_another_model_on_demand_frees_the_previous_one(make_server):
     srv = make_server()
-    assert call(srv, "POST", "/v1/chat/completions", chat_body())[0] == 200
-    assert call(srv, "POST", "/v1/chat/completions", chat_body(model=WORDS))[0] == 200
+    answered(srv)  # done with: a model a reply still holds is never freed (it was, one run in three)
+    answered(srv, model=WORDS)
     assert loaded(srv) == {WORDS}
     assert any(f"unloaded {MAIN} (another model was requested)" in str(r) for r in srv.records)
     keep = make_server(auto_evict=False)
-    assert call(keep, "POST", "/v1/chat/completions", chat_body())[0] == 200
-    assert call(keep, "POST", "/v1/chat/completions", chat_body(model=WORDS))[0] == 200
+    answered(keep)
+    answered(keep, model=WORDS)
     assert loaded(keep) == {MAIN, WORDS}
 
 

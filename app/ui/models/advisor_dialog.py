@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core import model_settings
+from app.core.request import DraftSettings
 from app.library.model_labels import base_label
 from app.runtime import ModelRuntime
 from app.runtime.advisor import NO_DRAFT, Advice, AdviceRecords, advise, library_candidates
@@ -126,7 +126,7 @@ class AdvisorDialog(QDialog):
             candidates = library_candidates(runtime, key)
             for c in candidates:
                 c.name = self.labels.get(c.key) or c.name
-            settings = model_settings.draft_from(runtime.defaults.effective(key), engine)
+            settings = DraftSettings.from_values(runtime.defaults.effective(key), engine)
             return advise(runtime, key, candidates, settings, progress=report, cancel=self.cancel)  # type: ignore[arg-type]
 
         self.task = BackgroundTask(job, self)

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.chat.message_model import MessageView
+from app.chat.reply_stats import ReplyStats
 from app.chat.stats_text import draft_parts, live_text, speed_parts, stats_line
 from app.chat.stream_batch import LiveStats
 from app.ui.chat.inline_editor import InlineEditor
@@ -256,16 +257,7 @@ class MessageCard(QFrame):
     def set_live(self, live: LiveStats, with_draft: bool) -> None:
         self.live.setText(
             "● "
-            + live_text(
-                live.tokens_per_second,
-                live.drafted,
-                live.accepted,
-                live.draft_length,
-                live.paused,
-                with_draft,
-                live.tokens,
-                live.draft_tokens,
-            )
+            + live_text(live, with_draft)
         )
         self.live.show()
 
@@ -329,8 +321,8 @@ class MessageCard(QFrame):
         self.body.show()
 
     def _show_stats(self) -> None:
-        stats = self.message.stats
-        if not stats:
+        stats = ReplyStats.from_dict(self.message.stats)
+        if stats is None:
             self.stats_label.hide()
             self.details_button.hide()
             return
@@ -341,7 +333,7 @@ class MessageCard(QFrame):
         self.stats_label.setText("\n".join(lines))
         self.stats_label.setToolTip(stats_line(stats))
         self.stats_label.show()
-        self.details_button.setVisible(bool(stats.get("draft_model")))
+        self.details_button.setVisible(stats.with_draft)
 
     def _apply_icons(self) -> None:
         t = self.style_.theme
@@ -353,8 +345,9 @@ class MessageCard(QFrame):
         )
 
     def _on_details_toggled(self, on: bool) -> None:
-        if on and self.details is None and self.message.stats:
-            self.details = SpeculationPanel(self.message.stats, self.style_.theme)
+        stats = ReplyStats.from_dict(self.message.stats) if on and self.details is None else None
+        if stats is not None:
+            self.details = SpeculationPanel(stats, self.style_.theme)
             self.layout_.addWidget(self.details)
         if self.details is not None:
             self.details.setVisible(on)
@@ -369,6 +362,7 @@ class MessageCard(QFrame):
 
     def plain_text(self) -> str:
         parts = [self.header.text(), self.body.document().toPlainText()]
-        if self.message.stats:
-            parts.append(stats_line(self.message.stats))
+        stats = ReplyStats.from_dict(self.message.stats)
+        if stats is not None:
+            parts.append(stats_line(stats))
         return "\n".join(parts)

@@ -3,7 +3,6 @@ rejected draft tokens) and acceptance by draft position, in the theme's colours.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from PySide6.QtCharts import (
@@ -19,7 +18,8 @@ from PySide6.QtCore import QMargins, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from app.chat.stats_text import acceptance_by_position, detail_rows
+from app.chat.reply_stats import ReplyStats
+from app.chat.stats_text import detail_rows
 from app.ui.theme.colours import Theme
 
 MAX_BARS = 120  # more rounds than this are summed in groups
@@ -152,10 +152,10 @@ def _view(chart: QChart, theme: Theme) -> QChartView:
 class SpeculationPanel(QFrame):
     """Built when first opened; rebuilt for a new theme."""
 
-    def __init__(self, stats: Mapping[str, Any], theme: Theme, parent: QWidget | None = None) -> None:
+    def __init__(self, stats: ReplyStats, theme: Theme, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("speculationPanel")
-        self.stats = dict(stats)
+        self.stats = stats
         self.charts: list[QChartView] = []
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 8, 0, 0)
@@ -173,17 +173,17 @@ class SpeculationPanel(QFrame):
             grid.addWidget(text, row, 1)
         grid.setColumnStretch(1, 1)
         layout.addLayout(grid)
-        rounds = [list(r) for r in self.stats.get("rounds") or []]
+        rounds = [list(r) for r in stats.generation.rounds]
         if any(d for d, _ in rounds):
             row_l = QHBoxLayout()
             self.charts.append(_view(rounds_chart(rounds, theme), theme))
-            rates = acceptance_by_position(self.stats)
+            rates = stats.generation.acceptance_by_position()
             if rates:
                 self.charts.append(_view(position_chart(rates, theme), theme))
             for view in self.charts:
                 row_l.addWidget(view, 1)
             layout.addLayout(row_l)
-        elif self.stats.get("draft_model"):
+        elif stats.with_draft:
             none = QLabel("The draft proposed nothing in this reply.")
             none.setObjectName("detailValue")
             layout.addWidget(none)

@@ -345,14 +345,10 @@ def test_live_strip_shows_speed_acceptance_and_when_drafting_pauses(view):
 def test_live_stats_fold_batches():
     live = LiveStats()
     live.update(StreamBatch(rounds=[RoundEvent(1, 8, 5, 8), RoundEvent(2, 0, 0, 0, "no gain")], tokens=3))
-    assert (live.drafted, live.accepted, live.rounds, live.paused_rounds, live.paused) == (
-        8,
-        5,
-        2,
-        1,
-        "no gain",
-    )
-    assert live.per_round == [[8, 5], [0, 0]] and live.tokens_per_second is None
+    s = live.stats
+    assert (s.total_draft_tokens_count, s.accepted_draft_tokens_count, s.verify_steps) == (8, 5, 2)
+    assert (live.paused_rounds, live.paused) == (1, "no gain")
+    assert s.rounds == [[8, 5], [0, 0]] and live.tokens_per_second is None
 
 
 def test_details_panel_opens_with_charts_and_honest_figures(view, qtbot):
