@@ -119,6 +119,14 @@ class Flight:
         return StoredMessage("assistant", m.text, m.origins, m.stats_for_storage())
 
 
+@dataclass(frozen=True)
+class ReplyJob:
+    """A reply for the engine thread: what it reads, and the reply it belongs to."""
+
+    reply_id: int  # Reply.id: everything the engine thread says about it carries this
+    request: GenerationRequest
+
+
 def build_request(reply: Reply, values: dict[str, Any], engine: str) -> GenerationRequest:
     """What the model reads for `reply`, with the sidebar's settings."""
     messages: list[ChatMessage] = []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
+from app.chat.draft_choices import draft_choices
 from app.chat.store import ChatStore
 from app.core.events import TokenOrigin
 from app.library.compat_index import DraftReport
@@ -68,7 +69,7 @@ def test_draft_dropdown_lists_exact_matches_then_translated_drafts(qtbot, window
 def test_a_model_without_compatible_drafts_says_so(qtbot, window, library_models):
     load(qtbot, window, library_models["main"])
     entry = window.library.entries[library_models["main"]]
-    window.chat.sidebar.set_report(DraftReport(entry))  # no other model in the library
+    window.chat.sidebar.show_drafts(draft_choices(DraftReport(entry)))  # no other model in the library
     assert window.chat.sidebar.draft_combo.itemText(0) == NONE_FOUND
 
 
@@ -170,7 +171,7 @@ def test_broken_files_are_listed_and_a_failed_load_is_shown_not_raised(qtbot, wi
     window.load_key(library_models["main"])
     qtbot.waitUntil(lambda: not window.chat.banner.isHidden(), timeout=WAIT)
     assert "Could not load main.gguf" in window.chat.banner.text()
-    assert not window.chat.model_loaded
+    assert not window.chat.session.model_key
 
 
 def test_closing_mid_reply_saves_the_partial_reply(qtbot, window, library_models):

@@ -18,6 +18,7 @@ from PySide6.QtGui import QGuiApplication, QResizeEvent
 from PySide6.QtWidgets import QHBoxLayout, QInputDialog, QLabel, QSplitter, QVBoxLayout, QWidget
 
 from app.chat.message_model import MessageView
+from app.chat.model_state import ModelState, Offer
 from app.chat.reply_flight import Flight
 from app.chat.session import (
     CONTINUE,
@@ -29,13 +30,13 @@ from app.chat.session import (
     ChatSession,
 )
 from app.chat.store import ChatStore
-from app.chat.stream_batch import StreamBatch
-from app.core.events import GenerationResult
+from app.core.model_settings import SPECS
+from app.library.model_labels import hover_text
 from app.ui.chat.composer import Composer
 from app.ui.chat.conversations import ConversationPanel
 from app.ui.chat.header import ChatHeader
 from app.ui.chat.hints import HintBar
-from app.ui.chat.replies import ChatReplies
+from app.ui.chat.replies import ChatReplies, ReplySetup
 from app.ui.chat.sidebar import ConfigSidebar
 from app.ui.chat.transcript.card import NEXT, PREVIOUS
 from app.ui.chat.transcript.view import ChatView
@@ -45,16 +46,13 @@ from app.ui.theme.colours import LIGHT, Theme
 SIDEBAR_FOLDS_BELOW = 1080  # page width under which the config sidebar folds away
 CONVERSATIONS_FOLD_BELOW = 760
 UNDO_SECONDS = 20
-# sidebar values a conversation keeps (the load settings belong to the model)
-CONVERSATION_SETTINGS_EXCLUDE = ("context_length", "gpu_offload", "draft_model")
 
 
 class ChatPage(QWidget):
-    generateRequested = Signal(object)  # GenerationRequest
+    generateRequested = Signal(object)  # ReplyJob
     stopRequested = Signal()
     replyFinished = Signal()
     stateChanged = Signal()  # what the chat's actions can do may have changed
-    conversationShown = Signal(object)  # Conversation | None: the window offers its model
 
     def __init__(
         self,
@@ -69,7 +67,6 @@ class ChatPage(QWidget):
         self.preferences = preferences or Preferences()
         self.model_name = ""  # the loaded main model, as the user knows it
         self.draft_name = ""  # the draft in use ("" for none)
-        self.quiet = False  # the view already shows what the session just stored
         self._shown_id: int | None = None
         self._unsent: dict[int, str] = {}  # conversation -> what was typed there, not sent
 
@@ -159,7 +156,12 @@ class ChatPage(QWidget):
         self.sidebar_toggle.toggled.connect(lambda on: self._show_panel(self.sidebar, on))
         self._folded: set[str] = set()  # panels folded by the width, reopened when it grows
         self._last_width = 0
-        self.replies = ChatReplies(self)
+        self.replies = ChatReplies(self.session, self.view, self)
+        self.replies.generateRequested.connect(self.generateRequested)
+        self.replies.problem.connect(self.show_error)
+        self.replies.changed.connect(self.update_state)
+        self.replies.editReturned.connect(self._on_edit_returned)
+        self.replies.replyFinished.connect(self.replyFinished)
 
         events = self.session.events
         events.conversation.connect(self._on_conversation)
@@ -181,10 +183,6 @@ class ChatPage(QWidget):
     @property
     def busy(self) -> bool:
         return self.session.reply is not None
-
-    @property
-    def model_loaded(self) -> bool:
-        return bool(self.session.model_key)
 
     def why_not(self, action: str) -> str:
         """Why a chat action cannot run now ("" when it can), for buttons, menus, tooltips."""
@@ -219,6 +217,30 @@ class ChatPage(QWidget):
         self.session.set_pair(
             main_key if main_key is not None else main, draft_key if draft_key is not None else draft
         )
+
+    def bind_models(self, state: ModelState) -> None:
+        """Follow the model state: the pair, the settings and drafts (the sidebar), the models
+        a conversation used (offered above the message box), and what went wrong."""
+
+        def on_pair(main: str, draft: str) -> None:
+            self.set_model_pair(state.name(main), state.name(draft), main, draft)
+            entry = state.entry(main)
+            self.pair_label.setToolTip(hover_text(entry) if entry else "")
+
+        state.events.pair.connect(on_pair)
+        state.events.offer.connect(self._on_offer)
+        state.events.problem.connect(self.show_error)
+        self.sidebar.bind(state)
+        self.setup_hint.add_button(
+            "load", "Load them", "Load the models this conversation used", state.load_offer
+        )
+
+    def _on_offer(self, offer: Offer | None) -> None:
+        if offer is None:
+            self.setup_hint.hide()
+            return
+        self.setup_hint.buttons["load"].setVisible(offer.pair is not None)
+        self.setup_hint.say(offer.text)
 
     def _show_panel(self, panel: QWidget, on: bool) -> None:
         panel.setVisible(on)
@@ -277,21 +299,15 @@ class ChatPage(QWidget):
         self.view.end_edit()
         self.compose()
         self.refresh_conversations()
-        self.conversationShown.emit(self.session.conversation)
 
     def _on_messages(self) -> None:
-        if not self.quiet:
+        if not self.replies.quiet:
             self.compose()
         self.update_state()
 
     def compose(self) -> None:
         """The shown conversation as stored, with the reply in flight in its place."""
-        views = [
-            MessageView.from_stored(m.role, m.content, m.origins, m.stats, m.id, m.version, m.versions)
-            for m in self.session.messages
-        ]
-        self.view.set_messages(self.replies.place(views))
-        self.replies.resume_on_screen()
+        self.replies.compose()
         self.update_state()
 
     def rename_conversation(self) -> None:
@@ -321,21 +337,31 @@ class ChatPage(QWidget):
         self.banner.show()
 
     def conversation_settings(self) -> dict[str, Any]:
+        """The sidebar's values a conversation keeps: not the draft, nor what applies on load
+        (those are the model's)."""
         values = self.sidebar.values()
-        return {k: v for k, v in values.items() if k not in CONVERSATION_SETTINGS_EXCLUDE}
+        return {k: v for k, v in values.items() if k in SPECS and SPECS[k].in_forms and not SPECS[k].on_load}
+
+    def _begin(self, kind: str, text: str = "") -> bool:
+        self.banner.hide()
+        values = self.sidebar.values()
+        setup = ReplySetup(
+            self.model_name, self.draft_name, values, self.sidebar.engine, self.conversation_settings()
+        )
+        return self.replies.begin(kind, setup, text) is not None
 
     def send(self) -> None:
         text = self.prompt.toPlainText().strip()
         if not text:
             return
-        if self.replies.begin(SEND, text) is not None:
+        if self._begin(SEND, text):
             self.prompt.clear()
 
     def regenerate(self) -> None:
-        self.replies.begin(REGENERATE)
+        self._begin(REGENERATE)
 
     def continue_reply(self) -> None:
-        self.replies.begin(CONTINUE)
+        self._begin(CONTINUE)
 
     def edit_last(self) -> None:
         """Your last message becomes editable where it stands; nothing changes until the new
@@ -351,7 +377,11 @@ class ChatPage(QWidget):
 
     def _on_edit_submitted(self, text: str) -> None:
         self.view.end_edit()
-        self.replies.begin(EDIT, text)
+        self._begin(EDIT, text)
+
+    def _on_edit_returned(self, text: str) -> None:
+        self.prompt.setPlainText(text)
+        self.show_error("No reply came, so your message was not changed; your edit is in the message box.")
 
     def copy_last_reply(self) -> None:
         last = self.session.last("assistant")
@@ -390,15 +420,6 @@ class ChatPage(QWidget):
     def _show_flight(self) -> None:
         if self.flight is not None:
             self.open_conversation(self.flight.reply.conversation_id)
-
-    def on_tokens(self, batch: StreamBatch) -> None:
-        self.replies.on_tokens(batch)
-
-    def on_finished(self, result: GenerationResult | None) -> None:
-        self.replies.on_finished(result)
-
-    def on_failed(self, message: str) -> None:
-        self.replies.on_failed(message)
 
     def save_partial(self) -> None:
         """The window is closing mid-reply: keep what arrived, with the stats measured so far."""
