@@ -59,14 +59,10 @@ class Flight:
     def with_draft(self) -> bool:
         return bool(self.draft_key)
 
-    @property
-    def round_offset(self) -> int:
-        return self.first_round
-
     def shift(self, batch: StreamBatch) -> StreamBatch:
         if self.first_token is None and batch.tokens:
             self.first_token = time.monotonic()
-        offset = self.round_offset
+        offset = self.first_round
         if not offset:
             return batch
         pieces = [(t, k, None if r is None else r + offset) for t, k, r in batch.pieces]
