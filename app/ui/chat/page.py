@@ -17,6 +17,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication, QResizeEvent
 from PySide6.QtWidgets import QHBoxLayout, QInputDialog, QLabel, QSplitter, QVBoxLayout, QWidget
 
+from app.chat.chat_actions import card_reasons, why_not
 from app.chat.message_model import MessageView
 from app.chat.model_state import ModelState, Offer
 from app.chat.reply_flight import Flight
@@ -26,7 +27,6 @@ from app.chat.session import (
     EDIT,
     REGENERATE,
     SEND,
-    SWITCH_VERSION,
     ChatSession,
 )
 from app.chat.store import ChatStore
@@ -36,6 +36,7 @@ from app.ui.chat.composer import Composer
 from app.ui.chat.conversations import ConversationPanel
 from app.ui.chat.header import ChatHeader
 from app.ui.chat.hints import HintBar
+from app.ui.chat.panel_folding import PanelFolding
 from app.ui.chat.replies import ChatReplies, ReplySetup
 from app.ui.chat.sidebar import ConfigSidebar
 from app.ui.chat.transcript.card import NEXT, PREVIOUS
@@ -152,10 +153,12 @@ class ChatPage(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.splitter)
-        self.conversations_toggle.toggled.connect(lambda on: self._show_panel(self.conversations, on))
-        self.sidebar_toggle.toggled.connect(lambda on: self._show_panel(self.sidebar, on))
-        self._folded: set[str] = set()  # panels folded by the width, reopened when it grows
-        self._last_width = 0
+        self.folding = PanelFolding(
+            [
+                (self.sidebar, self.sidebar_toggle, SIDEBAR_FOLDS_BELOW),
+                (self.conversations, self.conversations_toggle, CONVERSATIONS_FOLD_BELOW),
+            ]
+        )
         self.replies = ChatReplies(self.session, self.view, self)
         self.replies.generateRequested.connect(self.generateRequested)
         self.replies.problem.connect(self.show_error)
@@ -186,21 +189,7 @@ class ChatPage(QWidget):
 
     def why_not(self, action: str) -> str:
         """Why a chat action cannot run now ("" when it can), for buttons, menus, tooltips."""
-        s = self.session
-        if action == "stop":
-            return "" if self.busy else "No reply is being written"
-        if action in ("previous_version", "next_version"):
-            last = s.last("assistant")
-            if last is None or last.versions < 2:
-                return "The last reply has one version (Regenerate makes another)"
-            edge = last.version == 0 if action == "previous_version" else last.version == last.versions - 1
-            return "No other version that way" if edge else s.why_not(SWITCH_VERSION)
-        if action == "copy_last":
-            return "" if s.last("assistant") else "There is no reply to copy yet"
-        if action in ("rename_chat", "focus_message", "new_chat"):
-            return ""
-        kinds = {"regenerate": REGENERATE, "continue": CONTINUE, "edit_last": EDIT, "delete_chat": DELETE}
-        return s.why_not(kinds.get(action, action))
+        return why_not(self.session, action)
 
     # --- look -------------------------------------------------------------------------------------
     def set_theme(self, theme: Theme) -> None:
@@ -242,25 +231,9 @@ class ChatPage(QWidget):
         self.setup_hint.buttons["load"].setVisible(offer.pair is not None)
         self.setup_hint.say(offer.text)
 
-    def _show_panel(self, panel: QWidget, on: bool) -> None:
-        panel.setVisible(on)
-        self._folded.discard(panel.objectName())
-
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
-        width = event.size().width()
-        for panel, toggle, limit in (
-            (self.sidebar, self.sidebar_toggle, SIDEBAR_FOLDS_BELOW),
-            (self.conversations, self.conversations_toggle, CONVERSATIONS_FOLD_BELOW),
-        ):
-            name = panel.objectName()
-            if width < limit <= self._last_width or (width < limit and not self._last_width):
-                if toggle.isChecked():
-                    toggle.setChecked(False)
-                    self._folded.add(name)
-            elif width >= limit > self._last_width and name in self._folded:
-                toggle.setChecked(True)
-        self._last_width = width
+        self.folding.resized(event.size().width())
 
     def _on_visualize(self, on: bool) -> None:
         self.preferences.set("visualize_drafts", on)
@@ -426,21 +399,12 @@ class ChatPage(QWidget):
         self.replies.save_partial()
 
     # --- state of the buttons ------------------------------------------------------------------------
-    def _reasons(self) -> dict[str, str]:
-        s = self.session
-        return {
-            "edit": s.why_not(EDIT),
-            "regenerate": s.why_not(REGENERATE),
-            "continue": s.why_not(CONTINUE),
-            "versions": s.why_not(SWITCH_VERSION),
-        }
-
     def update_state(self) -> None:
         s = self.session
         here = s.replying_here
         self.composer.set_busy(here)
         self.composer.set_why_not("" if here else s.why_not(SEND))
-        self.view.set_action_reasons(self._reasons())
+        self.view.set_action_reasons(card_reasons(self.session))
         why_delete = s.why_not(DELETE)
         self.delete_button.setEnabled(not why_delete)
         self.delete_button.setToolTip(why_delete or "Delete this conversation (Undo brings it back)")
