@@ -83,6 +83,7 @@ class MainWindow(QMainWindow):
         self.index = CompatibilityIndex(self.library)
         self.auto_load = auto_load
         self._tasks: list[BackgroundTask] = []
+        self._closing = False  # no task starts once the window is shutting down
         self._dialogs: list[AdvisorDialog] = []
         self.preferences = preferences or Preferences()
         self.themes = ThemeManager(self.preferences, self)
@@ -251,6 +252,8 @@ class MainWindow(QMainWindow):
         task.succeeded.connect(done)
         task.failedWith.connect(self.chat.show_error)
         task.finished.connect(self._prune_tasks)
+        if self._closing:  # news the engine thread sent before it stopped starts nothing now
+            return task
         self._tasks.append(task)
         task.start()
         return task
@@ -344,6 +347,7 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop the reply in flight (keeping it, with its stats), stop every thread, close the
         models."""
+        self._closing = True
         self.worker.cancel.set()
         self.runtime.cancel_all()
         self._let_the_reply_end()

@@ -4,7 +4,7 @@ persistence, switching the draft mid-reply, errors; no thread is left running.""
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QThread
 
 from app.chat.draft_choices import draft_choices
 from app.chat.store import ChatStore
@@ -277,3 +277,25 @@ def test_the_theme_can_be_chosen_in_the_view_menu(qtbot, window):
     assert window.themes.theme is DARK and window.chat.view.render_style.theme is DARK
     window.theme_actions["light"].trigger()
     assert window.chat.view.render_style.theme is LIGHT
+
+
+def test_news_from_the_engine_thread_after_closing_starts_no_thread(qtbot, library_models, monkeypatch):
+    """A load the engine thread finished as the window closed reaches the window afterwards: it
+    must not start work (a thread left running when the app quits)."""
+    import threading
+
+    from tests.conftest import threads_left
+    from tests.ui.window_helpers import open_window
+
+    w = open_window(qtbot)
+    load(qtbot, w, library_models["main"])
+    w.shutdown()
+    release = threading.Event()
+    monkeypatch.setattr(w.index, "drafts_for", lambda key: release.wait(30))
+    w.worker.modelLoaded.emit(library_models["main"], "main")  # queued before the thread stopped
+    try:
+        assert threads_left() == []
+    finally:
+        release.set()
+        for task in w.findChildren(QThread):
+            task.wait(30_000)
