@@ -25,3 +25,41 @@ def test_worker_streams_batches_of_a_synthetic_reply(qtbot, monkeypatch):
     assert {reply for reply, _b in got} == {7}  # every batch names its reply
     assert [p for _r, b in got for p in b.pieces] == expected_pieces(50)
     assert sum(len(b.rounds) for _r, b in got) == 50
+
+
+def test_a_draft_that_does_not_load_is_the_drafts_failure_not_the_replys(qtbot):
+    from pathlib import Path
+
+    from app.chat.model_state import LoadJob
+    from app.core.errors import SpeculaError
+
+    clock = FakeClock()
+
+    class Lease:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *_exc):
+            return None
+
+        def generate(self, request, cancel):
+            return synthetic_stream(clock, 2)
+
+    class Runtime:
+        def lease(self, main, draft, **_kwargs):
+            if draft is not None:
+                raise SpeculaError("bad magic")
+            return Lease()
+
+    worker = EngineWorker(runtime=Runtime())  # type: ignore[arg-type]
+    worker.main_key = "main.gguf"
+    seen: list[tuple] = []
+    worker.draftRejected.connect(lambda *a: seen.append(("rejected", *a)))
+    worker.generationFailed.connect(lambda *a: seen.append(("failed", *a)))
+    worker.generationFinished.connect(lambda reply, result: seen.append(("finished", reply)))
+    worker.set_draft(LoadJob(Path("/m/noisy.gguf"), "noisy.gguf", 4096, 0))
+    worker.generate(ReplyJob(5, None))  # type: ignore[arg-type]  # queued behind the draft
+    assert seen == [
+        ("rejected", "noisy.gguf", "Could not load the draft noisy.gguf: bad magic"),
+        ("finished", 5),
+    ]
