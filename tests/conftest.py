@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import platformdirs
 import pytest
 
 from app.library.atomic import clear_file_warnings
+from app.library.paths import models_dir as library_dir
 from tests.model_factory import tiny_vocab, write_tiny_gguf
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -42,6 +45,21 @@ def isolated_user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
     clear_file_warnings()  # warnings about our own files are per process: start each test clean
     yield root
     clear_file_warnings()
+
+
+def threads_left() -> list[str]:
+    """The QThreads (a window's engine thread, background tasks) still running."""
+    tasks = sys.modules.get("app.ui.tasks")  # loaded by anything that can start one
+    return [t.objectName() or repr(t) for t in tasks.running_threads()] if tasks is not None else []
+
+
+@pytest.fixture(autouse=True)
+def no_thread_left_running() -> Iterator[None]:
+    """Every test that opens a window or starts a background task must stop its threads:
+    checked after the test's own fixtures (qtbot closes its windows) are done."""
+    yield
+    left = threads_left()
+    assert not left, f"threads still running after the test: {left}"
 
 
 # --- tiny models (session-wide: a few hundred KB each) -------------------------------------
@@ -79,6 +97,23 @@ def tiny_twin(models_dir: Path) -> Path:
 def tiny_noisy(models_dir: Path) -> Path:
     """tiny_main with noise on every weight: agrees often, not always."""
     return write_tiny_gguf(models_dir / "tiny-noisy.gguf", seed=0, noise=0.6)
+
+
+@pytest.fixture
+def library_models(tiny_main: Path, tiny_noisy: Path, tiny_twin: Path) -> dict[str, str]:
+    """A library with a main model, two compatible drafts and one with another vocabulary."""
+    folder = library_dir() / "test" / "tiny"
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(tiny_main, folder / "main.gguf")
+    shutil.copy(tiny_noisy, folder / "noisy.gguf")
+    shutil.copy(tiny_twin, folder / "twin.gguf")
+    write_tiny_gguf(folder / "other.gguf", n_embd=16, n_layer=1, tokens=tiny_vocab(extra=300))
+    return {
+        "main": "test/tiny/main.gguf",
+        "noisy": "test/tiny/noisy.gguf",
+        "twin": "test/tiny/twin.gguf",
+        "other": "test/tiny/other.gguf",
+    }
 
 
 @pytest.fixture(scope="session")

@@ -58,14 +58,10 @@ class Flight:
     def with_draft(self) -> bool:
         return bool(self.draft_key)
 
-    @property
-    def round_offset(self) -> int:
-        return self.first_round
-
     def shift(self, batch: StreamBatch) -> StreamBatch:
         if self.first_token is None and batch.tokens:
             self.first_token = time.monotonic()
-        offset = self.round_offset
+        offset = self.first_round
         if not offset:
             return batch
         pieces = [(t, k, None if r is None else r + offset) for t, k, r in batch.pieces]
@@ -108,6 +104,14 @@ class Flight:
     def stored(self) -> StoredMessage:
         m = self.message
         return StoredMessage("assistant", m.text, m.origins, m.stats_for_storage())
+
+
+@dataclass(frozen=True)
+class ReplyJob:
+    """A reply for the engine thread: what it reads, and the reply it belongs to."""
+
+    reply_id: int  # Reply.id: everything the engine thread says about it carries this
+    request: GenerationRequest
 
 
 def build_request(reply: Reply, values: dict[str, Any], engine: str) -> GenerationRequest:

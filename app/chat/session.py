@@ -12,6 +12,7 @@ transaction that commits the new one.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import count
 from typing import Any
 
 from app.chat.observable import Event
@@ -21,6 +22,7 @@ SEND, REGENERATE, CONTINUE, EDIT = "send", "regenerate", "continue", "edit"
 DELETE, SWITCH_VERSION = "delete", "switch_version"
 NEW_TITLE = "New chat"
 TITLE_CHARS = 40
+_reply_ids = count(1)
 
 
 @dataclass
@@ -33,6 +35,8 @@ class Reply:
     target: StoredMessage | None = None  # the reply regenerated or continued, the message edited
     edited_text: str = ""
     context: list[StoredMessage] = field(default_factory=list)  # what the model reads
+    # its identity: what the engine thread sends back for it names it, and nothing else lands in it
+    id: int = field(default_factory=lambda: next(_reply_ids))
 
 
 class SessionEvents:

@@ -34,10 +34,20 @@ class SettingSpec:
     cli: str | None = None  # command-line flag ("--draft-max"); a bool also gets "--no-..."
     api: str | None = None  # request body field ("draft_max"); None: not settable per request
     cli_help: str = ""  # when the flag needs other words than the description
+    engines: tuple[str, ...] = ()  # the engines it applies to; () for every engine
+    in_forms: bool = True  # a field in the settings forms (the draft model has its own dropdown)
 
     @property
     def title(self) -> str:
         return self.label or self.name.replace("_", " ").capitalize()
+
+    @property
+    def on_load(self) -> bool:
+        """Applied when the model loads: the model's own, never a conversation's."""
+        return self.group == "load"
+
+    def applies_to(self, engine: str) -> bool:
+        return not self.engines or engine in self.engines
 
     def problem(self, value: Any) -> str | None:
         """What is wrong with a value ("must be >= 1"), or None when it is fine."""
@@ -97,6 +107,7 @@ MODEL_SETTINGS: tuple[SettingSpec, ...] = (
         api="draft_model",
         cli_help="draft model: a path, a model key or name, or 'prompt-lookup' "
         "(default: the model's default draft from My Models)",
+        in_forms=False,
     ),
     SettingSpec(
         "draft_auto",
@@ -106,6 +117,7 @@ MODEL_SETTINGS: tuple[SettingSpec, ...] = (
         "down to no drafting when it cannot pay; the Drafting Probability Cutoff is then unused",
         group="speculative",
         label="Auto Draft Length",
+        engines=("llama.cpp",),
         cli="--draft-auto",
         api="draft_auto",
     ),
@@ -118,6 +130,7 @@ MODEL_SETTINGS: tuple[SettingSpec, ...] = (
         64,
         group="speculative",
         label="Max Draft Size",
+        engines=("llama.cpp",),
         cli="--draft-max",
         api="draft_max",
     ),
@@ -130,6 +143,7 @@ MODEL_SETTINGS: tuple[SettingSpec, ...] = (
         64,
         group="speculative",
         label="Min Draft Size",
+        engines=("llama.cpp",),
         cli="--draft-min",
         api="draft_min",
     ),
@@ -142,6 +156,7 @@ MODEL_SETTINGS: tuple[SettingSpec, ...] = (
         1.0,
         group="speculative",
         label="Drafting Probability Cutoff",
+        engines=("llama.cpp",),
         cli="--draft-p-min",
         api="draft_p_min",
     ),
@@ -154,6 +169,7 @@ MODEL_SETTINGS: tuple[SettingSpec, ...] = (
         10,
         group="speculative",
         label="Draft Tokens to Generate",
+        engines=("MLX",),
         cli="--num-draft-tokens",
         api="num_draft_tokens",
     ),

@@ -50,13 +50,6 @@ class ModelEntry:
                 return f"{n / div:.3g}{unit}"
         return str(n)
 
-    @property
-    def label(self) -> str:
-        """Name plus what tells two builds of one model apart."""
-        return " · ".join(
-            x for x in (self.name, self.params_label, self.quantization or "", self.engine) if x
-        )
-
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 

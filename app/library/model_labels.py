@@ -1,5 +1,5 @@
 """Names that tell models apart wherever they are listed (the model picker, the draft
-dropdown, My Models' default draft, the advisor), and the warnings a draft carries.
+dropdown, My Models' default draft, the advisor, the model bar's status line).
 
 A label is the model's name, size and quantization; when two files would read the same, the
 folder (publisher/repository) is added, then the file name. The path is for the tooltip. No Qt.
@@ -8,7 +8,7 @@ folder (publisher/repository) is added, then the file name. The path is for the 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 
 from app.library.compat_index import TRANSLATED_BADGE
@@ -43,6 +43,11 @@ def file_of(e: ModelEntry) -> str:
     return Path(e.path).name
 
 
+def short_label(e: ModelEntry) -> str:
+    """Name and quantization: enough to tell the builds of one model apart in a title."""
+    return " · ".join(x for x in (e.name, e.quantization or e.params_label) if x)
+
+
 def base_label(e: ModelEntry) -> str:
     parts = [e.name, e.params_label, e.quantization or "", "MLX" if e.engine == MLX else ""]
     return " · ".join(p for p in parts if p)
@@ -69,23 +74,6 @@ def hover_text(e: ModelEntry, warning: str = "") -> str:
     if warning:
         lines.append(f"⚠ {warning}")
     return "\n".join(lines)
-
-
-def draft_warning(
-    main: ModelEntry | None, draft: ModelEntry, measured: Mapping[str, str] | None = None
-) -> str:
-    """Why `draft` cannot speed `main` up, or "" when nothing speaks against it. A draft must
-    be cheaper per token than the main model (file size is what decoding reads) and, once the
-    advisor measured it, faster."""
-    if measured and draft.key in measured:
-        return measured[draft.key]
-    if main is None:
-        return ""
-    if draft.size_bytes > main.size_bytes:
-        return f"larger than the main model ({human_size(draft.size_bytes)} vs {human_size(main.size_bytes)})"
-    if draft.size_bytes == main.size_bytes:
-        return "as large as the main model: it cannot make it faster"
-    return ""
 
 
 def warned(label: str, warning: str) -> str:

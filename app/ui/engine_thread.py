@@ -5,6 +5,10 @@ during a reply is loaded after that reply ends and applies to the next one. Stop
 flag the loop checks every round. Tokens reach the GUI in batches, at most every ~40 ms,
 not one signal per token.
 
+A reply has an identity end to end: everything the thread sends about a reply (its batches,
+its result, its failure) names it, so nothing can land in another reply; and loading failures
+(of the main model, of a draft) are signals of their own, never a reply's.
+
 The models themselves belong to the ModelRuntime, shared with the local server and the
 advisor: this worker only says which main model and which draft the chat uses, leases the
 pair for each reply, and lets go of what the chat no longer uses (a model a server request
@@ -15,27 +19,18 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
-from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 
+from app.chat.model_state import LoadJob
+from app.chat.reply_flight import ReplyJob
 from app.chat.stream_batch import StreamBatcher
 from app.core.errors import DraftIncompatibleError, SpeculaError
 from app.core.events import GenerationResult
-from app.core.request import GenerationRequest
 from app.engines.drafting import PROMPT_LOOKUP_KEY
 from app.runtime import ClientGoneError, Lease, LoadSettings, ModelRuntime
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class LoadJob:
-    path: Path
-    key: str
-    n_ctx: int
-    n_gpu_layers: int
 
 
 class EngineWorker(QObject):
@@ -46,11 +41,12 @@ class EngineWorker(QObject):
     modelLoaded = Signal(str, str)  # key, display name
     modelEjected = Signal()
     draftChanged = Signal(str)  # key, "" when none
-    draftRejected = Signal(str)  # key of a draft that could not be used
-    tokensArrived = Signal(object)  # StreamBatch: pieces, rejected drafts and rounds since the last one
-    generationFinished = Signal(object)  # GenerationResult
-    failed = Signal(str)  # a message for the user
-    loadFailed = Signal(str, str)  # key, reason: the library marks the model
+    draftRejected = Signal(str, str)  # key of a draft that could not be used, a message for the user
+    loadFailed = Signal(str, str)  # key, reason: the main model did not load (the library marks it)
+    # reply id, StreamBatch: pieces, rejected drafts and rounds since the last batch
+    tokensArrived = Signal(int, object)
+    generationFinished = Signal(int, object)  # reply id, GenerationResult (None: cut off)
+    generationFailed = Signal(int, str)  # reply id, a message for the user
 
     def __init__(self, runtime: ModelRuntime | None = None) -> None:
         super().__init__()
@@ -73,7 +69,6 @@ class EngineWorker(QObject):
             )
         except SpeculaError as exc:
             self.loadFailed.emit(job.key, str(exc))
-            self.failed.emit(f"Could not load {job.path.name}: {exc}")
             self.modelEjected.emit()
             return
         self.main_key = job.key
@@ -108,8 +103,7 @@ class EngineWorker(QObject):
         self.draftChanged.emit(job.key)
 
     def _reject(self, job: LoadJob, message: str) -> None:
-        self.failed.emit(message)
-        self.draftRejected.emit(job.key)
+        self.draftRejected.emit(job.key, message)
         self.draftChanged.emit("")
 
     @Slot()
@@ -118,10 +112,11 @@ class EngineWorker(QObject):
         self.modelEjected.emit()
 
     @Slot(object)
-    def generate(self, request: GenerationRequest) -> None:
+    def generate(self, job: ReplyJob) -> None:
         self.cancel.clear()
+        reply = job.reply_id
         if not self.main_key:
-            self.failed.emit("Load a model first (Ctrl+L).")
+            self.generationFailed.emit(reply, "Load a model first (Ctrl+L).")
             return
         try:
             # The models are shared with the local server: the lease waits for its turn.
@@ -129,28 +124,30 @@ class EngineWorker(QObject):
                 self.main_key, self.draft_key or None, cancel=self.cancel, max_waiting=None
             )
             with lease:
-                result = self._stream(lease, request)
+                result = self._stream(lease, job)
         except ClientGoneError:
-            self.failed.emit("Stopped before the reply started (the model was busy with another request).")
+            self.generationFailed.emit(
+                reply, "Stopped before the reply started (the model was busy with another request)."
+            )
             return
         except SpeculaError as exc:
-            self.failed.emit(str(exc))
+            self.generationFailed.emit(reply, str(exc))
             return
-        self.generationFinished.emit(result)
+        self.generationFinished.emit(reply, result)
 
-    def _stream(self, lease: Lease, request: GenerationRequest) -> GenerationResult | None:
+    def _stream(self, lease: Lease, job: ReplyJob) -> GenerationResult | None:
         batcher = StreamBatcher()
         result: GenerationResult | None = None
-        for item in lease.generate(request, cancel=self.cancel):
+        for item in lease.generate(job.request, cancel=self.cancel):
             if isinstance(item, GenerationResult):
                 result = item
                 continue
             batch = batcher.add(item)
             if batch is not None:
-                self.tokensArrived.emit(batch)
+                self.tokensArrived.emit(job.reply_id, batch)
         last = batcher.flush()
         if last is not None:
-            self.tokensArrived.emit(last)
+            self.tokensArrived.emit(job.reply_id, last)
         return result
 
     @Slot()

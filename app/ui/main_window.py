@@ -1,6 +1,7 @@
 """The main window: navigation, the model bar, the menus (from the shortcut registry), and the
-wiring between pages, the library and the engine thread. Which models the chat runs on is
-the model controller's (app/ui/models/controller.py)."""
+wiring between pages, the library and the engine thread. Which models the chat runs on is the
+model state's (app/chat/model_state.py); the model controller carries its requests to the
+engine thread and the thread's news back (app/ui/models/controller.py)."""
 
 from __future__ import annotations
 
@@ -15,23 +16,22 @@ from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QIcon
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
-    QLabel,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
     QMenu,
-    QProgressBar,
-    QPushButton,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from app import __version__
+from app.chat.model_state import ModelState
 from app.chat.store import ChatStore
+from app.library.app_state import AppState
 from app.library.atomic import file_warnings
 from app.library.bundled import ensure_bundled_model
-from app.library.compat_index import CompatibilityIndex
+from app.library.compat_index import CompatibilityIndex, DraftReport
 from app.library.library import ModelLibrary
 from app.library.model_defaults import ModelDefaultsStore
 from app.library.preferences import Preferences
@@ -41,8 +41,8 @@ from app.ui.dialogs import show_about
 from app.ui.engine_thread import EngineWorker
 from app.ui.models.advisor_dialog import AdvisorDialog
 from app.ui.models.controller import ModelController
+from app.ui.models.model_bar import ModelBar
 from app.ui.models.page import ModelsPage
-from app.ui.models.picker import ModelPicker
 from app.ui.server.page import ServerPage
 from app.ui.shortcuts import BY_ACTION, build_actions, set_why_not
 from app.ui.tasks import BackgroundTask, track
@@ -56,10 +56,7 @@ log = logging.getLogger(__name__)
 
 
 class MainWindow(QMainWindow):
-    sig_load = Signal(object)
-    sig_set_draft = Signal(object)
-    sig_generate = Signal(object)
-    sig_eject = Signal()
+    sig_generate = Signal(object)  # ReplyJob
     libraryReady = Signal()
     draftReportReady = Signal(object)
     modelReady = Signal(str)  # re-emitted in the GUI thread, for views and tests
@@ -86,6 +83,7 @@ class MainWindow(QMainWindow):
         self.index = CompatibilityIndex(self.library)
         self.auto_load = auto_load
         self._tasks: list[BackgroundTask] = []
+        self._closing = False  # no task starts once the window is shutting down
         self._dialogs: list[AdvisorDialog] = []
         self.preferences = preferences or Preferences()
         self.themes = ThemeManager(self.preferences, self)
@@ -96,37 +94,15 @@ class MainWindow(QMainWindow):
         self.thread_ = track(QThread(self))
         self.thread_.setObjectName("engine")
         self.worker.moveToThread(self.thread_)
-        self.sig_load.connect(self.worker.load_main)
-        self.sig_set_draft.connect(self.worker.set_draft)
         self.sig_generate.connect(self.worker.generate)
-        self.sig_eject.connect(self.worker.eject)
         self.thread_.start()
 
         # the model bar: choosing a model loads it
-        top = QWidget()
-        top.setObjectName("modelBar")
-        top_l = QHBoxLayout(top)
-        top_l.setContentsMargins(12, 8, 12, 8)
-        self.model_combo = ModelPicker()
-        self.model_combo.setMinimumWidth(360)
-        self.model_combo.modelChosen.connect(self.load_key)
-        self.eject_button = QPushButton("Eject")
-        self.eject_button.setToolTip("Unload the model and its draft")
-        self.eject_button.setEnabled(False)
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(220)
-        self.progress.setRange(0, 100)
-        self.progress.hide()
-        self.status = QLabel("No model loaded")
-        self.status.setObjectName("modelStatus")
-        self.status.setWordWrap(True)
-        self.model_combo.setMaximumWidth(620)
-        top_l.addStretch(1)
-        top_l.addWidget(self.model_combo, 3)
-        top_l.addWidget(self.eject_button)
-        top_l.addWidget(self.progress)
-        top_l.addWidget(self.status, 2)
-        self.eject_button.clicked.connect(self.sig_eject)
+        self.model_bar = ModelBar()
+        self.model_combo = self.model_bar.picker
+        self.eject_button = self.model_bar.eject_button
+        self.progress = self.model_bar.progress
+        self.status = self.model_bar.status
 
         # pages
         self.chat = ChatPage(self.store, self.preferences)
@@ -156,23 +132,32 @@ class MainWindow(QMainWindow):
         central_l = QVBoxLayout(central)
         central_l.setContentsMargins(0, 0, 0, 0)
         central_l.setSpacing(0)
-        central_l.addWidget(top)
+        central_l.addWidget(self.model_bar)
         self.notices = NoticeBanner()
         central_l.addWidget(self.notices)
         central_l.addWidget(body, 1)
         self.setCentralWidget(central)
 
-        # wiring
-        self.loader = ModelController(self)
+        # wiring: the model state and the views that follow it; replies by their identity
+        self.model_state = ModelState(self.library, self.defaults, self.chat.session, AppState())
+        self.controller = ModelController(self.model_state, self.worker, self.index, self.run_task, self)
+        self.controller.modelReady.connect(self.modelReady)
+        self.controller.draftReady.connect(self.draftReady)
+        self.controller.draftReportReady.connect(self.draftReportReady)
+        self.model_bar.bind(self.model_state)
+        self.model_bar.eject_button.clicked.connect(self.controller.eject)
+        self.chat.bind_models(self.model_state)
+        self.models.bind(self.model_state)
+        replies = self.chat.replies
         w = self.worker
-        w.tokensArrived.connect(self.chat.on_tokens)
-        w.generationFinished.connect(self.chat.on_finished)
-        w.failed.connect(self._on_worker_failed)
+        w.tokensArrived.connect(replies.on_tokens)
+        w.generationFinished.connect(replies.on_finished)
+        w.generationFailed.connect(replies.on_failed)
         self.chat.generateRequested.connect(self.sig_generate)
         self.chat.stopRequested.connect(self.worker.cancel.set)
         self.models.useInChat.connect(self._on_use_in_chat)
         self.models.draftsWanted.connect(self._compute_drafts_for_models_page)
-        self.models.defaultsChanged.connect(self.loader.on_defaults_changed)
+        self.models.defaultsChanged.connect(self.model_state.on_defaults_changed)
         self.models.adviceWanted.connect(self.open_advisor)
         self._build_menus()
         self.themes.changed.connect(self._on_theme_changed)
@@ -235,9 +220,8 @@ class MainWindow(QMainWindow):
 
     def _on_theme_changed(self, theme: Theme) -> None:
         self.chat.set_theme(theme)
-        self.model_combo.set_theme(theme)
+        self.model_bar.set_theme(theme)
         self.models.set_theme(theme)
-        self.eject_button.setIcon(icon("eject", theme.text, theme.muted))
         for row in range(self.nav.count()):
             item = self.nav.item(row)
             item.setIcon(icon(str(item.data(Qt.ItemDataRole.UserRole)), theme.nav_text))
@@ -268,6 +252,8 @@ class MainWindow(QMainWindow):
         task.succeeded.connect(done)
         task.failedWith.connect(self.chat.show_error)
         task.finished.connect(self._prune_tasks)
+        if self._closing:  # news the engine thread sent before it stopped starts nothing now
+            return task
         self._tasks.append(task)
         task.start()
         return task
@@ -276,7 +262,7 @@ class MainWindow(QMainWindow):
         self._tasks = [t for t in self._tasks if not t.isFinished()]
 
     def _on_progress(self, done: int, total: int) -> None:
-        self.progress.setValue(int(100 * done / max(total, 1)))
+        self.model_bar.show_progress(done / max(total, 1))
         self.bundledProgress.emit(done, total)
 
     def refresh_library(self, prepare_bundled: bool = False) -> None:
@@ -286,46 +272,44 @@ class MainWindow(QMainWindow):
             self.library.rescan()
             return True
 
-        self.loader.say("Looking for models...")
+        self.model_state.say("Looking for models...")
         if prepare_bundled:
             self.progress.show()
         task = self.run_task(job, self._on_library_scanned)
         task.progressed.connect(self._on_progress)
 
     def _on_library_scanned(self, _result: Any) -> None:
-        self.progress.hide()
+        self.progress.setVisible(bool(self.model_state.loading_key))
         self.show_file_notices()
-        self.loader.on_library_scanned()
+        self.model_state.on_library_scanned(auto_load=self.auto_load)
         self.libraryReady.emit()
 
-    # --- loading (see ModelController) -----------------------------------------------------------
+    # --- loading (see ModelState) ------------------------------------------------------------------
     @property
     def loaded_key(self) -> str:
-        return self.loader.loaded_key
+        return self.model_state.loaded_key
 
     @property
     def draft_key(self) -> str:
-        return self.loader.draft_key
+        return self.model_state.draft_key
 
     @property
     def load_failures(self) -> dict[str, str]:
-        return self.loader.load_failures
+        return self.model_state.failures
 
     def load_key(self, key: str, draft: str | None = None) -> None:
-        self.loader.load_key(key, draft)
+        self.model_state.load_key(key, draft)
 
     def _on_ctrl_l(self) -> None:
         self.model_combo.setFocus()
         self.model_combo.showPopup()
 
-    def _on_worker_failed(self, message: str) -> None:
-        self.progress.hide()
-        self.model_combo.setEnabled(True)
-        self.chat.on_failed(message)
-
     # --- My Models -----------------------------------------------------------------------------
     def _compute_drafts_for_models_page(self, key: str) -> None:
-        self.run_task(lambda _r: self.index.drafts_for(key), self.loader.models_page_report)
+        def show(report: DraftReport) -> None:
+            self.models.show_drafts(self.model_state.choices_for(report))
+
+        self.run_task(lambda _r: self.index.drafts_for(key), show)
 
     def open_advisor(self, key: str) -> AdvisorDialog | None:
         if not key or key not in self.library.entries:
@@ -335,8 +319,8 @@ class MainWindow(QMainWindow):
             self.runtime,
             self,
             theme=self.themes.theme,
-            labels=self.loader.labels,
-            records=self.loader.advice,
+            labels=self.model_state.labels,
+            records=self.model_state.advice,
         )
         dialog.saved.connect(self._on_advice_saved)
         dialog.measured.connect(self._on_advice_measured)
@@ -346,12 +330,12 @@ class MainWindow(QMainWindow):
         return dialog
 
     def _on_advice_saved(self, key: str) -> None:
-        self.loader.on_defaults_changed(key)
+        self.model_state.on_defaults_changed(key)
         self.models.select(key)
         self._compute_drafts_for_models_page(key)
 
     def _on_advice_measured(self, key: str) -> None:
-        self.loader.refresh_draft_lists(key)
+        self.controller.after_advice(key)
         if self.models.selected_key() == key:
             self._compute_drafts_for_models_page(key)
 
@@ -363,6 +347,7 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop the reply in flight (keeping it, with its stats), stop every thread, close the
         models."""
+        self._closing = True
         self.worker.cancel.set()
         self.runtime.cancel_all()
         self._let_the_reply_end()

@@ -134,12 +134,6 @@ def _norm(keys: str) -> str:
     return QKeySequence(keys).toString(QKeySequence.SequenceFormat.PortableText)
 
 
-def key_of(action: str) -> str:
-    """The key as the user reads it ("Ctrl+R"), for tooltips."""
-    keys = BY_ACTION[action].keys
-    return QKeySequence(keys).toString(QKeySequence.SequenceFormat.NativeText) if keys else ""
-
-
 def build_actions(
     window: QMainWindow, handlers: Mapping[str, Callable[[], object]]
 ) -> tuple[dict[str, QAction], dict[str, QMenu]]:

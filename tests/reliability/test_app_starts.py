@@ -27,10 +27,14 @@ def report():
         if type(w).__name__ == "MainWindow":
             print("NOTICE", w.notices.label.text().replace("\\n", " | "), flush=True)
             print("CONVERSATIONS", w.chat.conv_list.count(), flush=True)
+            w.close()  # as Quit does: every thread the window started stops
     app.quit()
 
 QTimer.singleShot(2000, report)
-sys.exit(run_app())
+code = run_app()
+from app.ui.tasks import running_threads
+print("THREADS LEFT", len(running_threads()), flush=True)
+sys.exit(code)
 """
 
 
@@ -61,3 +65,4 @@ def test_the_app_starts_on_a_damaged_conversations_file():
     notice = next(line for line in proc.stdout.splitlines() if line.startswith("NOTICE"))
     assert "damaged" in notice and "conversations.sqlite3.damaged-" in notice
     assert "CONVERSATIONS 8" in proc.stdout
+    assert "THREADS LEFT 0" in proc.stdout

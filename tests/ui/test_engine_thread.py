@@ -1,73 +1,15 @@
-"""The engine thread's batching: a synthetic stream of tokens, rejected drafts and rounds
-reaches the GUI in ~40 ms batches, in order, with nothing lost."""
+"""The engine thread: it streams a reply in batches that name the reply, and a draft that
+cannot be loaded is the draft's failure, never the reply's."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
 from app.chat import stream_batch
-from app.chat.stream_batch import DRAFT, MAIN, REJECTED, StreamBatcher
-from app.core.events import (
-    DraftRejected,
-    GenerationResult,
-    GenerationStats,
-    RoundEvent,
-    TokenEvent,
-    TokenOrigin,
-)
+from app.chat.reply_flight import ReplyJob
+from app.core.events import GenerationResult
 from app.ui.engine_thread import EngineWorker
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def synthetic_stream(clock: FakeClock, n_rounds: int):
-    """Rounds of 3 accepted draft tokens, a refused proposal, the main model's token; 1 ms each."""
-    yield TokenEvent(1, "Start", TokenOrigin.MAIN, 0)
-    for r in range(1, n_rounds + 1):
-        for i in range(3):
-            clock.now += 0.001
-            yield TokenEvent(10 + i, f" d{r}.{i}", TokenOrigin.DRAFT, r)
-        yield DraftRejected(r, (7, 8), f" lost{r}")
-        yield RoundEvent(r, 5, 3, 5, "")
-        clock.now += 0.001
-        yield TokenEvent(2, "", TokenOrigin.MAIN, r)  # half a character: no text yet
-        yield TokenEvent(3, f" m{r}", TokenOrigin.MAIN, r)
-    yield GenerationResult("text", GenerationStats())
-
-
-def expected_pieces(n_rounds: int) -> list[tuple[str, str, int]]:
-    out = [("Start", MAIN, 0)]
-    for r in range(1, n_rounds + 1):
-        out += [(f" d{r}.{i}", DRAFT, r) for i in range(3)]
-        out += [(f" lost{r}", REJECTED, r), (f" m{r}", MAIN, r)]
-    return out
-
-
-def test_batcher_sends_one_batch_per_interval_with_everything_in_order():
-    clock = FakeClock()
-    batcher = StreamBatcher(clock=clock)
-    batches = []
-    for item in synthetic_stream(clock, 200):
-        if not isinstance(item, GenerationResult):
-            b = batcher.add(item)
-            if b is not None:
-                batches.append(b)
-    last = batcher.flush()
-    assert last is not None
-    batches.append(last)
-    # 200 rounds of 5 tokens at 1 ms per text-bearing step: ~0.8 s, so ~20 batches, not 1000 signals
-    assert 18 <= len(batches) <= 22
-    assert [p for b in batches for p in b.pieces] == expected_pieces(200)
-    assert [r.round for b in batches for r in b.rounds] == list(range(1, 201))
-    assert sum(b.tokens for b in batches) == 1 + 200 * 5
-    assert batches[-1].elapsed > batches[0].elapsed > 0
-    assert batcher.flush() is None  # nothing left
+from tests.chat.test_stream_batch import FakeClock, expected_pieces, synthetic_stream
 
 
 def test_worker_streams_batches_of_a_synthetic_reply(qtbot, monkeypatch):
@@ -76,9 +18,48 @@ def test_worker_streams_batches_of_a_synthetic_reply(qtbot, monkeypatch):
     worker = EngineWorker(runtime=SimpleNamespace())  # type: ignore[arg-type]  # only streaming is exercised
     lease = SimpleNamespace(generate=lambda request, cancel: synthetic_stream(clock, 50))
     got = []
-    worker.tokensArrived.connect(got.append)
-    result = worker._stream(lease, None)  # type: ignore[arg-type]
+    worker.tokensArrived.connect(lambda reply, batch: got.append((reply, batch)))
+    result = worker._stream(lease, ReplyJob(7, None))  # type: ignore[arg-type]
     assert isinstance(result, GenerationResult)
     assert 3 <= len(got) <= 7
-    assert [p for b in got for p in b.pieces] == expected_pieces(50)
-    assert sum(len(b.rounds) for b in got) == 50
+    assert {reply for reply, _b in got} == {7}  # every batch names its reply
+    assert [p for _r, b in got for p in b.pieces] == expected_pieces(50)
+    assert sum(len(b.rounds) for _r, b in got) == 50
+
+
+def test_a_draft_that_does_not_load_is_the_drafts_failure_not_the_replys(qtbot):
+    from pathlib import Path
+
+    from app.chat.model_state import LoadJob
+    from app.core.errors import SpeculaError
+
+    clock = FakeClock()
+
+    class Lease:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *_exc):
+            return None
+
+        def generate(self, request, cancel):
+            return synthetic_stream(clock, 2)
+
+    class Runtime:
+        def lease(self, main, draft, **_kwargs):
+            if draft is not None:
+                raise SpeculaError("bad magic")
+            return Lease()
+
+    worker = EngineWorker(runtime=Runtime())  # type: ignore[arg-type]
+    worker.main_key = "main.gguf"
+    seen: list[tuple] = []
+    worker.draftRejected.connect(lambda *a: seen.append(("rejected", *a)))
+    worker.generationFailed.connect(lambda *a: seen.append(("failed", *a)))
+    worker.generationFinished.connect(lambda reply, result: seen.append(("finished", reply)))
+    worker.set_draft(LoadJob(Path("/m/noisy.gguf"), "noisy.gguf", 4096, 0))
+    worker.generate(ReplyJob(5, None))  # type: ignore[arg-type]  # queued behind the draft
+    assert seen == [
+        ("rejected", "noisy.gguf", "Could not load the draft noisy.gguf: bad magic"),
+        ("finished", 5),
+    ]

@@ -4,8 +4,9 @@ persistence, switching the draft mid-reply, errors; no thread is left running.""
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QThread
 
+from app.chat.draft_choices import draft_choices
 from app.chat.store import ChatStore
 from app.core.events import TokenOrigin
 from app.library.compat_index import DraftReport
@@ -68,7 +69,7 @@ def test_draft_dropdown_lists_exact_matches_then_translated_drafts(qtbot, window
 def test_a_model_without_compatible_drafts_says_so(qtbot, window, library_models):
     load(qtbot, window, library_models["main"])
     entry = window.library.entries[library_models["main"]]
-    window.chat.sidebar.set_report(DraftReport(entry))  # no other model in the library
+    window.chat.sidebar.show_drafts(draft_choices(DraftReport(entry)))  # no other model in the library
     assert window.chat.sidebar.draft_combo.itemText(0) == NONE_FOUND
 
 
@@ -170,7 +171,7 @@ def test_broken_files_are_listed_and_a_failed_load_is_shown_not_raised(qtbot, wi
     window.load_key(library_models["main"])
     qtbot.waitUntil(lambda: not window.chat.banner.isHidden(), timeout=WAIT)
     assert "Could not load main.gguf" in window.chat.banner.text()
-    assert not window.chat.model_loaded
+    assert not window.chat.session.model_key
 
 
 def test_closing_mid_reply_saves_the_partial_reply(qtbot, window, library_models):
@@ -276,3 +277,25 @@ def test_the_theme_can_be_chosen_in_the_view_menu(qtbot, window):
     assert window.themes.theme is DARK and window.chat.view.render_style.theme is DARK
     window.theme_actions["light"].trigger()
     assert window.chat.view.render_style.theme is LIGHT
+
+
+def test_news_from_the_engine_thread_after_closing_starts_no_thread(qtbot, library_models, monkeypatch):
+    """A load the engine thread finished as the window closed reaches the window afterwards: it
+    must not start work (a thread left running when the app quits)."""
+    import threading
+
+    from tests.conftest import threads_left
+    from tests.ui.window_helpers import open_window
+
+    w = open_window(qtbot)
+    load(qtbot, w, library_models["main"])
+    w.shutdown()
+    release = threading.Event()
+    monkeypatch.setattr(w.index, "drafts_for", lambda key: release.wait(30))
+    w.worker.modelLoaded.emit(library_models["main"], "main")  # queued before the thread stopped
+    try:
+        assert threads_left() == []
+    finally:
+        release.set()
+        for task in w.findChildren(QThread):
+            task.wait(30_000)

@@ -17,7 +17,9 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication, QResizeEvent
 from PySide6.QtWidgets import QHBoxLayout, QInputDialog, QLabel, QSplitter, QVBoxLayout, QWidget
 
+from app.chat.chat_actions import card_reasons, why_not
 from app.chat.message_model import MessageView
+from app.chat.model_state import ModelState, Offer
 from app.chat.reply_flight import Flight
 from app.chat.session import (
     CONTINUE,
@@ -25,18 +27,18 @@ from app.chat.session import (
     EDIT,
     REGENERATE,
     SEND,
-    SWITCH_VERSION,
     ChatSession,
 )
 from app.chat.store import ChatStore
-from app.chat.stream_batch import StreamBatch
-from app.core.events import GenerationResult
+from app.core.model_settings import SPECS
+from app.library.model_labels import hover_text
 from app.library.preferences import Preferences
 from app.ui.chat.composer import Composer
 from app.ui.chat.conversations import ConversationPanel
 from app.ui.chat.header import ChatHeader
 from app.ui.chat.hints import HintBar
-from app.ui.chat.replies import ChatReplies
+from app.ui.chat.panel_folding import PanelFolding
+from app.ui.chat.replies import ChatReplies, ReplySetup
 from app.ui.chat.sidebar import ConfigSidebar
 from app.ui.chat.transcript.card import NEXT, PREVIOUS
 from app.ui.chat.transcript.view import ChatView
@@ -45,16 +47,13 @@ from app.ui.theme.colours import LIGHT, Theme
 SIDEBAR_FOLDS_BELOW = 1080  # page width under which the config sidebar folds away
 CONVERSATIONS_FOLD_BELOW = 760
 UNDO_SECONDS = 20
-# sidebar values a conversation keeps (the load settings belong to the model)
-CONVERSATION_SETTINGS_EXCLUDE = ("context_length", "gpu_offload", "draft_model")
 
 
 class ChatPage(QWidget):
-    generateRequested = Signal(object)  # GenerationRequest
+    generateRequested = Signal(object)  # ReplyJob
     stopRequested = Signal()
     replyFinished = Signal()
     stateChanged = Signal()  # what the chat's actions can do may have changed
-    conversationShown = Signal(object)  # Conversation | None: the window offers its model
 
     def __init__(
         self,
@@ -69,7 +68,6 @@ class ChatPage(QWidget):
         self.preferences = preferences or Preferences()
         self.model_name = ""  # the loaded main model, as the user knows it
         self.draft_name = ""  # the draft in use ("" for none)
-        self.quiet = False  # the view already shows what the session just stored
         self._shown_id: int | None = None
         self._unsent: dict[int, str] = {}  # conversation -> what was typed there, not sent
 
@@ -155,11 +153,18 @@ class ChatPage(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.splitter)
-        self.conversations_toggle.toggled.connect(lambda on: self._show_panel(self.conversations, on))
-        self.sidebar_toggle.toggled.connect(lambda on: self._show_panel(self.sidebar, on))
-        self._folded: set[str] = set()  # panels folded by the width, reopened when it grows
-        self._last_width = 0
-        self.replies = ChatReplies(self)
+        self.folding = PanelFolding(
+            [
+                (self.sidebar, self.sidebar_toggle, SIDEBAR_FOLDS_BELOW),
+                (self.conversations, self.conversations_toggle, CONVERSATIONS_FOLD_BELOW),
+            ]
+        )
+        self.replies = ChatReplies(self.session, self.view, self)
+        self.replies.generateRequested.connect(self.generateRequested)
+        self.replies.problem.connect(self.show_error)
+        self.replies.changed.connect(self.update_state)
+        self.replies.editReturned.connect(self._on_edit_returned)
+        self.replies.replyFinished.connect(self.replyFinished)
 
         events = self.session.events
         events.conversation.connect(self._on_conversation)
@@ -182,27 +187,9 @@ class ChatPage(QWidget):
     def busy(self) -> bool:
         return self.session.reply is not None
 
-    @property
-    def model_loaded(self) -> bool:
-        return bool(self.session.model_key)
-
     def why_not(self, action: str) -> str:
         """Why a chat action cannot run now ("" when it can), for buttons, menus, tooltips."""
-        s = self.session
-        if action == "stop":
-            return "" if self.busy else "No reply is being written"
-        if action in ("previous_version", "next_version"):
-            last = s.last("assistant")
-            if last is None or last.versions < 2:
-                return "The last reply has one version (Regenerate makes another)"
-            edge = last.version == 0 if action == "previous_version" else last.version == last.versions - 1
-            return "No other version that way" if edge else s.why_not(SWITCH_VERSION)
-        if action == "copy_last":
-            return "" if s.last("assistant") else "There is no reply to copy yet"
-        if action in ("rename_chat", "focus_message", "new_chat"):
-            return ""
-        kinds = {"regenerate": REGENERATE, "continue": CONTINUE, "edit_last": EDIT, "delete_chat": DELETE}
-        return s.why_not(kinds.get(action, action))
+        return why_not(self.session, action)
 
     # --- look -------------------------------------------------------------------------------------
     def set_theme(self, theme: Theme) -> None:
@@ -220,25 +207,33 @@ class ChatPage(QWidget):
             main_key if main_key is not None else main, draft_key if draft_key is not None else draft
         )
 
-    def _show_panel(self, panel: QWidget, on: bool) -> None:
-        panel.setVisible(on)
-        self._folded.discard(panel.objectName())
+    def bind_models(self, state: ModelState) -> None:
+        """Follow the model state: the pair, the settings and drafts (the sidebar), the models
+        a conversation used (offered above the message box), and what went wrong."""
+
+        def on_pair(main: str, draft: str) -> None:
+            self.set_model_pair(state.name(main), state.name(draft), main, draft)
+            entry = state.entry(main)
+            self.pair_label.setToolTip(hover_text(entry) if entry else "")
+
+        state.events.pair.connect(on_pair)
+        state.events.offer.connect(self._on_offer)
+        state.events.problem.connect(self.show_error)
+        self.sidebar.bind(state)
+        self.setup_hint.add_button(
+            "load", "Load them", "Load the models this conversation used", state.load_offer
+        )
+
+    def _on_offer(self, offer: Offer | None) -> None:
+        if offer is None:
+            self.setup_hint.hide()
+            return
+        self.setup_hint.buttons["load"].setVisible(offer.pair is not None)
+        self.setup_hint.say(offer.text)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
-        width = event.size().width()
-        for panel, toggle, limit in (
-            (self.sidebar, self.sidebar_toggle, SIDEBAR_FOLDS_BELOW),
-            (self.conversations, self.conversations_toggle, CONVERSATIONS_FOLD_BELOW),
-        ):
-            name = panel.objectName()
-            if width < limit <= self._last_width or (width < limit and not self._last_width):
-                if toggle.isChecked():
-                    toggle.setChecked(False)
-                    self._folded.add(name)
-            elif width >= limit > self._last_width and name in self._folded:
-                toggle.setChecked(True)
-        self._last_width = width
+        self.folding.resized(event.size().width())
 
     def _on_visualize(self, on: bool) -> None:
         self.preferences.set("visualize_drafts", on)
@@ -277,21 +272,15 @@ class ChatPage(QWidget):
         self.view.end_edit()
         self.compose()
         self.refresh_conversations()
-        self.conversationShown.emit(self.session.conversation)
 
     def _on_messages(self) -> None:
-        if not self.quiet:
+        if not self.replies.quiet:
             self.compose()
         self.update_state()
 
     def compose(self) -> None:
         """The shown conversation as stored, with the reply in flight in its place."""
-        views = [
-            MessageView.from_stored(m.role, m.content, m.origins, m.stats, m.id, m.version, m.versions)
-            for m in self.session.messages
-        ]
-        self.view.set_messages(self.replies.place(views))
-        self.replies.resume_on_screen()
+        self.replies.compose()
         self.update_state()
 
     def rename_conversation(self) -> None:
@@ -321,21 +310,31 @@ class ChatPage(QWidget):
         self.banner.show()
 
     def conversation_settings(self) -> dict[str, Any]:
+        """The sidebar's values a conversation keeps: not the draft, nor what applies on load
+        (those are the model's)."""
         values = self.sidebar.values()
-        return {k: v for k, v in values.items() if k not in CONVERSATION_SETTINGS_EXCLUDE}
+        return {k: v for k, v in values.items() if k in SPECS and SPECS[k].in_forms and not SPECS[k].on_load}
+
+    def _begin(self, kind: str, text: str = "") -> bool:
+        self.banner.hide()
+        values = self.sidebar.values()
+        setup = ReplySetup(
+            self.model_name, self.draft_name, values, self.sidebar.engine, self.conversation_settings()
+        )
+        return self.replies.begin(kind, setup, text) is not None
 
     def send(self) -> None:
         text = self.prompt.toPlainText().strip()
         if not text:
             return
-        if self.replies.begin(SEND, text) is not None:
+        if self._begin(SEND, text):
             self.prompt.clear()
 
     def regenerate(self) -> None:
-        self.replies.begin(REGENERATE)
+        self._begin(REGENERATE)
 
     def continue_reply(self) -> None:
-        self.replies.begin(CONTINUE)
+        self._begin(CONTINUE)
 
     def edit_last(self) -> None:
         """Your last message becomes editable where it stands; nothing changes until the new
@@ -351,7 +350,11 @@ class ChatPage(QWidget):
 
     def _on_edit_submitted(self, text: str) -> None:
         self.view.end_edit()
-        self.replies.begin(EDIT, text)
+        self._begin(EDIT, text)
+
+    def _on_edit_returned(self, text: str) -> None:
+        self.prompt.setPlainText(text)
+        self.show_error("No reply came, so your message was not changed; your edit is in the message box.")
 
     def copy_last_reply(self) -> None:
         last = self.session.last("assistant")
@@ -391,35 +394,17 @@ class ChatPage(QWidget):
         if self.flight is not None:
             self.open_conversation(self.flight.reply.conversation_id)
 
-    def on_tokens(self, batch: StreamBatch) -> None:
-        self.replies.on_tokens(batch)
-
-    def on_finished(self, result: GenerationResult | None) -> None:
-        self.replies.on_finished(result)
-
-    def on_failed(self, message: str) -> None:
-        self.replies.on_failed(message)
-
     def save_partial(self) -> None:
         """The window is closing mid-reply: keep what arrived, with the stats measured so far."""
         self.replies.save_partial()
 
     # --- state of the buttons ------------------------------------------------------------------------
-    def _reasons(self) -> dict[str, str]:
-        s = self.session
-        return {
-            "edit": s.why_not(EDIT),
-            "regenerate": s.why_not(REGENERATE),
-            "continue": s.why_not(CONTINUE),
-            "versions": s.why_not(SWITCH_VERSION),
-        }
-
     def update_state(self) -> None:
         s = self.session
         here = s.replying_here
         self.composer.set_busy(here)
         self.composer.set_why_not("" if here else s.why_not(SEND))
-        self.view.set_action_reasons(self._reasons())
+        self.view.set_action_reasons(card_reasons(self.session))
         why_delete = s.why_not(DELETE)
         self.delete_button.setEnabled(not why_delete)
         self.delete_button.setToolTip(why_delete or "Delete this conversation (Undo brings it back)")

@@ -1,6 +1,9 @@
-"""The chat page's replies: starting one in the conversation shown, streaming it (on screen or
-not: it belongs to the conversation it began in), and ending it: committed with its stats,
-or, when nothing came, leaving everything as it was.
+"""The chat's replies: starting one in the conversation shown, streaming it (on screen or not:
+it belongs to the conversation it began in), and ending it: committed with its stats, or, when
+nothing came, leaving everything as it was.
+
+A reply has an identity (`Reply.id`): the engine thread names it in every batch, result and
+failure, and what names another reply (one already ended) is dropped, never added to this one.
 
 "Reading the conversation… 3 s" shows until the first token, so a long prompt never looks
 like a frozen, empty reply.
@@ -9,48 +12,65 @@ like a frozen, empty reply.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import Any
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.chat.message_model import MessageView
-from app.chat.reply_flight import Flight, build_request
-from app.chat.session import CONTINUE, EDIT, REGENERATE, SEND, Reply
+from app.chat.reply_flight import Flight, ReplyJob, build_request
+from app.chat.session import CONTINUE, EDIT, REGENERATE, SEND, ChatSession, Reply
 from app.chat.stream_batch import StreamBatch
 from app.core.events import GenerationResult
+from app.ui.chat.transcript.view import ChatView
 
-if TYPE_CHECKING:
-    from app.ui.chat.page import ChatPage
+
+@dataclass(frozen=True)
+class ReplySetup:
+    """What a reply starts with, from the page: the pair's names and the sidebar's values."""
+
+    model_name: str
+    draft_name: str
+    values: dict[str, Any]  # every setting, for the request
+    engine: str
+    settings: dict[str, Any]  # the ones the conversation keeps
 
 
 class ChatReplies(QObject):
-    def __init__(self, page: ChatPage) -> None:
-        super().__init__(page)
-        self.page = page
+    generateRequested = Signal(object)  # ReplyJob, for the engine thread
+    problem = Signal(str)  # something the user should read
+    changed = Signal()  # a reply started or ended: what the buttons can do changed
+    editReturned = Signal(str)  # an edit that brought no reply, back to the message box
+    replyFinished = Signal()
+
+    def __init__(self, session: ChatSession, view: ChatView, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.view = view
         self.flight: Flight | None = None
+        self.quiet = False  # the view already shows what the session just stored
         self._reading = QTimer(self)
         self._reading.setInterval(500)
         self._reading.timeout.connect(self._on_reading_tick)
 
     # --- starting ------------------------------------------------------------------------------
-    def begin(self, kind: str, text: str = "") -> Reply | None:
-        page, session, view = self.page, self.page.session, self.page.view
+    def begin(self, kind: str, setup: ReplySetup, text: str = "") -> Reply | None:
+        session, view = self.session, self.view
         why = session.why_not(kind)
         if why:
-            page.show_error(why)
+            self.problem.emit(why)
             return None
-        page.banner.hide()
         if kind != EDIT:
             view.end_edit()
-        page.quiet = True
+        self.quiet = True
         try:
-            reply = session.begin(kind, text, page.conversation_settings())
+            reply = session.begin(kind, text, setup.settings)
         except ValueError as exc:
-            page.show_error(str(exc))
+            self.problem.emit(str(exc))
             return None
         finally:
-            page.quiet = False
-        flight = Flight.start(reply, page.model_name, page.draft_name, session.draft_key)
+            self.quiet = False
+        flight = Flight.start(reply, setup.model_name, setup.draft_name, session.draft_key)
         self.flight = flight
         if kind == SEND and view.editing() is None:  # the one path worth not re-rendering for
             user = session.messages[-1]
@@ -59,18 +79,27 @@ class ChatReplies(QObject):
                 None, title=flight.model_name, with_draft=flight.with_draft, live=flight.live
             )
         else:
-            page.compose()
+            self.compose()
         self._reading.start()
         self._on_reading_tick()
-        page.update_state()
-        page.generateRequested.emit(build_request(reply, page.sidebar.values(), page.sidebar.engine))
+        self.changed.emit()
+        request = build_request(reply, setup.values, setup.engine)
+        self.generateRequested.emit(ReplyJob(reply.id, request))
         return reply
 
-    def place(self, views: list[MessageView]) -> list[MessageView]:
-        """The shown conversation's messages with this reply in its place, when it is
-        this conversation's (and the stream put back on screen)."""
+    def compose(self) -> None:
+        """The shown conversation as stored, with the reply in flight in its place."""
+        views = [
+            MessageView.from_stored(m.role, m.content, m.origins, m.stats, m.id, m.version, m.versions)
+            for m in self.session.messages
+        ]
+        self.view.set_messages(self._place(views))
+        self._resume_on_screen()
+
+    def _place(self, views: list[MessageView]) -> list[MessageView]:
+        """The messages with this reply in its place, when it is this conversation's."""
         f = self.flight
-        session = self.page.session
+        session = self.session
         if f is None or f.reply.conversation_id != session.conversation_id:
             return views
         kind, target = f.reply.kind, f.reply.target
@@ -83,77 +112,80 @@ class ChatReplies(QObject):
             views = [*views[:at], MessageView("user", f.reply.edited_text), f.message]
         return views
 
-    def resume_on_screen(self) -> None:
+    def _resume_on_screen(self) -> None:
         f = self.flight
-        if f is not None and self.page.view.messages and self.page.view.messages[-1] is f.message:
-            self.page.view.begin_stream(f.message, title=f.model_name, with_draft=f.with_draft, live=f.live)
+        if f is not None and self.view.messages and self.view.messages[-1] is f.message:
+            self.view.begin_stream(f.message, title=f.model_name, with_draft=f.with_draft, live=f.live)
             if not f.live.tokens:
                 self._on_reading_tick()
 
     # --- streaming -------------------------------------------------------------------------------
-    def shown(self, f: Flight) -> bool:
-        return f.reply.conversation_id == self.page.conversation_id and self.page.view.streaming is f.message
+    def _ours(self, reply_id: int) -> Flight | None:
+        """The reply in flight when `reply_id` names it (news of an ended reply is dropped)."""
+        f = self.flight
+        return f if f is not None and f.reply.id == reply_id else None
+
+    def _shown(self, f: Flight) -> bool:
+        return f.reply.conversation_id == self.session.conversation_id and self.view.streaming is f.message
 
     def _on_reading_tick(self) -> None:
         f = self.flight
         if f is None or f.live.tokens:
             self._reading.stop()
             return
-        if self.shown(f):
-            self.page.view.set_reading(time.monotonic() - f.started)
+        if self._shown(f):
+            self.view.set_reading(time.monotonic() - f.started)
 
-    def on_tokens(self, batch: StreamBatch) -> None:
-        f = self.flight
+    def on_tokens(self, reply_id: int, batch: StreamBatch) -> None:
+        f = self._ours(reply_id)
         if f is None:
             return
         batch = f.shift(batch)
-        if self.shown(f):
-            self.page.view.append_batch(batch)
+        if self._shown(f):
+            self.view.append_batch(batch)
         else:
             f.absorb(batch)
 
     # --- the end -----------------------------------------------------------------------------------
-    def on_finished(self, result: GenerationResult | None) -> None:
-        if self.flight is None:
-            return  # a reply already saved as stopped (the window is closing)
+    def on_finished(self, reply_id: int, result: GenerationResult | None) -> None:
+        if self._ours(reply_id) is None:
+            return  # an ended reply (saved as stopped when the window closed)
         if result is not None and result.error:
-            self.page.show_error(f"Generation stopped: {result.error}")
-        self.finish(result, failed=result is None or bool(result.error))
+            self.problem.emit(f"Generation stopped: {result.error}")
+        self._finish(result, failed=result is None or bool(result.error))
 
-    def on_failed(self, message: str) -> None:
-        self.page.show_error(message)
-        if self.flight is not None:
-            self.finish(None, failed=True)
+    def on_failed(self, reply_id: int, message: str) -> None:
+        if self._ours(reply_id) is None:
+            return
+        self.problem.emit(message)
+        self._finish(None, failed=True)
 
-    def finish(self, result: GenerationResult | None, failed: bool) -> None:
-        page, f = self.page, self.flight
+    def _finish(self, result: GenerationResult | None, failed: bool) -> None:
+        f = self.flight
         assert f is not None
         self.flight = None
         self._reading.stop()
         stats = f.final_stats(result)
-        shown = self.shown(f)
+        shown = self._shown(f)
         if shown:
-            page.view.end_stream(stats)
+            self.view.end_stream(stats)
         else:
             f.message.stats = stats
         if f.worth_keeping(failed):
-            page.quiet = shown  # the view shows it already
+            self.quiet = shown  # the view shows it already
             try:
-                stored = page.session.commit(f.stored())
+                stored = self.session.commit(f.stored())
             finally:
-                page.quiet = False
+                self.quiet = False
             f.message.id, f.message.version, f.message.versions = stored.id, stored.version, stored.versions
         else:
-            page.session.abandon()
+            self.session.abandon()
             if f.reply.kind == EDIT:  # nothing came back: the edited words are not lost
-                page.prompt.setPlainText(f.reply.edited_text)
-                page.show_error(
-                    "No reply came, so your message was not changed; your edit is in the message box."
-                )
-        page.update_state()
-        page.replyFinished.emit()
+                self.editReturned.emit(f.reply.edited_text)
+        self.changed.emit()
+        self.replyFinished.emit()
 
     def save_partial(self) -> None:
         """The window is closing mid-reply: keep what arrived, with the stats measured so far."""
         if self.flight is not None:
-            self.finish(None, failed=False)
+            self._finish(None, failed=False)

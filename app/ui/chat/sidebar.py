@@ -1,8 +1,8 @@
-"""The config sidebar: system prompt, sampling, Speculative Decoding, and load settings."""
+"""The config sidebar: Speculative Decoding, the system prompt, sampling and load settings,
+one form per group of the setting declarations; the draft dropdown follows the model state."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -17,23 +17,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.chat.draft_choices import DraftChoices
+from app.chat.model_state import ModelState
 from app.core import model_settings
-from app.engines.drafting import PROMPT_LOOKUP_KEY, PROMPT_LOOKUP_NAME
-from app.library.compat_index import DraftReport
-from app.library.model_labels import base_label, translated
-from app.ui.widgets.settings_form import SettingsForm
+from app.library.entry import LLAMA_CPP
+from app.ui.widgets.draft_combo import fill_draft_combo, selected_draft
+from app.ui.widgets.settings_form import GROUP_TITLES, SettingsForm, group_settings
 
 SELECT_DRAFT = "Select a compatible draft model"
 IDENTIFYING = "Identifying compatible draft models..."
 NONE_FOUND = "No compatible draft models found for your current model selection"
 NO_MODEL = "Load a model to choose a draft"
-LLAMA_DRAFT_SETTINGS = ("draft_auto", "draft_p_min", "draft_min", "draft_max")
-MLX_DRAFT_SETTINGS = ("mlx_draft_tokens",)
+GROUPS = ("speculative", "prompt", "sampling", "load")  # top to bottom
 
 
 class ConfigSidebar(QScrollArea):
-    settingChanged = Signal(str, object)
-    draftSelected = Signal(str)  # model key, "" for none
+    draftSelected = Signal(str)  # model key, "" for none: the user chose a draft
     visualizeToggled = Signal(bool)
     rejectedToggled = Signal(bool)
 
@@ -46,13 +45,8 @@ class ConfigSidebar(QScrollArea):
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Tab goes to its fields, not the scroll area
         body = QWidget()
         layout = QVBoxLayout(body)
-        self.prompt_form = SettingsForm(["system_prompt"])
-        self.sampling_form = SettingsForm(
-            ["temperature", "top_k", "top_p", "min_p", "repeat_penalty", "max_tokens"]
-        )
-        self.draft_form = SettingsForm([*LLAMA_DRAFT_SETTINGS, *MLX_DRAFT_SETTINGS])
-        self.load_form = SettingsForm(["context_length", "gpu_offload"])
-        self.forms = (self.prompt_form, self.sampling_form, self.draft_form, self.load_form)
+        self.forms = {group: SettingsForm(group_settings(group)) for group in GROUPS}
+        self.draft_form = self.forms["speculative"]
 
         spec = QWidget()
         spec_layout = QVBoxLayout(spec)
@@ -78,21 +72,18 @@ class ConfigSidebar(QScrollArea):
         )
         self.rejected_box.toggled.connect(self.rejectedToggled)
         spec_layout.addWidget(self.rejected_box)
-        layout.addWidget(self._group("Speculative Decoding", spec))
-        layout.addWidget(self._group("System Prompt", self.prompt_form))
-        layout.addWidget(self._group("Sampling", self.sampling_form))
-        layout.addWidget(self._group("Load (applied when a model loads)", self.load_form))
+        for group in GROUPS:
+            layout.addWidget(
+                self._group(GROUP_TITLES[group], spec if group == "speculative" else self.forms[group])
+            )
         layout.addStretch(1)
         self.setWidget(body)
 
-        for form in self.forms:
-            form.valueChanged.connect(self.settingChanged)
         self.draft_combo.currentIndexChanged.connect(self._on_draft_index_changed)
-        self._report: DraftReport | None = None
-        self._filling = False
+        self._choices: DraftChoices | None = None
         self.set_values(model_settings.defaults())  # what a model starts with, until one loads
-        self.set_engine("llama.cpp")
-        self.set_no_model()
+        self.set_engine(LLAMA_CPP)
+        self.show_drafts(None, loaded=False)
 
     @staticmethod
     def _group(title: str, content: QWidget) -> QGroupBox:
@@ -101,96 +92,51 @@ class ConfigSidebar(QScrollArea):
         lay.addWidget(content)
         return box
 
+    def bind(self, state: ModelState) -> None:
+        """Follow the model state: its settings, its drafts and the draft chosen."""
+        e = state.events
+        e.settings.connect(self.set_values)
+        e.drafts.connect(lambda choices: self._on_drafts(state, choices))
+        e.chosen_draft.connect(self.select_draft)
+        self.draftSelected.connect(state.choose_draft)
+
     # --- values --------------------------------------------------------------------------------
     def values(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for form in self.forms:
+        for form in self.forms.values():
             out.update(form.values())
         out["draft_model"] = self.selected_draft() or None
         return out
 
     def set_values(self, values: dict[str, Any]) -> None:
-        for form in self.forms:
+        for form in self.forms.values():
             form.set_values({k: v for k, v in values.items() if k in form.editors})
 
     def set_engine(self, engine: str) -> None:
         self.engine = engine
-        mlx = engine == "MLX"
-        for name in LLAMA_DRAFT_SETTINGS:
-            self.draft_form.set_row_visible(name, not mlx)
-        for name in MLX_DRAFT_SETTINGS:
-            self.draft_form.set_row_visible(name, mlx)
+        for form in self.forms.values():
+            form.set_engine(engine)
 
     # --- the draft dropdown ----------------------------------------------------------------------
     def selected_draft(self) -> str:
-        data = self.draft_combo.currentData()
-        return str(data) if data else ""
+        return selected_draft(self.draft_combo)
 
-    def _fill(
-        self,
-        items: list[tuple[str, str]],
-        enabled: bool,
-        select: str = "",
-        tooltips: Mapping[str, str] | None = None,
-    ) -> None:
-        self._filling = True
-        try:
-            self.draft_combo.clear()
-            for text, key in items:
-                self.draft_combo.addItem(text, key)
-                if tooltips and key in tooltips:
-                    self.draft_combo.setItemData(
-                        self.draft_combo.count() - 1, tooltips[key], Qt.ItemDataRole.ToolTipRole
-                    )
-            index = max(0, self.draft_combo.findData(select)) if select else 0
-            self.draft_combo.setCurrentIndex(index)
-            self.draft_combo.setEnabled(enabled)
-        finally:
-            self._filling = False
-        self.draft_form.setEnabled(bool(self.selected_draft()))
+    def _on_drafts(self, state: ModelState, choices: DraftChoices | None) -> None:
+        self.set_engine(state.engine)
+        self.show_drafts(choices, loaded=bool(state.loaded_key), select=state.chosen_draft)
 
-    def set_no_model(self) -> None:
-        self._report = None
-        self._fill([(NO_MODEL, "")], enabled=False)
-        self.why_button.setEnabled(False)
-
-    def set_identifying(self) -> None:
-        """While indexing runs: never 'none found' before it ends."""
-        self._report = None
-        self._fill([(IDENTIFYING, "")], enabled=False)
-        self.why_button.setEnabled(False)
-
-    def set_report(
-        self,
-        report: DraftReport,
-        select: str = "",
-        labels: Mapping[str, str] | None = None,
-        warnings: Mapping[str, str] | None = None,
-        tooltips: Mapping[str, str] | None = None,
-    ) -> None:
+    def show_drafts(self, choices: DraftChoices | None, loaded: bool = True, select: str = "") -> None:
         """The compatible drafts by names that tell them apart (the path on hover); ★ where
-        the size guide recommends one, ⚠ on one that cannot be faster (as large as the main
-        model, or measured no faster by the advisor)."""
-        self._report = report
-        self.why_button.setEnabled(bool(report.incompatible))
-        labels, warnings = labels or {}, warnings or {}
-        tips = dict(tooltips or {})
-        lookup = PROMPT_LOOKUP_NAME
-        if PROMPT_LOOKUP_KEY in warnings:
-            lookup = f"⚠ {lookup}"
-            tips[PROMPT_LOOKUP_KEY] = f"⚠ {warnings[PROMPT_LOOKUP_KEY]}"
-        if not report.compatible:
-            self._fill(
-                [(NONE_FOUND, ""), (lookup, PROMPT_LOOKUP_KEY)], enabled=True, select=select, tooltips=tips
-            )
-            return
-        items = [(SELECT_DRAFT, ""), (lookup, PROMPT_LOOKUP_KEY)]
-        for option in report.compatible:
-            e = option.entry
-            label = labels.get(e.key) or base_label(e)
-            mark = "⚠ " if e.key in warnings else ("★ " if option.recommended else "")
-            items.append((f"{mark}{translated(label, option.translated)}", e.key))
-        self._fill(items, enabled=True, select=select, tooltips=tips)
+        the size guide recommends one, ⚠ on one that cannot be faster. Without choices: no
+        model yet, or its drafts are still being identified (never 'none found' before)."""
+        self._choices = choices
+        if choices is None:
+            first = IDENTIFYING if loaded else NO_MODEL
+        else:
+            first = SELECT_DRAFT if choices.found else NONE_FOUND
+        fill_draft_combo(self.draft_combo, first, choices, select)
+        self.why_button.setEnabled(bool(choices and choices.incompatible()))
+        self.draft_form.setEnabled(bool(self.selected_draft()))
 
     def select_draft(self, key: str) -> None:
         index = self.draft_combo.findData(key) if key else 0
@@ -198,12 +144,11 @@ class ConfigSidebar(QScrollArea):
             self.draft_combo.setCurrentIndex(index)
 
     def incompatible_reasons(self) -> list[tuple[str, str]]:
-        return [(e.key, r) for e, r in self._report.incompatible] if self._report else []
+        return self._choices.incompatible() if self._choices else []
 
     def _on_draft_index_changed(self, _index: int) -> None:
         self.draft_form.setEnabled(bool(self.selected_draft()))
-        if not self._filling:
-            self.draftSelected.emit(self.selected_draft())
+        self.draftSelected.emit(self.selected_draft())
 
     def _on_why_clicked(self) -> None:
         reasons = self.incompatible_reasons()

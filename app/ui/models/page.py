@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -24,30 +23,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.chat.draft_choices import DraftChoices
+from app.chat.model_state import ModelState
 from app.core import model_settings
 from app.core.errors import SpeculaError
-from app.core.model_settings import MODEL_SETTINGS
-from app.engines.drafting import PROMPT_LOOKUP_KEY, PROMPT_LOOKUP_NAME
-from app.library.compat_index import DraftReport
 from app.library.entry import ModelEntry, ScanProblem
 from app.library.model_defaults import ModelDefaultsStore
-from app.library.model_labels import base_label, display_path, hover_text, human_size, translated, warned
-from app.ui.chat.sidebar import LLAMA_DRAFT_SETTINGS
-from app.ui.models.picker import short_label
+from app.library.model_labels import display_path, human_size, short_label
 from app.ui.theme.colours import LIGHT, Theme
-from app.ui.widgets.settings_form import SettingsForm
+from app.ui.widgets.draft_combo import fill_draft_combo, selected_draft
+from app.ui.widgets.settings_form import GROUP_TITLES, SettingsForm, group_settings
 
 COLUMNS = ("Name", "Engine", "Architecture", "Parameters", "Quantization", "Size", "Path", "Problems")
 PATH_COLUMN = 6
-# the defaults form, in groups side by side: (title, setting group, grid row, grid column)
-FORM_GROUPS = (
-    ("Speculative decoding", "speculative", 0, 0),
-    ("Context and GPU (applied when loaded)", "load", 1, 0),
-    ("Sampling", "sampling", 0, 1),
-    ("System prompt", "prompt", 1, 1),
-)
-
-__all__ = ["ModelsPage", "display_path", "human_size"]
+# the defaults form, in groups side by side: (setting group, grid row, grid column)
+FORM_GROUPS = (("speculative", 0, 0), ("load", 1, 0), ("sampling", 0, 1), ("prompt", 1, 1))
+NO_DEFAULT_DRAFT = "No default draft"
+IDENTIFYING = "Identifying compatible draft models..."
 
 
 class ModelsPage(QWidget):
@@ -95,12 +87,11 @@ class ModelsPage(QWidget):
         self.forms: list[SettingsForm] = []
         grid = QGridLayout()
         grid.setHorizontalSpacing(16)
-        for title, group_name, row, column in FORM_GROUPS:
-            names = [s.name for s in MODEL_SETTINGS if s.group == group_name and s.name != "draft_model"]
-            form = SettingsForm(names)
+        for group_name, row, column in FORM_GROUPS:
+            form = SettingsForm(group_settings(group_name))
             form.valueChanged.connect(self._on_value_changed)
             self.forms.append(form)
-            box = QGroupBox(title)
+            box = QGroupBox(GROUP_TITLES[group_name])
             box_l = QVBoxLayout(box)
             if group_name == "speculative":
                 draft_row = QFormLayout()
@@ -149,18 +140,23 @@ class ModelsPage(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 10, 12, 10)
         layout.addWidget(splitter)
-        self._filling = False
         self._show_defaults()
+
+    def bind(self, state: ModelState) -> None:
+        """Follow the model state: the library, and the models that did not load."""
+
+        def show_library(*_args: object) -> None:
+            self.set_library(state.library.entries, state.library.problems, state.failures)
+
+        state.events.library.connect(show_library)
+        state.events.failures.connect(show_library)
 
     def _show_defaults(self) -> None:
         """Nothing selected: the built-in defaults, greyed out (never a spin box's minimum)."""
         values = model_settings.defaults()
         for form in self.forms:
             form.set_values({k: v for k, v in values.items() if k in form.editors})
-        self._filling = True
-        self.draft_combo.clear()
-        self.draft_combo.addItem("No default draft", "")
-        self._filling = False
+        fill_draft_combo(self.draft_combo, NO_DEFAULT_DRAFT)
 
     def set_theme(self, theme: Theme) -> None:
         self.theme = theme
@@ -233,49 +229,17 @@ class ModelsPage(QWidget):
         values = self.defaults.effective(key)
         for form in self.forms:
             form.set_values({k: v for k, v in values.items() if k in form.editors})
-            if "mlx_draft_tokens" in form.editors:
-                form.set_row_visible("mlx_draft_tokens", entry.engine == "MLX")
-                for name in LLAMA_DRAFT_SETTINGS:
-                    form.set_row_visible(name, entry.engine != "MLX")
-        self._filling = True
-        self.draft_combo.clear()
-        self.draft_combo.addItem("Identifying compatible draft models...", "")
-        self.draft_combo.setEnabled(False)
-        self._filling = False
+            form.set_engine(entry.engine)
+        fill_draft_combo(self.draft_combo, IDENTIFYING)
         self.status.clear()
         self.draftsWanted.emit(key)
 
-    def set_draft_report(
-        self,
-        report: DraftReport,
-        labels: Mapping[str, str] | None = None,
-        warnings: Mapping[str, str] | None = None,
-        tooltips: Mapping[str, str] | None = None,
-    ) -> None:
-        """The default draft's choices: names that tell models apart (the path on hover), ⚠ on
-        a draft that cannot be faster."""
-        if report.main.key != self.selected_key():
+    def show_drafts(self, choices: DraftChoices) -> None:
+        """The default draft's choices, as the chat's draft list shows them."""
+        if choices.main_key != self.selected_key():
             return
-        labels, warnings, tooltips = labels or {}, warnings or {}, tooltips or {}
-        saved = self.defaults.get(report.main.key).get("draft_model") or ""
-        self._filling = True
-        self.draft_combo.clear()
-        self.draft_combo.addItem("No default draft", "")
-        lookup_warning = warnings.get(PROMPT_LOOKUP_KEY)
-        self.draft_combo.addItem(
-            f"⚠ {PROMPT_LOOKUP_NAME}" if lookup_warning else PROMPT_LOOKUP_NAME, PROMPT_LOOKUP_KEY
-        )
-        if lookup_warning:
-            self.draft_combo.setItemData(1, f"⚠ {lookup_warning}", Qt.ItemDataRole.ToolTipRole)
-        for o in report.compatible:
-            label = labels.get(o.entry.key) or base_label(o.entry)
-            label = translated(label, o.translated)  # ≈: drafts through translation
-            self.draft_combo.addItem(warned(label, warnings.get(o.entry.key, "")), o.entry.key)
-            tip = tooltips.get(o.entry.key) or hover_text(o.entry, warnings.get(o.entry.key, ""))
-            self.draft_combo.setItemData(self.draft_combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
-        self.draft_combo.setCurrentIndex(max(0, self.draft_combo.findData(saved)))
-        self.draft_combo.setEnabled(True)
-        self._filling = False
+        saved = self.defaults.get(choices.main_key).get("draft_model") or ""
+        fill_draft_combo(self.draft_combo, NO_DEFAULT_DRAFT, choices, saved)
 
     def _save(self, values: dict[str, Any]) -> None:
         key = self.selected_key()
@@ -293,8 +257,7 @@ class ModelsPage(QWidget):
         self._save({name: value})
 
     def _on_draft_changed(self, _index: int) -> None:
-        if not self._filling:
-            self._save({"draft_model": self.draft_combo.currentData() or None})
+        self._save({"draft_model": selected_draft(self.draft_combo) or None})
 
     def _on_reset(self) -> None:
         key = self.selected_key()

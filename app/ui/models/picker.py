@@ -11,20 +11,12 @@ from PySide6.QtWidgets import QComboBox, QStyle, QStyledItemDelegate, QStyleOpti
 
 from app.engines.mlx import mlx_available
 from app.library.entry import ModelEntry
-from app.library.model_labels import display_path, distinct_labels, folder_of, hover_text, human_size
+from app.library.model_labels import distinct_labels, folder_of, hover_text, human_size
 from app.ui.theme.colours import LIGHT, Theme
 
-__all__ = ["ModelPicker", "detail_line", "display_path", "human_size", "short_label"]
-
-KEY_ROLE = Qt.ItemDataRole.UserRole
 DETAIL_ROLE = Qt.ItemDataRole.UserRole + 1
 STATE_ROLE = Qt.ItemDataRole.UserRole + 2  # "", "Loaded", "Draft"
 PLACEHOLDER = "Select a model to load (Ctrl+L)"
-
-
-def short_label(e: ModelEntry) -> str:
-    """Name and quantization: enough to tell the builds of one model apart in a title."""
-    return " · ".join(x for x in (e.name, e.quantization or e.params_label) if x)
 
 
 def detail_line(e: ModelEntry) -> str:
@@ -128,10 +120,6 @@ class ModelPicker(QComboBox):
 
     def select(self, key: str) -> None:
         self.setCurrentIndex(self.findData(key) if key else -1)
-
-    def current_key(self) -> str:
-        data = self.currentData()
-        return str(data) if data else ""
 
     def set_theme(self, theme: Theme) -> None:
         self.theme = theme

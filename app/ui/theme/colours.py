@@ -50,10 +50,6 @@ class Theme:
     def dark(self) -> bool:
         return self.name == "dark"
 
-    @property
-    def card_assistant(self) -> str:
-        return self.surface
-
     def values(self) -> dict[str, str]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 

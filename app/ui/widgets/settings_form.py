@@ -1,7 +1,8 @@
 """Editors derived from the per-model setting declarations (app/core/model_settings.py).
 
-The config sidebar and the My Models page build their fields from the same table, so a new
-setting appears in both without UI code of its own.
+The config sidebar and the My Models page build their forms from the same table, one form per
+group, each row shown for the engines it applies to: a new setting appears in both without UI
+code of its own.
 """
 
 from __future__ import annotations
@@ -20,7 +21,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.model_settings import SPECS, SettingSpec
+from app.core.model_settings import MODEL_SETTINGS, SPECS, SettingSpec
+
+GROUP_TITLES = {
+    "speculative": "Speculative Decoding",
+    "prompt": "System Prompt",
+    "sampling": "Sampling",
+    "load": "Context and GPU (applied when a model loads)",
+}
+
+
+def group_settings(group: str) -> list[str]:
+    """The settings of a group that its form edits, in declaration order."""
+    return [s.name for s in MODEL_SETTINGS if s.group == group and s.in_forms]
 
 
 def _editor(spec: SettingSpec) -> QWidget:
@@ -117,5 +130,10 @@ class SettingsForm(QWidget):
         finally:
             self._loading = False
 
-    def set_row_visible(self, name: str, visible: bool) -> None:
-        self.layout_.setRowVisible(self.editors[name], visible)
+    def set_engine(self, engine: str) -> None:
+        """Only the rows that apply to `engine` show."""
+        for name, editor in self.editors.items():
+            self.layout_.setRowVisible(editor, SPECS[name].applies_to(engine))
+
+    def row_visible(self, name: str) -> bool:
+        return self.layout_.isRowVisible(self.editors[name])

@@ -166,7 +166,7 @@ def test_buttons_say_why_they_cannot_act(qtbot, window, library_models):
     card = w.chat.view.cards[-1]
     assert card.action_buttons["regenerate"].isEnabled() and w.menu_actions["regenerate"].isEnabled()
     w.eject_button.click()
-    qtbot.waitUntil(lambda: not w.chat.model_loaded, timeout=WAIT)
+    qtbot.waitUntil(lambda: not w.chat.session.model_key, timeout=WAIT)
     card = w.chat.view.cards[-1]
     for key in ("regenerate", "continue"):
         button = card.action_buttons[key]
@@ -211,7 +211,8 @@ def test_a_regenerate_that_brings_nothing_leaves_the_reply_alone(qtbot, drafted)
     send(qtbot, w, "keep")
     old = w.chat.view.messages[-1].text
     w.chat.regenerate()
-    w.chat.on_failed("the model went away")  # as when the engine fails before a token
+    # as when the engine fails before a token
+    w.chat.replies.on_failed(w.chat.session.reply.id, "the model went away")
     w.worker.cancel.set()
     qtbot.waitUntil(lambda: not w.chat.busy, timeout=WAIT)
     assert w.chat.view.messages[-1].text == old and w.chat.view.cards[-1].pager.isHidden()
@@ -298,5 +299,5 @@ def test_unsent_text_stays_with_its_conversation(qtbot, drafted):
 def test_a_result_for_no_reply_is_ignored(qtbot, window):
     from app.core.events import GenerationStats
 
-    window.chat.on_finished(GenerationResult("late", GenerationStats()))
+    window.chat.replies.on_finished(0, GenerationResult("late", GenerationStats()))
     assert window.chat.view.messages == []

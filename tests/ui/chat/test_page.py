@@ -69,12 +69,14 @@ def test_a_reply_is_stored_with_names_rounds_and_rejected_drafts(qtbot, page):
     page.prompt.setPlainText("hello")
     page.send()
     assert requests and page.busy and not page.send_button.isVisible() and page.stop_button.isVisible()
-    page.on_tokens(
-        StreamBatch(pieces=[("Hi", "main", 0), (" you", "draft", 1), (" x", "rejected", 1)], tokens=2)
+    reply = requests[0].reply_id
+    assert reply == page.session.reply.id
+    page.replies.on_tokens(
+        reply, StreamBatch(pieces=[("Hi", "main", 0), (" you", "draft", 1), (" x", "rejected", 1)], tokens=2)
     )
     stats = GenerationStats(draft_model="q4.gguf", total_draft_tokens_count=2, accepted_draft_tokens_count=1)
     with qtbot.waitSignal(page.replyFinished):
-        page.on_finished(GenerationResult("Hi you", stats))
+        page.replies.on_finished(reply, GenerationResult("Hi you", stats))
     stored = page.store.messages(page.conversation_id)[-1]
     assert stored.content == "Hi you" and stored.origins == [[2, "main"], [4, "draft"]]
     assert stored.stats["model_name"] == "Main · F16" and stored.stats["draft_name"] == "Draft · Q4"

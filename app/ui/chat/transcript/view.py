@@ -21,8 +21,6 @@ from app.ui.chat.transcript.card import MessageCard
 from app.ui.chat.transcript.formats import ORIGIN_PROP, RenderStyle
 from app.ui.theme.colours import LIGHT, Theme
 
-__all__ = ["ChatView", "MessageView"]
-
 COLUMN_CHARS = 78  # a readable line length
 STICK_PX = 48  # this close to the bottom, new text keeps the view at the bottom
 EMPTY_TEXT = "Ask something. Replies stream in; tokens the draft model got right turn green."
@@ -47,7 +45,6 @@ class ChatView(QScrollArea):
         self.streaming: MessageView | None = None
         self.live = LiveStats()
         self._with_draft = False
-        self._busy = False
         self._reasons: dict[str, str] = {}  # action -> why it cannot run now
         self._stick = True
 
@@ -129,16 +126,6 @@ class ChatView(QScrollArea):
         self._stick = True
         self._scroll_to_end()
 
-    def remove_last(self) -> MessageView | None:
-        if not self.messages or (self.streaming is not None and self.messages[-1] is self.streaming):
-            return None
-        card = self.cards.pop()
-        card.setParent(None)
-        card.deleteLater()
-        m = self.messages.pop()
-        self._update_actions()
-        return m
-
     def _add_card(self, m: MessageView, title: str = "") -> MessageCard:
         if not title and m.stats:
             title = str(m.stats.get("model_name") or "")
@@ -175,12 +162,6 @@ class ChatView(QScrollArea):
     def visualize(self) -> bool:
         return self.render_style.visualize
 
-    def rerender(self) -> None:
-        anchor = self._anchor()
-        for card in self.cards:
-            card.refresh()
-        self._restore(anchor)
-
     # --- streaming ------------------------------------------------------------------------------
     def begin_stream(
         self,
@@ -193,7 +174,6 @@ class ChatView(QScrollArea):
         the reply's running numbers when it started earlier (shown again after a switch)."""
         self.live = live if live is not None else LiveStats()
         self._with_draft = with_draft
-        self._busy = True
         if continuing is not None and self.messages and self.messages[-1] is continuing:
             self.streaming = continuing
             if title:
@@ -230,7 +210,6 @@ class ChatView(QScrollArea):
             return None
         m.stats = stats
         self.streaming = None
-        self._busy = False
         card = self.cards[-1]
         if stats and stats.get("model_name"):
             card.set_title(str(stats["model_name"]))
@@ -239,10 +218,6 @@ class ChatView(QScrollArea):
         return m
 
     # --- actions ----------------------------------------------------------------------------------
-    def set_busy(self, busy: bool) -> None:
-        self._busy = busy
-        self._update_actions()
-
     def set_action_reasons(self, reasons: dict[str, str]) -> None:
         """Why each action cannot run now ("" or absent when it can): shown disabled, saying why."""
         self._reasons = dict(reasons)

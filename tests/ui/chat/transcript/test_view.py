@@ -9,12 +9,13 @@ import random
 import pytest
 from PySide6.QtGui import QColor, QGuiApplication, QTextCursor
 
+from app.chat.message_model import MessageView
 from app.chat.stream_batch import LiveStats, StreamBatch
 from app.core.events import RoundEvent
 from app.ui.chat.transcript import document as message_document
 from app.ui.chat.transcript.document import MessageRenderer
 from app.ui.chat.transcript.formats import ORIGIN_PROP, PROPOSED_PROP, ROUND_PROP, RenderStyle, token_tooltip
-from app.ui.chat.transcript.view import ChatView, MessageView
+from app.ui.chat.transcript.view import ChatView
 from app.ui.theme.colours import DARK, LIGHT
 
 M, D, R = "main", "draft", "rejected"
