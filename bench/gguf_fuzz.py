@@ -37,11 +37,11 @@ def length_fields(path: Path) -> tuple[list[int], int]:
     out: list[int] = []
     for field in reader.fields.values():
         out.append(field.offset)  # the key's length
-        for part in field.parts[3:]:
-            if part.dtype == np.uint64 and part.size == 1:  # a string value's or element's length
-                out.append(part.ctypes.data - base)
-    for tensor in reader.tensors:
-        out.append(tensor.field.offset)  # the tensor name's length
+        # a string value's or element's length
+        out.extend(
+            part.ctypes.data - base for part in field.parts[3:] if part.dtype == np.uint64 and part.size == 1
+        )
+    out.extend(tensor.field.offset for tensor in reader.tensors)  # the tensor names' lengths
     return out, int(reader.data_offset)
 
 

@@ -119,8 +119,7 @@ def build_request(reply: Reply, values: dict[str, Any], engine: str) -> Generati
     messages: list[ChatMessage] = []
     if values.get("system_prompt"):
         messages.append(ChatMessage(Role.SYSTEM, values["system_prompt"]))
-    for m in reply.context:
-        messages.append(ChatMessage(Role(m.role), m.content))
+    messages.extend(ChatMessage(Role(m.role), m.content) for m in reply.context)
     return GenerationRequest(
         messages=tuple(messages),
         max_tokens=int(values["max_tokens"]),

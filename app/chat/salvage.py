@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from app.chat.sqlite_rows import rows_until_damage
 
 
 @dataclass
@@ -20,23 +21,12 @@ class Salvage:
     damaged: dict[int, str] = field(default_factory=dict)  # conversation id -> what was lost
 
 
-def _rows(db: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> tuple[list[tuple[Any, ...]], bool]:
-    """Rows up to the first damaged page, and whether the query finished."""
-    out: list[tuple[Any, ...]] = []
-    try:
-        for row in db.execute(sql, params):
-            out.append(tuple(row))
-    except sqlite3.Error:
-        return out, False
-    return out, True
-
-
 def _scan(db: sqlite3.Connection, columns: str, table: str) -> tuple[list[tuple[Any, ...]], bool]:
     """Every readable row of a table, read from both ends past a damaged page (rowid first)."""
-    head, ok = _rows(db, f"SELECT rowid, {columns} FROM {table} NOT INDEXED ORDER BY rowid")
+    head, ok = rows_until_damage(db, f"SELECT rowid, {columns} FROM {table} NOT INDEXED ORDER BY rowid")
     if ok:
         return head, True
-    tail, _ = _rows(db, f"SELECT rowid, {columns} FROM {table} NOT INDEXED ORDER BY rowid DESC")
+    tail, _ = rows_until_damage(db, f"SELECT rowid, {columns} FROM {table} NOT INDEXED ORDER BY rowid DESC")
     merged = {r[0]: r for r in head + tail}
     return [merged[k] for k in sorted(merged)], False
 
@@ -120,7 +110,9 @@ def salvage(src: sqlite3.Connection, dest: sqlite3.Connection) -> Salvage:
 def _copy_version_two(src: sqlite3.Connection, dest: sqlite3.Connection, kept: set[int]) -> None:
     """What a version-2 file adds (each conversation's setup, the versions of replies), as far
     as it can be read; a version-1 file has none of it."""
-    setups, _ = _rows(src, "SELECT id, draft_key, settings, deleted FROM conversations NOT INDEXED")
+    setups, _ = rows_until_damage(
+        src, "SELECT id, draft_key, settings, deleted FROM conversations NOT INDEXED"
+    )
     for cid, draft_key, settings, deleted in setups:
         if cid in kept:
             dest.execute(
@@ -132,11 +124,11 @@ def _copy_version_two(src: sqlite3.Connection, dest: sqlite3.Connection, kept: s
                     cid,
                 ),
             )
-    shown, _ = _rows(src, "SELECT id, version FROM messages NOT INDEXED")
+    shown, _ = rows_until_damage(src, "SELECT id, version FROM messages NOT INDEXED")
     for mid, version in shown:
         if isinstance(version, int):
             dest.execute("UPDATE messages SET version = ? WHERE id = ?", (version, mid))
-    versions, _ = _rows(
+    versions, _ = rows_until_damage(
         src, "SELECT message_id, position, content, origins, stats, created FROM message_versions NOT INDEXED"
     )
     present = {r[0] for r in dest.execute("SELECT id FROM messages")}
@@ -162,5 +154,5 @@ def _is_number(value: Any) -> bool:
 
 def _missing(src: sqlite3.Connection, cid: int, recovered: set[Any]) -> int | None:
     """How many messages the index names beyond those recovered; None when it cannot tell."""
-    ids, ok = _rows(src, "SELECT id FROM messages WHERE conversation_id = ?", (cid,))
+    ids, ok = rows_until_damage(src, "SELECT id FROM messages WHERE conversation_id = ?", (cid,))
     return len({r[0] for r in ids} - recovered) if ok else None

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.chat.sqlite_rows import rows_until_damage
 from app.chat.store_recovery import StoreNotice, open_store
 from app.chat.store_schema import prepare
 from app.core.errors import SpeculaError
@@ -135,13 +136,13 @@ class ChatStore:
         conversations on it, never the list."""
         columns = "c.id, c.title, c.updated, c.model_key, c.draft_key, c.settings"
         if not search:
-            rows, _ok = _tolerant(
+            rows, _ok = rows_until_damage(
                 self._db,
                 f"SELECT {columns} FROM conversations c WHERE c.deleted IS NULL ORDER BY c.updated DESC",
             )
             return [_conversation(row) for row in rows]
         like = f"%{search}%"
-        rows, ok = _tolerant(
+        rows, ok = rows_until_damage(
             self._db,
             f"SELECT DISTINCT {columns} FROM conversations c "
             "LEFT JOIN messages m ON m.conversation_id = c.id "
@@ -154,7 +155,7 @@ class ChatStore:
 
     def conversation(self, conversation_id: int) -> Conversation | None:
         """One conversation (None when deleted or unknown)."""
-        rows, _ok = _tolerant(
+        rows, _ok = rows_until_damage(
             self._db,
             "SELECT id, title, updated, model_key, draft_key, settings FROM conversations "
             "WHERE id = ? AND deleted IS NULL",
@@ -166,7 +167,7 @@ class ChatStore:
         """One conversation at a time, so a damaged one does not hide the others from search."""
         if _like_text(like) in conv.title.lower():
             return True
-        hit, _ok = _tolerant(
+        hit, _ok = rows_until_damage(
             self._db,
             "SELECT 1 FROM messages WHERE conversation_id = ? AND content LIKE ? LIMIT 1",
             (conv.id, like),
@@ -372,20 +373,6 @@ class ChatStore:
 def _conversation(row: tuple[Any, ...]) -> Conversation:
     cid, title, updated, model_key, draft_key, settings = row
     return Conversation(cid, title, updated, model_key, draft_key, _json(settings, dict))
-
-
-def _tolerant(
-    db: sqlite3.Connection, sql: str, params: tuple[Any, ...] = ()
-) -> tuple[list[tuple[Any, ...]], bool]:
-    """Rows up to a damaged page, and whether the query finished."""
-    out: list[tuple[Any, ...]] = []
-    try:
-        for row in db.execute(sql, params):
-            out.append(tuple(row))
-    except sqlite3.DatabaseError as exc:
-        log.warning("conversations file: a query stopped at a damaged page (%s)", exc)
-        return out, False
-    return out, True
 
 
 def _like_text(like: str) -> str:

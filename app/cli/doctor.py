@@ -116,7 +116,8 @@ def self_test() -> int:
         result = None
         for item in main.generate(request, draft=ModelDraft(draft)):
             result = item
-        assert result is not None and not getattr(result, "error", None)
+        assert result is not None
+        assert not getattr(result, "error", None)
         stats = result.stats  # type: ignore[union-attr]
         print(
             f"generated {stats.predicted_tokens_count} tokens, "

@@ -116,7 +116,7 @@ class CutoffRule:
     def model_allowed(self) -> bool:
         return True
 
-    def keep(self, position: int, confidence: float, model_step: bool) -> bool:
+    def keep(self, position: int, confidence: float, model_step: bool) -> bool:  # noqa: ARG002 (the interface's signature)
         return math.isnan(confidence) or confidence >= self.p_min
 
 
@@ -179,7 +179,9 @@ class DraftSource(Protocol):
         model's own ids (a vocabulary shared with the main model)."""
         ...
 
-    def warm(self, sequence: Sequence[int], cancel: CancelFlag | None = None, *, model: bool = True) -> None:
+    def warm(
+        self, sequence: Sequence[int], cancel: CancelFlag | None = None, *, model: bool = True
+    ) -> None:
         """A reply starts from `sequence` (its prompt). `model`: also read the prompt into the
         draft model (False when Auto will not run it in this reply)."""
         ...
@@ -240,7 +242,9 @@ class ModelDraft:
             "the rest of the reply was generated without it."
         )
 
-    def warm(self, sequence: Sequence[int], cancel: CancelFlag | None = None, *, model: bool = True) -> None:
+    def warm(
+        self, sequence: Sequence[int], cancel: CancelFlag | None = None, *, model: bool = True
+    ) -> None:
         """Read the prompt into the draft's cache, a batch at a time (a cancelled reply stops
         between batches; what was read stays for the next reply)."""
         if not model:
@@ -309,7 +313,9 @@ class PromptLookupDraft:
         # n -> n-gram -> latest start index that has at least one token after it
         self._index: dict[int, dict[tuple[int, ...], int]] = {n: {} for n in range(min_ngram, max_ngram + 1)}
 
-    def warm(self, sequence: Sequence[int], cancel: CancelFlag | None = None, *, model: bool = True) -> None:
+    def warm(
+        self, sequence: Sequence[int], cancel: CancelFlag | None = None, *, model: bool = True  # noqa: ARG002 (the interface's signature)
+    ) -> None:
         self._sync(sequence)
 
     def _sync(self, sequence: Sequence[int]) -> None:
@@ -336,7 +342,7 @@ class PromptLookupDraft:
         return []
 
     def propose(
-        self, sequence: Sequence[int], budget: int, sampler: TokenSampler, rule: DraftRule
+        self, sequence: Sequence[int], budget: int, sampler: TokenSampler, rule: DraftRule  # noqa: ARG002 (the interface's signature)
     ) -> Proposal:
         return deterministic(self.lookup(sequence, budget), rule)
 
@@ -377,7 +383,9 @@ class ChainedDraft:
     def translates_for(self) -> object | None:
         return self.draft.translates_for
 
-    def warm(self, sequence: Sequence[int], cancel: CancelFlag | None = None, *, model: bool = True) -> None:
+    def warm(
+        self, sequence: Sequence[int], cancel: CancelFlag | None = None, *, model: bool = True
+    ) -> None:
         self._model_ok, self._note = True, ""
         self.lookup.warm(sequence)
         try:

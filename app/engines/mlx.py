@@ -192,7 +192,8 @@ class MLXModel(CachedSequence):
 
     def logits(self, row: int) -> np.ndarray:
         """A row of the last batch's logits (float32)."""
-        return self._logits[row]
+        logits: np.ndarray = self._logits[row]
+        return logits
 
     # --- generation -----------------------------------------------------------------------
     def generate(

@@ -163,7 +163,7 @@ def _walk(root: ModelRoot, problems: list[ScanProblem]) -> Iterable[_Candidate]:
                 folders.append(c)
             elif c.name.lower().endswith(".gguf"):
                 problems.append(ScanProblem(c.path, _not_a_file_reason(c)))
-        yield from _gguf_candidates(folder, files, key_prefix, root.label, problems)
+        yield from _gguf_candidates(files, key_prefix, root.label, problems)
         for c in reversed(folders):
             if root.layout == "hf" and folder == base:
                 if c.name.startswith("models--"):
@@ -215,7 +215,7 @@ def _hf_snapshot(repo_dir: Path) -> Path | None:
 
 
 def _gguf_candidates(
-    folder: Path, files: list[os.DirEntry[str]], key_prefix: str, source: str, problems: list[ScanProblem]
+    files: list[os.DirEntry[str]], key_prefix: str, source: str, problems: list[ScanProblem]
 ) -> Iterable[_Candidate]:
     splits: dict[tuple[str, int], dict[int, Path]] = {}
     for f in files:

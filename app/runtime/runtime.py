@@ -278,7 +278,8 @@ class ModelRuntime:
         for slot in taken:
             with self._table.cond:
                 model, slot.model, slot.settings = slot.model, None, None
-            model.close()
+            if model is not None:  # held since it was found loaded: nobody else unloaded it
+                model.close()
             self._table.release(slot, token)
         return [s.ref.key for s in taken]
 

@@ -13,10 +13,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from app.runtime.errors import ModelBusyError
 from app.runtime.model_ref import LoadSettings, ModelRef
+
+if TYPE_CHECKING:
+    from app.engines.loader import LoadedModel
 
 MAX_WAITING = 8  # per model, besides the one running: more is refused as busy
 POLL_SECONDS = 0.05  # how often a waiter looks at its client
@@ -28,7 +31,7 @@ Clock = Callable[[], float]  # seconds, only ever compared with itself (time.mon
 class Slot:
     def __init__(self, ref: ModelRef, now: float) -> None:
         self.ref = ref
-        self.model: Any = None  # LlamaCppModel | MLXModel, or None while not loaded
+        self.model: LoadedModel | None = None  # None while not loaded
         self.settings: LoadSettings | None = None  # what it was loaded with (asked for)
         self.holder: object | None = None
         self.queue: deque[object] = deque()

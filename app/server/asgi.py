@@ -87,7 +87,7 @@ class Api:
         except OSError:
             return 0
 
-    async def models(self, request: Request, rest: bool) -> Response:
+    async def models(self, _request: Request, rest: bool) -> Response:
         entries, loaded = await asyncio.to_thread(self._listing)
         data = [
             rest_model(e, e.key in loaded) if rest else openai_model(e, self._created(e)) for e in entries
@@ -115,10 +115,10 @@ class Api:
             self.ctx, request, parsed, reply, lambda started: CompletionEvents(parsed, started.model, rest)
         )
 
-    async def openapi(self, request: Request) -> Response:
+    async def openapi(self, _request: Request) -> Response:
         return json_response(openapi_schema())
 
-    async def root(self, request: Request) -> Response:
+    async def root(self, _request: Request) -> Response:
         return json_response(
             {
                 "object": "server",
@@ -158,7 +158,7 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
     return error_response(err, request.url.path)
 
 
-async def _on_client_gone(request: Request, exc: Exception) -> Response:
+async def _on_client_gone(request: Request, _exc: Exception) -> Response:
     request_info(request.scope).error = "the client disconnected"
     return Response(b"", CLIENT_GONE)
 

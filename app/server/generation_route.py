@@ -193,7 +193,7 @@ async def generation_reply(
     return reply(started, result)
 
 
-async def on_lease(ctx: ServerContext, request: Request, work: Callable[[threading.Event], Any]) -> Any:
+async def on_lease(request: Request, work: Callable[[threading.Event], Any]) -> Any:
     """Run `work(cancel)` (blocking work on a lease: counting a prompt) on a thread; the client
     hanging up sets `cancel` (a lease waiting in line leaves it). Failures become ApiErrors."""
     cancel = threading.Event()

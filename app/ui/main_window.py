@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 
 
 class MainWindow(QMainWindow):
-    sig_generate = Signal(object)  # ReplyJob
+    replyRequested = Signal(object)  # ReplyJob
     libraryReady = Signal()
     draftReportReady = Signal(object)
     modelReady = Signal(str)  # re-emitted in the GUI thread, for views and tests
@@ -94,7 +94,7 @@ class MainWindow(QMainWindow):
         self.thread_ = track(QThread(self))
         self.thread_.setObjectName("engine")
         self.worker.moveToThread(self.thread_)
-        self.sig_generate.connect(self.worker.generate)
+        self.replyRequested.connect(self.worker.generate)
         self.thread_.start()
 
         # the model bar: choosing a model loads it
@@ -153,7 +153,7 @@ class MainWindow(QMainWindow):
         w.tokensArrived.connect(replies.on_tokens)
         w.generationFinished.connect(replies.on_finished)
         w.generationFailed.connect(replies.on_failed)
-        self.chat.generateRequested.connect(self.sig_generate)
+        self.chat.generateRequested.connect(self.replyRequested)
         self.chat.stopRequested.connect(self.worker.cancel.set)
         self.models.useInChat.connect(self._on_use_in_chat)
         self.models.draftsWanted.connect(self._compute_drafts_for_models_page)

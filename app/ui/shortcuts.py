@@ -122,11 +122,13 @@ def conflicts(shortcuts: tuple[Shortcut, ...] = SHORTCUTS) -> list[str]:
     own key that a window action would take first."""
     window = Counter(_norm(s.keys) for s in shortcuts if s.where == WINDOW and s.keys)
     out = [k for k, n in window.items() if n > 1]
-    for s in shortcuts:
-        # Esc while editing: the window's Stop only acts (is enabled) while a reply streams,
-        # and nothing can be edited then, so both never apply at once.
-        if s.where != WINDOW and s.keys and window.get(_norm(s.keys)) and s.action != "cancel_edit":
-            out.append(f"{s.keys} ({s.where})")
+    # Esc while editing: the window's Stop only acts (is enabled) while a reply streams,
+    # and nothing can be edited then, so both never apply at once.
+    out.extend(
+        f"{s.keys} ({s.where})"
+        for s in shortcuts
+        if s.where != WINDOW and s.keys and window.get(_norm(s.keys)) and s.action != "cancel_edit"
+    )
     return out
 
 

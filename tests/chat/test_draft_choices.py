@@ -38,14 +38,19 @@ def test_every_choice_says_what_it_is():
         "other": "≈ other · 1B · Q4_K_M",
     }
     tips = {c.key: c.tooltip for c in choices.choices}
-    assert "⚠ larger than the main model" in tips["huge"] and "Drafts through translation" in tips["other"]
-    assert choices.found and choices.offers("small") and choices.offers("") and not choices.offers("bert")
+    assert "⚠ larger than the main model" in tips["huge"]
+    assert "Drafts through translation" in tips["other"]
+    assert choices.found
+    assert choices.offers("small")
+    assert choices.offers("")
+    assert not choices.offers("bert")
     assert choices.incompatible() == [("bert", "vocabulary differs")]
 
 
 def test_a_draft_measured_no_faster_is_warned_whatever_its_size():
     measured = {"small": "measured 0.98x without a draft: no faster here", PROMPT_LOOKUP_KEY: "measured 0.9x"}
     by_key = {c.key: c for c in draft_choices(report(), measured=measured).choices}
-    assert by_key["small"].text.startswith("⚠ ") and by_key["small"].warning.startswith("measured 0.98x")
+    assert by_key["small"].text.startswith("⚠ ")
+    assert by_key["small"].warning.startswith("measured 0.98x")
     assert by_key[PROMPT_LOOKUP_KEY].text == f"⚠ {PROMPT_LOOKUP_NAME}"
     assert by_key[PROMPT_LOOKUP_KEY].tooltip == "⚠ measured 0.9x"

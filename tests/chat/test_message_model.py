@@ -18,7 +18,8 @@ def test_segments_combine_origin_and_round():
     m.append([("Hi", "main", 0), (" there", "draft", 1), (" you", "rejected", 1), ("!", "main", 1)])
     assert m.text == "Hi there!"
     assert m.segments(0, 9) == [(0, 2, "main", 0), (2, 8, "draft", 1), (8, 9, "main", 1)]
-    assert m.rejected == [(8, 1, " you")] and m.rejected_between(8, 8) == [(8, 1, " you")]
+    assert m.rejected == [(8, 1, " you")]
+    assert m.rejected_between(8, 8) == [(8, 1, " you")]
     stored = m.stats_for_storage()
     assert stored == {ROUNDS_KEY: [[2, 0], [7, 1]], REJECTED_KEY: [[8, 1, " you"]]}
 
@@ -28,7 +29,8 @@ def test_stored_messages_come_back_the_same_and_damage_is_survived():
     m.append([("a", "draft", 3), ("b", "main", 3)])
     m.stats = {"tokens_per_second": 1.0}
     back = MessageView.from_stored("assistant", m.text, m.origins, m.stats_for_storage())
-    assert back.segments(0, 2) == m.segments(0, 2) and back.stats["tokens_per_second"] == 1.0  # type: ignore[index]
+    assert back.segments(0, 2) == m.segments(0, 2)
+    assert back.stats["tokens_per_second"] == 1.0
     broken = MessageView.from_stored("assistant", "ab", [[1, "draft"], [1, "main"]], {ROUNDS_KEY: "nonsense"})
     assert broken.segments(0, 2) == [(0, 1, "draft", None), (1, 2, "main", None)]
 

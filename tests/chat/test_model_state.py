@@ -67,14 +67,18 @@ def test_the_last_pair_is_loaded_again_and_the_status_says_so(library_models):
     s = Setup(Memory((main, twin)))
     s.state.on_library_scanned(auto_load=True)
     (job,) = s.last("load")
-    assert job == LoadJob(job.path, main, 4096, 0) and job.path.name == "main.gguf"
+    assert job == LoadJob(job.path, main, 4096, 0)
+    assert job.path.name == "main.gguf"
     s.state.on_loading(main)
-    assert s.session.model_key == "" and s.last("loading") == (main,)  # nothing to send to meanwhile
+    assert s.session.model_key == ""
+    assert s.last("loading") == (main,)
     s.state.on_loaded(main)
     s.state.on_drafts(s.index.drafts_for(main))
-    assert s.state.chosen_draft == twin and s.last("chosen_draft") == (twin,)
+    assert s.state.chosen_draft == twin
+    assert s.last("chosen_draft") == (twin,)
     s.state.on_draft_changed(twin)
-    assert s.last("pair") == (main, twin) and s.state.draft_key == twin
+    assert s.last("pair") == (main, twin)
+    assert s.state.draft_key == twin
     assert "as when you last closed Specula" in s.state.status
     s.store.close()
 
@@ -123,16 +127,20 @@ def test_a_conversation_on_other_models_offers_them(setup, library_models):
     s.load(noisy)
     s.session.open(cid)
     (offer,) = s.last("offer")
-    assert offer.pair == (main, twin) and offer.text.startswith("This conversation used")
+    assert offer.pair == (main, twin)
+    assert offer.text.startswith("This conversation used")
     s.state.load_offer()
-    assert s.last("offer") == (None,) and s.last("load")[0].key == main
+    assert s.last("offer") == (None,)
+    assert s.last("load")[0].key == main
     s.load(main)
-    assert s.state.chosen_draft == twin and "as this conversation used" in s.state.status
+    assert s.state.chosen_draft == twin
+    assert "as this conversation used" in s.state.status
     gone = s.session.new()
     s.store.remember_setup(gone, "gone/model.gguf", None, {})
     s.session.open(gone)
     (offer,) = s.last("offer")
-    assert offer.pair is None and "no longer in the library" in offer.text
+    assert offer.pair is None
+    assert "no longer in the library" in offer.text
 
 
 def test_a_draft_that_cannot_be_used_is_said_and_no_longer_chosen(setup, library_models):
@@ -141,7 +149,8 @@ def test_a_draft_that_cannot_be_used_is_said_and_no_longer_chosen(setup, library
     s.state.choose_draft(twin)
     s.state.on_draft_rejected(twin, "Could not load the draft twin.gguf: broken")
     assert s.last("problem") == ("Could not load the draft twin.gguf: broken",)
-    assert s.state.chosen_draft == "" and s.last("chosen_draft") == ("",)
+    assert s.state.chosen_draft == ""
+    assert s.last("chosen_draft") == ("",)
     assert s.state.loaded_key == main  # the main model and the chat go on
 
 
@@ -150,10 +159,13 @@ def test_a_model_that_does_not_load_is_marked_and_said(setup, library_models):
     s.state.on_loading(main)
     s.state.on_load_failed(main, "bad magic")
     s.state.on_ejected()
-    assert s.state.failures == {main: "bad magic"} and s.last("failures") == ({main: "bad magic"},)
+    assert s.state.failures == {main: "bad magic"}
+    assert s.last("failures") == ({main: "bad magic"},)
     assert ("problem", ("Could not load main.gguf: bad magic",)) in s.seen
-    assert s.last("loading") == ("",) and s.state.status == "No model loaded"
-    assert s.last("drafts") == (None,) and s.last("pair") == ("", "")
+    assert s.last("loading") == ("",)
+    assert s.state.status == "No model loaded"
+    assert s.last("drafts") == (None,)
+    assert s.last("pair") == ("", "")
 
 
 def test_no_other_model_loads_while_a_reply_is_written(setup, library_models):
@@ -174,7 +186,8 @@ def test_new_defaults_reach_a_chat_that_has_not_started(setup, library_models):
     s.load(main)
     s.defaults.update(main, {"temperature": 0.2, "draft_model": twin})
     s.state.on_defaults_changed(main)
-    assert s.last("settings")[0]["temperature"] == 0.2 and s.state.chosen_draft == twin
+    assert s.last("settings")[0]["temperature"] == 0.2
+    assert s.state.chosen_draft == twin
     cid = s.session.new()
     s.store.remember_setup(cid, main, None, {"temperature": 0.9})
     s.session.open(cid)
@@ -187,7 +200,8 @@ def test_prompt_lookup_is_always_offered_and_the_pair_names_it(setup, library_mo
     s, main = setup, library_models["main"]
     s.load(main)
     (choices,) = s.last("drafts")
-    assert choices.offers(PROMPT_LOOKUP_KEY) and choices.choices[0].key == PROMPT_LOOKUP_KEY
+    assert choices.offers(PROMPT_LOOKUP_KEY)
+    assert choices.choices[0].key == PROMPT_LOOKUP_KEY
     s.state.choose_draft(PROMPT_LOOKUP_KEY)
     assert s.state.draft_job(PROMPT_LOOKUP_KEY).key == PROMPT_LOOKUP_KEY
     s.state.on_draft_changed(PROMPT_LOOKUP_KEY)

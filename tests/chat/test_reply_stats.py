@@ -38,16 +38,21 @@ def test_merge_adds_up_a_reply_generated_in_two_parts():
     a = part(280, 10.0, 24, 23, [[12, 12], [12, 11]], ttft=0.7, base=20.0, stop=StopReason.MAX_TOKENS)
     b = part(50, 5.0, 20, 0, [[10, 0], [10, 0]], draft="other.gguf", prompt=300, note="no gain measured")
     m = a.merge(b)
-    assert m.predicted_tokens_count == 330 and m.generation_time == 15.0
-    assert m.tokens_per_second == 330 / 15.0 and m.time_to_first_token == 0.7
+    assert m.predicted_tokens_count == 330
+    assert m.generation_time == 15.0
+    assert m.tokens_per_second == 330 / 15.0
+    assert m.time_to_first_token == 0.7
     assert (m.total_draft_tokens_count, m.accepted_draft_tokens_count, m.rejected_draft_tokens_count) == (
         44,
         23,
         21,
     )
-    assert m.rounds == [[12, 12], [12, 11], [10, 0], [10, 0]] and m.verify_steps == 4
-    assert m.prompt_tokens_count == 10 and m.stop_reason == StopReason.EOS
-    assert m.draft_note == "no gain measured" and m.baseline_tokens_per_second == 20.0
+    assert m.rounds == [[12, 12], [12, 11], [10, 0], [10, 0]]
+    assert m.verify_steps == 4
+    assert m.prompt_tokens_count == 10
+    assert m.stop_reason == StopReason.EOS
+    assert m.draft_note == "no gain measured"
+    assert m.baseline_tokens_per_second == 20.0
     assert m.acceptance_by_position()  # the chart's figures still read
 
 
@@ -63,10 +68,14 @@ def test_continued_stats_name_every_draft_and_read_as_one_reply():
     later = ReplyStats.named(part(50, 5.0, 20, 0, [[20, 0]], draft="tiny.gguf"), "Gemma · F16", "Tiny")
     both = first.continued_by(later)
     g = both.generation
-    assert g.predicted_tokens_count == 331 and g.accepted_draft_tokens_count == 23
-    assert both.drafts_used == ["Gemma · Q4_K_M", "Tiny"] and both.model_name == "Gemma · F16"
+    assert g.predicted_tokens_count == 331
+    assert g.accepted_draft_tokens_count == 23
+    assert both.drafts_used == ["Gemma · Q4_K_M", "Tiny"]
+    assert both.model_name == "Gemma · F16"
     text = " · ".join(speed_parts(both) + draft_parts(both))
-    assert "331 tokens" in text and "Drafts: Gemma · Q4_K_M, then Tiny" in text and "Accepted 23/44" in text
+    assert "331 tokens" in text
+    assert "Drafts: Gemma · Q4_K_M, then Tiny" in text
+    assert "Accepted 23/44" in text
 
 
 def test_the_stored_form_reads_back_and_carries_the_views_extras_untouched():
@@ -75,7 +84,9 @@ def test_the_stored_form_reads_back_and_carries_the_views_extras_untouched():
     assert ReplyStats.from_dict(stored) == first
     assert ReplyStats.from_dict({"token_rounds": [[1, 1]]}) is None  # a message without stats
     plain = ReplyStats.named(part(10, 1.0, 0, 0, [], draft=None), "Gemma", "Q4")
-    assert plain.draft_name == "" and plain.drafts_used == [] and "draft_name" not in plain.to_dict()
+    assert plain.draft_name == ""
+    assert plain.drafts_used == []
+    assert "draft_name" not in plain.to_dict()
 
 
 def test_a_reply_cut_off_keeps_what_the_stream_measured():
@@ -83,10 +94,14 @@ def test_a_reply_cut_off_keeps_what_the_stream_measured():
     rounds = [RoundEvent(1, 10, 9, 10), RoundEvent(2, 10, 8, 10), RoundEvent(3, 10, 8, 10)]
     live.update(StreamBatch(rounds=rounds, tokens=41, elapsed=4.0))
     stats = measured_so_far(live.stats, 0.8, "q4.gguf")
-    assert stats.stop_reason is StopReason.CANCELLED and stats.predicted_tokens_count == 41
-    assert stats.tokens_per_second == 10.0 and stats.time_to_first_token == 0.8
-    assert stats.accepted_draft_tokens_count == 25 and stats.rejected_draft_tokens_count == 5
-    assert stats.rounds == [[10, 9], [10, 8], [10, 8]] and stats.verify_steps == 3
+    assert stats.stop_reason is StopReason.CANCELLED
+    assert stats.predicted_tokens_count == 41
+    assert stats.tokens_per_second == 10.0
+    assert stats.time_to_first_token == 0.8
+    assert stats.accepted_draft_tokens_count == 25
+    assert stats.rejected_draft_tokens_count == 5
+    assert stats.rounds == [[10, 9], [10, 8], [10, 8]]
+    assert stats.verify_steps == 3
     assert "41 tokens" in " ".join(speed_parts(ReplyStats(stats)))
 
 
@@ -110,7 +125,8 @@ def test_the_live_strip_folds_a_stream_to_the_engines_own_numbers(cycle_main, cy
             live.update(last)
         assert result.stop_reason is StopReason.STOP_STRING
         got = live.stats
-        assert got.rounds == result.rounds and got.predicted_tokens_count == result.predicted_tokens_count
+        assert got.rounds == result.rounds
+        assert got.predicted_tokens_count == result.predicted_tokens_count
         assert (got.accepted_draft_tokens_count, got.rejected_draft_tokens_count) == (
             result.accepted_draft_tokens_count,
             result.rejected_draft_tokens_count,

@@ -29,10 +29,13 @@ def test_every_field_has_its_own_event(session):
     session.set_pair("m", "")
     session.set_pair("m", "")  # no change, no event
     session.begin(SEND, "hello")
-    assert seen.count("pair") == 1 and "reply" in seen and "messages" in seen
+    assert seen.count("pair") == 1
+    assert "reply" in seen
+    assert "messages" in seen
     seen.clear()
     answer(session, "hi")
-    assert {"reply", "messages", "conversations"} <= set(seen) and "conversation" not in seen
+    assert {"reply", "messages", "conversations"} <= set(seen)
+    assert "conversation" not in seen
 
 
 def test_actions_say_why_they_cannot_run(session):
@@ -54,11 +57,13 @@ def test_a_reply_commits_in_its_own_conversation_while_another_is_shown(session)
     a = session.conversation_id
     session.begin(SEND, "question in A")
     b = session.new()  # the user goes on reading or writing elsewhere
-    assert session.conversation_id == b and session.replying_elsewhere
+    assert session.conversation_id == b
+    assert session.replying_elsewhere
     assert "being written in “question in A”" in session.why_not(SEND)
     assert session.why_not(DELETE) == ""  # B can go; A cannot while it is replied to
     answer(session, "answer in A")
-    assert session.conversation_id == b and session.messages == []
+    assert session.conversation_id == b
+    assert session.messages == []
     assert [m.content for m in session.store.messages(a)] == ["question in A", "answer in A"]
     assert session.store.conversation(a).model_key == "m"  # it remembers what it ran on
     session.open(a)
@@ -73,7 +78,8 @@ def test_regenerate_keeps_the_old_reply_until_the_new_one_commits(session):
     assert [m.content for m in reply.context] == ["q"]
     assert [m.content for m in session.store.messages(session.conversation_id)] == ["q", "first"]
     session.abandon()  # nothing came: nothing changes
-    assert session.messages[-1].content == "first" and session.messages[-1].versions == 1
+    assert session.messages[-1].content == "first"
+    assert session.messages[-1].versions == 1
     session.begin(REGENERATE)
     answer(session, "second")
     last = session.messages[-1]
@@ -98,7 +104,8 @@ def test_continue_updates_the_reply_in_place(session):
     session.begin(SEND, "q")
     first = answer(session, "one")
     reply = session.begin(CONTINUE)
-    assert reply.target.id == first.id and reply.context[-1].content == "one"
+    assert reply.target.id == first.id
+    assert reply.context[-1].content == "one"
     answer(session, "one two")
     assert [m.content for m in session.messages] == ["q", "one two"]
 
@@ -111,6 +118,8 @@ def test_delete_can_be_undone(session):
     deleted = []
     session.events.deleted.connect(lambda cid, title: deleted.append((cid, title)))
     session.delete()
-    assert deleted == [(gone, "keep me")] and session.conversation_id != gone
+    assert deleted == [(gone, "keep me")]
+    assert session.conversation_id != gone
     session.undo_delete()
-    assert session.conversation_id == gone and [m.content for m in session.messages] == ["keep me", "ok"]
+    assert session.conversation_id == gone
+    assert [m.content for m in session.messages] == ["keep me", "ok"]

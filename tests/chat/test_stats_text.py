@@ -38,21 +38,24 @@ def test_no_baseline_means_no_speedup_figure():
     assert speedup_text(WITH_DRAFT) == NO_BASELINE
     assert not any("x vs no draft" in p for p in speed_parts(WITH_DRAFT))
     rows = dict(detail_rows(WITH_DRAFT))
-    assert rows["Without a draft"] == NO_BASELINE and "Speed-up" not in rows
+    assert rows["Without a draft"] == NO_BASELINE
+    assert "Speed-up" not in rows
 
 
 def test_a_measured_baseline_gives_the_speedup():
     stats = ReplyStats(replace(DRAFTED, baseline_tokens_per_second=30.0))
     assert speedup_text(stats) == "1.40x vs no draft"
     rows = dict(detail_rows(stats))
-    assert rows["Speed-up"] == "1.40x" and rows["Without a draft"].startswith("30.0 tok/s")
+    assert rows["Speed-up"] == "1.40x"
+    assert rows["Without a draft"].startswith("30.0 tok/s")
 
 
 def test_a_reply_without_a_draft_says_nothing_about_drafting():
     plain = ReplyStats(
         GenerationStats(tokens_per_second=10, predicted_tokens_count=5, stop_reason=StopReason.CANCELLED)
     )
-    assert speedup_text(plain) is None and draft_parts(plain) == []
+    assert speedup_text(plain) is None
+    assert draft_parts(plain) == []
     assert stats_line(plain) == "10.0 tok/s · 0.00 s to first token · 5 tokens · stopped"
 
 

@@ -54,12 +54,14 @@ def columns(db: sqlite3.Connection, table: str) -> set[str]:
 def test_a_version_1_file_is_migrated_with_nothing_lost(tmp_path):
     path = version_1_file(tmp_path / "conversations.sqlite3")
     store = ChatStore(path)
-    assert store.notice is None and store.schema_version == schema.SCHEMA_VERSION
+    assert store.notice is None
+    assert store.schema_version == schema.SCHEMA_VERSION
     [conv] = store.conversations()
     assert (conv.id, conv.title, conv.model_key, conv.draft_key) == (1, "old chat", None, None)
     user, reply = store.messages(1)
     assert (user.content, reply.content, reply.origins) == ("hi", "hello", [[5, "draft"]])
-    assert reply.stats == {"tokens_per_second": 12.5} and (reply.version, reply.versions) == (0, 1)
+    assert reply.stats == {"tokens_per_second": 12.5}
+    assert (reply.version, reply.versions) == (0, 1)
     store.remember_setup(1, "main.gguf", "draft.gguf", {"temperature": 0.2})
     store.add_version(reply, StoredMessage("assistant", "hey"))
     store.close()
@@ -129,7 +131,8 @@ def test_a_deleted_conversation_can_be_undone_until_the_file_is_reopened(tmp_pat
     keep, gone = store.create_conversation("keep"), store.create_conversation("gone")
     store.add_message(gone, StoredMessage("user", "bye"))
     store.delete(gone)
-    assert [c.id for c in store.conversations()] == [keep] and store.conversation(gone) is None
+    assert [c.id for c in store.conversations()] == [keep]
+    assert store.conversation(gone) is None
     assert store.conversations("bye") == []
     store.undelete(gone)
     assert {c.id for c in store.conversations()} == {keep, gone}

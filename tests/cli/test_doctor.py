@@ -18,7 +18,8 @@ def test_doctor_reports_engines_folders_and_each_settings_file_and_sets_a_damage
     report = json.loads(proc.stdout)
     assert report["engines"]["llama.cpp"]["available"] is True
     assert "gpu_offload" in report["engines"]["llama.cpp"]
-    assert "MLX" in report["engines"] and "models" in report["folders"]
+    assert "MLX" in report["engines"]
+    assert "models" in report["folders"]
     assert isinstance(report["models_found"], int)
     states = {name: info["state"] for name, info in report["settings"].items()}
     assert states == {
@@ -32,7 +33,8 @@ def test_doctor_reports_engines_folders_and_each_settings_file_and_sets_a_damage
     assert any("welcomed must be true or false" in w for w in report["warnings"])
     code, text, _ = run_cli("doctor")  # the next run: the damage is behind it
     assert code == 0
-    assert "llama.cpp: available" in text and "log file" in text
+    assert "llama.cpp: available" in text
+    assert "log file" in text
     assert f"  preferences: not saved yet ({config_dir() / 'ui-preferences.json'})" in text
     assert f"  app state: ok ({config_dir() / 'app-state.json'})" in text
     assert "warning:" not in text
@@ -41,5 +43,6 @@ def test_doctor_reports_engines_folders_and_each_settings_file_and_sets_a_damage
 def test_self_test_loads_the_bundled_model_drafts_and_starts_qt():
     proc = cli("--self-test", timeout=300, env={"QT_QPA_PLATFORM": "offscreen"})
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "self-test passed" in proc.stdout and "from the draft" in proc.stdout
+    assert "self-test passed" in proc.stdout
+    assert "from the draft" in proc.stdout
     assert "Qt: offscreen" in proc.stdout

@@ -50,7 +50,8 @@ def test_generate_json_with_a_draft(tiny_main, tiny_noisy):
         assert key in stats
     assert stats["draft_model"] == tiny_noisy.name
     assert stats["accepted_draft_tokens_count"] == sum(t["origin"] == "draft" for t in out["tokens"])
-    assert stats["stop_reason"] == "max_tokens" and stats["predicted_tokens_count"] == 24
+    assert stats["stop_reason"] == "max_tokens"
+    assert stats["predicted_tokens_count"] == 24
 
 
 def test_generate_streams_text_to_stdout(tiny_main):
@@ -76,7 +77,8 @@ def test_generate_streams_text_to_stdout(tiny_main):
 def test_bad_arguments_exit_non_zero_with_one_line(args, code, needle):
     proc = cli("generate", *args)
     assert proc.returncode == code
-    assert needle in proc.stderr and "Traceback" not in proc.stderr
+    assert needle in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 def test_missing_corrupt_and_incompatible_models_are_one_line_errors(tmp_path, tiny_main, run_cli):
@@ -99,7 +101,9 @@ def test_missing_corrupt_and_incompatible_models_are_one_line_errors(tmp_path, t
         code, _, err = run_cli("generate", *args, "--prompt", "hi", "--max-tokens", "4")
         assert code == 1, (args, err)
         lines = err.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], err
+        assert len(lines) == 1, err
+        assert lines[0].startswith("error: "), err
+        assert needle in lines[0], err
 
 
 def test_generate_uses_the_models_saved_default_draft(tiny_main, tiny_noisy):
@@ -161,7 +165,8 @@ def test_a_draft_with_a_small_context_of_its_own_drafts_a_long_reply(tiny_main, 
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     stats = json.loads(proc.stdout)["stats"]
-    assert stats["predicted_tokens_count"] == 400 and stats["stop_reason"] == "max_tokens"
+    assert stats["predicted_tokens_count"] == 400
+    assert stats["stop_reason"] == "max_tokens"
     assert stats["accepted_draft_tokens_count"] > 256
 
 

@@ -10,7 +10,8 @@ def test_version_and_help_lists_every_command():
     text = cli("--help").stdout
     for command in ("generate", "models", "advise", "serve", "doctor", "settings-doc", "--self-test"):
         assert command in text
-    assert "--verbose" in text and "--version" in text
+    assert "--verbose" in text
+    assert "--version" in text
 
 
 def test_every_setting_flag_is_generated_from_the_declarations():
@@ -18,5 +19,7 @@ def test_every_setting_flag_is_generated_from_the_declarations():
 
     text = cli("generate", "--help").stdout
     for spec in MODEL_SETTINGS:
-        assert spec.cli and spec.cli in text, spec.name
-    assert "--no-draft-auto" in text and "1 to 64" in text
+        assert spec.cli, spec.name
+        assert spec.cli in text, spec.name
+    assert "--no-draft-auto" in text
+    assert "1 to 64" in text

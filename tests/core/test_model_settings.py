@@ -25,7 +25,8 @@ def test_the_core_dataclasses_take_their_defaults_from_the_declarations():
         declared["draft_min"],
         declared["draft_p_min"],
     )
-    assert d.auto is True and declared["draft_auto"] is True
+    assert d.auto is True
+    assert declared["draft_auto"] is True
     assert r.max_tokens == declared["max_tokens"] == 1024
     assert DraftSettings.from_values(declared) == d
     assert SamplingSettings.from_values(declared) == s
@@ -46,7 +47,8 @@ def test_numbers_must_be_finite(bad):
 def test_coerce_names_the_field_it_was_given_as():
     with pytest.raises(InvalidRequestError, match=r"^num_draft_tokens must be <= 10$"):
         SPECS["mlx_draft_tokens"].coerce(11, "num_draft_tokens")
-    assert SPECS["top_k"].coerce(3.0) == 3 and isinstance(SPECS["top_k"].coerce(3.0), int)
+    assert SPECS["top_k"].coerce(3.0) == 3
+    assert isinstance(SPECS["top_k"].coerce(3.0), int)
     assert SPECS["draft_model"].coerce(None) is None
 
 
@@ -65,8 +67,11 @@ def test_cli_flags_are_generated_and_parsed_with_the_declared_rules():
     args = parser.parse_args(["--draft-max", "8", "--no-draft-auto", "--temperature", "0", "--system", "Hi"])
     values = model_settings.cli_values(args)
     assert set(values) == {s.name for s in MODEL_SETTINGS if s.cli}
-    assert values["draft_max"] == 8 and values["draft_auto"] is False and values["temperature"] == 0.0
-    assert values["system_prompt"] == "Hi" and values["top_k"] is None  # unset: the model's default
+    assert values["draft_max"] == 8
+    assert values["draft_auto"] is False
+    assert values["temperature"] == 0.0
+    assert values["system_prompt"] == "Hi"
+    assert values["top_k"] is None
     assert model_settings.cli_values(parser.parse_args(["--draft-auto"]))["draft_auto"] is True
     with pytest.raises(argparse.ArgumentError, match="must be <= 64"):
         parser.parse_args(["--draft-max", "65"])
@@ -78,9 +83,11 @@ def test_api_fields_and_openapi_properties_cover_every_request_setting():
     assert {"draft_auto", "num_draft_tokens", "temperature", "repeat_penalty"} <= set(fields)
     props = model_settings.openapi_properties()
     for field, spec in fields.items():
-        assert props[field].get("minimum") == spec.minimum and props[field].get("maximum") == spec.maximum
+        assert props[field].get("minimum") == spec.minimum
+        assert props[field].get("maximum") == spec.maximum
 
 
 def test_the_docs_table_names_flags_and_fields():
     table = model_settings.markdown_table()
-    assert "`--draft-auto` / `--no-draft-auto`" in table and "`num_draft_tokens`" in table
+    assert "`--draft-auto` / `--no-draft-auto`" in table
+    assert "`num_draft_tokens`" in table

@@ -72,13 +72,15 @@ def test_a_cheap_perfect_draft_drafts_to_the_maximum():
     lengths = simulate(auto, 120, accept=1.0, draft_cost=0.1)
     assert lengths[:5] == [0, 0, 2, 4, 3]  # a new pair: the plain speed, then costs at a few lengths
     assert sum(1 for k in lengths[-60:] if k == 16) > 55, lengths
-    assert not auto.paused and auto.note() is None
+    assert not auto.paused
+    assert auto.note() is None
 
 
 def test_a_useless_draft_is_paused_within_a_few_rounds():
     auto = AutoDraft(costly=True, state=None)
     lengths = simulate(auto, 200, accept=0.05, draft_cost=0.6)
-    assert auto.paused and not auto.model_allowed
+    assert auto.paused
+    assert not auto.model_allowed
     assert auto.draft_rounds <= 8
     assert sum(lengths) <= 16
     assert "paused the draft" in (auto.note() or "")
@@ -101,8 +103,10 @@ def test_the_cutoff_is_learned_per_confidence_level():
         confidences=(0.99, 0.99, 0.99, 0.4),
         accept_by_confidence={0.99: 1.0, 0.4: 0.0},
     )
-    assert auto.acceptance(0.99) > 0.9 and auto.acceptance(0.4) < 0.2
-    assert auto.keep(1, 0.99, True) and not auto.keep(2, 0.4, True)
+    assert auto.acceptance(0.99) > 0.9
+    assert auto.acceptance(0.4) < 0.2
+    assert auto.keep(1, 0.99, True)
+    assert not auto.keep(2, 0.4, True)
     assert bucket_of(float("nan")) != bucket_of(0.99)
 
 
@@ -117,7 +121,8 @@ def test_a_paused_draft_is_retried_after_more_and_more_replies():
             nxt = AutoDraft(costly=True, state=state)
             if nxt.model_allowed:
                 break
-            assert nxt.paused_at_start and "tried again" in (nxt.note() or "")
+            assert nxt.paused_at_start
+            assert "tried again" in (nxt.note() or "")
             assert nxt.choose(16, 0.0) == (0, NO_GAIN)
             skipped += 1
             state = nxt.state()
@@ -136,7 +141,8 @@ def test_a_probe_that_pays_resumes_drafting():
     while not (nxt := AutoDraft(costly=True, state=state)).model_allowed:
         state = nxt.state()
     simulate(nxt, 60, accept=1.0, draft_cost=0.1, seed=1)
-    assert not nxt.paused and nxt.model_allowed
+    assert not nxt.paused
+    assert nxt.model_allowed
 
 
 def test_prompt_lookup_is_never_paused_only_cut():
@@ -174,9 +180,11 @@ def test_auto_is_lossless_gives_up_on_a_useless_draft_and_remembers(models):
     assert_invariants(first)
     rounds = first.stats.rounds
     assert sum(1 for drafted, _ in rounds if drafted) <= max(4, 0.2 * len(rounds)), rounds
-    assert first.stats.draft_note and "paused the draft" in first.stats.draft_note
+    assert first.stats.draft_note
+    assert "paused the draft" in first.stats.draft_note
     memory = json.loads(SpeculationMemory().path.read_text())
-    assert memory["schema"] == 1 and len(memory["memory"]["pairs"]) == 1
+    assert memory["schema"] == 1
+    assert len(memory["memory"]["pairs"]) == 1
     # the next reply starts from what was learned: the draft is not even run, nor given the prompt
     models["poor"].truncate(0)
     second = run(
@@ -184,15 +192,18 @@ def test_auto_is_lossless_gives_up_on_a_useless_draft_and_remembers(models):
     )
     assert models["poor"].n_cached == 0
     assert second.text == run(models["main"], raw("the cat sat", 60)).text
-    assert second.stats.total_draft_tokens_count == 0 and second.stats.verify_steps == 59
-    assert second.stats.draft_note and "on the next reply" in second.stats.draft_note
+    assert second.stats.total_draft_tokens_count == 0
+    assert second.stats.verify_steps == 59
+    assert second.stats.draft_note
+    assert "on the next reply" in second.stats.draft_note
     assert second.stats.baseline_tokens_per_second
     # ... and the one after probes it again, and pauses it again
     third = run(
         models["main"], raw("the cat sat", 200, max_draft_size=8, auto=True), draft=ModelDraft(models["poor"])
     )
     assert third.text == plain.text
-    assert third.stats.draft_note and "after 2 more replies" in third.stats.draft_note
+    assert third.stats.draft_note
+    assert "after 2 more replies" in third.stats.draft_note
 
 
 def test_auto_keeps_the_learning_per_settings(models):
@@ -201,7 +212,8 @@ def test_auto_keeps_the_learning_per_settings(models):
     )
     run(models["main"], raw("the cat sat", 40, max_draft_size=4, auto=True), draft=ModelDraft(models["poor"]))
     pairs = json.loads(SpeculationMemory().path.read_text())["memory"]["pairs"]
-    assert len(pairs) == 2 and {k.split("\n")[2].split()[-2] for k in pairs} == {"max8", "max4"}
+    assert len(pairs) == 2
+    assert {k.split("\n")[2].split()[-2] for k in pairs} == {"max8", "max4"}
 
 
 def test_generate_takes_draft_auto_on_the_command_line():

@@ -85,7 +85,8 @@ def test_developer_is_system_and_tool_keeps_its_role():
     gemma, _ = rendered(request, Source())
     assert gemma.startswith("<start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>user\n42")
     chatml, _ = rendered(request, Source(architecture="mystery"))
-    assert "<|im_start|>system\nBe brief." in chatml and "<|im_start|>tool\n42" in chatml
+    assert "<|im_start|>system\nBe brief." in chatml
+    assert "<|im_start|>tool\n42" in chatml
 
 
 def messages_in(request: GenerationRequest, source: Source, **tokens: str) -> list[str]:

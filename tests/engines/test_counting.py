@@ -51,15 +51,17 @@ def test_a_perfect_draft_that_proposes_the_end_has_every_token_accepted(ending):
     s = r.stats
     assert s.stop_reason is StopReason.EOS
     assert s.rounds == [[5, 5]]  # THE + 2 .. LAST and the end, all accepted
-    assert s.accepted_draft_tokens_count == 5 and s.rejected_draft_tokens_count == 0
+    assert s.accepted_draft_tokens_count == 5
+    assert s.rejected_draft_tokens_count == 0
     assert s.accepted_after_stop_count == 1  # the end of generation itself is no reply token
-    assert s.predicted_tokens_count == 5 and s.acceptance_rate == 1.0
+    assert s.predicted_tokens_count == 5
+    assert s.acceptance_rate == 1.0
     assert_invariants(r)
 
 
 def test_a_stop_string_inside_an_accepted_draft_counts_the_draft_accepted(cycle_pair):
     main, twin = cycle_pair
-    plain = [e for e in run(main, raw("the", 12)).events]
+    plain = list(run(main, raw("the", 12)).events)
     stop = "".join(e.text for e in plain[2:4])  # inside the first round's draft
     request = GenerationRequest(
         prompt="the",
@@ -72,8 +74,10 @@ def test_a_stop_string_inside_an_accepted_draft_counts_the_draft_accepted(cycle_
     result = stream[-1]
     assert isinstance(result, GenerationResult)
     s = result.stats
-    assert s.stop_reason is StopReason.STOP_STRING and s.rounds == [[5, 5]]
-    assert s.accepted_draft_tokens_count == 5 and s.rejected_draft_tokens_count == 0
+    assert s.stop_reason is StopReason.STOP_STRING
+    assert s.rounds == [[5, 5]]
+    assert s.accepted_draft_tokens_count == 5
+    assert s.rejected_draft_tokens_count == 0
     drafted = [e for e in stream if isinstance(e, TokenEvent) and e.origin is TokenOrigin.DRAFT]
     assert s.accepted_draft_tokens_count - s.accepted_after_stop_count == len(drafted) == 1
     # the live strip sees the same round as the chart and the API

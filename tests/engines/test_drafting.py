@@ -41,7 +41,9 @@ def test_prompt_lookup_never_proposes_past_the_end():
 def test_prompt_lookup_proposals_are_deterministic_and_cut_by_the_rule():
     sampler = TokenSampler(SamplingSettings())
     p = PromptLookupDraft().propose([5, 1, 2, 3, 4, 1, 2], 8, sampler, CutoffRule(0.99))
-    assert p.tokens == [3, 4, 1, 2] and p.dists == [None] * 4 and not p.from_model
+    assert p.tokens == [3, 4, 1, 2]
+    assert p.dists == [None] * 4
+    assert not p.from_model
     assert all(math.isnan(c) for c in p.confidences)
 
     class FirstTwo:
@@ -76,8 +78,11 @@ def test_chained_names_and_keys():
 
 def test_cutoff_rule():
     rule = CutoffRule(0.75)
-    assert rule.needs_confidence and not CutoffRule(0.0).needs_confidence
-    assert rule.keep(1, 0.8, True) and not rule.keep(1, 0.7, True) and rule.keep(3, math.nan, False)
+    assert rule.needs_confidence
+    assert not CutoffRule(0.0).needs_confidence
+    assert rule.keep(1, 0.8, True)
+    assert not rule.keep(1, 0.7, True)
+    assert rule.keep(3, math.nan, False)
 
 
 @pytest.fixture(scope="module")
@@ -94,17 +99,22 @@ def models(tiny_main: Path, tiny_twin: Path):
 def test_sources_declare_what_they_are(models):
     main, twin = models["main"], models["twin"]
     source = draft_source(main, twin)
-    assert isinstance(source, ModelDraft) and source.model is twin and source.translates_for is None
+    assert isinstance(source, ModelDraft)
+    assert source.model is twin
+    assert source.translates_for is None
     assert source.capabilities == Capabilities(reads_prompt=True, can_pause=True, free_part=False)
     lookup = PromptLookupDraft()
-    assert lookup.model is None and lookup.capabilities == Capabilities(False, False, free_part=True)
+    assert lookup.model is None
+    assert lookup.capabilities == Capabilities(False, False, free_part=True)
     chained = draft_source(main, twin, lookup=True)
-    assert isinstance(chained, ChainedDraft) and chained.model is twin
+    assert isinstance(chained, ChainedDraft)
+    assert chained.model is twin
     assert chained.capabilities == Capabilities(reads_prompt=True, can_pause=True, free_part=True)
     with pytest.raises(DraftIncompatibleError, match="itself"):
         draft_source(main, main)
     assert chained.name == "tiny-twin.gguf + prompt lookup"
-    assert chained.identity.endswith("+prompt-lookup") and str(twin.path.resolve()) in chained.identity
+    assert chained.identity.endswith("+prompt-lookup")
+    assert str(twin.path.resolve()) in chained.identity
 
 
 class CountingLookup(PromptLookupDraft):
@@ -135,6 +145,7 @@ def test_chained_drafting_uses_lookup_first_and_the_model_otherwise(models, monk
     spec = run(models["main"], raw(prompt, 60, max_draft_size=4, p_min=0.0), draft=chained)
     assert spec.text == plain.text
     assert_invariants(spec)
-    assert lookup.hits > 0 and model_rounds, (lookup.hits, model_rounds)
+    assert lookup.hits > 0, (lookup.hits, model_rounds)
+    assert model_rounds, (lookup.hits, model_rounds)
     assert spec.stats.draft_model == "tiny-twin.gguf + prompt lookup"
     assert spec.stats.accepted_draft_tokens_count > 0

@@ -82,7 +82,8 @@ def test_noisy_draft_gets_some_accepted_and_some_rejected(main, noisy):
         s = run(main, raw(prompt, 60, p_min=0.0), draft=ModelDraft(noisy)).stats
         totals[0] += s.accepted_draft_tokens_count
         totals[1] += s.rejected_draft_tokens_count
-    assert totals[0] > 0 and totals[1] > 0, totals
+    assert totals[0] > 0, totals
+    assert totals[1] > 0, totals
 
 
 def test_identical_draft_is_always_accepted_and_needs_fewer_main_steps(main, twin):
@@ -94,7 +95,8 @@ def test_identical_draft_is_always_accepted_and_needs_fewer_main_steps(main, twi
     assert s.accepted_draft_tokens_count == s.total_draft_tokens_count > 0
     assert s.verify_steps < plain.stats.verify_steps / 3
     origins = [e.origin for e in spec.events]
-    assert origins[0] is TokenOrigin.MAIN and TokenOrigin.DRAFT in origins
+    assert origins[0] is TokenOrigin.MAIN
+    assert TokenOrigin.DRAFT in origins
 
 
 def test_sampling_with_a_draft_is_reproducible_and_counted(main, noisy):
@@ -117,7 +119,8 @@ def test_known_rejections_with_cycle_models(cyc, cyc_draft):
     ids = [e.token_id for e in plain.events]
     assert all(b == 3 + ((a - 3 + 1) % (len(VOCAB) - 3)) for a, b in itertools.pairwise(ids))
     s = spec.stats
-    assert s.rejected_draft_tokens_count > 0 and s.accepted_draft_tokens_count > s.rejected_draft_tokens_count
+    assert s.rejected_draft_tokens_count > 0
+    assert s.accepted_draft_tokens_count > s.rejected_draft_tokens_count
     assert_invariants(spec)
 
 
@@ -156,7 +159,8 @@ def test_utf8_character_split_across_draft_and_main_tokens(models_dir, cyc):
     assert "café!" in r.text
     assert all("\ufffd" not in e.text for e in r.events)
     split = [e for e in r.events if e.token_id == vocab.index("<0xC3>")]
-    assert split and all(e.text == "" for e in split)
+    assert split
+    assert all(e.text == "" for e in split)
     assert {e.origin for e in r.events} == {TokenOrigin.MAIN, TokenOrigin.DRAFT}
     assert_invariants(r)
 
@@ -192,7 +196,8 @@ def test_cancel_ends_within_one_round_and_keeps_the_partial_text(main, twin):
     assert result is not None
     assert result.stats.stop_reason is StopReason.CANCELLED
     assert 5 <= len(events) <= 5 + 4 + 1
-    assert result.text == "".join(e.text for e in events) and result.text
+    assert result.text == "".join(e.text for e in events)
+    assert result.text
 
 
 def test_max_tokens_is_exact_with_a_draft(main, twin):

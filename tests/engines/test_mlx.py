@@ -75,7 +75,8 @@ def test_noisy_draft_is_partly_rejected_and_counted(models):
         ).stats
         totals[0] += s.accepted_draft_tokens_count
         totals[1] += s.rejected_draft_tokens_count
-    assert totals[0] > 0 and totals[1] > 0, totals
+    assert totals[0] > 0, totals
+    assert totals[1] > 0, totals
 
 
 def test_sampling_with_a_draft_is_reproducible(models):
@@ -100,13 +101,16 @@ def test_cancel(models):
                 cancel.set()
         else:
             result = item
-    assert result is not None and result.stats.stop_reason is StopReason.CANCELLED and count <= 3 + 3
+    assert result is not None
+    assert result.stats.stop_reason is StopReason.CANCELLED
+    assert count <= 3 + 3
 
 
 def test_compatibility_compares_vocabularies_not_just_sizes(folders):
     assert check_draft(folders["main"], folders["twin"])
     verdict = check_draft(folders["main"], folders["other"])
-    assert not verdict and "vocabulary" in verdict.reason
+    assert not verdict
+    assert "vocabulary" in verdict.reason
 
 
 def test_another_vocabulary_translates_and_a_cross_engine_draft_is_refused(models, tiny_main):
@@ -115,7 +119,8 @@ def test_another_vocabulary_translates_and_a_cross_engine_draft_is_refused(model
     translated = run(
         models["main"], request, draft=draft_source(models["main"], models["other"])
     )  # another vocabulary
-    assert translated.text == plain.text and translated.stats.total_draft_tokens_count > 0
+    assert translated.text == plain.text
+    assert translated.stats.total_draft_tokens_count > 0
     gguf = LlamaCppModel(tiny_main)
     try:
         with pytest.raises(DraftIncompatibleError, match=r"llama\.cpp.*MLX"):
@@ -125,7 +130,8 @@ def test_another_vocabulary_translates_and_a_cross_engine_draft_is_refused(model
     finally:
         gguf.close()
     verdict = check_draft(tiny_main, models["main"].path)
-    assert "MLX" in verdict.reason and "llama.cpp" in verdict.reason
+    assert "MLX" in verdict.reason
+    assert "llama.cpp" in verdict.reason
 
 
 def test_bad_folders_get_clear_errors(tmp_path, folders):
@@ -181,4 +187,5 @@ def test_cli_generate_with_mlx_models(folders):
     )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
-    assert out["stats"]["draft_model"] == "twin" and out["stats"]["accepted_draft_tokens_count"] > 0
+    assert out["stats"]["draft_model"] == "twin"
+    assert out["stats"]["accepted_draft_tokens_count"] > 0

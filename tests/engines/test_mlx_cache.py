@@ -63,7 +63,8 @@ def test_plain_decoding_past_the_window_equals_mlx_lm(pair):
         if main.is_eog(int(token)):
             break
         reference.append(int(token))
-    assert len(ours) > 4 * WINDOW and ours == reference[: len(ours)]
+    assert len(ours) > 4 * WINDOW
+    assert ours == reference[: len(ours)]
 
 
 def test_speculative_past_the_window_equals_plain_at_a_flat_cost_per_round(pair):
@@ -77,7 +78,8 @@ def test_speculative_past_the_window_equals_plain_at_a_flat_cost_per_round(pair)
     assert spec.text == plain.text
     assert_invariants(spec)
     s = spec.stats
-    assert s.rejected_draft_tokens_count > 0 and s.predicted_tokens_count > 8 * WINDOW
+    assert s.rejected_draft_tokens_count > 0
+    assert s.predicted_tokens_count > 8 * WINDOW
     # the prompt is read in one batch but its last token, which the loop reads for its logits
     prompt_batch, last, rounds = sizes[0], sizes[1], sizes[2:]
     assert (prompt_batch, last) == (len(main.tokenize(PROMPT)) - 1, 1)
@@ -92,8 +94,10 @@ def test_the_cache_rolls_back_within_its_slack_and_refuses_beyond():
     for _ in range(40):
         k = mx.zeros((1, 1, 1, 2))
         cache.update_and_fetch(k, k)
-    assert cache.offset == 40 and cache.start > 0  # old entries were cut off
-    assert cache.can_trim(2) and not cache.can_trim(cache.size() - 2)
+    assert cache.offset == 40
+    assert cache.start > 0
+    assert cache.can_trim(2)
+    assert not cache.can_trim(cache.size() - 2)
     cache.trim(2)
     assert cache.offset == 38
     mask = cache.make_mask(3, window_size=4)

@@ -99,13 +99,17 @@ def test_reading_a_prompt_stops_between_chunks_when_cancelled(main):
         assert not read_prompt(main, prompt, cancel, chunk=32)
     finally:
         del main.eval
-    assert calls == [32] and main.cached == prompt[:32]
+    assert calls == [32]
+    assert main.cached == prompt[:32]
 
 
 def test_a_reply_cancelled_during_its_prompt_ends_at_once(main):
     cancel = threading.Event()
     cancel.set()
     r = run(main, raw("the cat sat on the mat " * 20, 40), cancel=cancel)
-    assert r.stats.stop_reason is StopReason.CANCELLED and r.events == [] and r.text == ""
+    assert r.stats.stop_reason is StopReason.CANCELLED
+    assert r.events == []
+    assert r.text == ""
     again = run(main, raw("the cat sat on the mat " * 20, 5))  # the next reply is whole
-    assert again.stats.predicted_tokens_count == 5 and again.stats.time_to_first_token > 0
+    assert again.stats.predicted_tokens_count == 5
+    assert again.stats.time_to_first_token > 0

@@ -120,7 +120,8 @@ def test_a_jinja_template_that_writes_bos_and_trims(gemma, text):
         bos_text=gemma.bos_text,
         eos_text=gemma.eos_text,
     )
-    assert not rendered.add_special and "".join(p.text for p in rendered.parts) == rendered.text
+    assert not rendered.add_special
+    assert "".join(p.text for p in rendered.parts) == rendered.text
     prompt = tokenize_prompt(gemma, rendered)
     assert controls(gemma, prompt) == [BOS] + [START, END] * 3 + [START]
     assert spelled(gemma, prompt) == rendered.text

@@ -36,7 +36,8 @@ def test_greedy_speculative_equals_plain_on_the_real_pair(pair, prompt):
     assert spec.text == plain.text
     assert_invariants(spec)
     s = spec.stats
-    assert s.acceptance_rate is not None and s.acceptance_rate > 0.5
+    assert s.acceptance_rate is not None
+    assert s.acceptance_rate > 0.5
     assert s.verify_steps < plain.stats.verify_steps
 
 
@@ -47,5 +48,6 @@ def test_chat_template_on_the_real_model(pair):
     )
     plain = run(main, request)
     spec = run(main, request, draft=ModelDraft(draft))
-    assert plain.text == spec.text and plain.text.strip()
+    assert plain.text == spec.text
+    assert plain.text.strip()
     assert "<start_of_turn>" not in plain.text

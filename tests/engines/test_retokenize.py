@@ -42,7 +42,8 @@ def test_the_space_prefix_of_a_sentencepiece_vocabulary_is_undone(codec):
     assert codec.adds_space  # llama-type vocabularies put a space before the text
     for text in [" the cat", "café", " café x", "\n東京"]:
         tokens = codec.encode(text.encode())
-        assert tokens is not None and codec.join(tokens) == text.encode(), text
+        assert tokens is not None, text
+        assert codec.join(tokens) == text.encode(), text
     assert codec.encode("café".encode()[:-1]) is None  # not whole characters
 
 
@@ -51,4 +52,5 @@ def test_a_continuation_keeps_what_follows_the_seam(codec):
     assert fixed is not None
     for data in [b" sat on", b"s", " é".encode()]:
         more = codec.continuation(fixed, data)
-        assert more is not None and codec.join(more) == data, data
+        assert more is not None, data
+        assert codec.join(more) == data, data

@@ -58,7 +58,8 @@ def test_greedy_is_the_penalised_argmax_and_its_confidence_the_softmax_top():
     assert s.distribution(logits, [1]).top == 2  # 4 / 2 = 2 < 3
     d = s.distribution(logits, [], confidence=True)
     exact = 1 / np.exp(logits - 4.0).sum()
-    assert d.confidence == pytest.approx(exact) and len(d.ids) == 1
+    assert d.confidence == pytest.approx(exact)
+    assert len(d.ids) == 1
     assert math.isnan(s.distribution(logits).confidence)
 
 

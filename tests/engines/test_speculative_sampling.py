@@ -226,7 +226,8 @@ def test_the_same_seed_gives_the_same_speculative_text(pair):
     sampling = seeded(11)
     a = run(main, raw(PROMPT, 40, sampling, max_draft_size=4, p_min=0.0), draft=ModelDraft(draft))
     b = run(main, raw(PROMPT, 40, sampling, max_draft_size=4, p_min=0.0), draft=ModelDraft(draft))
-    assert a.text == b.text and [e.origin for e in a.events] == [e.origin for e in b.events]
+    assert a.text == b.text
+    assert [e.origin for e in a.events] == [e.origin for e in b.events]
     plain_a = run(main, raw(PROMPT, 40, sampling))
     plain_b = run(main, raw(PROMPT, 40, sampling))
     assert plain_a.text == plain_b.text

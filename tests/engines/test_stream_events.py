@@ -59,7 +59,8 @@ def check_order(stream: list) -> None:
                 assert phase in ("start", "accepted", "rejected")
                 phase = "main"
         elif isinstance(item, DraftRejected):
-            assert item.round == rnd and phase in ("start", "accepted")
+            assert item.round == rnd
+            assert phase in ("start", "accepted")
             phase = "rejected"
         elif isinstance(item, RoundEvent):
             assert item.round >= rnd
@@ -78,13 +79,16 @@ def test_rounds_and_refused_drafts_stream_in_order(cyc, cyc_draft):
     tokens = [e for e in stream if isinstance(e, TokenEvent)]
     rejected = [e for e in stream if isinstance(e, DraftRejected)]
     rounds = [e for e in stream if isinstance(e, RoundEvent)]
-    assert tokens[0].round == 0 and tokens[-1].round == result.stats.verify_steps
+    assert tokens[0].round == 0
+    assert tokens[-1].round == result.stats.verify_steps
     assert [[r.drafted, r.accepted] for r in rounds] == result.stats.rounds
     assert [r.round for r in rounds] == list(range(1, result.stats.verify_steps + 1))
-    assert rejected and len(rejected) == sum(1 for r in rounds if r.accepted < r.drafted)
+    assert rejected
+    assert len(rejected) == sum(1 for r in rounds if r.accepted < r.drafted)
     for rej in rejected:
         after = stream[stream.index(rej) + 1]
-        assert isinstance(after, TokenEvent) and after.origin is TokenOrigin.MAIN
+        assert isinstance(after, TokenEvent)
+        assert after.origin is TokenOrigin.MAIN
         assert after.token_id != rej.token_ids[0]
         assert rej.text == b"".join(cyc.piece(t) for t in rej.token_ids).decode("utf-8", "replace")
         before = stream[stream.index(rej) - 1]
@@ -125,12 +129,14 @@ def test_a_full_draft_context_ends_drafting_not_the_reply(cyc, small_draft):
     plain = run(cyc, raw("the", 300))
     stream = items(cyc, raw("the", 300, max_draft_size=8, p_min=0.0), ModelDraft(small_draft))
     result = stream[-1]
-    assert result.error is None and result.stats.stop_reason is StopReason.MAX_TOKENS
+    assert result.error is None
+    assert result.stats.stop_reason is StopReason.MAX_TOKENS
     assert result.text == plain.text
     assert f"draft's context ({small_draft.n_ctx} tokens) is full" in (result.stats.draft_note or "")
     rounds = [e for e in stream if isinstance(e, RoundEvent)]
     assert [r.paused for r in rounds].count(speculative.DRAFT_CONTEXT_FULL) == 1
-    assert rounds[-1].drafted == 0 and rounds[0].drafted > 0
+    assert rounds[-1].drafted == 0
+    assert rounds[0].drafted > 0
     assert result.stats.accepted_draft_tokens_count > 0
     check_order(stream)
 
@@ -138,7 +144,8 @@ def test_a_full_draft_context_ends_drafting_not_the_reply(cyc, small_draft):
 def test_a_prompt_longer_than_the_drafts_context_never_starts_it(cyc, small_draft):
     prompt = " ".join(["the cat"] * 60)  # about 300 tokens
     r = run(cyc, raw(prompt, 10, p_min=0.0), draft=ModelDraft(small_draft))
-    assert r.result.error is None and r.stats.total_draft_tokens_count == 0
+    assert r.result.error is None
+    assert r.stats.total_draft_tokens_count == 0
     assert "does not fit the draft's context" in (r.stats.draft_note or "")
     assert r.text == run(cyc, raw(prompt, 10)).text
 
@@ -146,7 +153,8 @@ def test_a_prompt_longer_than_the_drafts_context_never_starts_it(cyc, small_draf
 def test_a_chained_draft_goes_on_with_lookup_when_the_model_is_full(cyc, small_draft):
     plain = run(cyc, raw("the", 450))
     r = run(cyc, raw("the", 450, max_draft_size=8, p_min=0.0), draft=ChainedDraft(ModelDraft(small_draft)))
-    assert r.text == plain.text and r.result.error is None
+    assert r.text == plain.text
+    assert r.result.error is None
     assert "Prompt lookup went on drafting" in (r.stats.draft_note or "")
     late = r.stats.rounds[len(r.stats.rounds) // 2 :]
     assert sum(acc for _, acc in late) > 20  # the cycle repeats: lookup drafts the second lap
@@ -192,5 +200,6 @@ class BrokenDraft(PromptLookupDraft):
 def test_a_failing_draft_ends_drafting_not_the_reply(cyc):
     plain = run(cyc, raw("the", 60))
     r = run(cyc, raw("the", 60, p_min=0.0), draft=BrokenDraft())
-    assert r.result.error is None and r.text == plain.text
+    assert r.result.error is None
+    assert r.text == plain.text
     assert "The draft failed (the model produced invalid scores" in (r.stats.draft_note or "")

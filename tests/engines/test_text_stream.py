@@ -46,7 +46,8 @@ def test_possible_stop_prefix_is_held_then_released_when_it_is_not_a_stop():
     stream = TokenTextStream(stop=["END"])
     assert [e.text for e in stream.push(0, b"ab E", M)] == []
     released = stream.push(1, b"ND", M)  # "ab END" -> stop found
-    assert stream.stopped and "".join(e.text for e in released) == "ab "
+    assert stream.stopped
+    assert "".join(e.text for e in released) == "ab "
 
     stream = TokenTextStream(stop=["END"])
     assert stream.push(0, b"ab E", M) == []
@@ -57,7 +58,8 @@ def test_possible_stop_prefix_is_held_then_released_when_it_is_not_a_stop():
 def test_stop_string_at_the_very_start_gives_empty_text():
     stream = TokenTextStream(stop=["\n\n"])
     events = feed(stream, [(b"\n", M), (b"\n", M), (b"more", M)])
-    assert stream.stopped and events == []
+    assert stream.stopped
+    assert events == []
 
 
 def test_no_stop_strings_releases_every_token_at_once():

@@ -76,9 +76,11 @@ def test_every_pair_is_refused_by_the_exact_rules_and_drafts_through_translation
     for name, path in pair_files.items():
         assert not check_draft(tiny_main, path), name
         verdict = check_draft(tiny_main, path, translate=True)
-        assert verdict.translated and verdict.usable, name
+        assert verdict.translated, name
+        assert verdict.usable, name
         assert verdict.reason.startswith("drafts through translation"), name
-        assert verdict.share is not None and 0.0 < verdict.share <= 1.0
+        assert verdict.share is not None
+        assert 0.0 < verdict.share <= 1.0
     assert check_draft(tiny_main, pair_files["permuted"], translate=True).share == 1.0
 
 
@@ -98,13 +100,15 @@ def test_greedy_text_is_the_main_models_own(main_model, drafts, name, prompt):
 def test_the_draft_is_translated_and_ids_cross_by_table_only_for_a_shuffled_vocabulary(main_model, drafts):
     for name, model in drafts.items():
         source = draft_source(main_model, model)
-        assert isinstance(source, TranslatedDraft) and source.model is model
+        assert isinstance(source, TranslatedDraft)
+        assert source.model is model
         assert source.translates_for is main_model
         assert source.translating == ("map" if name == "permuted" else "text")
         with pytest.raises(DraftIncompatibleError, match="translation"):  # its own ids would be wrong
             main_model.generate(raw("the"), draft=ModelDraft(model))
     chained = draft_source(main_model, drafts["merges"], lookup=True)
-    assert isinstance(chained, ChainedDraft) and isinstance(chained.draft, TranslatedDraft)
+    assert isinstance(chained, ChainedDraft)
+    assert isinstance(chained.draft, TranslatedDraft)
 
 
 def test_a_shuffled_vocabulary_is_accepted_like_the_same_model(main_model, drafts, tiny_twin):
@@ -143,7 +147,8 @@ def test_chained_with_prompt_lookup(main_model, drafts):
     plain = run(main_model, raw(prompt, max_tokens=24))
     chained = ChainedDraft(TranslatedDraft(main_model, drafts["fallback"]), PromptLookupDraft())
     got = run(main_model, raw(prompt, max_tokens=24, max_draft_size=4), draft=chained)
-    assert got.text == plain.text and got.stats.total_draft_tokens_count > 0
+    assert got.text == plain.text
+    assert got.stats.total_draft_tokens_count > 0
     assert_invariants(got)
 
 
@@ -160,11 +165,13 @@ def test_only_whole_characters_are_proposed(main_model, drafts):
     e_first_byte = VOCAB.index("<0xC3>")
     half = [*prompt, e_first_byte]  # the text now ends inside "é"
     out = source.propose(half, 4, sampler, rule)
-    assert out.tokens == [] and out.from_model
+    assert out.tokens == []
+    assert out.from_model
     # the draft proposes " the" then the first byte of "é": only " the" goes to the main model
     draft_ids = [VOCAB.index("\u2581the"), VOCAB.index("<0xC3>")]
     source._inner.propose = lambda *_a: Proposal(draft_ids, [None, None], [0.9, 0.8], True, 2)  # type: ignore[method-assign]
     whole = source.propose([*half, VOCAB.index("<0xA9>")], 6, sampler, rule)
     assert b"".join(main_model.piece(t) for t in whole.tokens) == b" the"
     assert whole.dists == [None] * len(whole.tokens)  # proposed deterministically
-    assert whole.confidences == [0.9] * len(whole.tokens) and whole.steps == 2
+    assert whole.confidences == [0.9] * len(whole.tokens)
+    assert whole.steps == 2

@@ -30,7 +30,9 @@ def models():
 
 def test_the_permuted_twin_drafts_through_translation_with_every_text_shared():
     verdict = check_draft(gemma_f16_twin(), gemma_permuted_twin(), translate=True)
-    assert verdict.translated and not verdict.compatible and verdict.share == 1.0
+    assert verdict.translated
+    assert not verdict.compatible
+    assert verdict.share == 1.0
 
 
 @pytest.mark.parametrize("fast_path", [True, False], ids=["map", "text"])

@@ -8,8 +8,10 @@ from app.library import bundled
 def test_bundled_model_is_assembled_once_verified_and_reported(monkeypatch: pytest.MonkeyPatch):
     seen: list[tuple[int, int]] = []
     path = bundled.ensure_bundled_model(progress=lambda d, t: seen.append((d, t)))
-    assert path.exists() and path.read_bytes()[:4] == b"GGUF"
-    assert seen and seen[-1][0] == seen[-1][1] == path.stat().st_size
+    assert path.exists()
+    assert path.read_bytes()[:4] == b"GGUF"
+    assert seen
+    assert seen[-1][0] == seen[-1][1] == path.stat().st_size
     assert not list(path.parent.glob("*.part"))
 
     def no_rehash(*_a: object, **_k: object) -> None:

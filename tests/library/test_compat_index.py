@@ -40,11 +40,13 @@ def test_drafts_smallest_first_with_reasons_for_the_rest():
     assert 0.5 < (translated["fam/other-vocab.gguf"].share or 0) < 0.56
     renamed = translated["fam/renamed.gguf"]
     assert 'vocabulary differs at token 139: "<0x88>" vs "<x>"' in renamed.reason
-    assert "drafts through translation" in renamed.reason and renamed.share is not None
+    assert "drafts through translation" in renamed.reason
+    assert renamed.share is not None
     assert 0.99 < renamed.share < 1.0  # "<x>" is not a main-model token text
-    reasons = dict((e.key, r) for e, r in report.incompatible)
+    reasons = {e.key: r for e, r in report.incompatible}
     assert list(reasons) == ["fam/mlx-model"]  # another engine: no translation
-    assert "MLX" in reasons["fam/mlx-model"] and "llama.cpp" in reasons["fam/mlx-model"]
+    assert "MLX" in reasons["fam/mlx-model"]
+    assert "llama.cpp" in reasons["fam/mlx-model"]
     assert "small" in report.advice
 
 
@@ -59,7 +61,8 @@ def test_verdicts_come_from_disk_next_time_and_a_changed_file_is_checked_again(m
         patch.setattr("app.library.compat_index.check_vocab_pair", refuse)
         warm = CompatibilityIndex(ModelLibrary()).drafts_for("fam/main.gguf")
     assert [o.translated for o in warm.compatible] == [False, False, True, True]
-    assert warm.compatible[2].share is not None and "translation" in warm.compatible[2].reason
+    assert warm.compatible[2].share is not None
+    assert "translation" in warm.compatible[2].reason
     # The small draft is replaced by a file with another vocabulary: no stale "compatible".
     write_tiny_gguf(root / "draft-small.gguf", n_embd=16, n_layer=1, tokens=tiny_vocab(rename={200: "zz"}))
     os.utime(root / "draft-small.gguf", ns=(5, 5))

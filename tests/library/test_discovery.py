@@ -72,10 +72,15 @@ def test_models_are_found_in_every_known_folder(home, tmp_path):
         "mine.gguf",
     }, keys
     mlx = lib.entries["mlx-community/tiny"]
-    assert mlx.engine == "MLX" and mlx.architecture == "llama" and mlx.context_length == 256
+    assert mlx.engine == "MLX"
+    assert mlx.architecture == "llama"
+    assert mlx.context_length == 256
     gg = lib.entries["google/gemma/own.gguf"]
-    assert gg.engine == "llama.cpp" and gg.quantization == "ALL_F32" and gg.parameter_count > 0
-    assert gg.vocab_fingerprint and gg.size_bytes == Path(gg.path).stat().st_size
+    assert gg.engine == "llama.cpp"
+    assert gg.quantization == "ALL_F32"
+    assert gg.parameter_count > 0
+    assert gg.vocab_fingerprint
+    assert gg.size_bytes == Path(gg.path).stat().st_size
     assert lib.problems == []
 
 
@@ -155,7 +160,8 @@ def test_import_copies_into_the_app_folder_and_refuses_broken_files(tmp_path):
     src = tiny(tmp_path / "outside.gguf")
     lib = ModelLibrary()
     entry = lib.import_model(src)
-    assert entry.key == "imported/outside.gguf" and Path(entry.path).read_bytes() == src.read_bytes()
+    assert entry.key == "imported/outside.gguf"
+    assert Path(entry.path).read_bytes() == src.read_bytes()
     bad = tmp_path / "bad.gguf"
     bad.write_bytes(b"nope")
     with pytest.raises(Exception, match="not a GGUF"):

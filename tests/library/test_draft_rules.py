@@ -22,7 +22,8 @@ def make(folder: Path, name: str, **kwargs: object) -> Path:
 
 def test_same_vocabulary_other_weights_is_compatible(folder):
     verdict = check_draft(make(folder, "a", seed=1), make(folder, "b", seed=2))
-    assert verdict.compatible and verdict.reason == ""
+    assert verdict.compatible
+    assert verdict.reason == ""
 
 
 def test_sizes_within_128_are_compatible_when_shared_ids_agree(folder):
@@ -65,7 +66,8 @@ def test_draft_for_another_engine_names_both(folder, tmp_path):
     mlx_folder.mkdir()
     verdict = check_draft(make(folder, "base"), mlx_folder)
     assert not verdict
-    assert "MLX" in verdict.reason and "llama.cpp" in verdict.reason
+    assert "MLX" in verdict.reason
+    assert "llama.cpp" in verdict.reason
 
 
 def test_fingerprint_equal_for_equal_vocabularies_only(folder):

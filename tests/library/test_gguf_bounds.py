@@ -70,7 +70,8 @@ def test_a_length_near_the_file_size_is_refused_before_it_is_read(
     offset = length_offset(tiny_main.read_bytes(), text, of_value)
     set_length(bad, offset, size - offset - 64)
     report = scan_in_a_child(folder, warm, tmp_path / "headers.json")
-    assert len(report["problems"]) == 1 and reason in report["problems"][0], report
+    assert len(report["problems"]) == 1, report
+    assert reason in report["problems"][0], report
     assert report["grew"] < 32 * MB, report  # the old reader copied and decoded the whole file
     assert (tmp_path / "headers.json").stat().st_size < 4096
 
@@ -83,7 +84,8 @@ def test_a_flipped_bit_in_the_names_length_is_a_problem_row_and_no_cache_holds_i
     result = scan([ModelRoot(root, "test")], HeaderCache(tmp_path / "headers.json"))
     assert result.entries == {}
     assert [Path(p.path).name for p in result.problems] == ["flipped.gguf"]
-    assert "corrupt GGUF header" in result.problems[0].reason and len(result.problems[0].reason) < 300
+    assert "corrupt GGUF header" in result.problems[0].reason
+    assert len(result.problems[0].reason) < 300
     assert (tmp_path / "headers.json").stat().st_size < 4096
     again = scan([ModelRoot(root, "test")], HeaderCache(tmp_path / "headers.json"))  # from the cache
     assert again.problems == result.problems
@@ -132,7 +134,8 @@ def test_a_real_size_vocabulary_and_long_texts_still_read(tmp_path):
     tokens = ["<unk>", "<s>", "</s>", "x" * 5000, *(f"t{i}" for i in range(262_140))]
     path = write_tiny_gguf(tmp_path / "big-vocab.gguf", n_embd=16, n_layer=1, tokens=tokens)
     info = read_gguf(path)
-    assert info.n_vocab == len(tokens) and info.tokens()[3] == b"x" * 5000
+    assert info.n_vocab == len(tokens)
+    assert info.tokens()[3] == b"x" * 5000
     w = gguf.GGUFWriter(str(tmp_path / "template.gguf"), arch="llama")
     w.add_chat_template("{{ messages }}" * 40_000)
     w.add_token_list(["<unk>", "<s>", "</s>"])

@@ -15,10 +15,14 @@ def test_reads_header_fields_without_weights(tmp_path):
     assert info.context_length == 300
     assert info.n_vocab == len(tiny_vocab())
     assert info.vocab_type == "llama"
-    assert info.special_token("bos") == 1 and info.special_token("eos") == 2
-    assert info.adds("bos") and not info.adds("eos")
+    assert info.special_token("bos") == 1
+    assert info.special_token("eos") == 2
+    assert info.adds("bos")
+    assert not info.adds("eos")
     assert info.quantization == "ALL_F32"
-    assert info.parameter_count > 0 and not info.is_vocab_only and not info.is_projector
+    assert info.parameter_count > 0
+    assert not info.is_vocab_only
+    assert not info.is_projector
     assert info.tokens()[139] == b"<0x88>"
 
 

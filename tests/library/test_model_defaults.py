@@ -15,7 +15,9 @@ def test_saved_defaults_apply_unless_the_request_says_otherwise():
     again = ModelDefaultsStore()
     assert again.get("m") == {"temperature": 0.2, "draft_model": "d", "draft_max": 4}
     eff = again.effective("m", {"temperature": 0.9, "top_k": None})
-    assert eff["temperature"] == 0.9 and eff["draft_model"] == "d" and eff["draft_max"] == 4
+    assert eff["temperature"] == 0.9
+    assert eff["draft_model"] == "d"
+    assert eff["draft_max"] == 4
     assert eff["top_k"] == model_settings.SPECS["top_k"].default
     assert again.effective("m", {"draft_model": ""})["draft_model"] is None
     assert again.effective("other")["draft_model"] is None
@@ -51,9 +53,11 @@ def test_corrupt_file_is_set_aside_with_a_warning():
     store.path.parent.mkdir(parents=True, exist_ok=True)
     store.path.write_text("{ this is not json")
     fresh = ModelDefaultsStore()
-    assert fresh.get("m") == {} and fresh.file.warnings
+    assert fresh.get("m") == {}
+    assert fresh.file.warnings
     backups = list(store.path.parent.glob("model-defaults.json.corrupt-*"))
-    assert len(backups) == 1 and backups[0].read_text() == "{ this is not json"
+    assert len(backups) == 1
+    assert backups[0].read_text() == "{ this is not json"
     fresh.update("m", {"top_k": 7})
     assert ModelDefaultsStore().get("m") == {"top_k": 7}
 
@@ -62,7 +66,8 @@ def test_every_setting_is_declared_once_with_a_valid_default():
     names = [s.name for s in model_settings.MODEL_SETTINGS]
     assert len(names) == len(set(names))
     for spec in model_settings.MODEL_SETTINGS:
-        assert spec.description and spec.coerce(spec.default) == spec.default
+        assert spec.description
+        assert spec.coerce(spec.default) == spec.default
 
 
 def test_settings_reference_in_docs_is_generated_from_the_declarations():

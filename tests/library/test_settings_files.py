@@ -42,23 +42,29 @@ def write(name: str, content: bytes) -> Path:
 def test_a_damaged_settings_file_is_set_aside_with_a_warning(name, content):
     path = write(name, content)
     store = STORES[name]()
-    assert store.file.state == settings_file.SET_ASIDE and store.file.values == {}
+    assert store.file.state == settings_file.SET_ASIDE
+    assert store.file.values == {}
     (kept,) = path.parent.glob(f"{name}.corrupt-*")
-    assert kept.read_bytes() == content and not path.exists()
+    assert kept.read_bytes() == content
+    assert not path.exists()
     (warning,) = file_warnings()
-    assert warning.startswith(f"{WHAT[name]} could not be read (") and str(kept) in warning
+    assert warning.startswith(f"{WHAT[name]} could not be read (")
+    assert str(kept) in warning
     again = STORES[name]()  # the next start: nothing left to warn about
-    assert again.file.state == settings_file.MISSING and file_warnings() == [warning]
+    assert again.file.state == settings_file.MISSING
+    assert file_warnings() == [warning]
 
 
 def test_preferences_of_another_kind_are_dropped_the_others_kept_with_a_copy():
     saved = {"theme": "purple", "show_rejected": 1, "visualize_drafts": False, "from_a_later_version": 3}
     path = write("ui-preferences.json", json.dumps(saved).encode())
     prefs = Preferences()
-    assert prefs.get("theme") == "system" and prefs.get("show_rejected") is False
+    assert prefs.get("theme") == "system"
+    assert prefs.get("show_rejected") is False
     assert prefs.get("visualize_drafts") is False
     (warning,) = file_warnings()
-    assert "theme must be one of" in warning and "'from_a_later_version'" in warning
+    assert "theme must be one of" in warning
+    assert "'from_a_later_version'" in warning
     (copy,) = path.parent.glob("ui-preferences.json.ignored-*")
     assert json.loads(copy.read_text()) == saved
     assert json.loads(path.read_text()) == {"visualize_drafts": False}  # rewritten once, clean
@@ -71,7 +77,8 @@ def test_preferences_of_another_kind_are_dropped_the_others_kept_with_a_copy():
 def test_the_saved_state_of_another_kind_is_dropped_with_a_warning():
     write("app-state.json", json.dumps({"welcomed": "yes", "last_model": "m", "last_draft": 3}).encode())
     state = AppState()
-    assert not state.welcomed and state.last_pair() == ("m", "")
+    assert not state.welcomed
+    assert state.last_pair() == ("m", "")
     assert "welcomed must be true or false" in file_warnings()[0]
 
 
@@ -82,7 +89,8 @@ def test_the_welcome_survives_a_window_that_read_the_state_before_it():
     AppState().mark_welcomed()
     window.remember_pair("test/tiny/main.gguf", "")
     again = AppState()
-    assert again.welcomed and again.last_pair() == ("test/tiny/main.gguf", "")
+    assert again.welcomed
+    assert again.last_pair() == ("test/tiny/main.gguf", "")
 
 
 def test_defaults_saved_elsewhere_meanwhile_are_kept():
@@ -91,7 +99,8 @@ def test_defaults_saved_elsewhere_meanwhile_are_kept():
     ModelDefaultsStore().update("a", {"draft_model": "d"})
     app.update("b", {"top_k": 7})
     fresh = ModelDefaultsStore()
-    assert fresh.get("a") == {"draft_model": "d"} and fresh.get("b") == {"top_k": 7}
+    assert fresh.get("a") == {"draft_model": "d"}
+    assert fresh.get("b") == {"top_k": 7}
 
 
 def test_a_choice_that_cannot_be_saved_is_kept_for_the_session(tmp_path):
@@ -101,4 +110,5 @@ def test_a_choice_that_cannot_be_saved_is_kept_for_the_session(tmp_path):
     prefs.set("theme", "dark")
     assert prefs.get("theme") == "dark"
     prefs.set("show_rejected", True)
-    assert prefs.get("theme") == "dark" and prefs.get("show_rejected") is True
+    assert prefs.get("theme") == "dark"
+    assert prefs.get("show_rejected") is True

@@ -63,6 +63,7 @@ def test_the_app_starts_on_a_damaged_conversations_file():
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
     notice = next(line for line in proc.stdout.splitlines() if line.startswith("NOTICE"))
-    assert "damaged" in notice and "conversations.sqlite3.damaged-" in notice
+    assert "damaged" in notice
+    assert "conversations.sqlite3.damaged-" in notice
     assert "CONVERSATIONS 8" in proc.stdout
     assert "THREADS LEFT 0" in proc.stdout

@@ -68,9 +68,11 @@ def test_a_model_path_of_any_bytes_works(tmp_path, tiny_main):
     proc = cli("models", "--add-folder", str(folder))
     assert proc.returncode == 0, proc.stderr
     listing = cli("models")
-    assert listing.returncode == 0 and "caf\\udce9.gguf" in listing.stdout, listing.stderr
+    assert listing.returncode == 0, listing.stderr
+    assert "caf\\udce9.gguf" in listing.stdout, listing.stderr
     again = cli("models")  # from the header cache this time
-    assert again.returncode == 0 and again.stdout == listing.stdout, again.stderr
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == listing.stdout, again.stderr
     proc = cli("generate", "--model", str(folder / name), "--prompt", "the", "--raw", "--max-tokens", "2")
     assert proc.returncode == 0, proc.stderr
 
@@ -84,4 +86,5 @@ def test_an_unexpected_error_is_one_line_and_the_log_has_the_rest(monkeypatch, c
     monkeypatch.setattr(app.cli.models, "run", broken)
     assert main(["models"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: unexpected KeyError: 'surprise' (details in ") and "Traceback" not in err
+    assert err.startswith("error: unexpected KeyError: 'surprise' (details in ")
+    assert "Traceback" not in err

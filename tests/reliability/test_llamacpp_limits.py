@@ -27,7 +27,8 @@ def test_a_context_between_batch_sizes_with_a_longer_prompt_does_not_abort(tiny_
 def test_the_batch_is_what_the_context_really_took(tiny_main):
     model = LlamaCppModel(tiny_main, LoadOptions(n_ctx=300))
     try:
-        assert model.n_ctx >= 300 and model.n_batch <= 300  # llama.cpp rounds one, not the other
+        assert model.n_ctx >= 300
+        assert model.n_batch <= 300
         tokens = model.tokenize(PROMPT)
         assert model.n_batch < len(tokens) < model.n_ctx
         model.eval(tokens, n_logits=1)
@@ -42,7 +43,8 @@ def test_logit_rows_are_right_when_they_straddle_a_batch_boundary(tiny_main):
     whole = LlamaCppModel(tiny_main, LoadOptions(n_ctx=256))
     try:
         tokens = small.tokenize("the cat sat on the mat " * 6)[:70]  # 70 tokens: 64 + 6
-        assert small.n_batch == 64 and len(tokens) == 70
+        assert small.n_batch == 64
+        assert len(tokens) == 70
         small.eval(tokens, n_logits=10)
         whole.eval(tokens, n_logits=10)
         for row in range(10):  # equal up to kernel rounding; a shifted row would be far off

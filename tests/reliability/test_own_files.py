@@ -29,7 +29,8 @@ def library(tiny_main: Path, tiny_twin: Path) -> None:
 
 def doctor_warnings() -> list[str]:
     proc = cli("doctor", "--json", timeout=60)
-    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
     return list(json.loads(proc.stdout)["warnings"])
 
 
@@ -51,7 +52,8 @@ def test_defaults_that_are_not_utf8_are_set_aside_and_every_command_works(librar
     assert kept.read_bytes() == b'{"schema": 1, "models": {"\xff": {}}}'
     assert not path.exists()
     store = ModelDefaultsStore()  # a fresh start: nothing to warn about any more
-    assert store.get(KEY) == {} and not store.file.warnings
+    assert store.get(KEY) == {}
+    assert not store.file.warnings
 
 
 def test_a_defaults_value_of_the_wrong_type_is_dropped_with_a_warning_and_a_copy(library):
@@ -63,7 +65,8 @@ def test_a_defaults_value_of_the_wrong_type_is_dropped_with_a_warning_and_a_copy
     (copy,) = path.parent.glob("model-defaults.json.ignored-*")
     assert json.loads(copy.read_text()) == saved
     store = ModelDefaultsStore()
-    assert store.get(KEY) == {"top_k": 7} and not store.file.warnings  # the good value is kept
+    assert store.get(KEY) == {"top_k": 7}
+    assert not store.file.warnings
 
 
 @pytest.mark.parametrize(
@@ -84,11 +87,13 @@ def test_a_header_cache_entry_of_another_shape_is_read_again(library, spoil):
         spoil(hit["entry"])
     write(path, data)
     proc = cli("models", "--json", timeout=60)
-    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
     assert {m["key"] for m in json.loads(proc.stdout)["models"]} == {KEY, "test/tiny/twin.gguf"}
     assert "dropped 2 entries" in proc.stderr
     again = ModelLibrary()
-    assert set(again.entries) == {KEY, "test/tiny/twin.gguf"} and not file_warnings()  # rebuilt
+    assert set(again.entries) == {KEY, "test/tiny/twin.gguf"}
+    assert not file_warnings()
 
 
 @pytest.mark.parametrize("verdict", [{"ok": True}, "yes", 1, [True], None])
@@ -97,9 +102,10 @@ def test_a_compatibility_verdict_of_another_shape_is_checked_again(library, verd
     path = cache_dir() / "draft-compatibility.json"
     data = json.loads(path.read_text())
     assert data["pairs"]
-    write(path, {**data, "pairs": {k: verdict for k in data["pairs"]}})
+    write(path, {**data, "pairs": dict.fromkeys(data["pairs"], verdict)})
     proc = cli("models", "--drafts", KEY, timeout=60)
-    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
     assert "test/tiny/twin.gguf" in proc.stdout.split("Not compatible")[0]
 
 

@@ -51,7 +51,8 @@ def db(tmp_path: Path) -> Path:
 
 def test_a_sound_file_opens_without_a_notice(db):
     store = ChatStore(db)
-    assert store.notice is None and store.saving
+    assert store.notice is None
+    assert store.saving
     assert len(store.conversations()) == N_CONVERSATIONS
     assert describe(db) == f"ok, {N_CONVERSATIONS} conversations"
 
@@ -62,9 +63,11 @@ def test_damage_in_the_middle_is_set_aside_and_what_can_be_read_is_recovered(db)
     damaged_bytes = db.read_bytes()
     assert describe(db).startswith("damaged")
     store = ChatStore(db)
-    assert store.notice is not None and store.saving
+    assert store.notice is not None
+    assert store.saving
     (kept,) = kept_files(db)
-    assert store.notice.kept_as == kept and str(kept) in store.notice.message
+    assert store.notice.kept_as == kept
+    assert str(kept) in store.notice.message
     assert kept.read_bytes() == damaged_bytes  # kept exactly as it was, never deleted
     assert "recovered" in store.notice.message
     assert_sound(store)
@@ -75,19 +78,22 @@ def test_damage_in_the_middle_is_set_aside_and_what_can_be_read_is_recovered(db)
     for conv in complete:
         assert len(store.messages(conv.id)) == N_MESSAGES
     notes = [store.damage_note(c.id) for c in convs if store.damage_note(c.id)]
-    assert notes and all("damaged file" in n for n in notes)
+    assert notes
+    assert all("damaged file" in n for n in notes)
     assert [c.title for c in store.conversations("message 3-")] == ["conversation 3"]
     cid = store.create_conversation("after")  # the fresh file takes new work
     store.add_message(cid, StoredMessage("user", "still here"))
     store.close()
     again = ChatStore(db)
-    assert again.notice is None and len(again.conversations()) == N_CONVERSATIONS + 1
+    assert again.notice is None
+    assert len(again.conversations()) == N_CONVERSATIONS + 1
 
 
 def test_a_truncated_file_is_set_aside_and_its_readable_start_recovered(db):
     os.truncate(db, db.stat().st_size // 3)
     store = ChatStore(db)
-    assert store.notice is not None and store.notice.kept_as is not None
+    assert store.notice is not None
+    assert store.notice.kept_as is not None
     assert store.notice.kept_as.stat().st_size > 0
     assert_sound(store)
     assert store.conversations()  # the first pages held conversations and messages
@@ -105,8 +111,10 @@ def test_a_file_sqlite_cannot_read_is_set_aside_and_a_fresh_store_used(db, spoil
     spoil(db)
     before = db.read_bytes()
     store = ChatStore(db)
-    assert store.notice is not None and "a new, empty one is used" in store.notice.message
-    assert store.notice.kept_as is not None and store.notice.kept_as.read_bytes() == before
+    assert store.notice is not None
+    assert "a new, empty one is used" in store.notice.message
+    assert store.notice.kept_as is not None
+    assert store.notice.kept_as.read_bytes() == before
     assert store.conversations() == []
     store.create_conversation()
     assert len(store.conversations()) == 1
@@ -117,9 +125,11 @@ def test_a_folder_in_its_place_is_set_aside(tmp_path):
     path.mkdir()
     (path / "keep-me").write_text("x")
     store = ChatStore(path)
-    assert store.notice is not None and store.notice.kept_as is not None
+    assert store.notice is not None
+    assert store.notice.kept_as is not None
     assert (store.notice.kept_as / "keep-me").read_text() == "x"
-    assert store.saving and path.is_file()
+    assert store.saving
+    assert path.is_file()
 
 
 def test_another_programs_database_is_set_aside(tmp_path):
@@ -130,7 +140,8 @@ def test_another_programs_database_is_set_aside(tmp_path):
     other.commit()
     other.close()
     store = ChatStore(path)
-    assert store.notice is not None and "not a Specula conversations file" in store.notice.message
+    assert store.notice is not None
+    assert "not a Specula conversations file" in store.notice.message
     kept = sqlite3.connect(store.notice.kept_as)
     assert kept.execute("SELECT something FROM conversations").fetchall() == [("theirs",)]
 
@@ -147,7 +158,9 @@ def test_an_unreadable_file_is_set_aside(tmp_path, shared_folder):
         return store.notice.message, store.saving, len(store.conversations()), os.listdir(folder)
 
     message, saving, n, names = as_other_user(open_it)
-    assert "unreadable" in message and saving and n == 1
+    assert "unreadable" in message
+    assert saving
+    assert n == 1
     assert any(name.startswith("conversations.sqlite3.unreadable-") for name in names)
 
 
@@ -167,10 +180,13 @@ def test_a_read_only_store_opens_read_only_with_a_clear_notice(shared_folder, wh
         return store.notice.message, store.saving, len(store.conversations()), len(store.messages(cid))
 
     message, saving, n, in_session = as_other_user(use_it)
-    assert not saving and n == 5 and in_session == 1
+    assert not saving
+    assert n == 5
+    assert in_session == 1
     assert "nothing from this session will be saved" in message
     assert ("is read-only" if what == "file" else "folder") in message
-    assert path.read_bytes() == before and sorted(os.listdir(folder)) == ["conversations.sqlite3"]
+    assert path.read_bytes() == before
+    assert sorted(os.listdir(folder)) == ["conversations.sqlite3"]
 
 
 def test_a_data_folder_that_cannot_be_created_leaves_a_working_session(shared_folder):
@@ -183,7 +199,9 @@ def test_a_data_folder_that_cannot_be_created_leaves_a_working_session(shared_fo
         return store.notice.message, store.saving, len(store.conversations())
 
     message, saving, n = as_other_user(use_it)
-    assert not saving and n == 1 and "cannot be saved" in message
+    assert not saving
+    assert n == 1
+    assert "cannot be saved" in message
 
 
 def zero_page_holding(path: Path, needle: bytes) -> None:

@@ -38,7 +38,8 @@ def test_a_damaged_conversations_file_opens_with_a_banner_saying_where_it_went(o
     w = open_window()
     assert w.notices.isVisibleTo(w)
     text = w.notices.label.text()
-    assert "damaged" in text and str(w.store.notice.kept_as) in text
+    assert "damaged" in text
+    assert str(w.store.notice.kept_as) in text
     assert w.chat.conv_list.count() == 12
     damaged = [c.id for c in w.store.conversations() if w.store.damage_note(c.id)]
     assert damaged
@@ -58,7 +59,8 @@ def test_an_unreadable_conversation_shows_an_error_in_its_place(open_window):
     zero_page_holding(path, b"message 4-5 ")
     store._db.execute("PRAGMA shrink_memory")
     w.chat.open_conversation(ids["conversation 4"])
-    assert "could not be read" in w.chat.banner.text() and w.chat.view.messages == []
+    assert "could not be read" in w.chat.banner.text()
+    assert w.chat.view.messages == []
     w.chat.open_conversation(ids["conversation 5"])
     assert len(w.chat.view.messages) == 10
     w.chat.search.setText("message 9-")
@@ -84,5 +86,7 @@ def test_settings_set_aside_are_shown_in_the_window(open_window, name, what):
 
 def test_no_banner_when_all_is_well(open_window):
     w = open_window()
-    assert not w.notices.isVisibleTo(w) and w.notices.messages == []
-    assert w.store.notice is None and w.store.saving
+    assert not w.notices.isVisibleTo(w)
+    assert w.notices.messages == []
+    assert w.store.notice is None
+    assert w.store.saving

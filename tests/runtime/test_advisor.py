@@ -43,14 +43,17 @@ def test_advisor_measures_every_candidate_with_the_loaded_models(runtime, monkey
     )
     assert sorted(r.key for r in advice.results) == sorted([NO_DRAFT, TWIN, NOISY, "prompt-lookup"])
     speeds = [r.tokens_per_second for r in advice.results]
-    assert speeds == sorted(speeds, reverse=True) and all(s > 0 for s in speeds)
+    assert speeds == sorted(speeds, reverse=True)
+    assert all(s > 0 for s in speeds)
     assert next(r for r in advice.results if r.key == TWIN).acceptance == 1.0
-    assert seen[-1] == (15, 15) and [d for d, _ in seen] == list(range(1, 16))  # no draft twice
+    assert seen[-1] == (15, 15)
+    assert [d for d, _ in seen] == list(range(1, 16))
     assert advice.summary
     assert [p.rsplit("/", 1)[-1] for p in loads] == ["noisy.gguf"]  # only what was not loaded yet
     assert runtime.loaded_keys() == {MAIN, TWIN}  # the draft it loaded is freed again
     with runtime.lease(MAIN, TWIN) as lease:
-        assert lease.main is chat_main and lease.draft.model is chat_draft
+        assert lease.main is chat_main
+        assert lease.draft.model is chat_draft
 
 
 def test_advisor_frees_a_main_model_it_had_to_load(runtime):
@@ -62,7 +65,9 @@ def test_advisor_stops_when_cancelled(runtime):
     cancel = threading.Event()
     cancel.set()
     advice = advise(runtime, MAIN, [Candidate(TWIN, "twin")], DraftSettings(), cancel=cancel)
-    assert advice.cancelled and advice.recommended is None and advice.results == []
+    assert advice.cancelled
+    assert advice.recommended is None
+    assert advice.results == []
 
 
 def test_advisor_waiting_for_a_busy_model_can_be_cancelled(runtime):
@@ -83,4 +88,5 @@ def test_advisor_waiting_for_a_busy_model_can_be_cancelled(runtime):
     advice = advise(runtime, MAIN, [], DraftSettings(), cancel=cancel)
     leave.set()
     holder.join(30)
-    assert advice.cancelled and advice.results == []
+    assert advice.cancelled
+    assert advice.results == []

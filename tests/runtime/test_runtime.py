@@ -49,14 +49,17 @@ def collect(stream) -> tuple[list[TokenEvent], GenerationResult]:
 def test_a_lease_loads_on_demand_and_every_caller_shares_one_instance(runtime):
     with runtime.lease(MAIN, TWIN) as lease:
         main, draft = lease.main, lease.draft.model
-        assert lease.main_key == MAIN and lease.draft_key == TWIN
+        assert lease.main_key == MAIN
+        assert lease.draft_key == TWIN
         _, result = collect(lease.generate(request()))
         assert result.stats.accepted_draft_tokens_count > 0
         assert {i.key: i.leased for i in runtime.loaded()} == {MAIN: True, TWIN: True}
     with runtime.lease(MAIN) as again:
-        assert again.main is main and again.draft is None
+        assert again.main is main
+        assert again.draft is None
     with runtime.lease(TWIN, MAIN) as swapped:  # the same instances, roles swapped
-        assert swapped.main is draft and swapped.draft.model is main
+        assert swapped.main is draft
+        assert swapped.draft.model is main
     assert {i.key: i.leased for i in runtime.loaded()} == {MAIN: False, TWIN: False}
     with pytest.raises(Exception, match="lease has ended"):
         lease.generate(request())
@@ -64,7 +67,8 @@ def test_a_lease_loads_on_demand_and_every_caller_shares_one_instance(runtime):
 
 def test_prompt_lookup_is_a_fresh_source_per_lease(runtime):
     with runtime.lease(MAIN, PROMPT_LOOKUP_KEY) as first:
-        assert isinstance(first.draft, PromptLookupDraft) and first.draft_key == PROMPT_LOOKUP_KEY
+        assert isinstance(first.draft, PromptLookupDraft)
+        assert first.draft_key == PROMPT_LOOKUP_KEY
     with runtime.lease(MAIN, PROMPT_LOOKUP_KEY) as second:
         assert second.draft is not first.draft
     assert runtime.loaded_keys() == {MAIN}
@@ -72,10 +76,12 @@ def test_prompt_lookup_is_a_fresh_source_per_lease(runtime):
 
 def test_a_draft_chained_with_prompt_lookup(runtime):
     with runtime.lease(MAIN, chained_key(TWIN)) as lease:
-        assert isinstance(lease.draft, ChainedDraft) and lease.draft_key == chained_key(TWIN)
+        assert isinstance(lease.draft, ChainedDraft)
+        assert lease.draft_key == chained_key(TWIN)
         twin = lease.draft.model
         _, result = collect(lease.generate(request(max_tokens=16)))
-        assert result.stats.draft_model and "prompt lookup" in result.stats.draft_model
+        assert result.stats.draft_model
+        assert "prompt lookup" in result.stats.draft_model
     with runtime.lease(MAIN, TWIN) as plain_twin:
         assert plain_twin.draft.model is twin  # one loaded twin, whether chained or not
         assert collect(plain_twin.generate(request(max_tokens=16)))[1].text == result.text
@@ -86,7 +92,8 @@ def test_a_draft_chained_with_prompt_lookup(runtime):
 @pytest.mark.parametrize("spec", [None, "", "none"])
 def test_no_draft_specs(runtime, spec):
     with runtime.lease(MAIN, spec) as lease:
-        assert lease.draft is None and lease.draft_key is None
+        assert lease.draft is None
+        assert lease.draft_key is None
 
 
 def test_a_model_never_drafts_for_itself(runtime, library_folder):
@@ -109,13 +116,17 @@ def test_unknown_and_incompatible_drafts_are_refused_before_loading(runtime, lib
 
 def test_a_draft_with_another_vocabulary_is_leased_and_drafts_through_translation(runtime):
     verdict = runtime.check_pair(runtime.resolve(MAIN), runtime.resolve(OTHER))
-    assert verdict.usable and verdict.translated and not verdict.compatible
-    assert "vocabulary sizes differ" in verdict.reason and verdict.share is not None
+    assert verdict.usable
+    assert verdict.translated
+    assert not verdict.compatible
+    assert "vocabulary sizes differ" in verdict.reason
+    assert verdict.share is not None
     with runtime.lease(MAIN) as lease:
         _, plain = collect(lease.generate(request(max_tokens=16)))
     with runtime.lease(MAIN, OTHER) as lease:
         _, drafted = collect(lease.generate(request(max_tokens=16)))
-    assert drafted.text == plain.text and drafted.stats.total_draft_tokens_count > 0
+    assert drafted.text == plain.text
+    assert drafted.stats.total_draft_tokens_count > 0
     with runtime.lease(MAIN, chained_key(OTHER)) as lease:  # with prompt lookup too
         _, chained = collect(lease.generate(request(max_tokens=16)))
     assert chained.text == plain.text
@@ -147,9 +158,11 @@ def test_a_draft_gets_at_least_the_main_models_context(runtime):
     small = runtime.load(TWIN)  # loaded on its own: its My Models context
     assert small.n_ctx == 256
     with runtime.lease(MAIN, TWIN) as lease:
-        assert lease.main.n_ctx == 512 and lease.draft.model.n_ctx >= lease.main.n_ctx
+        assert lease.main.n_ctx == 512
+        assert lease.draft.model.n_ctx >= lease.main.n_ctx
         _, result = collect(lease.generate(request(max_tokens=400, prompt="the")))
-    assert result.error is None and result.stats.predicted_tokens_count == 400, result.error
+    assert result.error is None, result.error
+    assert result.stats.predicted_tokens_count == 400, result.error
     assert result.stats.stop_reason is StopReason.MAX_TOKENS
     assert result.stats.accepted_draft_tokens_count > 256  # the draft kept drafting past 256
 
@@ -208,7 +221,8 @@ def test_waiting_is_first_come_first_served_bounded_and_a_gone_client_leaves(run
     deadline = time.monotonic() + 10
     while outcomes.get(3) != "left" and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert outcomes.get(3) == "left" and runtime.loaded()[0].waiting == MAX_WAITING - 1
+    assert outcomes.get(3) == "left"
+    assert runtime.loaded()[0].waiting == MAX_WAITING - 1
     leave.set()
     holder.join(30)
     for t in threads:
@@ -223,7 +237,8 @@ def test_evicting_a_leased_model_waits_for_the_lease(runtime):
     done = threading.Event()
     evictor = threading.Thread(target=lambda: (runtime.evict(MAIN), done.set()))
     evictor.start()
-    assert not done.wait(0.5) and runtime.loaded_keys() == {MAIN}
+    assert not done.wait(0.5)
+    assert runtime.loaded_keys() == {MAIN}
     leave.set()
     assert done.wait(30)
     holder.join(30)
@@ -267,7 +282,9 @@ def test_evict_without_waiting_closes_when_the_lease_ends_never_under_a_decode(r
     assert runtime.loaded_keys() == {MAIN, TWIN, NOISY}  # nothing closed under the decode
     resume.set()
     server.join(30)
-    assert results and results[0].error is None and results[0].stats.predicted_tokens_count == 60
+    assert results
+    assert results[0].error is None
+    assert results[0].stats.predicted_tokens_count == 60
     assert results[0].stats.accepted_draft_tokens_count > 0
     assert runtime.loaded_keys() == {NOISY}  # closed when the lease ended
     assert closed_while_locked == [False, False]
@@ -290,7 +307,8 @@ def test_evict_with_cancel_stops_the_reply_cleanly(runtime):
     assert started.wait(30)
     assert runtime.evict(TWIN, cancel=True) is True
     server.join(30)
-    assert results[0].stats.stop_reason is StopReason.CANCELLED and results[0].error is None
+    assert results[0].stats.stop_reason is StopReason.CANCELLED
+    assert results[0].error is None
     assert runtime.loaded_keys() == {MAIN}
 
 
@@ -323,7 +341,8 @@ def test_close_cancels_replies_frees_everything_and_refuses_new_leases(runtime):
     server.join(30)
     waiter.join(30)
     assert results[0].stats.stop_reason is StopReason.CANCELLED
-    assert len(failures) == 1 and runtime.loaded() == []
+    assert len(failures) == 1
+    assert runtime.loaded() == []
     with pytest.raises(RuntimeClosedError):
         runtime.lease(MAIN)
     runtime.close()  # twice is fine
@@ -335,7 +354,9 @@ def test_idle_models_can_be_unloaded_but_never_a_leased_or_pinned_one(runtime):
         pass
     leave, holder = hold(runtime, NOISY)
     info = {i.key: i for i in runtime.loaded()}
-    assert info[MAIN].pinned and not info[TWIN].pinned and info[NOISY].leased
+    assert info[MAIN].pinned
+    assert not info[TWIN].pinned
+    assert info[NOISY].leased
     assert info[TWIN].last_used <= time.monotonic()
     assert runtime.evict_idle(3600) == []
     assert runtime.evict_idle(0) == [TWIN]
@@ -344,7 +365,8 @@ def test_idle_models_can_be_unloaded_but_never_a_leased_or_pinned_one(runtime):
     holder.join(30)
     assert runtime.evict_idle(0) == [NOISY]
     runtime.pin(MAIN, False)
-    assert runtime.evict_idle(0) == [MAIN] and runtime.loaded() == []
+    assert runtime.evict_idle(0) == [MAIN]
+    assert runtime.loaded() == []
 
 
 def test_models_outside_the_library_by_path(runtime, tiny_main, tiny_noisy, tiny_twin):

@@ -153,8 +153,7 @@ def sse_events(text: str) -> list[str]:
 
 # --- raw sockets ------------------------------------------------------------------------------
 def connect(srv: Served, timeout: float = 10) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", srv.port), timeout=timeout)
-    return sock
+    return socket.create_connection(("127.0.0.1", srv.port), timeout=timeout)
 
 
 def read_response(

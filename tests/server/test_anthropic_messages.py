@@ -46,7 +46,9 @@ def test_the_anthropic_client_plain_drafted_streamed_and_counted(gemma_server, c
     ask = {"model": GEMMA, "messages": MESSAGES, "max_tokens": N}  # greedy: temperature 0 below
     plain = client.messages.create(**ask, extra_body={"temperature": 0, "draft_model": ""})
     text = plain.content[0].text
-    assert text.strip() and plain.stop_reason == "max_tokens" and plain.usage.output_tokens == N
+    assert text.strip()
+    assert plain.stop_reason == "max_tokens"
+    assert plain.usage.output_tokens == N
     assert plain.stats["draft_model"] is None
 
     counted = client.messages.count_tokens(model=GEMMA, messages=MESSAGES)
@@ -56,7 +58,8 @@ def test_the_anthropic_client_plain_drafted_streamed_and_counted(gemma_server, c
         **ask, extra_body={"temperature": 0, "draft_model": GEMMA_DRAFT, **DRAFTING}
     )
     assert drafted.content[0].text == text
-    assert drafted.stats["accepted_draft_tokens_count"] > 0 and draft_counts_add_up(drafted.stats)
+    assert drafted.stats["accepted_draft_tokens_count"] > 0
+    assert draft_counts_add_up(drafted.stats)
 
     # streamed, with the model's default draft (no draft_model in the request)
     ModelDefaultsStore().update(GEMMA, {"draft_model": GEMMA_DRAFT, **DRAFTING})
@@ -65,21 +68,26 @@ def test_the_anthropic_client_plain_drafted_streamed_and_counted(gemma_server, c
         events = list(stream)
         final = stream.get_final_message()
     raw = [e for e in events if e.type in ("message_start", "content_block_delta", "message_delta")]
-    assert raw[0].type == "message_start" and raw[0].message.usage.input_tokens == plain.usage.input_tokens
+    assert raw[0].type == "message_start"
+    assert raw[0].message.usage.input_tokens == plain.usage.input_tokens
     deltas = [e for e in raw if e.type == "content_block_delta"]
     assert "".join(d.delta.text for d in deltas) == text == final.content[0].text
     end = next(e for e in raw if e.type == "message_delta")
-    assert end.delta.stop_reason == "max_tokens" and end.usage.output_tokens == N
+    assert end.delta.stop_reason == "max_tokens"
+    assert end.usage.output_tokens == N
     stats = end.stats
-    assert stats["draft_model"] == "gemma-3-270m-q4_k_m.gguf" and draft_counts_add_up(stats)
+    assert stats["draft_model"] == "gemma-3-270m-q4_k_m.gguf"
+    assert draft_counts_add_up(stats)
     assert sum(1 for d in deltas if getattr(d, "draft", False)) == stats["accepted_draft_tokens_count"] > 0
-    assert final.stop_reason == "max_tokens" and final.usage.output_tokens == N
+    assert final.stop_reason == "max_tokens"
+    assert final.usage.output_tokens == N
 
 
 def test_the_stream_is_anthropics_event_grammar_on_the_wire(server):
     body = {"model": ENDS, "messages": [{"role": "user", "content": "the"}], "max_tokens": 40, "stream": True}
     status, answer, headers = call(server, "POST", "/v1/messages", {**body, "temperature": 0})
-    assert status == 200 and headers["content-type"].startswith("text/event-stream")
+    assert status == 200
+    assert headers["content-type"].startswith("text/event-stream")
     events = sse_named(answer["raw"])
     assert all(name == data["type"] for name, data in events)  # the SDKs skip unnamed events
     kinds = [name for name, _ in events]
@@ -94,14 +102,16 @@ def test_stop_sequences_system_prompts_and_a_prefilled_reply(server):
     ask = {"model": ENDS, "max_tokens": 40, "temperature": 0}
     whole = call(server, "POST", "/v1/messages", {**ask, "messages": [{"role": "user", "content": "x"}]})[1]
     text = whole["content"][0]["text"]
-    assert whole["stop_reason"] == "end_turn" and "c" in text
+    assert whole["stop_reason"] == "end_turn"
+    assert "c" in text
     cut = call(
         server,
         "POST",
         "/v1/messages",
         {**ask, "messages": [{"role": "user", "content": "x"}], "stop_sequences": ["c"]},
     )[1]
-    assert cut["stop_reason"] == "stop_sequence" and cut["stop_sequence"] == "c"
+    assert cut["stop_reason"] == "stop_sequence"
+    assert cut["stop_sequence"] == "c"
     assert cut["content"][0]["text"] == text[: text.index("c")]
     several = call(
         server,
@@ -109,9 +119,8 @@ def test_stop_sequences_system_prompts_and_a_prefilled_reply(server):
         "/v1/messages",
         {**ask, "messages": [{"role": "user", "content": "x"}], "stop_sequences": ["c", "zz"]},
     )[1]
-    assert (
-        several["stop_reason"] == "stop_sequence" and several["stop_sequence"] is None
-    )  # which one: unknown
+    assert several["stop_reason"] == "stop_sequence"
+    assert several["stop_sequence"] is None
     # a system prompt (text or blocks) and consecutive turns of one role read as Anthropic reads them
     blocks = call(
         server,
@@ -135,7 +144,8 @@ def test_stop_sequences_system_prompts_and_a_prefilled_reply(server):
         "/v1/messages",
         {**ask, "system": "be\nbrief", "messages": [{"role": "user", "content": "a\nb"}]},
     )[1]
-    assert blocks["usage"] == joined["usage"] and blocks["content"] == joined["content"]
+    assert blocks["usage"] == joined["usage"]
+    assert blocks["content"] == joined["content"]
     # a last assistant turn is continued
     prefilled = call(
         server,
@@ -222,17 +232,21 @@ def test_what_this_server_cannot_do_is_refused_in_anthropics_shape(
         client.messages.create(**{k: ask.pop(k) for k in ("model", "messages", "max_tokens")}, extra_body=ask)
     assert caught.value.status_code == status
     body = caught.value.body
-    assert body["type"] == "error" and body["error"]["type"] == kind and needle in body["error"]["message"], (
-        body
-    )
+    assert body["type"] == "error", body
+    assert body["error"]["type"] == kind, body
+    assert needle in body["error"]["message"], body
     assert caught.value.response.headers.get("x-should-retry") is None  # a 4xx: the SDK never retries
 
 
 def test_unknown_paths_and_methods_answer_in_anthropics_shape(server):
     status, body, _ = call(server, "POST", "/v1/messages/batches", {})
-    assert status == 404 and body["type"] == "error" and body["error"]["type"] == "not_found_error"
+    assert status == 404
+    assert body["type"] == "error"
+    assert body["error"]["type"] == "not_found_error"
     status, body, headers = call(server, "GET", "/v1/messages")
-    assert status == 405 and body["error"]["type"] == "invalid_request_error" and "POST" in headers["allow"]
+    assert status == 405
+    assert body["error"]["type"] == "invalid_request_error"
+    assert "POST" in headers["allow"]
 
 
 def test_a_server_error_no_retry_can_mend_tells_the_sdk_not_to_retry(server, client_for, library):

@@ -46,8 +46,10 @@ def test_a_client_that_leaves_mid_stream_stops_its_reply(server, path):
     sock.close()
     assert wait_until(lambda: len(server.requests()) == 1, timeout=10)
     record = server.requests()[0]
-    assert isinstance(record, RequestRecord) and record.error == "the client disconnected"
-    assert record.tokens is not None and record.tokens < 100_000
+    assert isinstance(record, RequestRecord)
+    assert record.error == "the client disconnected"
+    assert record.tokens is not None
+    assert record.tokens < 100_000
     assert wait_until(lambda: len(server.server.jobs) == 0)
 
 
@@ -58,5 +60,8 @@ def test_each_request_is_logged_with_its_model_tokens_and_draft(server, path):
     assert call(server, "POST", path, {**body, "model": "nope"})[0] == 404
     ok, refused = server.requests()
     assert (ok.path, ok.status, ok.model, ok.tokens, ok.draft) == (path, 200, MAIN, 6, "twin.gguf")
-    assert ok.acceptance == 1.0 and ok.error is None
-    assert refused.status == 404 and refused.model == "nope" and "nope" in (refused.error or "")
+    assert ok.acceptance == 1.0
+    assert ok.error is None
+    assert refused.status == 404
+    assert refused.model == "nope"
+    assert "nope" in (refused.error or "")

@@ -25,7 +25,8 @@ def test_a_post_to_a_get_route_is_405_whatever_its_type(server, path, media):
     head = f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: {media}\r\nContent-Length: 2\r\n\r\n"
     status, headers, body = raw_request(server, head, b"{}")
     assert status == 405, body
-    assert headers["allow"] == "GET, HEAD, OPTIONS" and b'"method_not_allowed"' in body
+    assert headers["allow"] == "GET, HEAD, OPTIONS"
+    assert b'"method_not_allowed"' in body
 
 
 def test_a_form_post_to_a_post_route_is_still_415_and_to_nowhere_404(server):
@@ -47,7 +48,9 @@ def test_a_preflight_lists_only_the_routes_methods(server, path, allow):
     origin = "http://localhost:3000"
     headers = {"Origin": origin, "Access-Control-Request-Method": "POST"}
     status, _, got = call(server, "OPTIONS", path, headers=headers)
-    assert status == 204 and got["allow"] == allow and got["access-control-allow-methods"] == allow
+    assert status == 204
+    assert got["allow"] == allow
+    assert got["access-control-allow-methods"] == allow
     assert call(server, "OPTIONS", "/v1/nothing", headers=headers)[0] == 404
 
 
@@ -69,7 +72,8 @@ def test_a_host_no_browser_sends_is_refused(server, host):
     head = f"GET /v1/models HTTP/1.1\r\nHost: {value}\r\n\r\n"
     status, _, body = raw_request(server, head)
     assert status in (400, 403), body  # 400: refused by the HTTP parser already
-    assert b"/v1/models" not in body and b'"data"' not in body
+    assert b"/v1/models" not in body
+    assert b'"data"' not in body
 
 
 @pytest.mark.parametrize(
@@ -85,15 +89,21 @@ def test_a_host_no_browser_sends_is_refused(server, host):
 )
 def test_an_origin_no_browser_sends_is_refused(server, origin):
     status, body, headers = call(server, "GET", "/v1/models", headers={"Origin": origin})
-    assert status == 403 and body["error"]["code"] == "forbidden_origin"
+    assert status == 403
+    assert body["error"]["code"] == "forbidden_origin"
     assert "access-control-allow-origin" not in headers
 
 
 def test_the_parsers_on_their_own():
-    assert host_of("127.0.0.1:8080@evil.example") is None and host_of("localhost:8080") == "localhost"
-    assert host_of("[::1]:80") == "::1" and host_of("::1") == "::1" and host_of("") is None
-    assert is_loopback_origin("http://localhost:3000") and is_loopback_origin("https://[::1]:8443")
-    assert not is_loopback_origin("http://evil.example@localhost") and not is_loopback_origin("null")
+    assert host_of("127.0.0.1:8080@evil.example") is None
+    assert host_of("localhost:8080") == "localhost"
+    assert host_of("[::1]:80") == "::1"
+    assert host_of("::1") == "::1"
+    assert host_of("") is None
+    assert is_loopback_origin("http://localhost:3000")
+    assert is_loopback_origin("https://[::1]:8443")
+    assert not is_loopback_origin("http://evil.example@localhost")
+    assert not is_loopback_origin("null")
 
 
 # --- the schema and the server agree --------------------------------------------------------------
@@ -139,13 +149,15 @@ def test_max_tokens_and_max_completion_tokens_together_mean_the_smaller(server):
         max_completion_tokens=3,
         temperature=0,
     )
-    assert reply.usage is not None and reply.usage.completion_tokens == 3
+    assert reply.usage is not None
+    assert reply.usage.completion_tokens == 3
 
 
 def test_prompt_lists_of_one_are_what_the_schema_allows(server):
     prompt = schema("CompletionRequest")["properties"]["prompt"]
     as_list = next(branch for branch in prompt["anyOf"] if branch.get("type") == "array")
-    assert as_list["minItems"] == as_list["maxItems"] == 1 and as_list["items"] == {"type": "string"}
+    assert as_list["minItems"] == as_list["maxItems"] == 1
+    assert as_list["items"] == {"type": "string"}
     api = client(server)
     reply = api.completions.create(model=MAIN, prompt=["the cat"], max_tokens=3, temperature=0)
     assert reply.choices[0].text
@@ -159,7 +171,8 @@ def test_n_over_1_is_refused_by_the_schema_too(server):
     n = schema("ChatCompletionRequest")["properties"]["n"]["anyOf"][0]
     assert n["maximum"] == 1
     status, body, _ = call(server, "POST", "/v1/chat/completions", chat_body(n=2))
-    assert status == 400 and body["error"]["param"] == "n"
+    assert status == 400
+    assert body["error"]["param"] == "n"
 
 
 @pytest.mark.parametrize("seed", [-1, -5, 2**64 - 1])

@@ -31,7 +31,8 @@ N = 16
 
 def stream_chat(client: httpx.Client, body: dict) -> list[tuple[str | None, dict]]:
     with client.stream("POST", "/api/v1/chat", json={**body, "stream": True}) as resp:
-        assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/event-stream")
+        assert resp.status_code == 200
+        assert resp.headers["content-type"].startswith("text/event-stream")
         return sse_named(resp.read().decode())
 
 
@@ -41,13 +42,17 @@ def test_chat_plain_drafted_and_streamed_over_http(gemma_server):
         ask = {"model": GEMMA, "input": "Name three colours.", "max_output_tokens": N, "temperature": 0}
         plain = client.post("/api/v1/chat", json={**ask, "draft_model": ""}).json()
         text = plain["output"][0]["content"]
-        assert plain["output"] == [{"type": "message", "content": text}] and text.strip()
-        assert plain["stats"]["total_output_tokens"] == N and plain["stats"]["draft_model"] is None
-        assert plain["model_instance_id"] == GEMMA and plain["response_id"].startswith("resp_")
+        assert plain["output"] == [{"type": "message", "content": text}]
+        assert text.strip()
+        assert plain["stats"]["total_output_tokens"] == N
+        assert plain["stats"]["draft_model"] is None
+        assert plain["model_instance_id"] == GEMMA
+        assert plain["response_id"].startswith("resp_")
 
         drafted = client.post("/api/v1/chat", json={**ask, "draft_model": GEMMA_DRAFT, **DRAFTING}).json()
         assert drafted["output"][0]["content"] == text
-        assert drafted["stats"]["accepted_draft_tokens_count"] > 0 and draft_counts_add_up(drafted["stats"])
+        assert drafted["stats"]["accepted_draft_tokens_count"] > 0
+        assert draft_counts_add_up(drafted["stats"])
 
         # streamed, with the model's default draft (no draft_model in the request)
         ModelDefaultsStore().update(GEMMA, {"draft_model": GEMMA_DRAFT, **DRAFTING})
@@ -61,14 +66,17 @@ def test_chat_plain_drafted_and_streamed_over_http(gemma_server):
             "prompt_processing.end",
             "message.start",
         ]
-        assert kinds[-2:] == ["message.end", "chat.end"] and set(kinds[5:-2]) == {"message.delta"}
+        assert kinds[-2:] == ["message.end", "chat.end"]
+        assert set(kinds[5:-2]) == {"message.delta"}
         assert all(name == data["type"] for name, data in events)
         deltas = [data for name, data in events if name == "message.delta"]
-        assert "".join(d["content"] for d in deltas) == text and len(deltas) == N
+        assert "".join(d["content"] for d in deltas) == text
+        assert len(deltas) == N
         result = events[-1][1]["result"]
         assert result["output"][0]["content"] == text
         stats = result["stats"]
-        assert stats["draft_model"] == "gemma-3-270m-q4_k_m.gguf" and draft_counts_add_up(stats)
+        assert stats["draft_model"] == "gemma-3-270m-q4_k_m.gguf"
+        assert draft_counts_add_up(stats)
         assert sum(1 for d in deltas if d.get("draft")) == stats["accepted_draft_tokens_count"] > 0
 
         # a stateful follow-up reads the whole chat again
@@ -88,7 +96,8 @@ def test_a_stream_that_ends_by_itself_and_a_chat_that_keeps_its_system_prompt(se
     with httpx.Client(base_url=server.url, timeout=60) as client:
         events = stream_chat(client, {"model": ENDS, "input": "x", "temperature": 0, "max_output_tokens": 40})
         result = events[-1][1]["result"]
-        assert result["stats"]["stop_reason"] == "eos" and result["output"][0]["content"].endswith("e")
+        assert result["stats"]["stop_reason"] == "eos"
+        assert result["output"][0]["content"].endswith("e")
         greedy = {"model": MAIN, "temperature": 0, "max_output_tokens": 4}
         first = client.post(
             "/api/v1/chat", json={**greedy, "input": "the cat", "system_prompt": "be brief"}
@@ -115,29 +124,38 @@ def test_models_are_listed_loaded_and_unloaded(server):
     with httpx.Client(base_url=server.url, timeout=60) as client:
         listed = {m["key"]: m for m in client.get("/api/v1/models").json()["models"]}
         main = listed[MAIN]
-        assert main["type"] == "llm" and main["format"] == "gguf" and main["loaded_instances"] == []
-        assert main["quantization"]["name"] == "ALL_F32" and main["publisher"] == "test"
+        assert main["type"] == "llm"
+        assert main["format"] == "gguf"
+        assert main["loaded_instances"] == []
+        assert main["quantization"]["name"] == "ALL_F32"
+        assert main["publisher"] == "test"
         loaded = client.post("/api/v1/models/load", json={"model": MAIN, "echo_load_config": True}).json()
-        assert loaded["instance_id"] == MAIN and loaded["status"] == "loaded" and loaded["type"] == "llm"
+        assert loaded["instance_id"] == MAIN
+        assert loaded["status"] == "loaded"
+        assert loaded["type"] == "llm"
         n_ctx = loaded["load_config"]["context_length"]
         listed = {m["key"]: m for m in client.get("/api/v1/models").json()["models"]}
         assert listed[MAIN]["loaded_instances"] == [{"id": MAIN, "config": {"context_length": n_ctx}}]
         assert server.server.jit.tracked == {}  # loaded on request: no idle TTL
         smaller = client.post("/api/v1/models/load", json={"model": TWIN, "context_length": 256}).json()
-        assert "load_config" not in smaller and smaller["instance_id"] == TWIN, smaller
+        assert "load_config" not in smaller, smaller
+        assert smaller["instance_id"] == TWIN, smaller
         assert {i.key: i.n_ctx for i in server.runtime.loaded()}.get(TWIN) == 256, server.runtime.loaded()
         assert client.post("/api/v1/models/unload", json={"instance_id": MAIN}).json() == {
             "instance_id": MAIN
         }
-        assert MAIN not in server.runtime.loaded_keys() and TWIN in server.runtime.loaded_keys()
+        assert MAIN not in server.runtime.loaded_keys()
+        assert TWIN in server.runtime.loaded_keys()
         gone = client.post("/api/v1/models/unload", json={"instance_id": MAIN})
-        assert gone.status_code == 404 and gone.json()["error"]["type"] == "model_not_found"
+        assert gone.status_code == 404
+        assert gone.json()["error"]["type"] == "model_not_found"
 
 
 def test_a_model_the_app_keeps_for_its_chat_is_not_unloaded(server):
     server.runtime.load(MAIN, pin=True)
     status, body, _ = call(server, "POST", "/api/v1/models/unload", {"instance_id": MAIN})
-    assert status == 409 and "unload it there" in body["error"]["message"]
+    assert status == 409
+    assert "unload it there" in body["error"]["message"]
     assert MAIN in server.runtime.loaded_keys()
 
 
@@ -189,7 +207,9 @@ def test_what_this_server_cannot_do_is_refused_in_lm_studios_shape(
     assert got == status, answer
     error = answer["error"]
     assert set(error) == {"type", "message", "code", "param"}
-    assert error["type"] == kind and error["param"] == param and needle in error["message"], error
+    assert error["type"] == kind, error
+    assert error["param"] == param, error
+    assert needle in error["message"], error
 
 
 def test_a_stream_cut_short_by_the_server_stopping_says_so_and_still_ends(make_server):
@@ -198,7 +218,8 @@ def test_a_stream_cut_short_by_the_server_stopping_says_so_and_still_ends(make_s
     body = {"model": WORDS, "input": "the", "max_output_tokens": 100_000, "stream": True}
     conn.request("POST", "/api/v1/chat", json.dumps(body), {"Content-Type": "application/json"})
     resp = conn.getresponse()
-    assert resp.status == 200 and resp.readline() == b"event: chat.start\n"
+    assert resp.status == 200
+    assert resp.readline() == b"event: chat.start\n"
     while resp.readline() != b"event: message.delta\n":
         pass  # stop it once it is generating
     stopper = threading.Thread(target=srv.server.stop)

@@ -63,9 +63,11 @@ def test_a_requests_ttl_unloads_the_model_when_idle(make_server):
     clock = Clock()
     srv = idle_server(make_server, clock, sweep_interval=0.05)  # the server's own sweeper
     answered(srv, ttl=1)
-    assert loaded(srv) == {MAIN} and srv.server.jit.tracked == {MAIN: 1.0}
+    assert loaded(srv) == {MAIN}
+    assert srv.server.jit.tracked == {MAIN: 1.0}
     clock.advance(0.9)
-    assert srv.server.jit.sweep() == [] and loaded(srv) == {MAIN}
+    assert srv.server.jit.sweep() == []
+    assert loaded(srv) == {MAIN}
     clock.advance(0.2)
     assert wait_until(lambda: not loaded(srv))
     assert any(isinstance(r, ServerNote) and f"unloaded {MAIN} (idle for 1 s)" in str(r) for r in srv.records)
@@ -81,7 +83,8 @@ def test_the_default_ttl_applies_without_one_in_the_request(make_server):
     clock.advance(0.6)
     for s in (srv, long_lived):
         s.server.jit.sweep()
-    assert not loaded(srv) and loaded(long_lived) == {MAIN}
+    assert not loaded(srv)
+    assert loaded(long_lived) == {MAIN}
     clock.advance(3600)
     long_lived.server.jit.sweep()
     assert not loaded(long_lived)
@@ -93,11 +96,13 @@ def test_a_leased_model_is_not_unloaded_whatever_its_ttl(make_server):
     answered(srv, ttl=1)
     with srv.runtime.lease(MAIN):  # a reply in progress
         clock.advance(60)
-        assert srv.server.jit.sweep() == [] and loaded(srv) == {MAIN}
+        assert srv.server.jit.sweep() == []
+        assert loaded(srv) == {MAIN}
     clock.advance(0.5)  # idle since the lease ended: not yet past its TTL
     assert srv.server.jit.sweep() == []
     clock.advance(0.6)
-    assert srv.server.jit.sweep() == [MAIN] and not loaded(srv)
+    assert srv.server.jit.sweep() == [MAIN]
+    assert not loaded(srv)
 
 
 def test_the_chats_models_are_never_unloaded_by_the_server(make_server):
@@ -107,7 +112,8 @@ def test_the_chats_models_are_never_unloaded_by_the_server(make_server):
     answered(srv, ttl=1)
     clock.advance(60)
     srv.server.jit.sweep()
-    assert loaded(srv) == {MAIN} and srv.server.jit.tracked == {}
+    assert loaded(srv) == {MAIN}
+    assert srv.server.jit.tracked == {}
     # a model the server loaded and the chat then picked is the chat's from then on
     answered(srv, model=WORDS, ttl=1)
     srv.runtime.pin(WORDS)
@@ -115,7 +121,8 @@ def test_the_chats_models_are_never_unloaded_by_the_server(make_server):
     srv.server.jit.sweep()
     assert loaded(srv) == {MAIN, WORDS}
     srv.server.stop()  # stopping frees only what the server loaded (nothing here), not the runtime
-    assert loaded(srv) == {MAIN, WORDS} and not srv.runtime.closed
+    assert loaded(srv) == {MAIN, WORDS}
+    assert not srv.runtime.closed
 
 
 def test_loading_another_model_on_demand_frees_the_previous_one(make_server):
@@ -154,7 +161,9 @@ def test_the_line_holds_eight_then_503(server):
             t.start()
         assert wait_until(lambda: server.runtime.loaded()[0].waiting == MAX_WAITING)
         status, body, headers = call(server, "POST", "/v1/chat/completions", chat_body())
-        assert status == 503 and body["error"]["code"] == "server_busy" and headers["retry-after"] == "1"
+        assert status == 503
+        assert body["error"]["code"] == "server_busy"
+        assert headers["retry-after"] == "1"
     for t in threads:
         t.join(60)
     assert results == [200] * MAX_WAITING
@@ -206,7 +215,8 @@ def test_a_client_that_leaves_while_its_prompt_is_read_stops_it_there(server, mo
     assert wait_until(lambda: len(server.requests()) == 2, timeout=10)
     assert len(chunks) <= 2, chunks  # stopped after the chunk being read, not 16 chunks later
     record = server.requests()[-1]
-    assert record.status == (200 if stream else 499) and (record.tokens or 0) == 0
+    assert record.status == (200 if stream else 499)
+    assert (record.tokens or 0) == 0
     monkeypatch.setattr(LlamaCppModel, "eval", real_eval)
     assert call(server, "POST", "/v1/chat/completions", chat_body())[0] == 200
 
@@ -221,4 +231,6 @@ def test_a_client_that_leaves_mid_stream_stops_its_reply(server):
     sock.close()
     assert wait_until(lambda: len(server.requests()) == 1, timeout=10)
     record = server.requests()[0]
-    assert isinstance(record, RequestRecord) and record.tokens is not None and record.tokens < 500
+    assert isinstance(record, RequestRecord)
+    assert record.tokens is not None
+    assert record.tokens < 500

@@ -36,8 +36,10 @@ def test_image_and_audio_parts_are_refused_clearly(server, part):
     status, body, _ = call(
         server, "POST", "/v1/chat/completions", chat_body(messages=[{"role": "user", "content": content}])
     )
-    assert status == 400 and body["error"]["code"] == "unsupported_content"
-    assert body["error"]["param"] == "messages[0].content[1]" and "read text only" in body["error"]["message"]
+    assert status == 400
+    assert body["error"]["code"] == "unsupported_content"
+    assert body["error"]["param"] == "messages[0].content[1]"
+    assert "read text only" in body["error"]["message"]
     assert server.runtime.loaded() == []  # refused before any model is touched
 
 
@@ -48,14 +50,16 @@ def test_a_text_part_needs_its_text_and_an_unknown_part_is_named(server):
         "/v1/chat/completions",
         chat_body(messages=[{"role": "user", "content": [{"type": "text"}]}]),
     )
-    assert status == 400 and "messages[0].content[0].text is required" in body["error"]["message"]
+    assert status == 400
+    assert "messages[0].content[0].text is required" in body["error"]["message"]
     status, body, _ = call(
         server,
         "POST",
         "/v1/chat/completions",
         chat_body(messages=[{"role": "user", "content": [{"type": "hologram"}]}]),
     )
-    assert status == 400 and "hologram" in body["error"]["message"]
+    assert status == 400
+    assert "hologram" in body["error"]["message"]
 
 
 def test_developer_is_the_system_role_for_templates(server):
@@ -92,7 +96,8 @@ def test_tool_and_developer_messages_reach_the_models_own_template(server):
             "{{ raise_exception('the tool said: ' + m.content) }}{% endif %}{% endfor %}"
         )
     status, body, _ = call(server, "POST", "/v1/chat/completions", chat_body(messages=messages))
-    assert status == 400 and "the tool said: sat on the mat" in body["error"]["message"]
+    assert status == 400
+    assert "the tool said: sat on the mat" in body["error"]["message"]
 
 
 def test_usage_in_a_rest_stream_too(server):
@@ -100,12 +105,11 @@ def test_usage_in_a_rest_stream_too(server):
     answer = call(server, "POST", "/api/v0/chat/completions", body)[1]
     events = sse_events(answer["raw"])
     chunks = [json.loads(e) for e in events[:-1]]
-    assert (
-        events[-1] == "[DONE]"
-        and chunks[-1]["choices"] == []
-        and chunks[-1]["usage"]["completion_tokens"] == 16
-    )
-    assert "stats" in chunks[-2] and chunks[-2]["choices"][0]["finish_reason"] == "length"
+    assert events[-1] == "[DONE]"
+    assert chunks[-1]["choices"] == []
+    assert chunks[-1]["usage"]["completion_tokens"] == 16
+    assert "stats" in chunks[-2]
+    assert chunks[-2]["choices"][0]["finish_reason"] == "length"
     plain = call(server, "POST", "/api/v0/chat/completions", chat_body(stream=True))[1]["raw"]
     assert '"usage"' not in plain
 
@@ -114,11 +118,13 @@ def test_max_completion_tokens_is_max_tokens(server):
     body = chat_body(max_completion_tokens=5)
     del body["max_tokens"]
     status, answer, _ = call(server, "POST", "/v1/chat/completions", body)
-    assert status == 200 and answer["usage"]["completion_tokens"] == 5
+    assert status == 200
+    assert answer["usage"]["completion_tokens"] == 5
     for limits in ((4, 5), (5, 4)):  # both are limits (issue 29): the smaller holds both
         body = chat_body(max_tokens=limits[0], max_completion_tokens=limits[1])
         status, answer, _ = call(server, "POST", "/v1/chat/completions", body)
-        assert status == 200 and answer["usage"]["completion_tokens"] == 4
+        assert status == 200
+        assert answer["usage"]["completion_tokens"] == 4
 
 
 @pytest.mark.parametrize(
@@ -136,9 +142,9 @@ def test_max_completion_tokens_is_max_tokens(server):
 )
 def test_what_cannot_be_honoured_is_refused_by_name(server, field, value):
     status, body, _ = call(server, "POST", "/v1/chat/completions", chat_body(**{field: value}))
-    assert (
-        status == 400 and body["error"]["code"] == "unsupported_parameter" and body["error"]["param"] == field
-    )
+    assert status == 400
+    assert body["error"]["code"] == "unsupported_parameter"
+    assert body["error"]["param"] == field
 
 
 def test_harmless_values_of_those_fields_and_unknown_fields_are_fine(server):
@@ -161,19 +167,22 @@ def test_harmless_values_of_those_fields_and_unknown_fields_are_fine(server):
 def test_completions_take_one_prompt_in_a_list(server):
     one = {"model": MAIN, "prompt": ["the cat"], "max_tokens": 4, "temperature": 0}
     status, body, _ = call(server, "POST", "/v1/completions", one)
-    assert status == 200 and body["choices"][0]["text"]
+    assert status == 200
+    assert body["choices"][0]["text"]
     status, body, _ = call(server, "POST", "/v1/completions", {**one, "prompt": ["a", "b"]})
-    assert status == 400 and body["error"]["message"] == "prompt is too long (at most 1 item)"
+    assert status == 400
+    assert body["error"]["message"] == "prompt is too long (at most 1 item)"
     status, body, _ = call(server, "POST", "/v1/completions", {**one, "prompt": [1, 2, 3]})
-    assert status == 400 and body["error"]["code"] == "invalid_value"
+    assert status == 400
+    assert body["error"]["code"] == "invalid_value"
     status, body, _ = call(server, "POST", "/v1/completions", {**one, "echo": True})
-    assert status == 400 and body["error"]["param"] == "echo"
+    assert status == 400
+    assert body["error"]["param"] == "echo"
 
 
 def test_a_stop_string_ends_the_reply(server):
     full = reply(server, max_tokens=30)["choices"][0]["message"]["content"]
     word = full.split()[2] if len(full.split()) > 3 else full[5:8]
     cut = reply(server, max_tokens=30, stop=[word, ""])
-    assert (
-        cut["choices"][0]["finish_reason"] == "stop" and word not in cut["choices"][0]["message"]["content"]
-    )
+    assert cut["choices"][0]["finish_reason"] == "stop"
+    assert word not in cut["choices"][0]["message"]["content"]

@@ -46,14 +46,18 @@ def test_the_openai_client_plain_drafted_and_streamed(gemma_server, client_for):
     ask = {"model": GEMMA, "input": PROMPT, "max_output_tokens": N, "temperature": 0}
     plain = client.responses.create(**ask, extra_body={"draft_model": ""})
     text = plain.output_text
-    assert text.strip() and plain.status == "incomplete"  # max_output_tokens cut it short
-    assert plain.incomplete_details.reason == "max_output_tokens" and plain.usage.output_tokens == N
-    assert plain.stats["draft_model"] is None and plain.stats["total_draft_tokens_count"] == 0
+    assert text.strip()
+    assert plain.status == "incomplete"
+    assert plain.incomplete_details.reason == "max_output_tokens"
+    assert plain.usage.output_tokens == N
+    assert plain.stats["draft_model"] is None
+    assert plain.stats["total_draft_tokens_count"] == 0
 
     drafted = client.responses.create(**ask, extra_body={"draft_model": GEMMA_DRAFT, **DRAFTING})
     assert drafted.output_text == text
     stats = drafted.stats
-    assert stats["draft_model"] == "gemma-3-270m-q4_k_m.gguf" and stats["accepted_draft_tokens_count"] > 0
+    assert stats["draft_model"] == "gemma-3-270m-q4_k_m.gguf"
+    assert stats["accepted_draft_tokens_count"] > 0
     assert draft_counts_add_up(stats)
 
     # streamed, with the model's default draft (no draft_model in the request)
@@ -75,11 +79,14 @@ def test_the_openai_client_plain_drafted_and_streamed(gemma_server, client_for):
     ]
     assert [e.sequence_number for e in events] == list(range(len(events)))
     deltas = [e for e in events if e.type == "response.output_text.delta"]
-    assert len(deltas) == N and "".join(d.delta for d in deltas) == text
+    assert len(deltas) == N
+    assert "".join(d.delta for d in deltas) == text
     final = events[-1].response
-    assert final.output_text == text and final.usage.output_tokens == N
+    assert final.output_text == text
+    assert final.usage.output_tokens == N
     stats = final.stats
-    assert stats["draft_model"] == "gemma-3-270m-q4_k_m.gguf" and draft_counts_add_up(stats)
+    assert stats["draft_model"] == "gemma-3-270m-q4_k_m.gguf"
+    assert draft_counts_add_up(stats)
     assert sum(1 for d in deltas if getattr(d, "draft", False)) == stats["accepted_draft_tokens_count"] > 0
 
     # a follow-up names the plain reply: its conversation is read again, the reply kept
@@ -125,25 +132,30 @@ def test_a_conversation_continues_from_a_kept_reply_and_store_false_keeps_none(s
     status, body, _ = call(
         server, "POST", "/v1/responses", {"model": MAIN, "input": "x", "previous_response_id": unkept["id"]}
     )
-    assert status == 404 and body["error"]["code"] == "previous_response_not_found"
-    assert body["error"]["param"] == "previous_response_id" and "in memory" in body["error"]["message"]
+    assert status == 404
+    assert body["error"]["code"] == "previous_response_not_found"
+    assert body["error"]["param"] == "previous_response_id"
+    assert "in memory" in body["error"]["message"]
     assert call(server, "GET", f"/v1/responses/{unkept['id']}")[0] == 404
 
 
 def test_a_stream_is_openais_event_grammar_on_the_wire(server):
     body = {"model": ENDS, "input": "the cat", "max_output_tokens": 40, "stream": True, "temperature": 0}
     status, answer, headers = call(server, "POST", "/v1/responses", body)
-    assert status == 200 and headers["content-type"].startswith("text/event-stream")
+    assert status == 200
+    assert headers["content-type"].startswith("text/event-stream")
     events = sse_named(answer["raw"])
     assert all(name == data["type"] for name, data in events)  # each event named on its event: line
     assert events[-1][0] == "response.completed"  # the model ended its reply before max_output_tokens
     final = events[-1][1]["response"]
-    assert final["status"] == "completed" and final["incomplete_details"] is None
+    assert final["status"] == "completed"
+    assert final["incomplete_details"] is None
     created = events[0][1]["response"]
-    assert created["status"] == "in_progress" and created["id"] == final["id"] and created["output"] == []
-    assert final["output"][0]["status"] == "completed" and final["output"][0]["content"][0]["text"].endswith(
-        "e"
-    )
+    assert created["status"] == "in_progress"
+    assert created["id"] == final["id"]
+    assert created["output"] == []
+    assert final["output"][0]["status"] == "completed"
+    assert final["output"][0]["content"][0]["text"].endswith("e")
 
 
 @pytest.mark.parametrize(
@@ -190,7 +202,9 @@ def test_what_this_server_cannot_do_is_refused_by_name(server, client_for, extra
     with pytest.raises((BadRequestError, NotFoundError)) as caught:
         client.responses.create(model=MAIN, input="the cat", max_output_tokens=4, extra_body=extra)
     error = caught.value.body
-    assert error["param"] == param and error["code"] == code and needle in error["message"], error
+    assert error["param"] == param, error
+    assert error["code"] == code, error
+    assert needle in error["message"], error
     assert set(error) == {"message", "type", "code", "param"}
 
 
@@ -199,7 +213,8 @@ def test_the_default_draft_applies_and_an_empty_draft_model_turns_it_off(server)
     server.runtime.defaults = ModelDefaultsStore()
     body = {"model": MAIN, "input": "the cat", "max_output_tokens": 8, "temperature": 0}
     drafted = call(server, "POST", "/v1/responses", body)[1]
-    assert drafted["stats"]["draft_model"] == "twin.gguf" and draft_counts_add_up(drafted["stats"])
+    assert drafted["stats"]["draft_model"] == "twin.gguf"
+    assert draft_counts_add_up(drafted["stats"])
     plain = call(server, "POST", "/v1/responses", {**body, "draft_model": "none"})[1]
     assert plain["stats"]["draft_model"] is None
     assert plain["output"][0]["content"] == drafted["output"][0]["content"]

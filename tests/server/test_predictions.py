@@ -91,7 +91,8 @@ def test_a_wrong_prediction_falls_back_on_the_draft_model(server):
         "/api/v0/completions",
         {**body, "prediction": {"type": "content", "content": "zzz qqq"}},
     )
-    assert status == 200 and guessed["choices"][0]["text"] == plain["choices"][0]["text"]
+    assert status == 200
+    assert guessed["choices"][0]["text"] == plain["choices"][0]["text"]
     assert guessed["stats"]["draft_model"] == "Predicted output + twin.gguf"
     assert guessed["stats"]["accepted_draft_tokens_count"] > 0  # the twin drafted where the guess could not
 
@@ -103,4 +104,5 @@ def test_a_bad_prediction_is_a_400(server):
         {"type": "content", "content": 5},
     ):
         status, body, _ = call(server, "POST", "/v1/chat/completions", ask(prediction=prediction))
-        assert status == 400 and body["error"]["param"].startswith("prediction"), body
+        assert status == 400, body
+        assert body["error"]["param"].startswith("prediction"), body

@@ -25,16 +25,20 @@ from tests.server.conftest import MAIN, OTHER, TWIN, call, chat_body, sse_events
 
 def test_models_endpoints(server):
     status, body, _ = call(server, "GET", "/v1/models")
-    assert status == 200 and {m["id"] for m in body["data"]} >= {MAIN, TWIN, OTHER}
+    assert status == 200
+    assert {m["id"] for m in body["data"]} >= {MAIN, TWIN, OTHER}
     assert all(m["object"] == "model" and isinstance(m["created"], int) for m in body["data"])
     status, body, _ = call(server, "GET", "/api/v0/models")
     main = next(m for m in body["data"] if m["id"] == MAIN)
-    assert main["engine"] == "llama.cpp" and main["arch"] == "llama" and main["state"] == "not-loaded"
+    assert main["engine"] == "llama.cpp"
+    assert main["arch"] == "llama"
+    assert main["state"] == "not-loaded"
     assert main["quantization"] == "ALL_F32"
     assert call(server, "GET", f"/v1/models/{MAIN}")[1]["id"] == MAIN
     assert call(server, "GET", f"/api/v0/models/{MAIN}/")[1]["state"] == "not-loaded"
     status, body, _ = call(server, "GET", "/v1/models/test/nope.gguf")
-    assert status == 404 and body["error"]["code"] == "model_not_found"
+    assert status == 404
+    assert body["error"]["code"] == "model_not_found"
 
 
 def test_openai_client_plain_and_streaming_agree(server):
@@ -45,7 +49,9 @@ def test_openai_client_plain_and_streaming_agree(server):
         model=MAIN, messages=[{"role": "user", "content": "hello"}], max_tokens=20, temperature=0
     )
     text = full.choices[0].message.content
-    assert text and full.usage.completion_tokens == 20 and full.choices[0].finish_reason == "length"
+    assert text
+    assert full.usage.completion_tokens == 20
+    assert full.choices[0].finish_reason == "length"
     chunks = list(
         client.chat.completions.create(
             model=MAIN,
@@ -59,9 +65,11 @@ def test_openai_client_plain_and_streaming_agree(server):
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == text
     assert chunks[0].choices[0].delta.role == "assistant"
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "length"
-    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == 20  # include_usage
+    assert chunks[-1].choices == []
+    assert chunks[-1].usage.completion_tokens == 20
     comp = client.completions.create(model=MAIN, prompt="the dog", max_tokens=8, temperature=0)
-    assert comp.choices[0].text and comp.usage.completion_tokens == 8
+    assert comp.choices[0].text
+    assert comp.usage.completion_tokens == 8
     streamed = "".join(
         c.choices[0].text
         for c in client.completions.create(
@@ -93,7 +101,8 @@ def test_async_openai_client_streams_several_requests_at_once(server):
             await client.close()
 
     texts = asyncio.run(main())
-    assert texts[0] == texts[2] and all(texts)
+    assert texts[0] == texts[2]
+    assert all(texts)
 
 
 def test_rest_stats_with_a_draft_from_the_body(server):
@@ -105,17 +114,21 @@ def test_rest_stats_with_a_draft_from_the_body(server):
     )
     assert status == 200, body
     s = body["stats"]
-    assert s["draft_model"] == "twin.gguf" and s["accepted_draft_tokens_count"] > 0
+    assert s["draft_model"] == "twin.gguf"
+    assert s["accepted_draft_tokens_count"] > 0
     assert s["total_draft_tokens_count"] == (
         s["accepted_draft_tokens_count"] + s["rejected_draft_tokens_count"] + s["ignored_draft_tokens_count"]
     )
     # the per-request speculative metrics: tokens per verify step and acceptance by position
-    assert s["verify_steps"] > 0 and s["mean_tokens_per_step"] > 1.0
+    assert s["verify_steps"] > 0
+    assert s["mean_tokens_per_step"] > 1.0
     assert s["mean_tokens_per_step"] == pytest.approx(body["usage"]["completion_tokens"] / s["verify_steps"])
-    assert s["acceptance_rate"] == 1.0 and s["acceptance_by_position"][0] == 1.0
+    assert s["acceptance_rate"] == 1.0
+    assert s["acceptance_by_position"][0] == 1.0
     plain = call(server, "POST", "/api/v0/chat/completions", chat_body())[1]
     assert plain["choices"][0]["message"]["content"] == body["choices"][0]["message"]["content"]
-    assert plain["stats"]["acceptance_by_position"] == [] and plain["stats"]["acceptance_rate"] is None
+    assert plain["stats"]["acceptance_by_position"] == []
+    assert plain["stats"]["acceptance_rate"] is None
     assert plain["stats"]["mean_tokens_per_step"] < 1.1 < s["mean_tokens_per_step"]  # 16 tokens in 15 steps
     assert "stats" not in call(server, "POST", "/v1/chat/completions", chat_body())[1]  # OpenAI shape
 
@@ -145,7 +158,8 @@ def test_streamed_chunks_carry_origin_and_the_last_one_stats(server):
     }
     conn.request("POST", "/api/v0/completions", json.dumps(body), {"Content-Type": "application/json"})
     resp = conn.getresponse()
-    assert resp.status == 200 and resp.getheader("Content-Type").startswith("text/event-stream")
+    assert resp.status == 200
+    assert resp.getheader("Content-Type").startswith("text/event-stream")
     events = sse_events(resp.read().decode())
     assert events[-1] == "[DONE]"
     chunks = [json.loads(e) for e in events[:-1]]
@@ -153,7 +167,8 @@ def test_streamed_chunks_carry_origin_and_the_last_one_stats(server):
     draft_chunks = sum(1 for c in chunks if c["choices"][0].get("draft"))
     assert draft_chunks == stats["accepted_draft_tokens_count"] - stats["accepted_after_stop_count"] > 0
     assert chunks[-1]["choices"][0]["finish_reason"] == "length"
-    assert stats["mean_tokens_per_step"] > 1 and stats["acceptance_by_position"]
+    assert stats["mean_tokens_per_step"] > 1
+    assert stats["acceptance_by_position"]
     # keep-alive: the same connection serves the next request after a stream
     conn.request("GET", "/v1/models")
     assert conn.getresponse().status == 200
@@ -212,7 +227,9 @@ def test_bad_requests_get_openai_style_errors_and_the_server_keeps_serving(
     raw = payload if isinstance(payload, bytes) else None
     got, body, _ = call(server, "POST", path, None if raw is not None else payload, raw=raw)
     assert got == status, body
-    assert body["error"]["code"] == code and body["error"]["message"] and body["error"]["type"]
+    assert body["error"]["code"] == code
+    assert body["error"]["message"]
+    assert body["error"]["type"]
     assert call(server, "GET", "/v1/models")[0] == 200
 
 
@@ -236,7 +253,8 @@ def test_api_key_is_required_off_loopback_and_checked_in_constant_time(library, 
 
         s = Served(srv, [])
         status, body, _ = call(s, "GET", "/v1/models")
-        assert status == 401 and body["error"]["code"] == "invalid_api_key"
+        assert status == 401
+        assert body["error"]["code"] == "invalid_api_key"
         assert call(s, "GET", "/v1/models", headers={"Authorization": "Bearer wrong"})[0] == 401
         assert call(s, "GET", "/v1/models", headers={"Authorization": "Bearer sekret"})[0] == 200
         assert (b"sekret", b"sekret") in compared  # through hmac.compare_digest, not ==
@@ -268,7 +286,8 @@ def test_concurrent_requests_queue_and_all_complete(server):
 
 def test_openapi_schema_describes_every_route(server):
     status, body, _ = call(server, "GET", "/openapi.json")
-    assert status == 200 and body == openapi_schema()
+    assert status == 200
+    assert body == openapi_schema()
     assert set(body["paths"]) >= {
         "/v1/models",
         "/v1/chat/completions",
@@ -369,7 +388,8 @@ def test_a_client_that_disconnects_cancels_its_generation_at_once(make_server):
 # --- through the model runtime ----------------------------------------------------------------
 def test_a_model_asked_to_draft_for_itself_is_refused(server):
     status, body, _ = call(server, "POST", "/api/v0/chat/completions", chat_body(draft_model=MAIN))
-    assert status == 400 and body["error"]["code"] == "incompatible_draft"
+    assert status == 400
+    assert body["error"]["code"] == "incompatible_draft"
     assert "cannot draft for itself" in body["error"]["message"]
     assert server.runtime.loaded() == []  # refused before loading anything
 
@@ -394,7 +414,8 @@ def test_a_draft_with_a_small_context_of_its_own_still_drafts_a_long_reply(serve
     )
     assert status == 200, body
     s = body["stats"]
-    assert body["usage"]["completion_tokens"] == 400 and s["stop_reason"] == "max_tokens"
+    assert body["usage"]["completion_tokens"] == 400
+    assert s["stop_reason"] == "max_tokens"
     assert s["accepted_draft_tokens_count"] > 256
     loaded = {i.key: i.n_ctx for i in server.runtime.loaded()}
     assert loaded[TWIN] >= loaded[MAIN] > 256
@@ -407,16 +428,19 @@ def test_prompt_lookup_as_the_draft(server):
         "/api/v0/completions",
         {"model": MAIN, "prompt": "the cat the cat the cat", "max_tokens": 8, "draft_model": "prompt-lookup"},
     )
-    assert status == 200 and body["stats"]["draft_model"] == "Prompt lookup (no draft model)"
+    assert status == 200
+    assert body["stats"]["draft_model"] == "Prompt lookup (no draft model)"
 
 
 def test_a_draft_is_named_by_library_name_never_by_path(server, tiny_twin):
     status, body, _ = call(server, "POST", "/v1/chat/completions", chat_body(draft_model=str(tiny_twin)))
-    assert status == 404 and body["error"]["param"] == "draft_model"
+    assert status == 404
+    assert body["error"]["param"] == "draft_model"
     named = f"{str(tiny_twin)!r} in the library (see GET /v1/models)"
     assert body["error"]["message"] == f"no draft model named {named}"
     status, body, _ = call(server, "POST", "/v1/chat/completions", chat_body(model=str(tiny_twin)))
-    assert status == 404 and body["error"]["param"] == "model"
+    assert status == 404
+    assert body["error"]["param"] == "model"
     assert body["error"]["message"] == f"no model named {named}"
 
 
@@ -455,21 +479,26 @@ def test_requests_with_a_draft_do_not_read_model_headers_again(server, monkeypat
 def test_fields_are_checked_against_their_declarations(server, field, value, needle):
     raw = json.dumps(chat_body(**{field: value})).encode()  # json writes NaN / Infinity as Python does
     status, body, _ = call(server, "POST", "/v1/chat/completions", raw=raw)
-    assert status == 400 and body["error"]["code"] == "invalid_value"
-    assert body["error"]["message"] == needle and body["error"]["param"] == field
+    assert status == 400
+    assert body["error"]["code"] == "invalid_value"
+    assert body["error"]["message"] == needle
+    assert body["error"]["param"] == field
 
 
 def test_1e400_is_infinity_and_refused(server):
     raw = json.dumps(chat_body()).replace('"max_tokens": 16', '"max_tokens": 1e400').encode()
     status, body, _ = call(server, "POST", "/v1/chat/completions", raw=raw)
-    assert status == 400 and body["error"]["message"] == "max_tokens must be a finite number"
+    assert status == 400
+    assert body["error"]["message"] == "max_tokens must be a finite number"
 
 
 def test_openapi_fields_come_from_the_setting_declarations():
     props = request_schema("/v1/chat/completions")["properties"]
-    assert props["draft_auto"]["anyOf"][0] == {"type": "boolean"} and props["draft_auto"]["default"] is True
+    assert props["draft_auto"]["anyOf"][0] == {"type": "boolean"}
+    assert props["draft_auto"]["default"] is True
     num = props["num_draft_tokens"]
-    assert num["anyOf"][0] == {"type": "integer", "minimum": 1, "maximum": 10} and num["default"] == 2
+    assert num["anyOf"][0] == {"type": "integer", "minimum": 1, "maximum": 10}
+    assert num["default"] == 2
     assert num["description"].startswith("Tokens the MLX draft model generates per round")
     temperature = props["temperature"]["anyOf"][0]
     assert (temperature["minimum"], temperature["maximum"]) == (0.0, 5.0)
@@ -510,8 +539,10 @@ def test_mlx_models_are_served_too(make_server):
         "/v1/completions",
         {"model": "mlx-community/tiny-mlx", "draft_model": MAIN, "prompt": "x"},
     )
-    assert status == 400 and body["error"]["code"] == "incompatible_draft"
-    assert "MLX" in body["error"]["message"] and "llama.cpp" in body["error"]["message"]
+    assert status == 400
+    assert body["error"]["code"] == "incompatible_draft"
+    assert "MLX" in body["error"]["message"]
+    assert "llama.cpp" in body["error"]["message"]
 
 
 def test_a_chat_template_that_fails_is_a_400_with_the_templates_own_words(server):
@@ -523,7 +554,8 @@ def test_a_chat_template_that_fails_is_a_400_with_the_templates_own_words(server
         )
     body = chat_body(messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}])
     status, answer, _ = call(server, "POST", "/v1/chat/completions", body)
-    assert status == 400 and "System role not supported" in answer["error"]["message"]
+    assert status == 400
+    assert "System role not supported" in answer["error"]["message"]
     assert call(server, "POST", "/v1/chat/completions", chat_body())[0] == 200  # no system turn: fine
 
 
@@ -533,5 +565,6 @@ def test_a_reply_that_fills_the_context_says_so(server):
     status, body, _ = call(server, "POST", "/api/v0/completions", body)
     assert status == 200, body
     n_ctx = server.runtime.loaded()[0].n_ctx
-    assert body["stats"]["stop_reason"] == "context_full" and body["choices"][0]["finish_reason"] == "length"
+    assert body["stats"]["stop_reason"] == "context_full"
+    assert body["choices"][0]["finish_reason"] == "length"
     assert body["usage"]["prompt_tokens"] + body["usage"]["completion_tokens"] == n_ctx + 1

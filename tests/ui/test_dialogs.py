@@ -23,7 +23,9 @@ def test_welcome_is_shown_once(qtbot, tmp_path):
 
 def test_about_names_the_version_and_engines():
     text = about_text()
-    assert "Specula" in text and "llama.cpp" in text and "MLX" in text
+    assert "Specula" in text
+    assert "llama.cpp" in text
+    assert "MLX" in text
 
 
 def test_unhandled_exception_saves_the_reply_in_flight_and_reports(qtbot, monkeypatch):
@@ -44,7 +46,8 @@ def test_unhandled_exception_saves_the_reply_in_flight_and_reports(qtbot, monkey
     finally:
         app_module.sys.excepthook = old_hook
     assert saved == [True]
-    assert shown and "RuntimeError: boom" in shown[0]
+    assert shown
+    assert "RuntimeError: boom" in shown[0]
     window.shutdown()
 
 

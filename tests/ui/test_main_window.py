@@ -56,12 +56,15 @@ def test_draft_dropdown_lists_exact_matches_then_translated_drafts(qtbot, window
     items = [combo.itemData(i) for i in range(combo.count())]
     assert combo.itemText(0) == SELECT_DRAFT
     # the exact matches, then the draft with another tokenizer, badged, its reason on hover
-    assert items[:2] == ["", "prompt-lookup"] and items[-1] == library_models["other"]
+    assert items[:2] == ["", "prompt-lookup"]
+    assert items[-1] == library_models["other"]
     assert set(items[2:4]) == {library_models["noisy"], library_models["twin"]}
     other_text = combo.itemText(combo.count() - 1)
-    assert "\u2248 " in other_text and all("\u2248" not in combo.itemText(i) for i in range(4))
+    assert "\u2248 " in other_text
+    assert all("\u2248" not in combo.itemText(i) for i in range(4))
     tip = combo.itemData(combo.count() - 1, Qt.ItemDataRole.ToolTipRole)
-    assert "Drafts through translation" in tip and "vocabulary sizes differ" in tip
+    assert "Drafts through translation" in tip
+    assert "vocabulary sizes differ" in tip
     assert not window.chat.sidebar.draft_form.isEnabled()  # disabled until a draft is chosen
     assert window.chat.sidebar.incompatible_reasons() == []  # every GGUF can draft now
 
@@ -78,7 +81,8 @@ def test_reply_streams_with_green_exactly_on_accepted_draft_tokens(qtbot, window
     choose_draft(qtbot, window, library_models["twin"])
     send(qtbot, window, "the cat")
     reply = window.chat.view.messages[-1]
-    assert reply.role == "assistant" and reply.text
+    assert reply.role == "assistant"
+    assert reply.text
     expected = "".join(
         reply.text[sum(n for n, _ in reply.origins[:i]) :][:n]
         for i, (n, o) in enumerate(reply.origins)
@@ -86,7 +90,8 @@ def test_reply_streams_with_green_exactly_on_accepted_draft_tokens(qtbot, window
     )
     assert expected, (reply.stats, reply.origins)
     assert window.chat.view.draft_text() == expected
-    assert reply.stats and reply.stats["accepted_draft_tokens_count"] > 0
+    assert reply.stats
+    assert reply.stats["accepted_draft_tokens_count"] > 0
     assert "Accepted" in window.chat.view.plain_text()
 
 
@@ -102,9 +107,11 @@ def test_stop_keeps_the_partial_reply_and_says_stopped(qtbot, window, library_mo
         )
         qtbot.keyClick(window.chat.prompt, "Escape") if False else window.chat.stop()
     reply = window.chat.view.messages[-1]
-    assert reply.stats["stop_reason"] == "cancelled" and reply.text
+    assert reply.stats["stop_reason"] == "cancelled"
+    assert reply.text
     stored = window.store.messages(window.chat.conversation_id)
-    assert stored[-1].stats["stop_reason"] == "cancelled" and stored[-1].content == reply.text
+    assert stored[-1].stats["stop_reason"] == "cancelled"
+    assert stored[-1].content == reply.text
 
 
 def test_switching_the_draft_mid_reply_applies_to_the_next_reply(qtbot, window, library_models):
@@ -135,7 +142,8 @@ def test_conversation_and_colours_survive_a_restart(qtbot, window, library_model
         pass
     assert again.chat.conversation_id == conv
     assert [m.role for m in again.chat.view.messages] == ["user", "assistant"]
-    assert again.chat.view.draft_text() == green and green
+    assert again.chat.view.draft_text() == green
+    assert green
     assert again.chat.view.messages[-1].has_rounds  # each character's round came back too
     again.shutdown()
 
@@ -148,10 +156,12 @@ def test_continue_extends_the_reply_and_keeps_visualization(qtbot, window, libra
     with qtbot.waitSignal(window.chat.replyFinished, timeout=WAIT):
         window.chat.continue_reply()
     reply = window.chat.view.messages[-1]
-    assert reply.text.startswith(first) and len(reply.text) > len(first)
+    assert reply.text.startswith(first)
+    assert len(reply.text) > len(first)
     assert len([m for m in window.chat.view.messages if m.role == "assistant"]) == 1
     stored = window.store.messages(window.chat.conversation_id)
-    assert stored[-1].content == reply.text and stored[-1].origins == reply.origins
+    assert stored[-1].content == reply.text
+    assert stored[-1].origins == reply.origins
     assert window.chat.view.draft_text()
 
 
@@ -185,7 +195,8 @@ def test_closing_mid_reply_saves_the_partial_reply(qtbot, window, library_models
     conv = window.chat.conversation_id
     window.close()
     stored = ChatStore().messages(conv)
-    assert stored[-1].role == "assistant" and stored[-1].stats["stop_reason"] == "cancelled"
+    assert stored[-1].role == "assistant"
+    assert stored[-1].stats["stop_reason"] == "cancelled"
 
 
 def test_an_mlx_model_loads_and_shows_the_mlx_draft_setting(qtbot, window):
@@ -203,11 +214,13 @@ def test_an_mlx_model_loads_and_shows_the_mlx_draft_setting(qtbot, window):
     assert not sidebar.draft_form.layout_.isRowVisible(sidebar.draft_form.editors["draft_p_min"])
     assert sidebar.draft_form.layout_.isRowVisible(sidebar.draft_form.editors["mlx_draft_tokens"])
     combo_keys = [sidebar.draft_combo.itemData(i) for i in range(sidebar.draft_combo.count())]
-    assert "mlx-community/tiny-mlx-draft" in combo_keys and "test/tiny/twin.gguf" not in combo_keys
+    assert "mlx-community/tiny-mlx-draft" in combo_keys
+    assert "test/tiny/twin.gguf" not in combo_keys
     choose_draft(qtbot, window, "mlx-community/tiny-mlx-draft")
     send(qtbot, window, "the cat", mlx_draft_tokens=2)
     reply = window.chat.view.messages[-1]
-    assert reply.stats and reply.stats["draft_model"] == "tiny-mlx-draft"
+    assert reply.stats
+    assert reply.stats["draft_model"] == "tiny-mlx-draft"
 
 
 def test_draft_advisor_runs_off_the_gui_thread_and_saves_its_pick(qtbot, window, library_models, monkeypatch):
@@ -218,8 +231,10 @@ def test_draft_advisor_runs_off_the_gui_thread_and_saves_its_pick(qtbot, window,
     assert dialog is not None
     with qtbot.waitSignal(dialog.task.succeeded, timeout=3 * WAIT):
         pass
-    assert dialog.advice is not None and not dialog.chart.pixmap().isNull()
-    assert dialog.save_button.isEnabled() and dialog.title.text().startswith("Done")
+    assert dialog.advice is not None
+    assert not dialog.chart.pixmap().isNull()
+    assert dialog.save_button.isEnabled()
+    assert dialog.title.text().startswith("Done")
     dialog.save_button.click()
     picked = dialog.advice.recommended.key if dialog.advice.recommended else None  # None: No draft
     assert window.defaults.get(library_models["main"]).get("draft_model") == picked
@@ -230,7 +245,8 @@ def test_every_model_offers_prompt_lookup_in_the_dropdown(qtbot, window, library
     load(qtbot, window, library_models["other"])
     combo = window.chat.sidebar.draft_combo
     assert combo.itemText(0) == SELECT_DRAFT  # no exact match: every draft is a translated one
-    assert all("\u2248" in combo.itemText(i) for i in range(2, combo.count())) and combo.count() == 5
+    assert all("\u2248" in combo.itemText(i) for i in range(2, combo.count()))
+    assert combo.count() == 5
     assert combo.findData("prompt-lookup") > 0
     choose_draft(qtbot, window, "prompt-lookup")
     send(qtbot, window, "the the the the")
@@ -247,7 +263,8 @@ def test_a_translated_draft_streams_the_main_models_own_reply(qtbot, window, lib
     window.chat.sidebar.set_values({"draft_auto": False, "draft_max": 4, "draft_p_min": 0.0})
     send(qtbot, window, "the cat")
     reply = window.chat.view.messages[-1]
-    assert reply.text == plain and reply.stats["draft_model"] == "other.gguf"
+    assert reply.text == plain
+    assert reply.stats["draft_model"] == "other.gguf"
     assert reply.stats["total_draft_tokens_count"] > 0, reply.stats
 
 
@@ -263,7 +280,8 @@ def test_one_click_in_the_picker_loads_and_the_pair_is_shown(qtbot, window, libr
     assert picker.itemData(index, STATE_ROLE) == "Loaded"
     choose_draft(qtbot, window, library_models["twin"])
     assert picker.itemData(picker.findData(library_models["twin"]), STATE_ROLE) == "Draft"
-    assert window.chat.pair_detail.text() == "main + draft" and " + " in window.chat.pair_label.text()
+    assert window.chat.pair_detail.text() == "main + draft"
+    assert " + " in window.chat.pair_label.text()
     send(qtbot, window, "the cat")
     reply = window.chat.view.messages[-1]
     assert reply.stats["draft_name"] in window.chat.pair_label.text()
@@ -274,7 +292,8 @@ def test_the_theme_can_be_chosen_in_the_view_menu(qtbot, window):
     from app.ui.theme.colours import DARK, LIGHT
 
     window.theme_actions["dark"].trigger()
-    assert window.themes.theme is DARK and window.chat.view.render_style.theme is DARK
+    assert window.themes.theme is DARK
+    assert window.chat.view.render_style.theme is DARK
     window.theme_actions["light"].trigger()
     assert window.chat.view.render_style.theme is LIGHT
 

@@ -33,15 +33,18 @@ def test_a_draft_failing_to_load_while_a_reply_waits_leaves_that_reply_alone(qtb
     assert first is not None
     qtbot.waitUntil(lambda: not w.chat.banner.isHidden(), timeout=WAIT)
     assert "draft" in w.chat.banner.text()
-    assert w.chat.flight is first and w.chat.busy  # the reply in flight goes on
+    assert w.chat.flight is first
+    assert w.chat.busy
     qtbot.waitUntil(lambda: bool(first.message.text), timeout=WAIT)  # its tokens come to it
-    assert w.chat.sidebar.selected_draft() == "" and w.draft_key == ""
+    assert w.chat.sidebar.selected_draft() == ""
+    assert w.draft_key == ""
     w.chat.prompt.setPlainText("second")
     assert not w.chat.send_button.isEnabled()  # the next one waits for it
     stop(qtbot, w)
     stored = w.store.messages(w.chat.conversation_id)
     assert [m.role for m in stored] == ["user", "assistant"]
-    assert stored[-1].content == first.message.text and stored[-1].stats["stop_reason"] == "cancelled"
+    assert stored[-1].content == first.message.text
+    assert stored[-1].stats["stop_reason"] == "cancelled"
     assert not stored[-1].stats.get("draft_model")
 
 
@@ -58,7 +61,9 @@ def test_news_of_an_ended_reply_never_lands_in_the_next(qtbot, window, library_m
     w.worker.tokensArrived.emit(ended, StreamBatch(pieces=[(" LEAKED", "main", 0)], tokens=1))
     w.worker.generationFinished.emit(ended, GenerationResult("late", GenerationStats()))
     w.worker.generationFailed.emit(ended, "the first reply failed late")
-    assert w.chat.flight is current and w.chat.busy
-    assert "LEAKED" not in current.message.text and w.chat.banner.isHidden()
+    assert w.chat.flight is current
+    assert w.chat.busy
+    assert "LEAKED" not in current.message.text
+    assert w.chat.banner.isHidden()
     stop(qtbot, w)
     assert "LEAKED" not in w.store.messages(w.chat.conversation_id)[-1].content

@@ -26,7 +26,8 @@ def test_chat_switches_draft_and_ejects_while_a_server_request_drafts(qtbot, lib
     with qtbot.waitSignal(w.draftReady, timeout=WAIT, check_params_cb=lambda k: k == twin):
         w.chat.sidebar.select_draft(twin)
     chat_models = {i.key: i for i in w.runtime.loaded()}
-    assert set(chat_models) == {main, twin} and all(i.pinned for i in chat_models.values())
+    assert set(chat_models) == {main, twin}
+    assert all(i.pinned for i in chat_models.values())
 
     # The server request pauses inside its decode (its cancel flag is read every round).
     paused, resume = threading.Event(), threading.Event()
@@ -87,7 +88,8 @@ def test_chat_switches_draft_and_ejects_while_a_server_request_drafts(qtbot, lib
         assert outcome.get("status") == 200, outcome
         stats = outcome["body"]["stats"]  # type: ignore[index]
         assert outcome["body"]["usage"]["completion_tokens"] == 60  # type: ignore[index]
-        assert stats["draft_model"] == "twin.gguf" and stats["accepted_draft_tokens_count"] > 0
+        assert stats["draft_model"] == "twin.gguf"
+        assert stats["accepted_draft_tokens_count"] > 0
         qtbot.waitUntil(lambda: not w.loaded_key and not w.worker.main_key, timeout=WAIT)
         qtbot.waitUntil(lambda: w.runtime.loaded() == [], timeout=WAIT)  # all freed afterwards
     finally:

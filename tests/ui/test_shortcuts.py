@@ -54,16 +54,19 @@ def test_tab_and_shift_tab_leave_the_message_box_and_ctrl_tab_types_a_tab(qtbot,
     qtbot.waitUntil(prompt.hasFocus)
     prompt.setPlainText("hello")
     qtbot.keyClick(prompt, Qt.Key.Key_Tab)
-    assert not prompt.hasFocus() and prompt.toPlainText() == "hello"
+    assert not prompt.hasFocus()
+    assert prompt.toPlainText() == "hello"
     # Send cannot act without a model, so Tab goes on to the settings
     assert window.chat.sidebar.isAncestorOf(window.focusWidget())
     prompt.setFocus()
     qtbot.keyClick(prompt, Qt.Key.Key_Backtab, Qt.KeyboardModifier.ShiftModifier)
-    assert not prompt.hasFocus() and prompt.toPlainText() == "hello"
+    assert not prompt.hasFocus()
+    assert prompt.toPlainText() == "hello"
     prompt.setFocus()
     prompt.moveCursor(prompt.textCursor().MoveOperation.End)
     qtbot.keyClick(prompt, Qt.Key.Key_Tab, Qt.KeyboardModifier.ControlModifier)
-    assert prompt.hasFocus() and prompt.toPlainText() == "hello\t"
+    assert prompt.hasFocus()
+    assert prompt.toPlainText() == "hello\t"
 
 
 def test_tab_reaches_send_when_it_can_act(qtbot, window, library_models):

@@ -19,7 +19,8 @@ def test_a_task_left_running_is_found_and_a_finished_one_is_not(qtbot):
     with qtbot.waitSignal(task.succeeded) as done:
         release.set()
     task.wait(30_000)
-    assert done.args == [True] and threads_left() == []
+    assert done.args == [True]
+    assert threads_left() == []
 
 
 def test_a_failing_task_says_why_in_words(qtbot):

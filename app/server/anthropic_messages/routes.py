@@ -177,7 +177,7 @@ class MessagesApi:
     async def count_tokens(self, request: Request) -> Response:
         parsed = parse_count(await read_json(self.ctx, request))
         request_info(request.scope).model = parsed.model
-        model, count = await on_lease(self.ctx, request, lambda cancel: self._count(parsed, cancel))
+        model, count = await on_lease(request, lambda cancel: self._count(parsed, cancel))
         request_info(request.scope).model = model
         return json_response(dump(TokenCount(input_tokens=count)))
 

@@ -213,7 +213,7 @@ class RestApi:
             self.ctx, request, call.parsed, reply, lambda started: ChatEvents(self, call, started.model)
         )
 
-    async def models(self, request: Request) -> Response:
+    async def models(self, _request: Request) -> Response:
         def listing() -> list[RestV1Model]:
             library = self.ctx.runtime.library
             library.rescan()
@@ -274,7 +274,7 @@ class RestApi:
         self.ctx.jit.forget([info.key])
         return json_response(dump(UnloadResult(instance_id=info.key)))
 
-    async def download(self, request: Request) -> Response:
+    async def download(self, _request: Request) -> Response:
         raise ApiError(
             501,
             "this server does not download models: put model files in a library folder (see My Models)",

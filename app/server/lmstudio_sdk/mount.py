@@ -31,7 +31,7 @@ class KeyLater(AccessPolicy):
     """The guard's Host and Origin rules as they are for this server, the key left to the SDK's
     auth packet (or not asked, for the greeting)."""
 
-    def key_matches(self, authorization: str, x_api_key: str | None = None) -> bool:
+    def key_matches(self, authorization: str, x_api_key: str | None = None) -> bool:  # noqa: ARG002 (the interface's signature)
         return True
 
 
@@ -39,7 +39,7 @@ def _headers(scope: Scope) -> dict[str, str]:
     return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
 
 
-async def _greet(scope: Scope, receive: Receive, send: Send) -> None:
+async def _greet(scope: Scope, _receive: Receive, send: Send) -> None:
     if scope["method"] == "GET":
         status, body = 200, {"lmstudio": True, "server": "Specula", "version": __version__}
         headers = []
@@ -63,7 +63,7 @@ async def _greet(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.body", "body": data, "more_body": False})
 
 
-def _greeting_methods(path: str) -> frozenset[str] | None:
+def _greeting_methods(_path: str) -> frozenset[str] | None:
     """The greeting answers GET (and HEAD) only, like the HTTP routes."""
     return frozenset({"GET", "HEAD"})
 

@@ -161,7 +161,7 @@ class ChatPage(QWidget):
         )
         self.replies = ChatReplies(self.session, self.view, self)
         self.replies.generateRequested.connect(self.generateRequested)
-        self.replies.problem.connect(self.show_error)
+        self.replies.problemRaised.connect(self.show_error)
         self.replies.changed.connect(self.update_state)
         self.replies.editReturned.connect(self._on_edit_returned)
         self.replies.replyFinished.connect(self.replyFinished)

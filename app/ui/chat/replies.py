@@ -38,7 +38,7 @@ class ReplySetup:
 
 class ChatReplies(QObject):
     generateRequested = Signal(object)  # ReplyJob, for the engine thread
-    problem = Signal(str)  # something the user should read
+    problemRaised = Signal(str)  # something the user should read
     changed = Signal()  # a reply started or ended: what the buttons can do changed
     editReturned = Signal(str)  # an edit that brought no reply, back to the message box
     replyFinished = Signal()
@@ -58,7 +58,7 @@ class ChatReplies(QObject):
         session, view = self.session, self.view
         why = session.why_not(kind)
         if why:
-            self.problem.emit(why)
+            self.problemRaised.emit(why)
             return None
         if kind != EDIT:
             view.end_edit()
@@ -66,7 +66,7 @@ class ChatReplies(QObject):
         try:
             reply = session.begin(kind, text, setup.settings)
         except ValueError as exc:
-            self.problem.emit(str(exc))
+            self.problemRaised.emit(str(exc))
             return None
         finally:
             self.quiet = False
@@ -151,13 +151,13 @@ class ChatReplies(QObject):
         if self._ours(reply_id) is None:
             return  # an ended reply (saved as stopped when the window closed)
         if result is not None and result.error:
-            self.problem.emit(f"Generation stopped: {result.error}")
+            self.problemRaised.emit(f"Generation stopped: {result.error}")
         self._finish(result, failed=result is None or bool(result.error))
 
     def on_failed(self, reply_id: int, message: str) -> None:
         if self._ours(reply_id) is None:
             return
-        self.problem.emit(message)
+        self.problemRaised.emit(message)
         self._finish(None, failed=True)
 
     def _finish(self, result: GenerationResult | None, failed: bool) -> None:

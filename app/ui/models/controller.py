@@ -19,9 +19,9 @@ TaskRunner = Callable[[Callable[[Callable[[int, int], None]], Any], Callable[[An
 
 
 class ModelController(QObject):
-    sig_load = Signal(object)  # LoadJob
-    sig_set_draft = Signal(object)  # LoadJob | None
-    sig_eject = Signal()
+    loadRequested = Signal(object)  # LoadJob
+    draftRequested = Signal(object)  # LoadJob | None
+    ejectRequested = Signal()
     modelReady = Signal(str)  # key: loaded (views and tests)
     draftReady = Signal(str)  # key: the engine thread uses this draft now ("" for none)
     draftReportReady = Signal(object)  # DraftReport: the loaded model's drafts are identified
@@ -38,9 +38,9 @@ class ModelController(QObject):
         self.state = state
         self.index = index
         self.run_task = run_task
-        self.sig_load.connect(worker.load_main)
-        self.sig_set_draft.connect(worker.set_draft)
-        self.sig_eject.connect(worker.eject)
+        self.loadRequested.connect(worker.load_main)
+        self.draftRequested.connect(worker.set_draft)
+        self.ejectRequested.connect(worker.eject)
         # the worker's signals reach these methods of a GUI-thread object: they run here
         worker.modelLoading.connect(self._on_model_loading)
         worker.loadProgress.connect(self._on_load_progress)
@@ -55,14 +55,14 @@ class ModelController(QObject):
 
     # --- to the engine thread ---------------------------------------------------------------------
     def _on_load_wanted(self, job: LoadJob) -> None:
-        self.sig_load.emit(job)
+        self.loadRequested.emit(job)
 
     def _on_draft_chosen(self, key: str) -> None:
         """Queued behind any reply in progress: a switch applies to the next reply."""
-        self.sig_set_draft.emit(self.state.draft_job(key))
+        self.draftRequested.emit(self.state.draft_job(key))
 
     def eject(self) -> None:
-        self.sig_eject.emit()
+        self.ejectRequested.emit()
 
     # --- from the engine thread -------------------------------------------------------------------
     def _on_model_loading(self, key: str) -> None:

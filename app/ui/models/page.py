@@ -174,25 +174,25 @@ class ModelsPage(QWidget):
     ) -> None:
         selected = self.selected_key()
         self.entries = dict(entries)
-        rows: list[tuple[str | None, list[str]]] = []
-        for e in sorted(entries.values(), key=lambda e: e.key):
-            rows.append(
-                (
-                    e.key,
-                    [
-                        e.name,
-                        e.engine,
-                        e.architecture,
-                        e.params_label,
-                        e.quantization or "",
-                        human_size(e.size_bytes),
-                        display_path(e.path),
-                        (failures or {}).get(e.key, ""),
-                    ],
-                )
+        rows: list[tuple[str | None, list[str]]] = [
+            (
+                e.key,
+                [
+                    e.name,
+                    e.engine,
+                    e.architecture,
+                    e.params_label,
+                    e.quantization or "",
+                    human_size(e.size_bytes),
+                    display_path(e.path),
+                    (failures or {}).get(e.key, ""),
+                ],
             )
-        for p in problems:
-            rows.append((None, [p.path.rsplit("/", 1)[-1], "", "", "", "", "", p.path, p.reason]))
+            for e in sorted(entries.values(), key=lambda e: e.key)
+        ]
+        rows.extend(
+            (None, [p.path.rsplit("/", 1)[-1], "", "", "", "", "", p.path, p.reason]) for p in problems
+        )
         self.table.setRowCount(len(rows))
         for r, (key, cells) in enumerate(rows):
             for c, text in enumerate(cells):

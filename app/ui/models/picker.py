@@ -31,7 +31,9 @@ class _TwoLineDelegate(QStyledItemDelegate):
         super().__init__(picker)
         self.picker = picker
 
-    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
+    def sizeHint(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex  # noqa: ARG002 (the interface's signature)
+    ) -> QSize:
         fm = option.fontMetrics
         return QSize(420, fm.height() * 2 + 14)
 

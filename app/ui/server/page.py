@@ -37,7 +37,7 @@ class _LogBridge(QObject):
     """Carries the server's records (RequestRecord, ServerNote) from its threads to the GUI
     thread (queued signal)."""
 
-    record = Signal(object)
+    recordArrived = Signal(object)
 
 
 def acceptance_cell(record: RequestRecord) -> str:
@@ -57,7 +57,7 @@ class ServerPage(QWidget):
         self.runtime = runtime
         self.server: LocalServer | None = None
         self._bridge = _LogBridge()
-        self._bridge.record.connect(self._on_log_record)
+        self._bridge.recordArrived.connect(self._on_log_record)
 
         self.port = QSpinBox()
         self.port.setRange(1, 65535)
@@ -130,7 +130,7 @@ class ServerPage(QWidget):
             cors=self.cors.isChecked(),
         )
         try:
-            server = LocalServer(config, runtime=self.runtime, on_log=self._bridge.record.emit)
+            server = LocalServer(config, runtime=self.runtime, on_log=self._bridge.recordArrived.emit)
             server.start()  # serves on its own thread; binding errors are raised here
         except (SpeculaError, OSError) as exc:
             self.error.setText(f"Could not start the server: {getattr(exc, 'strerror', None) or exc}")

@@ -54,16 +54,22 @@ def test_respond_with_the_bundled_model_drafting_is_the_plain_reply(gemma):
     stream = model.respond_stream(PROMPT, config=DRAFTED)
     fragments = list(stream)
     streamed = stream.result()
-    assert plain["content"].strip() and drafted.content == streamed.content == plain["content"]
+    assert plain["content"].strip()
+    assert drafted.content == streamed.content == plain["content"]
     assert "".join(f.content for f in fragments) == plain["content"]
     for s in (drafted.stats, streamed.stats):
-        assert s.used_draft_model_key == DRAFT and s.accepted_draft_tokens_count > 0 and add_up(s)
+        assert s.used_draft_model_key == DRAFT
+        assert s.accepted_draft_tokens_count > 0
+        assert add_up(s)
         assert s.predicted_tokens_count == sum(f.tokens_count for f in fragments)
-    assert any(f.contains_drafted for f in fragments) and not all(f.contains_drafted for f in fragments)
+    assert any(f.contains_drafted for f in fragments)
+    assert not all(f.contains_drafted for f in fragments)
     accepted = streamed.stats.accepted_draft_tokens_count
     assert sum(f.tokens_count for f in fragments if f.contains_drafted) == accepted
     record = [r for r in srv.requests() if r.path == "/llm/predict"][-1]
-    assert record.model == MAIN and record.acceptance is not None and record.draft is not None
+    assert record.model == MAIN
+    assert record.acceptance is not None
+    assert record.draft is not None
 
 
 def test_complete_cancel_and_the_model_calls_on_the_real_pair(gemma):
@@ -72,18 +78,23 @@ def test_complete_cancel_and_the_model_calls_on_the_real_pair(gemma):
     completed = model.complete("The capital of France is", config=DRAFTED)
     body = {"model": MAIN, "prompt": "The capital of France is", "max_tokens": 24, "temperature": 0}
     assert completed.content == call(srv, "POST", "/v1/completions", body)[1]["choices"][0]["text"]
-    assert completed.stats.accepted_draft_tokens_count > 0 and add_up(completed.stats)
+    assert completed.stats.accepted_draft_tokens_count > 0
+    assert add_up(completed.stats)
     stream = model.respond_stream("Tell me a long story.", config={**DRAFTED, "maxTokens": 400})
     for i, _ in enumerate(stream):
         if i == 2:
             stream.cancel()
     stopped = stream.result().stats
-    assert stopped.stop_reason == "userStopped" and stopped.predicted_tokens_count < 400
+    assert stopped.stop_reason == "userStopped"
+    assert stopped.predicted_tokens_count < 400
     assert {m.identifier for m in client.llm.list_loaded()} == {MAIN, DRAFT}
     with srv.runtime.lease(MAIN) as lease:
         expected = lease.main.tokenize("Hello world", add_special=False)
-    assert model.tokenize("Hello world") == expected and model.count_tokens("Hello world") == len(expected)
+    assert model.tokenize("Hello world") == expected
+    assert model.count_tokens("Hello world") == len(expected)
     info = model.get_info()
-    assert info.architecture == "gemma3" and info.context_length > 0 and info.size_bytes > 0
+    assert info.architecture == "gemma3"
+    assert info.context_length > 0
+    assert info.size_bytes > 0
     model.unload()
     assert MAIN not in {m.identifier for m in client.llm.list_loaded()}

@@ -74,17 +74,22 @@ def test_the_javascript_sdk_predicts_with_a_draft_and_calls_the_models(server, j
     assert out["content"] == "".join(f["content"] for f in out["fragments"]) == out["plain"]
     http = call(server, "POST", "/api/v0/chat/completions", chat_body())[1]
     assert out["content"] == http["choices"][0]["message"]["content"]
-    assert s["usedDraftModelKey"] == TWIN and s["acceptedDraftTokensCount"] > 0
+    assert s["usedDraftModelKey"] == TWIN
+    assert s["acceptedDraftTokensCount"] > 0
     assert s["totalDraftTokensCount"] == (
         s["acceptedDraftTokensCount"] + s["rejectedDraftTokensCount"] + s["ignoredDraftTokensCount"]
     )
     drafted = sum(f["tokensCount"] for f in out["fragments"] if f["containsDrafted"])
-    assert drafted == s["acceptedDraftTokensCount"] and out["modelKey"] == MAIN
+    assert drafted == s["acceptedDraftTokensCount"]
+    assert out["modelKey"] == MAIN
     body = {"model": MAIN, "prompt": "the dog", "max_tokens": 16, "temperature": 0, "repeat_penalty": 1.0}
     assert out["completed"] == call(server, "POST", "/v1/completions", body)[1]["choices"][0]["text"]
     assert out["cancelled"]["stopReason"] == "userStopped"
-    assert out["tokenCount"] == len(out["tokens"]) > 0 and out["info"]["identifier"] == MAIN
-    assert MAIN in out["loaded"] and MAIN in out["downloaded"] and MAIN not in out["loadedAfter"]
+    assert out["tokenCount"] == len(out["tokens"]) > 0
+    assert out["info"]["identifier"] == MAIN
+    assert MAIN in out["loaded"]
+    assert MAIN in out["downloaded"]
+    assert MAIN not in out["loadedAfter"]
     assert "nothing/like/this.gguf" in out["notFound"]
 
 

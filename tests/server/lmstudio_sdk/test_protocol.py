@@ -14,11 +14,15 @@ from tests.server.lmstudio_sdk.conftest import query, raw_socket, rpc
 
 def test_the_greeting_says_lm_studio_and_other_methods_are_refused(server):
     status, body, _ = call(server, "GET", "/lmstudio-greeting")
-    assert status == 200 and body["lmstudio"] is True
+    assert status == 200
+    assert body["lmstudio"] is True
     status, body, headers = call(server, "POST", "/lmstudio-greeting", {})
-    assert status == 405 and headers["allow"] == "GET" and body["error"]["code"] == "method_not_allowed"
+    assert status == 405
+    assert headers["allow"] == "GET"
+    assert body["error"]["code"] == "method_not_allowed"
     status, body, _ = call(server, "GET", "/lmstudio-greeting", headers={"Host": "evil.example"})
-    assert status == 403 and body["error"]["code"] == "forbidden_host"  # the guard's rules
+    assert status == 403
+    assert body["error"]["code"] == "forbidden_host"
 
 
 @pytest.mark.parametrize(
@@ -37,7 +41,8 @@ def test_websockets_pass_the_guard(server, path, headers, status, code):
         f"GET {path} HTTP/1.1\r\n{lines}Upgrade: websocket\r\nConnection: Upgrade\r\n"
         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".encode(),
     )
-    assert got == status and json.loads(body)["error"]["code"] == code
+    assert got == status
+    assert json.loads(body)["error"]["code"] == code
     assert [r.status for r in server.requests()] == [status]  # logged like any refusal
 
 
@@ -50,11 +55,13 @@ def test_the_first_message_must_be_the_auth_packet(server):
     with raw_socket(server, passkey=None) as ws:  # as the Python SDK (on httpx): a serialized error
         ws.send_json({"type": "rpcCall", "endpoint": "listLoaded", "callId": 1})
         reply = ws.receive_json(timeout=10)
-        assert reply["success"] is False and "authVersion: 1" in reply["error"]["title"]
+        assert reply["success"] is False
+        assert "authVersion: 1" in reply["error"]["title"]
     with raw_socket(server, headers={"User-Agent": "node"}, passkey=None) as ws:  # as LM Studio: text
         ws.send_json({"authVersion": 2, "clientIdentifier": "x", "clientPasskey": "y"})
         reply = ws.receive_json(timeout=10)
-        assert reply["success"] is False and "authVersion: 1" in reply["error"]
+        assert reply["success"] is False
+        assert "authVersion: 1" in reply["error"]
 
 
 def test_keep_alive_and_unknown_messages(server):
@@ -63,12 +70,14 @@ def test_keep_alive_and_unknown_messages(server):
         assert ws.receive_json(timeout=10) == {"type": "keepAliveAck"}
         ws.send_text("{not json")
         warning = ws.receive_json(timeout=10)
-        assert warning["type"] == "communicationWarning" and "not a JSON message" in warning["warning"]
+        assert warning["type"] == "communicationWarning"
+        assert "not a JSON message" in warning["warning"]
         ws.send_json({"type": "teleport"})
         assert "teleport" in ws.receive_json(timeout=10)["warning"]
         ws.send_json({"type": "signalSubscribe", "endpoint": "loadedModels", "subscribeId": 3})
         reply = ws.receive_json(timeout=10)
-        assert reply["type"] == "signalError" and reply["subscribeId"] == 3
+        assert reply["type"] == "signalError"
+        assert reply["subscribeId"] == 3
         assert rpc(ws, "listLoaded")["result"] == []  # the connection still serves
 
 
@@ -81,7 +90,8 @@ def test_calls_the_server_does_not_serve_are_errors_naming_them(server):
             {"type": "channelCreate", "endpoint": "loadModel", "channelId": 1, "creationParameter": {}}
         )
         reply = ws.receive_json(timeout=10)
-        assert reply["type"] == "channelError" and "'loadModel'" in reply["error"]["title"]
+        assert reply["type"] == "channelError"
+        assert "'loadModel'" in reply["error"]["title"]
     with raw_socket(server, "files") as ws:
         assert "/files namespace is not served" in rpc(ws, "uploadFileBase64", {})["error"]["title"]
     with raw_socket(server, "embedding") as ws:
@@ -94,7 +104,8 @@ def test_with_an_api_key_the_sdk_gives_it_in_its_auth_packet(make_server):
     key = "sk-lm-abcdefgh:01234567890123456789"  # an LM Studio API token is a key too
     srv = make_server(api_key=key)
     status, body, _ = call(srv, "GET", "/lmstudio-greeting")  # the probe needs no key
-    assert status == 200 and body["lmstudio"] is True
+    assert status == 200
+    assert body["lmstudio"] is True
     with (
         lms.Client(f"127.0.0.1:{srv.port}") as client,
         pytest.raises(lms.LMStudioServerError, match="missing or wrong API key"),
@@ -156,7 +167,8 @@ def test_a_setting_the_server_does_not_know_is_refused_by_name(server):
             {"type": "channelCreate", "endpoint": "predict", "channelId": 7, "creationParameter": param}
         )
         reply = ws.receive_json(timeout=30)
-        assert reply["type"] == "channelError" and reply["channelId"] == 7
+        assert reply["type"] == "channelError"
+        assert reply["channelId"] == 7
         assert reply["error"]["title"] == "the setting llm.prediction.xtc is not supported by this server"
     assert [(r.path, r.status, r.error) for r in server.requests()] == [
         ("/llm/predict", 400, "the setting llm.prediction.xtc is not supported by this server")

@@ -58,17 +58,22 @@ def test_switching_during_a_reply_shows_the_other_conversation_and_the_reply_fin
     click_conversation(qtbot, w, "chat b")  # while A's reply streams
     assert w.chat.conversation_id == b
     assert next(m.text for m in w.chat.view.messages) == "chat b"  # B is on screen, not A
-    assert w.chat.flight_hint.isVisible() and "chat a" in w.chat.flight_hint.label.text()
-    assert not w.chat.send_button.isEnabled() and "chat a" in w.chat.send_button.toolTip()
+    assert w.chat.flight_hint.isVisible()
+    assert "chat a" in w.chat.flight_hint.label.text()
+    assert not w.chat.send_button.isEnabled()
+    assert "chat a" in w.chat.send_button.toolTip()
     grown = len(w.chat.flight.message.text)
     qtbot.waitUntil(lambda: len(w.chat.flight.message.text) > grown, timeout=WAIT)  # still growing
     click_conversation(qtbot, w, "chat a")  # back: the reply is there, as far as it got
-    assert w.chat.view.streaming is w.chat.flight.message and w.chat.view.messages[-1].text
+    assert w.chat.view.streaming is w.chat.flight.message
+    assert w.chat.view.messages[-1].text
     click_conversation(qtbot, w, "chat b")
     stop(qtbot, w)
     stored_a = w.store.messages(a)
-    assert [m.role for m in stored_a] == ["user", "assistant"] and stored_a[-1].content
-    assert w.chat.conversation_id == b and len(w.store.messages(b)) == 2  # B untouched
+    assert [m.role for m in stored_a] == ["user", "assistant"]
+    assert stored_a[-1].content
+    assert w.chat.conversation_id == b
+    assert len(w.store.messages(b)) == 2
     # everything now targets B, the conversation shown
     settle_draft(qtbot, w)
     send(qtbot, w, "second in b")
@@ -76,7 +81,8 @@ def test_switching_during_a_reply_shows_the_other_conversation_and_the_reply_fin
     assert len(w.store.messages(a)) == 2
     monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("renamed b", True))
     w.chat.rename_button.click()
-    assert w.store.conversation(b).title == "renamed b" and w.store.conversation(a).title == "chat a"
+    assert w.store.conversation(b).title == "renamed b"
+    assert w.store.conversation(a).title == "chat a"
     assert "renamed b" in titles(w)
 
 
@@ -85,7 +91,8 @@ def test_clicking_the_conversation_shown_again_keeps_it(qtbot, drafted):
     send(qtbot, w, "only one")
     cid = w.chat.conversation_id
     click_conversation(qtbot, w, "only one")
-    assert w.chat.conversation_id == cid and len(w.chat.view.messages) == 2
+    assert w.chat.conversation_id == cid
+    assert len(w.chat.view.messages) == 2
 
 
 # --- 4. Continue accumulates the reply's stats ----------------------------------------------------------
@@ -113,7 +120,8 @@ def test_continue_adds_to_the_reply_stats_and_names_every_draft(qtbot, drafted, 
     assert f"{stats['predicted_tokens_count']} tokens" in card.stats_label.text()
     assert "Drafts:" in card.stats_label.text()
     card.details_button.click()
-    assert card.details is not None and card.details.isVisible()  # the chart still reads
+    assert card.details is not None
+    assert card.details.isVisible()
 
 
 # --- 5. a reply saved on close keeps its stats, and shows them after a restart -------------------------
@@ -124,10 +132,14 @@ def test_a_reply_saved_on_close_keeps_its_stats_and_chart(qtbot, drafted):
     conv = w.chat.conversation_id
     w.close()
     stored = ChatStore().messages(conv)[-1]
-    assert stored.role == "assistant" and stored.content
+    assert stored.role == "assistant"
+    assert stored.content
     s = stored.stats
-    assert s["stop_reason"] == "cancelled" and s["predicted_tokens_count"] > 0
-    assert s["tokens_per_second"] > 0 and s["draft_model"] and s["rounds"]
+    assert s["stop_reason"] == "cancelled"
+    assert s["predicted_tokens_count"] > 0
+    assert s["tokens_per_second"] > 0
+    assert s["draft_model"]
+    assert s["rounds"]
     again = open_window(qtbot, store=ChatStore())
     card = again.chat.view.cards[-1]
     assert f"{s['predicted_tokens_count']} tokens" in card.stats_label.text()
@@ -145,7 +157,8 @@ def test_a_reply_cut_off_before_its_result_keeps_what_the_stream_measured(qtbot,
     tokens = w.chat.flight.live.tokens
     w.chat.save_partial()  # as the crash handler does: no result from the engine
     stored = w.store.messages(w.chat.conversation_id)[-1]
-    assert stored.stats["predicted_tokens_count"] >= tokens and stored.stats["stop_reason"] == "cancelled"
+    assert stored.stats["predicted_tokens_count"] >= tokens
+    assert stored.stats["stop_reason"] == "cancelled"
     w.worker.cancel.set()
 
 
@@ -153,24 +166,30 @@ def test_a_reply_cut_off_before_its_result_keeps_what_the_stream_measured(qtbot,
 def test_buttons_say_why_they_cannot_act(qtbot, window, library_models):
     w = window
     w.chat.prompt.setPlainText("hello")
-    assert not w.chat.send_button.isEnabled() and "Load a model first" in w.chat.send_button.toolTip()
+    assert not w.chat.send_button.isEnabled()
+    assert "Load a model first" in w.chat.send_button.toolTip()
     for name in ("regenerate", "continue", "edit_last", "stop"):
         action = w.menu_actions[name]
-        assert not action.isEnabled() and action.statusTip(), name
+        assert not action.isEnabled(), name
+        assert action.statusTip(), name
     load(qtbot, w, library_models["main"])
     assert w.chat.send_button.isEnabled()
     assert "no reply to regenerate" in w.menu_actions["regenerate"].statusTip()
     w.chat.prompt.clear()
-    assert not w.chat.send_button.isEnabled() and "Type a message" in w.chat.send_button.toolTip()
+    assert not w.chat.send_button.isEnabled()
+    assert "Type a message" in w.chat.send_button.toolTip()
     send(qtbot, w, "hi")
     card = w.chat.view.cards[-1]
-    assert card.action_buttons["regenerate"].isEnabled() and w.menu_actions["regenerate"].isEnabled()
+    assert card.action_buttons["regenerate"].isEnabled()
+    assert w.menu_actions["regenerate"].isEnabled()
     w.eject_button.click()
     qtbot.waitUntil(lambda: not w.chat.session.model_key, timeout=WAIT)
     card = w.chat.view.cards[-1]
     for key in ("regenerate", "continue"):
         button = card.action_buttons[key]
-        assert button.isVisible() and not button.isEnabled() and "Load a model" in button.toolTip()
+        assert button.isVisible()
+        assert not button.isEnabled()
+        assert "Load a model" in button.toolTip()
     assert not w.chat.view.cards[0].action_buttons["edit"].isEnabled()
 
 
@@ -195,9 +214,11 @@ def test_regenerate_keeps_the_reply_as_a_version_until_the_new_one_is_committed(
     assert w.store.messages(w.chat.conversation_id)[-1].content == old.content  # still there
     stop(qtbot, w)
     shown = w.store.messages(w.chat.conversation_id)[-1]
-    assert (shown.version, shown.versions) == (1, 2) and shown.id == old.id
+    assert (shown.version, shown.versions) == (1, 2)
+    assert shown.id == old.id
     card = w.chat.view.cards[-1]
-    assert card.pager.isVisible() and card.version_label.text().strip() == "2 / 2"
+    assert card.pager.isVisible()
+    assert card.version_label.text().strip() == "2 / 2"
     card.previous_button.click()
     assert w.chat.view.messages[-1].text == old.content
     assert w.chat.view.cards[-1].version_label.text().strip() == "1 / 2"
@@ -215,7 +236,8 @@ def test_a_regenerate_that_brings_nothing_leaves_the_reply_alone(qtbot, drafted)
     w.chat.replies.on_failed(w.chat.session.reply.id, "the model went away")
     w.worker.cancel.set()
     qtbot.waitUntil(lambda: not w.chat.busy, timeout=WAIT)
-    assert w.chat.view.messages[-1].text == old and w.chat.view.cards[-1].pager.isHidden()
+    assert w.chat.view.messages[-1].text == old
+    assert w.chat.view.cards[-1].pager.isHidden()
     assert w.store.messages(w.chat.conversation_id)[-1].versions == 1
     qtbot.wait(200)
 
@@ -227,7 +249,9 @@ def test_edit_last_edits_in_place_and_replaces_only_when_the_new_reply_commits(q
     before = [m.content for m in w.store.messages(cid)]
     w.chat.view.cards[0].action_buttons["edit"].click()
     card = w.chat.view.cards[0]
-    assert card.editor is not None and card.editor.isVisible() and card.body.isHidden()
+    assert card.editor is not None
+    assert card.editor.isVisible()
+    assert card.body.isHidden()
     assert card.editor.text.toPlainText() == "tpyo here"
     card.editor.text.setPlainText("typo here")
     w.chat.sidebar.set_values({"max_tokens": 100_000})
@@ -237,7 +261,9 @@ def test_edit_last_edits_in_place_and_replaces_only_when_the_new_reply_commits(q
     assert w.chat.view.messages[0].text == "typo here"
     stop(qtbot, w)
     after = w.store.messages(cid)
-    assert after[0].content == "typo here" and len(after) == 2 and after[1].content != before[1]
+    assert after[0].content == "typo here"
+    assert len(after) == 2
+    assert after[1].content != before[1]
 
 
 def test_cancelling_an_edit_changes_nothing(qtbot, drafted):
@@ -247,7 +273,8 @@ def test_cancelling_an_edit_changes_nothing(qtbot, drafted):
     editor = w.chat.view.cards[0].editor
     editor.text.setPlainText("something else")
     editor.cancel_button.click()
-    assert w.chat.view.cards[0].editor is None and w.chat.view.messages[0].text == "as it was"
+    assert w.chat.view.cards[0].editor is None
+    assert w.chat.view.messages[0].text == "as it was"
     assert w.store.messages(w.chat.conversation_id)[0].content == "as it was"
 
 
@@ -256,17 +283,21 @@ def test_delete_conversation_can_be_undone(qtbot, drafted):
     send(qtbot, w, "precious")
     cid = w.chat.conversation_id
     w.chat.delete_button.click()
-    assert "precious" not in titles(w) and w.chat.conversation_id != cid
-    assert w.chat.undo_hint.isVisible() and "precious" in w.chat.undo_hint.label.text()
+    assert "precious" not in titles(w)
+    assert w.chat.conversation_id != cid
+    assert w.chat.undo_hint.isVisible()
+    assert "precious" in w.chat.undo_hint.label.text()
     w.chat.undo_hint.buttons["undo"].click()
-    assert w.chat.conversation_id == cid and "precious" in titles(w)
+    assert w.chat.conversation_id == cid
+    assert "precious" in titles(w)
     assert next(m.content for m in w.store.messages(cid)) == "precious"
 
 
 def test_the_conversation_being_replied_to_cannot_be_deleted(qtbot, drafted):
     w = drafted
     start_long_reply(qtbot, w, "busy")
-    assert not w.chat.delete_button.isEnabled() and "stop it first" in w.chat.delete_button.toolTip()
+    assert not w.chat.delete_button.isEnabled()
+    assert "stop it first" in w.chat.delete_button.toolTip()
     assert not w.menu_actions["delete_chat"].isEnabled()
     stop(qtbot, w)
     assert w.chat.delete_button.isEnabled()

@@ -32,16 +32,20 @@ def resize(qtbot, page: ChatPage, width: int) -> None:
 
 
 def test_side_panels_fold_when_narrow_sidebar_first_and_come_back(qtbot, page):
-    assert page.sidebar.isVisible() and page.conversations.isVisible()
+    assert page.sidebar.isVisible()
+    assert page.conversations.isVisible()
     resize(qtbot, page, SIDEBAR_FOLDS_BELOW - 60)
-    assert not page.sidebar.isVisible() and page.conversations.isVisible()
+    assert not page.sidebar.isVisible()
+    assert page.conversations.isVisible()
     qtbot.waitUntil(lambda: page.view.width() > 600)  # the transcript keeps a readable width
     resize(qtbot, page, CONVERSATIONS_FOLD_BELOW - 60)
-    assert not page.sidebar.isVisible() and not page.conversations.isVisible()
+    assert not page.sidebar.isVisible()
+    assert not page.conversations.isVisible()
     page.sidebar_toggle.click()  # the user can still open it
     assert page.sidebar.isVisible()
     resize(qtbot, page, 1300)
-    assert page.sidebar.isVisible() and page.conversations.isVisible()
+    assert page.sidebar.isVisible()
+    assert page.conversations.isVisible()
 
 
 def test_a_panel_the_user_closed_stays_closed_when_the_window_grows(qtbot, page):
@@ -49,7 +53,8 @@ def test_a_panel_the_user_closed_stays_closed_when_the_window_grows(qtbot, page)
     assert not page.conversations.isVisible()
     resize(qtbot, page, CONVERSATIONS_FOLD_BELOW - 60)
     resize(qtbot, page, 1300)
-    assert not page.conversations.isVisible() and page.sidebar.isVisible()
+    assert not page.conversations.isVisible()
+    assert page.sidebar.isVisible()
 
 
 def test_the_loaded_pair_reads_main_plus_draft(page):
@@ -68,7 +73,10 @@ def test_a_reply_is_stored_with_names_rounds_and_rejected_drafts(qtbot, page):
     page.generateRequested.connect(requests.append)
     page.prompt.setPlainText("hello")
     page.send()
-    assert requests and page.busy and not page.send_button.isVisible() and page.stop_button.isVisible()
+    assert requests
+    assert page.busy
+    assert not page.send_button.isVisible()
+    assert page.stop_button.isVisible()
     reply = requests[0].reply_id
     assert reply == page.session.reply.id
     page.replies.on_tokens(
@@ -78,9 +86,12 @@ def test_a_reply_is_stored_with_names_rounds_and_rejected_drafts(qtbot, page):
     with qtbot.waitSignal(page.replyFinished):
         page.replies.on_finished(reply, GenerationResult("Hi you", stats))
     stored = page.store.messages(page.conversation_id)[-1]
-    assert stored.content == "Hi you" and stored.origins == [[2, "main"], [4, "draft"]]
-    assert stored.stats["model_name"] == "Main · F16" and stored.stats["draft_name"] == "Draft · Q4"
-    assert stored.stats[ROUNDS_KEY] == [[2, 0], [4, 1]] and stored.stats[REJECTED_KEY] == [[6, 1, " x"]]
+    assert stored.content == "Hi you"
+    assert stored.origins == [[2, "main"], [4, "draft"]]
+    assert stored.stats["model_name"] == "Main · F16"
+    assert stored.stats["draft_name"] == "Draft · Q4"
+    assert stored.stats[ROUNDS_KEY] == [[2, 0], [4, 1]]
+    assert stored.stats[REJECTED_KEY] == [[6, 1, " x"]]
     assert page.view.cards[-1].header.text() == "Main · F16"
     page.view.cards[-1].action_buttons["copy"].click()
     assert QGuiApplication.clipboard().text() == "Hi you"
@@ -89,6 +100,8 @@ def test_a_reply_is_stored_with_names_rounds_and_rejected_drafts(qtbot, page):
 def test_visualization_toggles_are_remembered(page):
     page.sidebar.rejected_box.setChecked(True)
     page.sidebar.visualize_box.setChecked(False)
-    assert page.view.render_style.show_rejected and not page.view.visualize
+    assert page.view.render_style.show_rejected
+    assert not page.view.visualize
     prefs = Preferences()
-    assert prefs.get("show_rejected") is True and prefs.get("visualize_drafts") is False
+    assert prefs.get("show_rejected") is True
+    assert prefs.get("visualize_drafts") is False

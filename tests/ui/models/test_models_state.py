@@ -74,7 +74,8 @@ def test_the_last_pair_is_loaded_again_at_start_and_the_status_says_so(qtbot, li
     send(qtbot, first, "remember the pair")
     conv = first.store.conversation(first.chat.conversation_id)
     assert (conv.model_key, conv.draft_key) == (main, twin)  # no longer NULL
-    assert conv.settings and conv.settings["max_tokens"] == 24
+    assert conv.settings
+    assert conv.settings["max_tokens"] == 24
     first.shutdown()
     monkeypatch.setattr("app.ui.main_window.ensure_bundled_model", lambda report=None: None)
     again = open_window(qtbot, auto_load=True, store=ChatStore())
@@ -105,10 +106,13 @@ def test_reopening_a_conversation_offers_its_models(qtbot, window, library_model
     load(qtbot, w, noisy)
     w.chat.open_conversation(cid)
     hint = w.chat.setup_hint
-    assert hint.isVisibleTo(w) and "This conversation used" in hint.label.text()
+    assert hint.isVisibleTo(w)
+    assert "This conversation used" in hint.label.text()
     with qtbot.waitSignal(w.draftReady, timeout=WAIT, check_params_cb=lambda k: k == twin):
         hint.buttons["load"].click()
-    assert w.loaded_key == main and w.draft_key == twin and not hint.isVisibleTo(w)
+    assert w.loaded_key == main
+    assert w.draft_key == twin
+    assert not hint.isVisibleTo(w)
     assert "as this conversation used" in w.status.text()
 
 
@@ -132,7 +136,8 @@ def test_no_wrong_values_with_nothing_loaded_or_selected(qtbot, window, library_
     for name in ("temperature", "top_p", "repeat_penalty", "max_tokens", "context_length"):
         assert shown[name] == defaults[name], name
     w.nav.setCurrentRow(1)
-    assert w.models.selected_key() is None and not w.models.editor.isEnabled()
+    assert w.models.selected_key() is None
+    assert not w.models.editor.isEnabled()
     for form in w.models.forms:
         for name, value in form.values().items():
             if name in defaults and defaults[name] is not None:
@@ -168,7 +173,8 @@ def test_models_that_read_alike_are_told_apart_everywhere(qtbot, lookalikes):
     by_key = {k: (t, tip) for t, k, tip in drafts}
     assert by_key[lookalikes["copy"]][1].startswith("~") or "main.gguf" in by_key[lookalikes["copy"]][1]
     big_text, big_tip = by_key[lookalikes["big"]]
-    assert big_text.startswith("⚠") and "larger than the main model" in big_tip
+    assert big_text.startswith("⚠")
+    assert "larger than the main model" in big_tip
     choose_default_draft(qtbot, w, lookalikes["main"], None)
     defaults = combo_items(w.models.draft_combo)
     texts = [t for t, _k, _tip in defaults]
@@ -190,7 +196,8 @@ def test_the_advisor_recommends_no_draft_when_no_gain_exceeds_the_noise():
     good = result("d3", "good", 13.0, 0.7, 1.3)
     assert recommend([base, noise_only, within, good], noise=0.08) is good
     advice = Advice([good, noise_only, within, base], None, noise=0.08)
-    assert advice.summary.startswith("Recommended: No draft") and "±8%" in advice.summary
+    assert advice.summary.startswith("Recommended: No draft")
+    assert "±8%" in advice.summary
     assert set(advice.no_faster()) == {"d1", "d2"}  # d3 measured faster, whatever was recommended
     assert set(Advice([good, base], good, noise=0.08).no_faster()) == set()
 
@@ -225,4 +232,5 @@ def test_the_advisor_dialog_shows_full_names_says_done_and_saves_no_draft(
     dialog.close()
     load(qtbot, w, main)
     text, _key, tip = next(x for x in combo_items(w.chat.sidebar.draft_combo) if x[1] == twin)
-    assert text.startswith("⚠") and "no faster" in tip
+    assert text.startswith("⚠")
+    assert "no faster" in tip

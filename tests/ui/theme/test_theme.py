@@ -16,7 +16,8 @@ from app.ui.theme.theming import ThemeManager, palette_for, stylesheet_for
 
 
 def test_contrast_ratio_matches_the_wcag_definition():
-    assert relative_luminance("#000000") == 0.0 and relative_luminance("#ffffff") == pytest.approx(1.0)
+    assert relative_luminance("#000000") == 0.0
+    assert relative_luminance("#ffffff") == pytest.approx(1.0)
     assert contrast_ratio("#000000", "#ffffff") == pytest.approx(21.0)
     assert contrast_ratio("#777777", "#ffffff") == pytest.approx(4.48, abs=0.01)  # the famous near miss
     assert contrast_ratio("#ffffff", "#777777") == contrast_ratio("#777777", "#ffffff")
@@ -37,7 +38,8 @@ def test_every_text_colour_reaches_aa_on_its_backgrounds(theme):
 
 
 def test_the_draft_green_is_the_themes_and_differs_between_themes():
-    assert LIGHT.draft != DARK.draft and LIGHT.draft_bg != DARK.draft_bg
+    assert LIGHT.draft != DARK.draft
+    assert LIGHT.draft_bg != DARK.draft_bg
     assert relative_luminance(DARK.window) < 0.05 < relative_luminance(LIGHT.window)
 
 
@@ -71,6 +73,7 @@ def test_theme_follows_the_system_unless_overridden(qapp):
     manager.set_choice("dark")
     manager._on_system_scheme_changed(Qt.ColorScheme.Light)  # a manual choice wins
     assert manager.theme is DARK
-    assert seen[0] is start and seen[-1] is DARK
+    assert seen[0] is start
+    assert seen[-1] is DARK
     assert Preferences().get("theme") == "dark"  # kept for the next start
     manager.set_choice("light")

@@ -202,7 +202,7 @@ class MessageRenderer:
         start = cursor.block().position()
         if ranges is None:
             ranges = self._line_ranges(line, src)
-        for piece, fmt in self._fragments(m, line, offset, len(src), ranges, ghost_end):
+        for piece, fmt in self._fragments(m, line, offset, ranges, ghost_end):
             cursor.insertText(piece, fmt)
         return start
 
@@ -278,7 +278,7 @@ class MessageRenderer:
         cursor: QTextCursor,
         m: MessageView,
         line: Line,
-        src: str,
+        src: str,  # noqa: ARG002 (the interface's signature)
         offset: int,
         ranges: Ranges,
         ghost_end: int,
@@ -291,7 +291,7 @@ class MessageRenderer:
         start = cursor.block().position()
         if line.kind == "code" and self._code is not None and self._code.first_pos < 0:
             self._code.first_pos = start
-        for text, fmt in self._fragments(m, line, offset, len(src), ranges, ghost_end):
+        for text, fmt in self._fragments(m, line, offset, ranges, ghost_end):
             cursor.insertText(text, fmt)
         return start
 
@@ -310,7 +310,7 @@ class MessageRenderer:
         return start
 
     def _fragments(
-        self, m: MessageView, line: Line, offset: int, length: int, ranges: Ranges, ghost_end: int
+        self, m: MessageView, line: Line, offset: int, ranges: Ranges, ghost_end: int
     ) -> list[tuple[str, QTextCharFormat]]:
         s = self.style
         visual = self.tokens and s.visualize

@@ -80,13 +80,18 @@ def test_block_kinds(line, kind, level, text):
 
 def test_fences_carry_state_and_code_is_shown_as_written():
     first, state = parse_line("```python")
-    assert first.kind == "fence" and first.lang == "python" and state.marker == "```"
+    assert first.kind == "fence"
+    assert first.lang == "python"
+    assert state.marker == "```"
     code, state = parse_line("    x = **not bold**", state)
-    assert code.kind == "code" and shown(code.spans) == "    x = **not bold**" and code.spans[0].style == CODE
+    assert code.kind == "code"
+    assert shown(code.spans) == "    x = **not bold**"
+    assert code.spans[0].style == CODE
     inner, state = parse_line("~~~", state)  # another fence character does not close it
     assert inner.kind == "code"
     end, state = parse_line("```", state)
-    assert end.kind == "fence_end" and state == FenceState()
+    assert end.kind == "fence_end"
+    assert state == FenceState()
     inline, _ = parse_line("```inline``` is not a fence")
     assert inline.kind == "text"
 

@@ -97,7 +97,8 @@ def test_finishing_changes_nothing_on_screen_but_the_stats(view):
     stream(view, [(c, D if i % 3 else M) for i, c in enumerate(MARKDOWN)], batch_size=5)
     before = fragments(body(view))
     m = view.end_stream(dict(STATS))
-    assert m is not None and m.text == MARKDOWN
+    assert m is not None
+    assert m.text == MARKDOWN
     assert fragments(body(view)) == before  # no reflow, no jump
     assert view.cards[-1].stats_label.text().splitlines() == [
         "12.5 tok/s · no-draft speed not measured yet · 0.20 s to first token · 7 tokens · finished",
@@ -149,7 +150,10 @@ def test_markdown_is_rendered_with_exact_draft_colours(view):
     text = "# Title\n\n- **bold** item\n\n```python\nx = 1\n```\n"
     view.set_messages([MessageView("assistant", text, [[13, M], [4, D], [100, M]])])
     shown = body(view).toPlainText()
-    assert "Title" in shown and "# Title" not in shown and "**" not in shown and "```" not in shown
+    assert "Title" in shown
+    assert "# Title" not in shown
+    assert "**" not in shown
+    assert "```" not in shown
     assert view.draft_text() == "bold"
     # code is highlighted with the theme's colours
     cursor = body(view).find("x = 1")
@@ -228,11 +232,13 @@ def test_rejected_drafts_show_struck_through_where_the_main_model_disagreed(view
     c = body(view).find("dog")
     c.setPosition(c.selectionStart() + 1)
     fmt = c.charFormat()
-    assert fmt.font().strikeOut() and fmt.foreground().color() == QColor(LIGHT.rejected)
+    assert fmt.font().strikeOut()
+    assert fmt.foreground().color() == QColor(LIGHT.rejected)
     assert fmt.property(PROPOSED_PROP) == " dog"
     assert token_tooltip(fmt).startswith("Rejected draft · round 1: the draft proposed “ dog”")
     m = view.end_stream(dict(STATS))
-    assert m is not None and m.text == "The cat sat"
+    assert m is not None
+    assert m.text == "The cat sat"
     # kept with the message and shown again after a restart
     again = MessageView.from_stored("assistant", m.text, m.origins, m.stats_for_storage())
     view.set_messages([again])
@@ -248,9 +254,11 @@ def test_continuing_a_reply_keeps_its_colours_and_adds_new_ones(view):
     assert view.draft_text() == " world"
     view.append_tokens([(" again", D), ("!", M)])
     done = view.end_stream(None)
-    assert done is first and done.text == "Hello world again!"
+    assert done is first
+    assert done.text == "Hello world again!"
     assert view.draft_text() == " world again"
-    assert len(view.messages) == 1 and len(view.cards) == 1
+    assert len(view.messages) == 1
+    assert len(view.cards) == 1
 
 
 def test_a_growing_reply_renders_each_line_once(view, monkeypatch):
@@ -268,7 +276,8 @@ def test_a_growing_reply_renders_each_line_once(view, monkeypatch):
     view.begin_stream()
     for i in range(300):
         view.append_tokens([(f"tok{i} ", M), ("en", D), ("\n" if i % 10 == 9 else " ", M)])
-    assert len(calls) == 30 and len(set(calls)) == 30
+    assert len(calls) == 30
+    assert len(set(calls)) == 30
     assert len(view.streaming.origins) == 601  # type: ignore[union-attr]
 
 
@@ -349,7 +358,8 @@ def test_live_stats_fold_batches():
     s = live.stats
     assert (s.total_draft_tokens_count, s.accepted_draft_tokens_count, s.verify_steps) == (8, 5, 2)
     assert (live.paused_rounds, live.paused) == (1, "no gain")
-    assert s.rounds == [[8, 5], [0, 0]] and live.tokens_per_second is None
+    assert s.rounds == [[8, 5], [0, 0]]
+    assert live.tokens_per_second is None
 
 
 def test_details_panel_opens_with_charts_and_honest_figures(view, qtbot):
@@ -358,7 +368,8 @@ def test_details_panel_opens_with_charts_and_honest_figures(view, qtbot):
     card = view.cards[-1]
     assert card.details is None  # built when first opened
     card.details_button.setChecked(True)
-    assert card.details is not None and len(card.details.charts) == 2
+    assert card.details is not None
+    assert len(card.details.charts) == 2
     labels = [w.text() for w in card.details.findChildren(type(card.header))]
     assert "no-draft speed not measured yet" in labels
     assert "Tiny Draft · Q4_K_M" in labels
@@ -366,7 +377,8 @@ def test_details_panel_opens_with_charts_and_honest_figures(view, qtbot):
     assert [s.label() for s in chart.series()[0].barSets()] == ["Accepted", "Rejected"]
     assert chart.axes()[0].titleText() == "Round"
     view.set_theme(DARK)  # the open panel is rebuilt in the new colours
-    assert card.details is not None and card.details.isVisibleTo(card)
+    assert card.details is not None
+    assert card.details.isVisibleTo(card)
 
 
 def test_re_rendering_keeps_the_reader_where_they_were(view, qtbot):
@@ -440,5 +452,6 @@ def test_switching_theme_mid_reply_and_continuing_an_open_code_block(view):
     view.set_messages(
         [MessageView.from_stored("assistant", first.text, first.origins, first.stats_for_storage())]
     )
-    assert first.text == text and fragments(body(view)) == streamed
+    assert first.text == text
+    assert fragments(body(view)) == streamed
     assert any(f[1] == DARK.string for f in streamed if len(f) == 8)
