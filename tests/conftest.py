@@ -42,6 +42,10 @@ def isolated_user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
         (root / sub).mkdir(parents=True, exist_ok=True)
         monkeypatch.setenv(var, str(root / sub))
     monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    # the system keyring is the user's: servers' API keys go to a file keyring here (and in
+    # child processes), never to the machine's own
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "tests.remote_servers.FileKeyring")
+    monkeypatch.setenv("SPECULA_TEST_KEYRING_FILE", str(root / "keyring.json"))
     clear_file_warnings()  # warnings about our own files are per process: start each test clean
     yield root
     clear_file_warnings()

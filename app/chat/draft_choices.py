@@ -37,7 +37,7 @@ class DraftChoices:
 
     @property
     def found(self) -> bool:
-        """Whether any model can draft (prompt lookup always can)."""
+        """Whether any model can draft (prompt lookup always can, where it is offered)."""
         return bool(self.report.compatible)
 
     def offers(self, key: str) -> bool:
@@ -56,14 +56,16 @@ def draft_choices(
     that draft no faster for this main model."""
     labels = labels or {}
     lookup_warning = cannot_speed_up(PROMPT_LOOKUP_KEY, report.main, None, measured)
-    choices = [
-        DraftChoice(
-            PROMPT_LOOKUP_KEY,
-            warned(PROMPT_LOOKUP_NAME, lookup_warning),
-            f"⚠ {lookup_warning}" if lookup_warning else "",
-            lookup_warning,
+    choices = []
+    if report.prompt_lookup:  # a server other than Specula takes no draft per request
+        choices.append(
+            DraftChoice(
+                PROMPT_LOOKUP_KEY,
+                warned(PROMPT_LOOKUP_NAME, lookup_warning),
+                f"⚠ {lookup_warning}" if lookup_warning else "",
+                lookup_warning,
+            )
         )
-    ]
     for option in report.compatible:
         e = option.entry
         warning = cannot_speed_up(e.key, report.main, e, measured)

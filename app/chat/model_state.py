@@ -108,7 +108,8 @@ class ModelState:
 
     # --- names ------------------------------------------------------------------------------------
     def entry(self, key: str) -> ModelEntry | None:
-        return self.library.entries.get(key) if key else None
+        """A model on this computer or on a server (never waits for a server)."""
+        return self.library.entry(key) if key else None
 
     def name(self, key: str) -> str:
         if key == PROMPT_LOOKUP_KEY:
@@ -135,7 +136,7 @@ class ModelState:
 
     # --- the library ------------------------------------------------------------------------------
     def on_library_scanned(self, auto_load: bool = False) -> None:
-        entries = self.library.entries
+        entries = self.library.all_entries
         self.labels = distinct_labels(entries.values())
         self.failures = {k: v for k, v in self.failures.items() if k in entries}
         self.events.library.emit()
@@ -152,7 +153,7 @@ class ModelState:
 
     def restore_last_pair(self) -> None:
         """The pair in use when the app last closed; else the bundled model."""
-        entries = self.library.entries
+        entries = self.library.all_entries
         last = self.memory.last_pair()
         bundled = next((k for k, e in entries.items() if Path(e.path) == bundled_model_path()), None)
         fallback = bundled or next(iter(sorted(entries)))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from app.chat.reply_stats import ReplyStats
 from app.chat.stream_batch import LiveStats
-from app.core.events import StopReason
+from app.core.events import SpeculationReport, StopReason
 
 STOP_WORDS = {
     StopReason.EOS: "finished",
@@ -22,6 +22,19 @@ STOP_WORDS = {
     StopReason.ERROR: "error",
 }
 NO_BASELINE = "no-draft speed not measured yet"
+NO_SPECULATION = "This server reports no speculation"
+NOT_COLOURED = {  # a server that says how many draft tokens it accepted, not which
+    SpeculationReport.COUNTS: "the server reports how many draft tokens it accepted, not which: "
+    "no token is coloured",
+    SpeculationReport.ROUNDS: "the server reports every round, not which tokens came from the draft: "
+    "no token is coloured",
+}
+
+
+def has_details(stats: ReplyStats) -> bool:
+    """Whether a reply has a details panel: one with a draft, or a server's that reports no
+    speculation (the panel says so)."""
+    return stats.with_draft or stats.generation.speculation is SpeculationReport.NONE
 
 
 def stop_word(stats: ReplyStats) -> str:
@@ -43,6 +56,8 @@ def acceptance_text(stats: ReplyStats) -> str | None:
     if not stats.with_draft:
         return None
     sent = g.accepted_draft_tokens_count + g.rejected_draft_tokens_count
+    if not sent and g.speculation is not SpeculationReport.TOKENS:
+        return "Draft tokens not reported"
     rate = g.acceptance_rate
     pct = f" ({100 * rate:.0f}%)" if rate is not None else ""
     return f"Accepted {g.accepted_draft_tokens_count}/{sent} draft tokens{pct}"
@@ -80,6 +95,8 @@ def draft_parts(stats: ReplyStats) -> list[str]:
         parts.append(f"drafted in {drafted} of {rounds} steps")
     if g.draft_note:
         parts.append(f"drafting paused: {g.draft_note}")
+    if g.speculation in NOT_COLOURED:
+        parts.append("not coloured: the server does not say which tokens")
     return parts
 
 
@@ -127,16 +144,19 @@ def detail_rows(stats: ReplyStats) -> list[tuple[str, str]]:
     if stats.with_draft:
         rows.append(("Draft model", stats.drafts_label))
         accepted = g.accepted_draft_tokens_count
+        counted = g.total_draft_tokens_count or g.speculation is SpeculationReport.TOKENS
         rows.append(
             (
                 "Draft tokens",
                 f"{g.total_draft_tokens_count} drafted: {accepted} accepted, "
-                f"{g.rejected_draft_tokens_count} rejected, {g.ignored_draft_tokens_count} ignored",
+                f"{g.rejected_draft_tokens_count} rejected, {g.ignored_draft_tokens_count} ignored"
+                if counted
+                else "not reported by the server",
             )
         )
         if g.accepted_after_stop_count:
             rows.append(("Accepted after the stop", f"{g.accepted_after_stop_count} (not in the reply)"))
-        if g.predicted_tokens_count:
+        if g.predicted_tokens_count and counted:
             in_reply = g.draft_tokens_in_reply
             rows.append(
                 (
@@ -150,6 +170,10 @@ def detail_rows(stats: ReplyStats) -> list[tuple[str, str]]:
             rows.append(("Rounds that drafted", f"{drafted} of {rounds}"))
         if g.draft_note:
             rows.append(("Drafting paused", g.draft_note))
+        if g.speculation in NOT_COLOURED:
+            rows.append(("Colours", NOT_COLOURED[g.speculation].capitalize()))
+    elif g.speculation is SpeculationReport.NONE:
+        rows.append(("Speculation", NO_SPECULATION))
     rows.append(("Time to first token", f"{g.time_to_first_token:.2f} s"))
     rows.append(("Stopped because", stop_word(stats)))
     return rows

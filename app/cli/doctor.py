@@ -30,10 +30,12 @@ def doctor_report() -> dict[str, Any]:
     from app.library.model_defaults import ModelDefaultsStore
     from app.library.paths import cache_dir, config_dir, data_dir, models_dir
     from app.library.preferences import Preferences
+    from app.library.server_keys import keyring_problem
     from app.logs import log_file
 
     library = ModelLibrary()
     entries = library.entries  # scans: problems with the caches are recorded as warnings
+    library.refresh_servers()  # every server at once, each within the listing's timeout
     CompatibilityIndex(library)
     settings = {
         "preferences": Preferences().file,
@@ -57,6 +59,19 @@ def doctor_report() -> dict[str, Any]:
         "bundled_model": {"path": str(bundled_model_path()), "prepared": bundled_model_path().exists()},
         "conversations": describe_store(data_dir() / "conversations.sqlite3"),
         "models_found": len(entries),
+        "servers": [
+            {
+                "name": listing.server.name,
+                "url": listing.server.url,
+                "reachable": listing.online,
+                "kind": listing.kind.label if listing.online else None,
+                "models": len(listing.models) if listing.online else None,
+                "problem": listing.problem,
+                "api_key": "in the system keyring" if listing.server.has_key else "none",
+            }
+            for listing in library.listings.values()
+        ],
+        "keyring": keyring_problem() or "available",
         "problems": [f"{p.path}: {p.reason}" for p in library.problems],
         "warnings": file_warnings(),
     }
@@ -86,6 +101,14 @@ def run(args: argparse.Namespace) -> int:
     print(f"  bundled model: {'prepared' if bundled['prepared'] else 'not prepared yet'} ({bundled['path']})")
     print(f"  conversations: {report['conversations']}")
     print(f"  models found: {report['models_found']}")
+    print(f"  keyring (servers' API keys): {report['keyring']}")
+    for server in report["servers"]:
+        state = (
+            f"reachable, {server['kind']}, {server['models']} models"
+            if server["reachable"]
+            else f"unreachable: {server['problem']}"
+        )
+        print(f"  server {server['name']} ({server['url']}): {state}")
     for problem in report["problems"]:
         print(f"  problem: {problem}")
     for warning in report["warnings"]:

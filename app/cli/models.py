@@ -18,6 +18,22 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--import", dest="import_path", metavar="PATH", help="copy a .gguf or MLX folder in")
     p.add_argument("--add-folder", metavar="DIR", help="also look for models in DIR")
     p.add_argument("--remove-folder", metavar="DIR", help="stop looking in DIR")
+    p.add_argument(
+        "--add-server",
+        metavar="URL",
+        help="list the models of a server (another Specula, llama-server, vLLM, SGLang, any "
+        "OpenAI-compatible one) as <server name>/<model>",
+    )
+    p.add_argument("--name", metavar="NAME", help="with --add-server: the server's name (default: host:port)")
+    p.add_argument(
+        "--api-key-env",
+        metavar="VAR",
+        help="with --add-server: read the server's API key from this environment variable "
+        "(kept in the system keyring, never in Specula's files)",
+    )
+    p.add_argument(
+        "--remove-server", metavar="NAME", help="stop listing a server's models (and forget its key)"
+    )
     p.set_defaults(handler=run)
 
 
@@ -30,7 +46,18 @@ def _size(n: float) -> str:
 
 
 def _entry_json(e: Any) -> dict[str, Any]:
-    return {
+    remote = e.remote
+    where = (
+        {
+            "server": remote.server,
+            "server_kind": remote.kind,
+            "online": remote.online,
+            "model_id": remote.model_id,
+        }
+        if remote is not None
+        else {}
+    )
+    return where | {
         "key": e.key,
         "name": e.name,
         "engine": e.engine,
@@ -44,12 +71,47 @@ def _entry_json(e: Any) -> dict[str, Any]:
     }
 
 
+def _add_server(library: Any, args: argparse.Namespace) -> None:
+    import os
+
+    from app.core.errors import InvalidRequestError
+
+    key = None
+    if args.api_key_env:
+        key = os.environ.get(args.api_key_env)
+        if not key:
+            raise InvalidRequestError(
+                f"--api-key-env: the environment variable {args.api_key_env} is not set"
+            )
+    server = library.add_server(args.add_server, args.name, key)
+    library.refresh_servers()
+    listing = library.listings.get(server.name)
+    if listing is not None and listing.online:
+        found = sum(1 for e in library.remote_entries.values() if e.source == server.name)
+        print(f"added {server.name} ({listing.kind.label}, {server.url}): {found} models")
+    else:
+        why = listing.problem if listing is not None else "not listed"
+        print(f"added {server.name} ({server.url}); it did not answer: {why}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
+    from app.core.errors import InvalidRequestError
     from app.library.compat_index import TRANSLATED_BADGE, CompatibilityIndex
     from app.library.library import ModelLibrary
     from app.library.resolve import resolve_model
+    from app.library.server_listing import kind_of
 
     library = ModelLibrary()
+    if (args.name or args.api_key_env) and not args.add_server:
+        raise InvalidRequestError("--name and --api-key-env go with --add-server URL")
+    if args.add_server:
+        _add_server(library, args)
+        return 0
+    if args.remove_server:
+        if not library.remove_server(args.remove_server):
+            raise InvalidRequestError(f"no server named {args.remove_server!r} (see `specula models`)")
+        print(f"removed {args.remove_server}")
+        return 0
     if args.add_folder:
         library.add_folder(Path(args.add_folder))
     if args.remove_folder:
@@ -98,7 +160,8 @@ def run(args: argparse.Namespace) -> int:
         if report.advice:
             print(report.advice)
         return 0
-    entries = sorted(library.entries.values(), key=lambda e: e.key)
+    library.ensure_servers_listed()
+    entries = sorted(library.all_entries.values(), key=lambda e: e.key)
     if args.json:
         print(
             json.dumps(
@@ -117,6 +180,11 @@ def run(args: argparse.Namespace) -> int:
     from app.engines.mlx import INSTALL_HINT, mlx_available
 
     for e in entries:
+        if e.remote is not None:
+            state = "online" if e.remote.online else f"offline: {e.remote.detail}"
+            kind = kind_of(e.remote.kind).label
+            print(f"{e.key}\n    remote: {kind} server {e.remote.server} at {e.remote.url}, {state}")
+            continue
         print(
             f"{e.key}\n    {e.engine}, {e.architecture}, {e.params_label} params, "
             f"{e.quantization or '?'}, {_size(e.size_bytes)}, context {e.context_length or '?'}"

@@ -18,6 +18,18 @@ class TokenOrigin(str, Enum):
     DRAFT = "draft"  # proposed by the draft and accepted by the main model
 
 
+class SpeculationReport(str, Enum):
+    """How much of a reply's speculation its engine could see. Our engines (and another Specula
+    serving the model) know every token's origin and every round; a server reached over HTTP
+    may report only its rounds, only how many draft tokens it accepted, or nothing at all. The
+    views say so rather than colour or chart what was not reported."""
+
+    TOKENS = "tokens"  # which tokens came from the draft, every round, the counts
+    ROUNDS = "rounds"  # every round and the counts, not which tokens
+    COUNTS = "counts"  # how many draft tokens were sent and accepted, nothing per round
+    NONE = "none"  # the server reports no speculation
+
+
 class StopReason(str, Enum):
     EOS = "eos"
     MAX_TOKENS = "max_tokens"
@@ -108,6 +120,7 @@ class GenerationStats:
     # machine (SpeculationMemory, written only by such replies), when known. Auto's round
     # rates never feed it. "x faster than without a draft" is tokens_per_second / this.
     baseline_tokens_per_second: float | None = None
+    speculation: SpeculationReport = SpeculationReport.TOKENS  # how much of it was reported
 
     # --- counting (the loop and the live strip fold rounds the same way) ---------------------
     def add_round(self, sent: int, accepted: int, ignored: int = 0) -> None:
@@ -171,6 +184,7 @@ class GenerationStats:
     def to_dict(self) -> dict[str, object]:
         out = asdict(self)
         out["stop_reason"] = self.stop_reason.value
+        out["speculation"] = self.speculation.value
         return out
 
     @classmethod
@@ -184,6 +198,9 @@ class GenerationStats:
             if f.name == "stop_reason":
                 with contextlib.suppress(ValueError):
                     out.stop_reason = StopReason(value)
+            elif f.name == "speculation":
+                with contextlib.suppress(ValueError):
+                    out.speculation = SpeculationReport(value)
             elif f.name == "rounds":
                 if isinstance(value, list) and all(isinstance(r, list) and len(r) == 2 for r in value):
                     with contextlib.suppress(TypeError, ValueError):
@@ -221,7 +238,12 @@ class GenerationStats:
             rounds=[*self.rounds, *later.rounds],
             draft_note=later.draft_note if later.draft_model else self.draft_note,
             baseline_tokens_per_second=later.baseline_tokens_per_second or self.baseline_tokens_per_second,
+            speculation=max(self.speculation, later.speculation, key=_REPORT_ORDER.index),
         )
+
+
+# the less a part reported, the less the whole reply can claim
+_REPORT_ORDER = list(SpeculationReport)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from app.library.draft_rules import DraftCompatibility, check_vocab_pair, engine
 from app.library.entry import MLX, ModelEntry
 from app.library.library import ModelLibrary
 from app.library.paths import cache_dir
+from app.library.server_listing import ServerError, ServerKind, kind_of, specula_drafts
 from app.library.vocab import VocabSummary
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,17 @@ class DraftOption:
 
 TRANSLATED_BADGE = "≈"  # shown next to a draft that works through translation
 
+# what the draft dropdown says for a model on a server that does not take a draft per request
+SERVER_DRAFTS = {
+    ServerKind.LLAMA_CPP: "llama-server drafts with the model it was started with (-md); "
+    "its replies say how many draft tokens it accepted.",
+    ServerKind.VLLM: "vLLM drafts as it was started (--speculative-config); with "
+    "--per-request-spec-decode-metrics its replies say what the draft did.",
+    ServerKind.SGLANG: "SGLang drafts as it was started (--speculative-algorithm); its replies say "
+    "what the draft did.",
+    ServerKind.OPENAI: "This server takes no draft model per request, and reports no speculation.",
+}
+
 
 @dataclass
 class DraftReport:
@@ -51,6 +63,7 @@ class DraftReport:
     compatible: list[DraftOption] = field(default_factory=list)
     incompatible: list[tuple[ModelEntry, str]] = field(default_factory=list)
     advice: str = ""
+    prompt_lookup: bool = True  # whether prompt lookup can draft for it (not on most servers)
 
 
 def recommendation(main_params: int, draft_params: int) -> tuple[bool, str]:
@@ -121,7 +134,9 @@ class CompatibilityIndex:
         return result
 
     def drafts_for(self, main_key: str) -> DraftReport:
-        main = self.library.entries[main_key]
+        main = self.library.entries.get(main_key) or self.library.remote_entries[main_key]
+        if main.is_remote:
+            return self._server_drafts(main)
         report = DraftReport(main)
         for entry in self.library.entries.values():
             if entry.key == main_key:
@@ -150,6 +165,51 @@ class CompatibilityIndex:
         elif main.parameter_count <= SMALL_MAIN_PARAMS:
             report.advice = "This main model is small; speculative decoding rarely speeds it up."
         self.save()
+        return report
+
+    def _server_drafts(self, main: ModelEntry) -> DraftReport:
+        """A model on a server drafts with what that server offers: another Specula says which
+        of its models can draft for it (and takes prompt lookup); other servers draft with what
+        they were started with, or not at all, and say so only in their replies."""
+        assert main.remote is not None
+        report = DraftReport(main, prompt_lookup=False)
+        kind = kind_of(main.remote.kind)
+        if kind is not ServerKind.SPECULA:
+            report.advice = SERVER_DRAFTS[kind]
+            return report
+        try:
+            offered = specula_drafts(main.remote, self.library.server_timeout)
+        except Exception as exc:  # the dropdown says why it is empty
+            text = str(exc) if isinstance(exc, ServerError) else f"{type(exc).__name__}: {exc}"
+            report.advice = f"{main.remote.server} did not say which drafts it has: {text}"
+            return report
+        report.prompt_lookup = True
+        same_server = {
+            e.remote.model_id: e
+            for e in self.library.remote_entries.values()
+            if e.remote is not None and e.remote.server == main.remote.server
+        }
+        for draft in offered:
+            entry = same_server.get(draft.model_id)
+            if entry is not None and entry.key != main.key:
+                report.compatible.append(
+                    DraftOption(
+                        entry, draft.recommended, draft.note or "offered by the server", draft.translated
+                    )
+                )
+        listed = {o.entry.key for o in report.compatible}
+        report.incompatible = sorted(
+            (
+                (e, f"{main.remote.server} does not offer it as a draft for this model")
+                for e in same_server.values()
+                if e.key not in listed and e.key != main.key
+            ),
+            key=lambda pair: pair[0].key,
+        )
+        if not report.compatible:
+            report.advice = (
+                f"{main.remote.server} has no draft model for this model (prompt lookup still works)."
+            )
         return report
 
     def save(self) -> None:

@@ -9,7 +9,40 @@ from typing import Any
 from app.library.gguf_meta import read_tokens
 from app.library.vocab import VocabSummary
 
-LLAMA_CPP, MLX = "llama.cpp", "MLX"
+LLAMA_CPP, MLX, REMOTE = "llama.cpp", "MLX", "remote"
+
+
+@dataclass(frozen=True)
+class RemoteInfo:
+    """Where a model served by another machine lives: the server (by the name the user gave
+    it), its address, the model's id there, what kind of server it is (what it reports of
+    speculation depends on it) and whether it answered the last time it was asked."""
+
+    server: str
+    url: str  # the server's base address, without /v1
+    model_id: str
+    kind: str  # a ServerKind value (app/library/server_listing.py)
+    online: bool = True
+    detail: str = ""  # why it is offline ("" when it answered)
+    has_key: bool = False  # requests carry the server's API key (kept in the system keyring)
+    context: int = 0  # the context length the server reports (0: it does not say)
+
+    @classmethod
+    def from_json(cls, data: Any) -> RemoteInfo:
+        if not isinstance(data, dict) or not all(
+            isinstance(data.get(k), str) for k in ("server", "url", "model_id", "kind")
+        ):
+            raise ValueError("a remote model's server, url, model id and kind must be text")
+        return cls(
+            data["server"],
+            data["url"],
+            data["model_id"],
+            data["kind"],
+            bool(data.get("online", True)),
+            str(data.get("detail", "")),
+            data.get("has_key") is True,
+            data["context"] if isinstance(data.get("context"), int) else 0,
+        )
 
 
 @dataclass
@@ -26,7 +59,12 @@ class ModelEntry:
     vocab_json: dict[str, Any]
     tokens_offset: int | None = None
     parts: list[str] = field(default_factory=list)
-    source: str = ""  # which folder it was found in
+    source: str = ""  # which folder it was found in (a server's name, for a remote model)
+    remote: RemoteInfo | None = None  # a model served by another machine (engine REMOTE)
+
+    @property
+    def is_remote(self) -> bool:
+        return self.remote is not None
 
     @property
     def vocab_fingerprint(self) -> str | None:
@@ -45,6 +83,8 @@ class ModelEntry:
     @property
     def params_label(self) -> str:
         n = self.parameter_count
+        if not n and self.is_remote:
+            return ""  # a server does not say
         for unit, div in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
             if n >= div:
                 return f"{n / div:.3g}{unit}"
@@ -70,6 +110,8 @@ class ModelEntry:
                 raise ValueError(f"field {name} has the wrong type")
         if not all(isinstance(p, str) for p in data.get("parts", [])):
             raise ValueError("field parts has the wrong type")
+        if data.get("remote") is not None:
+            data = {**data, "remote": RemoteInfo.from_json(data["remote"])}
         for name, kinds in _VOCAB_TYPES.items():
             if not _is(data["vocab_json"].get(name), kinds):
                 raise ValueError(f"vocabulary field {name} has the wrong type")
@@ -97,6 +139,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "tokens_offset": (int, _NONE),
     "parts": (list,),
     "source": (str,),
+    "remote": (dict, _NONE),
 }
 _VOCAB_TYPES: dict[str, tuple[type, ...]] = {
     "vocab_type": (str, _NONE),

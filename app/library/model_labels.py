@@ -13,6 +13,7 @@ from pathlib import Path
 
 from app.library.compat_index import TRANSLATED_BADGE
 from app.library.entry import MLX, ModelEntry
+from app.library.server_listing import kind_of
 
 
 def human_size(n: float) -> str:
@@ -68,9 +69,21 @@ def distinct_labels(entries: Iterable[ModelEntry]) -> dict[str, str]:
     return labels
 
 
+def server_state(e: ModelEntry) -> str:
+    """Where a model on a server is, and whether the server answered ("" for a local model)."""
+    if e.remote is None:
+        return ""
+    state = "online" if e.remote.online else f"offline ({e.remote.detail})" if e.remote.detail else "offline"
+    return f"on {kind_of(e.remote.kind).label} server {e.remote.server}, {state}"
+
+
 def hover_text(e: ModelEntry, warning: str = "") -> str:
     """The tooltip: where the file is, and why a draft is not a good idea when it is not."""
-    lines = [display_path(e.path), f"{e.params_label} parameters · {human_size(e.size_bytes)} · {e.engine}"]
+    if e.remote is not None:
+        lines = [e.remote.url, server_state(e)]
+    else:
+        size = human_size(e.size_bytes)
+        lines = [display_path(e.path), f"{e.params_label} parameters · {size} · {e.engine}"]
     if warning:
         lines.append(f"⚠ {warning}")
     return "\n".join(lines)

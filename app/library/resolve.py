@@ -14,7 +14,7 @@ from pathlib import Path
 from app.core.errors import ModelFileError
 from app.library.bundled import ProgressCallback, bundled_model_name, ensure_bundled_model
 from app.library.draft_rules import engine_of
-from app.library.entry import ModelEntry
+from app.library.entry import ModelEntry, RemoteInfo
 from app.library.library import ModelLibrary
 from app.library.paths import safe_resolve
 
@@ -30,19 +30,20 @@ class ModelRef:
 
     key: str
     path: Path
-    engine: str  # "llama.cpp" or "MLX"
+    engine: str  # "llama.cpp", "MLX" or "remote"
     name: str
+    remote: RemoteInfo | None = None  # where a model on a server is served
 
     @classmethod
     def of(cls, entry: ModelEntry) -> ModelRef:
-        return cls(entry.key, Path(entry.path), entry.engine, entry.name)
+        return cls(entry.key, Path(entry.path), entry.engine, entry.name, entry.remote)
 
 
 class UnknownModelError(ModelFileError):
     """No model answers to this key, name or path. Its text is the one wording; `hinted` adds
     where the person reading it can look (each front end knows its own list of models)."""
 
-    NAME, FILE, OUTSIDE = "name", "file", "outside"
+    NAME, FILE, OUTSIDE, REMOTE = "name", "file", "outside", "remote"
 
     def __init__(self, spec: str, role: str = "model", kind: str = NAME) -> None:
         self.spec, self.role, self.kind = spec, role, kind
@@ -50,6 +51,10 @@ class UnknownModelError(ModelFileError):
             text = f"{role} file not found: {spec}"
         elif kind == self.OUTSIDE:
             text = f"{spec} is not in a library folder"
+        elif kind == self.REMOTE:
+            text = (
+                f"{spec} is a model on another server: this server serves the models on its own computer only"
+            )
         else:
             text = f"no {role} named {spec!r} in the library"
         super().__init__(text)
@@ -73,9 +78,17 @@ def resolve_model(
 ) -> ModelRef:
     """The model `spec` names (None: the bundled model). `files`: whether it may name a file
     (a path, or the bundled model by an alias); `in_library`: refuse a file outside every
-    library folder. UnknownModelError when nothing answers."""
+    library folder. A model on a server (`<server name>/<model>`) answers where files may be
+    named (the command line, the app), never a request to the local server (`files=False`):
+    it serves the models on this computer only. UnknownModelError when nothing answers."""
     if spec is not None and spec in library.entries:
         return ModelRef.of(library.entries[spec])
+    if spec is not None:
+        remote = _remote(spec, library, list_servers=files)
+        if remote is not None:
+            if not files:
+                raise UnknownModelError(spec, role, UnknownModelError.REMOTE)
+            return ModelRef.of(remote)
     path: Path | None = None
     if files:
         if spec is None or spec.lower() in BUNDLED_ALIASES or spec == bundled_model_name():
@@ -98,3 +111,18 @@ def resolve_model(
     if files and (spec.lower().endswith(".gguf") or spec.startswith(("/", "~", "."))):
         raise UnknownModelError(spec, role, UnknownModelError.FILE)
     raise UnknownModelError(spec, role)
+
+
+def _remote(spec: str, library: ModelLibrary, list_servers: bool) -> ModelEntry | None:
+    """The model on a server named `spec` (its key); the servers are asked once first when
+    nothing matches what they listed last (`list_servers`)."""
+    entry = library.remote_entries.get(spec)
+    if (
+        entry is None
+        and list_servers
+        and "/" in spec
+        and spec.split("/", 1)[0] in {s.name for s in library.servers.servers()}
+    ):
+        library.ensure_servers_listed()
+        entry = library.remote_entries.get(spec)
+    return entry

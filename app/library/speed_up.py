@@ -23,8 +23,8 @@ def cannot_speed_up(
     """Why the draft `key` cannot speed `main` up, or "" when nothing speaks against it."""
     if measured and key in measured:
         return measured[key]
-    if main is None or draft is None:
-        return ""
+    if main is None or draft is None or not (main.size_bytes and draft.size_bytes):
+        return ""  # a size a server does not report says nothing
     if draft.size_bytes > main.size_bytes:
         return f"larger than the main model ({human_size(draft.size_bytes)} vs {human_size(main.size_bytes)})"
     if draft.size_bytes == main.size_bytes:

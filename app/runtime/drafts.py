@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from app.core.errors import DraftIncompatibleError
 from app.engines.compatibility import draft_source
 from app.engines.drafting import (
     PROMPT_LOOKUP_KEY,
@@ -21,6 +22,7 @@ from app.engines.drafting import (
     parse_draft_key,
 )
 from app.engines.loader import LoadedModel
+from app.engines.remote import RemoteModel
 from app.runtime.model_ref import ModelRef
 
 
@@ -53,10 +55,22 @@ def resolve_draft_spec(spec: str | None, resolve: Callable[[str], ModelRef]) -> 
     return DraftPlan(spec, resolve(model_spec), lookup=lookup)
 
 
+def server_draft_spec(plan: DraftPlan) -> str | None:
+    """What a model on a server is asked to draft with, in the server's own names: its model's
+    id there, prompt lookup, or both chained (another Specula reads these specs too)."""
+    model = plan.model.remote.model_id if plan.model is not None and plan.model.remote else None
+    if model is not None:
+        return chained_key(model) if plan.lookup else model
+    return PROMPT_LOOKUP_KEY if plan.lookup else None
+
+
 def build_draft(plan: DraftPlan, main: LoadedModel, model: LoadedModel | None) -> DraftSource | None:
     """What `main` drafts with for this plan, built once per lease: the loaded draft model
     (its own proposals, or translated for another tokenizer), prompt lookup, both chained,
-    or None. An unusable pair raises DraftIncompatibleError."""
+    or None. An unusable pair raises DraftIncompatibleError (a model on a server drafts
+    there: `server_draft_spec`)."""
+    if isinstance(main, RemoteModel) or isinstance(model, RemoteModel):
+        raise DraftIncompatibleError("a model on a server drafts on that server, with its own models")
     if model is not None:
         return draft_source(main, model, lookup=plan.lookup)
     if plan.lookup:

@@ -41,6 +41,8 @@ class ModelNames:
         reason a person can act on."""
         if is_same_model(main, draft):
             return DraftCompatibility(False, SELF_DRAFT)
+        if main.remote is not None or draft.remote is not None:
+            return server_pair(main, draft)
         entries = self.library.entries
         m, d = entries.get(main.key), entries.get(draft.key)
         if m is not None and d is not None:
@@ -62,6 +64,20 @@ class ModelNames:
         if is_same_model(main, draft):
             raise SelfDraftError(f"{main.name} cannot draft for itself: choose another draft model")
         raise DraftIncompatibleError(f"{draft.name} cannot draft for {main.name}: {verdict.reason}")
+
+
+def server_pair(main: ModelRef, draft: ModelRef) -> DraftCompatibility:
+    """A model on a server drafts with a model on the same server (the server checks the pair
+    and says why when it refuses); a model here never drafts for one there, nor the reverse."""
+    if main.remote is not None and draft.remote is not None:
+        if main.remote.server == draft.remote.server:
+            return DraftCompatibility(True)
+        return DraftCompatibility(
+            False, f"{draft.name} is on server {draft.remote.server}, {main.name} on {main.remote.server}"
+        )
+    if main.remote is not None:
+        return DraftCompatibility(False, f"{main.name} drafts on its server, with the models that server has")
+    return DraftCompatibility(False, f"{draft.name} is on another server: it cannot draft for a model here")
 
 
 def is_same_model(a: ModelRef, b: ModelRef) -> bool:

@@ -20,12 +20,13 @@ import time
 from collections.abc import Callable, Iterable
 
 from app.engines.llamacpp import LoadOptions
-from app.engines.loader import LoadedModel, load_any
+from app.engines.loader import LoadedModel, load_ref
+from app.engines.remote import RemoteModel
 from app.library.compat_index import CompatibilityIndex
 from app.library.draft_rules import DraftCompatibility
 from app.library.library import ModelLibrary
 from app.library.model_defaults import ModelDefaultsStore
-from app.runtime.drafts import DraftPlan, build_draft
+from app.runtime.drafts import DraftPlan, build_draft, server_draft_spec
 from app.runtime.errors import RuntimeClosedError
 from app.runtime.lease import CancelFlag, Lease, LoadProgress
 from app.runtime.model_ref import LoadedInfo, LoadSettings, ModelRef
@@ -138,6 +139,9 @@ class ModelRuntime:
                 wanted = LoadSettings(max(own.n_ctx, main.n_ctx), own.n_gpu_layers)
                 draft_model = self._ensure_loaded(draft_slot, wanted, lease.progress, at_least=True)
             self._check_open()
+            if isinstance(main, RemoteModel):  # it drafts on its server, with what the lease chose
+                lease.hand_over(main.drafting(server_draft_spec(lease.plan)), None)
+                return
             draft = build_draft(lease.plan, main, draft_model)
         except BaseException:
             self.leave_lease(lease)
@@ -180,8 +184,8 @@ class ModelRuntime:
             def report(fraction: float) -> None:
                 progress(key, fraction)
 
-        model = load_any(
-            slot.ref.path,
+        model = load_ref(
+            slot.ref,
             LoadOptions(n_ctx=settings.n_ctx, n_gpu_layers=settings.n_gpu_layers, progress=report),
         )
         with self._table.cond:

@@ -31,6 +31,7 @@ from starlette.routing import Route
 
 from app import __version__
 from app.core.events import GenerationResult
+from app.library.compat_index import DraftReport
 from app.library.entry import ModelEntry
 from app.library.resolve import UnknownModelError
 from app.runtime import ModelRuntime
@@ -54,7 +55,7 @@ from app.server.openai_responses import routes as openai_responses
 from app.server.openapi import openapi_schema
 from app.server.records import RequestLog, RequestRecord
 from app.server.request_parsing import parse_request
-from app.server.responses import CompletionEvents, completion_body, openai_model, rest_model
+from app.server.responses import CompletionEvents, completion_body, draft_list, openai_model, rest_model
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,19 @@ class Api:
         return json_response(
             rest_model(entry, entry.key in loaded) if rest else openai_model(entry, self._created(entry))
         )
+
+    async def drafts(self, request: Request) -> Response:
+        """The drafts the library has for a model: another Specula lists them for it."""
+        name = request.path_params["model"]
+
+        def report() -> DraftReport | None:
+            library = self.runtime.library
+            return self.runtime.index.drafts_for(name) if name in library.entries else None
+
+        found = await asyncio.to_thread(report)
+        if found is None:
+            raise model_not_found(UnknownModelError(name))
+        return json_response(draft_list(found))
 
     # --- generation ----------------------------------------------------------------------------
     async def complete(self, request: Request, chat: bool, rest: bool) -> Response:
@@ -225,6 +239,7 @@ def build_app(
         Route("/v1/models/{model:path}", models(False, True), methods=["GET"]),
         Route("/api/v0/models", models(True, False), methods=["GET"]),
         Route("/api/v0/models/{model:path}", models(True, True), methods=["GET"]),
+        Route("/api/v0/drafts/{model:path}", api.drafts, methods=["GET"]),
         Route("/v1/chat/completions", post(True, False), methods=["POST"]),
         Route("/v1/completions", post(False, False), methods=["POST"]),
         Route("/api/v0/chat/completions", post(True, True), methods=["POST"]),

@@ -21,6 +21,7 @@ from app.server.schema import (
     ChatCompletionRequest,
     Completion,
     CompletionRequest,
+    DraftList,
     ErrorBody,
     ModelCard,
     ModelList,
@@ -182,6 +183,7 @@ def _schema() -> dict[str, Any]:
         ModelCard,
         RestModelList,
         RestModel,
+        DraftList,
         ErrorBody,
         responses.ResponsesRequest,
         responses.ResponseObject,
@@ -212,6 +214,10 @@ def _schema() -> dict[str, Any]:
             "/v1/models/{model}": {**one_model, **_get(ModelCard, "one model", not_found=True)},
             "/api/v0/models": _get(RestModelList, "the models, with engine, architecture and state"),
             "/api/v0/models/{model}": {**one_model, **_get(RestModel, "one model", not_found=True)},
+            "/api/v0/drafts/{model}": {
+                **one_model,
+                **_get(DraftList, "the drafts the library has for a model", not_found=True),
+            },
             "/v1/chat/completions": _post(
                 ChatCompletionRequest, ChatCompletion, ChatCompletionChunk, "chat completion (OpenAI)"
             ),

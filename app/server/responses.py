@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from app.core.events import GenerationResult, GenerationStats, StopReason, TokenEvent, TokenOrigin
+from app.library.compat_index import DraftReport
 from app.library.entry import ModelEntry
 from app.server.errors import ApiError
 from app.server.request_parsing import ParsedRequest
@@ -23,6 +24,8 @@ from app.server.schema import (
     Completion,
     CompletionChoice,
     Delta,
+    DraftCard,
+    DraftList,
     ErrorDetail,
     ModelCard,
     RestModel,
@@ -58,6 +61,7 @@ def stats_of(s: GenerationStats) -> Stats:
         acceptance_rate=s.acceptance_rate,
         acceptance_by_position=s.acceptance_by_position(),
         draft_note=s.draft_note,
+        rounds=[list(r) for r in s.rounds],
     )
 
 
@@ -191,3 +195,16 @@ def rest_model(entry: ModelEntry, loaded: bool) -> dict[str, Any]:
             max_context_length=entry.context_length,
         )
     )
+
+
+def draft_list(report: DraftReport) -> dict[str, Any]:
+    cards = [
+        DraftCard(
+            id=o.entry.key,
+            verdict="translated" if o.translated else "compatible",
+            recommended=o.recommended,
+            note=o.note,
+        )
+        for o in report.compatible
+    ]
+    return dump(DraftList(object="list", model=report.main.key, data=cards))

@@ -205,6 +205,10 @@ class Stats(BaseModel):
         description="share of rounds whose draft reached position i that had it accepted"
     )
     draft_note: str | None = Field(description="why drafting stopped or never started, if it did")
+    rounds: list[list[int]] = Field(
+        default_factory=list,
+        description="[sent, accepted] draft tokens per verify step of a reply with a draft (the chart)",
+    )
 
 
 class ErrorDetail(BaseModel):
@@ -314,3 +318,19 @@ class RestModel(BaseModel):
 class RestModelList(BaseModel):
     object: Literal["list"]
     data: list[RestModel]
+
+
+class DraftCard(BaseModel):
+    id: str
+    verdict: Literal["compatible", "translated"]
+    recommended: bool = Field(description="within LM Studio's size guide")
+    note: str
+
+
+class DraftList(BaseModel):
+    """The drafts the library has for a model, exact matches first (another Specula using this
+    server's models fills its draft list from it; prompt lookup is always offered too)."""
+
+    object: Literal["list"]
+    model: str
+    data: list[DraftCard]

@@ -43,6 +43,7 @@ from app.ui.models.advisor_dialog import AdvisorDialog
 from app.ui.models.controller import ModelController
 from app.ui.models.model_bar import ModelBar
 from app.ui.models.page import ModelsPage
+from app.ui.models.server_dialog import AddServerDialog
 from app.ui.server.page import ServerPage
 from app.ui.shortcuts import BY_ACTION, build_actions, set_why_not
 from app.ui.tasks import BackgroundTask, track
@@ -62,6 +63,7 @@ class MainWindow(QMainWindow):
     modelReady = Signal(str)  # re-emitted in the GUI thread, for views and tests
     bundledProgress = Signal(int, int)
     draftReady = Signal(str)
+    serversListed = Signal()  # the servers' models are listed (tests, views)
 
     def __init__(
         self,
@@ -159,6 +161,7 @@ class MainWindow(QMainWindow):
         self.models.draftsWanted.connect(self._compute_drafts_for_models_page)
         self.models.defaultsChanged.connect(self.model_state.on_defaults_changed)
         self.models.adviceWanted.connect(self.open_advisor)
+        self.models.serverWanted.connect(self.add_server)
         self._build_menus()
         self.themes.changed.connect(self._on_theme_changed)
         self.themes.apply(force=True)
@@ -278,11 +281,30 @@ class MainWindow(QMainWindow):
         task = self.run_task(job, self._on_library_scanned)
         task.progressed.connect(self._on_progress)
 
-    def _on_library_scanned(self, _result: Any) -> None:
+    def _on_library_scanned(self, result: Any) -> None:
         self.progress.setVisible(bool(self.model_state.loading_key))
         self.show_file_notices()
         self.model_state.on_library_scanned(auto_load=self.auto_load)
         self.libraryReady.emit()
+        if result is True:  # the files are listed: now the servers, each within its timeout
+            self.refresh_servers()
+
+    def refresh_servers(self) -> None:
+        """Ask the servers added as model sources for their models, off the GUI thread: the
+        window and the models on this computer never wait for them."""
+        if self.library.servers.servers():
+            self.run_task(lambda _r: self.library.refresh_servers(), self._on_servers_listed)
+
+    def _on_servers_listed(self, _diff: Any) -> None:
+        self.model_state.on_library_scanned(auto_load=self.auto_load)
+        self.serversListed.emit()
+
+    def add_server(self) -> AddServerDialog:
+        """My Models' "Add a server": once added, its models are listed (off this thread)."""
+        dialog = AddServerDialog(self.library.add_server, self)
+        dialog.accepted.connect(self.refresh_servers)
+        dialog.open()
+        return dialog
 
     # --- loading (see ModelState) ------------------------------------------------------------------
     @property

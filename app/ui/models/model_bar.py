@@ -78,4 +78,4 @@ class ModelBar(QWidget):
     def _on_library(self) -> None:
         state = self._state
         assert state is not None
-        self.picker.set_entries(state.library.entries.values(), state.loading_key or state.loaded_key)
+        self.picker.set_entries(state.library.all_entries.values(), state.loading_key or state.loaded_key)

@@ -47,6 +47,7 @@ class ModelsPage(QWidget):
     draftsWanted = Signal(str)  # model key: the window computes the report off-thread
     defaultsChanged = Signal(str)  # model key
     adviceWanted = Signal(str)  # model key: "Find the best draft"
+    serverWanted = Signal()  # "Add a server": the window opens the dialog
 
     def __init__(self, defaults: ModelDefaultsStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -71,6 +72,13 @@ class ModelsPage(QWidget):
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 14)
         self.table.itemSelectionChanged.connect(self._on_selection)
+        self.add_server_button = QPushButton("Add a server…")
+        self.add_server_button.setObjectName("addServerButton")
+        self.add_server_button.setToolTip(
+            "List the models of another machine: Specula, llama-server, vLLM, SGLang or any "
+            "OpenAI-compatible server"
+        )
+        self.add_server_button.clicked.connect(self.serverWanted.emit)
 
         editor = QWidget()
         ed = QVBoxLayout(editor)
@@ -131,8 +139,16 @@ class ModelsPage(QWidget):
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setWidget(editor)
 
+        library_box = QWidget()
+        library_l = QVBoxLayout(library_box)
+        library_l.setContentsMargins(0, 0, 0, 0)
+        top = QHBoxLayout()
+        top.addStretch(1)
+        top.addWidget(self.add_server_button)
+        library_l.addLayout(top)
+        library_l.addWidget(self.table, 1)
         splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(self.table)
+        splitter.addWidget(library_box)
         splitter.addWidget(scroll)
         splitter.setStretchFactor(0, 2)
         splitter.setStretchFactor(1, 3)
@@ -146,7 +162,7 @@ class ModelsPage(QWidget):
         """Follow the model state: the library, and the models that did not load."""
 
         def show_library(*_args: object) -> None:
-            self.set_library(state.library.entries, state.library.problems, state.failures)
+            self.set_library(state.library.all_entries, state.library.problems, state.failures)
 
         state.events.library.connect(show_library)
         state.events.failures.connect(show_library)
@@ -179,7 +195,7 @@ class ModelsPage(QWidget):
                 e.key,
                 [
                     e.name,
-                    e.engine,
+                    f"{e.engine} ({'online' if e.remote.online else 'offline'})" if e.remote else e.engine,
                     e.architecture,
                     e.params_label,
                     e.quantization or "",
@@ -231,6 +247,12 @@ class ModelsPage(QWidget):
             form.set_values({k: v for k, v in values.items() if k in form.editors})
             form.set_engine(entry.engine)
         fill_draft_combo(self.draft_combo, IDENTIFYING)
+        self.advise_button.setEnabled(not entry.is_remote)
+        self.advise_button.setToolTip(
+            "It drafts on its server: Find the best draft measures models on this computer"
+            if entry.is_remote
+            else "Benchmark every compatible draft (and none) on a few prompts"
+        )
         self.status.clear()
         self.draftsWanted.emit(key)
 

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QComboBox, QStyle, QStyledItemDelegate, QStyleOpti
 
 from app.engines.mlx import mlx_available
 from app.library.entry import ModelEntry
-from app.library.model_labels import distinct_labels, folder_of, hover_text, human_size
+from app.library.model_labels import distinct_labels, folder_of, hover_text, human_size, server_state
 from app.ui.theme.colours import LIGHT, Theme
 
 DETAIL_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -20,6 +20,8 @@ PLACEHOLDER = "Select a model to load (Ctrl+L)"
 
 
 def detail_line(e: ModelEntry) -> str:
+    if e.remote is not None:  # the server's name, kind and whether it answered
+        return " · ".join(p for p in (e.params_label, server_state(e)) if p)
     parts = [e.params_label, human_size(e.size_bytes), e.engine, folder_of(e)]
     if e.engine == "MLX" and not mlx_available():
         parts.append("needs the MLX engine")

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 
 from app.chat.message_model import MessageView
 from app.chat.reply_stats import ReplyStats
-from app.chat.stats_text import draft_parts, live_text, speed_parts, stats_line
+from app.chat.stats_text import draft_parts, has_details, live_text, speed_parts, stats_line
 from app.chat.stream_batch import LiveStats
 from app.ui.chat.inline_editor import InlineEditor
 from app.ui.chat.transcript.document import MessageRenderer
@@ -333,7 +333,7 @@ class MessageCard(QFrame):
         self.stats_label.setText("\n".join(lines))
         self.stats_label.setToolTip(stats_line(stats))
         self.stats_label.show()
-        self.details_button.setVisible(stats.with_draft)
+        self.details_button.setVisible(has_details(stats))
 
     def _apply_icons(self) -> None:
         t = self.style_.theme

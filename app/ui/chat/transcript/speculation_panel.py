@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QVBoxLay
 
 from app.chat.reply_stats import ReplyStats
 from app.chat.stats_text import detail_rows
+from app.core.events import SpeculationReport
 from app.ui.theme.colours import Theme
 
 MAX_BARS = 120  # more rounds than this are summed in groups
@@ -184,6 +185,11 @@ class SpeculationPanel(QFrame):
                 row_l.addWidget(view, 1)
             layout.addLayout(row_l)
         elif stats.with_draft:
-            none = QLabel("The draft proposed nothing in this reply.")
+            counted = stats.generation.speculation is SpeculationReport.COUNTS
+            none = QLabel(
+                "The server reports no rounds: there is nothing to chart."
+                if counted
+                else "The draft proposed nothing in this reply."
+            )
             none.setObjectName("detailValue")
             layout.addWidget(none)
