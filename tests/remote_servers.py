@@ -141,6 +141,9 @@ def specula_server(
     if match is None:
         proc.kill()
         proc.wait()
+        reader.join(10)
+        assert proc.stdout is not None
+        proc.stdout.close()
         raise AssertionError("the second Specula did not start:\n" + "\n".join(lines))
     server = SpeculaServer(match.group(1), home, proc, lines)
     try:
@@ -153,3 +156,5 @@ def specula_server(
             proc.kill()
             proc.wait()
         reader.join(10)
+        assert proc.stdout is not None
+        proc.stdout.close()
