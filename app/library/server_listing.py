@@ -146,12 +146,17 @@ def _json(response: httpx.Response) -> Any:
         raise ServerError(f"{response.request.url} did not answer JSON") from None
 
 
-def list_server(server: RemoteServer, timeout: float = LIST_TIMEOUT) -> ServerListing:
-    """The server's models and kind, within `timeout` seconds in all."""
+def list_server(
+    server: RemoteServer, timeout: float = LIST_TIMEOUT, api_key: str | None = None
+) -> ServerListing:
+    """The server's models and kind, within `timeout` seconds in all. `api_key`: a key not
+    kept yet (a server being added is asked before its key goes to the keyring)."""
     listing = ServerListing(server)
     deadline = _Deadline(timeout)
     try:
-        headers = auth_headers(server.name, server.has_key)
+        headers = (
+            {"Authorization": f"Bearer {api_key}"} if api_key else auth_headers(server.name, server.has_key)
+        )
         with httpx.Client(base_url=server.url, headers=headers, timeout=timeout) as client:
             data = _json(_get(client, "/v1/models", deadline))
             cards = data.get("data") if isinstance(data, dict) else None

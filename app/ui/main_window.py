@@ -44,6 +44,7 @@ from app.ui.models.controller import ModelController
 from app.ui.models.model_bar import ModelBar
 from app.ui.models.page import ModelsPage
 from app.ui.models.server_dialog import AddServerDialog
+from app.ui.models.servers_dialog import ServersDialog
 from app.ui.server.page import ServerPage
 from app.ui.shortcuts import BY_ACTION, build_actions, set_why_not
 from app.ui.tasks import BackgroundTask, track
@@ -162,6 +163,7 @@ class MainWindow(QMainWindow):
         self.models.defaultsChanged.connect(self.model_state.on_defaults_changed)
         self.models.adviceWanted.connect(self.open_advisor)
         self.models.serverWanted.connect(self.add_server)
+        self.models.serversWanted.connect(self.manage_servers)
         self._build_menus()
         self.themes.changed.connect(self._on_theme_changed)
         self.themes.apply(force=True)
@@ -305,6 +307,18 @@ class MainWindow(QMainWindow):
         dialog.accepted.connect(self.refresh_servers)
         dialog.open()
         return dialog
+
+    def manage_servers(self) -> ServersDialog:
+        """My Models' "Servers…": the list, what each answered, add and remove."""
+        dialog = ServersDialog(self.library, self)
+        dialog.serversChanged.connect(self._on_servers_changed)
+        self.serversListed.connect(dialog.show_servers)
+        dialog.open()
+        return dialog
+
+    def _on_servers_changed(self) -> None:
+        self._on_servers_listed(None)  # a removed server's models leave the lists at once
+        self.refresh_servers()
 
     # --- loading (see ModelState) ------------------------------------------------------------------
     @property

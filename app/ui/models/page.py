@@ -48,6 +48,7 @@ class ModelsPage(QWidget):
     defaultsChanged = Signal(str)  # model key
     adviceWanted = Signal(str)  # model key: "Find the best draft"
     serverWanted = Signal()  # "Add a server": the window opens the dialog
+    serversWanted = Signal()  # "Servers…": the window opens the list (add, remove)
 
     def __init__(self, defaults: ModelDefaultsStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -79,6 +80,10 @@ class ModelsPage(QWidget):
             "OpenAI-compatible server"
         )
         self.add_server_button.clicked.connect(self.serverWanted.emit)
+        self.servers_button = QPushButton("Servers…")
+        self.servers_button.setObjectName("serversButton")
+        self.servers_button.setToolTip("The servers added: what each answered, remove one")
+        self.servers_button.clicked.connect(self.serversWanted.emit)
 
         editor = QWidget()
         ed = QVBoxLayout(editor)
@@ -145,6 +150,7 @@ class ModelsPage(QWidget):
         top = QHBoxLayout()
         top.addStretch(1)
         top.addWidget(self.add_server_button)
+        top.addWidget(self.servers_button)
         library_l.addLayout(top)
         library_l.addWidget(self.table, 1)
         splitter = QSplitter(Qt.Orientation.Vertical)
