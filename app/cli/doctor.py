@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         state = (
             f"reachable, {server['kind']}, {server['models']} models"
             if server["reachable"]
-            else f"unreachable: {server['problem']}"
+            else f"not listed: {server['problem']}"
         )
         print(f"  server {server['name']} ({server['url']}): {state}")
     for problem in report["problems"]:

@@ -88,10 +88,11 @@ def _add_server(library: Any, args: argparse.Namespace) -> None:
     listing = library.listings.get(server.name)
     if listing is not None and listing.online:
         found = sum(1 for e in library.remote_entries.values() if e.source == server.name)
-        print(f"added {server.name} ({listing.kind.label}, {server.url}): {found} models")
+        models = f"{found} model{'s' * (found != 1)}"
+        print(f"added {server.name} ({listing.kind.label}, {server.url}): {models}")
     else:
         why = listing.problem if listing is not None else "not listed"
-        print(f"added {server.name} ({server.url}); it did not answer: {why}", file=sys.stderr)
+        print(f"added {server.name} ({server.url}); it did not list its models: {why}", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
