@@ -205,7 +205,7 @@ class ModelsPage(QWidget):
                     e.architecture,
                     e.params_label,
                     e.quantization or "",
-                    human_size(e.size_bytes),
+                    "" if e.remote and not e.size_bytes else human_size(e.size_bytes),  # a server may not say
                     display_path(e.path),
                     (failures or {}).get(e.key, ""),
                 ],

@@ -42,3 +42,27 @@ def test_a_servers_model_is_in_the_model_bar_and_chats_saying_it_reports_no_spec
             assert "This server reports no speculation" in labels
         finally:
             w.shutdown()
+
+
+def test_a_server_that_never_answers_holds_up_nothing_and_becomes_a_problem_row(qtbot):
+    import socket
+
+    with socket.socket() as hung:  # takes connections, never answers
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(8)
+        ModelLibrary().add_server(f"http://127.0.0.1:{hung.getsockname()[1]}", "hung")
+        w = MainWindow(auto_load=False)
+        qtbot.addWidget(w)
+        try:
+            with qtbot.waitSignal(w.libraryReady, timeout=WAIT):
+                pass
+            assert not w.library.servers_listed  # the window is ready while the server is asked
+            with qtbot.waitSignal(w.serversListed, timeout=WAIT):
+                pass
+            [problem] = w.library.server_problems
+            assert problem.reason == "server hung: no answer within 4 s"
+            table = w.models.table  # a row under My Models' problems
+            reasons = [table.item(r, table.columnCount() - 1).text() for r in range(table.rowCount())]
+            assert "server hung: no answer within 4 s" in reasons
+        finally:
+            w.shutdown()
