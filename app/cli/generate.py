@@ -17,7 +17,9 @@ from app.core.request import ChatMessage, DraftSettings, GenerationRequest, Role
 def add_parser(sub: Any) -> None:
     gen = sub.add_parser("generate", help="generate a reply headlessly and stream it to stdout")
     gen.add_argument(
-        "--model", help="main model: a .gguf path or a model name (default: bundled Gemma 3 270M)"
+        "--model",
+        help="main model: a .gguf path, a model name, or <server>/<model> for a model on a server "
+        "added with `models --add-server` (default: bundled Gemma 3 270M)",
     )
     gen.add_argument("--no-draft", action="store_true", help="ignore the model's default draft")
     gen.add_argument("--prompt", required=True, help="the user message (or the raw prompt with --raw)")

@@ -13,13 +13,13 @@ from tests.runtime.conftest import MAIN, NOISY, OTHER, TWIN
 
 def count_loads(monkeypatch) -> list[str]:
     loads: list[str] = []
-    original = loader.load_any
+    original = loader.load_ref
 
-    def counting(path, options=None):
-        loads.append(str(path))
-        return original(path, options)
+    def counting(ref, options=None):
+        loads.append(str(ref.path))
+        return original(ref, options)
 
-    monkeypatch.setattr("app.runtime.runtime.load_any", counting)
+    monkeypatch.setattr("app.runtime.runtime.load_ref", counting)
     return loads
 
 
