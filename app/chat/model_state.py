@@ -104,6 +104,7 @@ class ModelState:
         self._wanted_draft: str | None = None  # chosen with the model (restore, an offer)
         self._note = ""  # what the status line says once loading is done
         self._restored = False
+        session.models = self  # the one owner of the pair: the session reads it here
         session.events.conversation.connect(self._on_conversation_shown)
 
     # --- names ------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from itertools import count
-from typing import Any
+from typing import Any, Protocol
 
 from app.chat.observable import Event
 from app.chat.store import ChatStore, Conversation, ConversationUnreadableError, StoredMessage
@@ -23,6 +23,38 @@ DELETE, SWITCH_VERSION = "delete", "switch_version"
 NEW_TITLE = "New chat"
 TITLE_CHARS = 40
 _reply_ids = count(1)
+
+
+class PairSource(Protocol):
+    """The one owner of the model pair the chat runs on (the model state): the session reads
+    it, never keeps a copy."""
+
+    @property
+    def loaded_key(self) -> str: ...  # the main model loaded ("" when none)
+
+    @property
+    def chosen_draft(self) -> str: ...  # the draft the next reply runs on ("" for none)
+
+    @property
+    def draft_key(self) -> str: ...  # the draft the engine thread uses now ("" for none)
+
+    def name(self, key: str) -> str: ...  # a model as the user knows it
+
+
+@dataclass
+class FixedPair:
+    """A pair that changes only when told: a session without a model state (tests, tools)."""
+
+    loaded_key: str = ""
+    chosen_draft: str = ""
+    names: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def draft_key(self) -> str:
+        return self.chosen_draft
+
+    def name(self, key: str) -> str:
+        return self.names.get(key, key)
 
 
 @dataclass
@@ -45,21 +77,19 @@ class SessionEvents:
         self.messages = Event("messages")  # (): the shown conversation's messages changed
         self.conversations = Event("conversations")  # (): the list (titles, order, deletions)
         self.reply = Event("reply")  # (Reply or None): a reply started or ended
-        self.pair = Event("pair")  # (model key, draft key): what the next reply runs on
         self.problem = Event("problem")  # (text): something the user should read
         self.deleted = Event("deleted")  # (id, title): a conversation deleted, undoable
 
 
 class ChatSession:
-    def __init__(self, store: ChatStore) -> None:
+    def __init__(self, store: ChatStore, models: PairSource | None = None) -> None:
         self.store = store
+        self.models: PairSource = models or FixedPair()  # the model state, once it exists
         self.events = SessionEvents()
         self.conversation_id: int | None = None
         self.conversation: Conversation | None = None
         self.messages: list[StoredMessage] = []
         self.reply: Reply | None = None
-        self.model_key = ""  # the loaded main model ("" when none)
-        self.draft_key = ""  # its draft ("" when none)
         self.last_deleted: tuple[int, str] | None = None
 
     # --- the conversation shown ---------------------------------------------------------------
@@ -91,10 +121,32 @@ class ChatSession:
             self.new()
 
     def new(self) -> int:
+        """A new chat; an empty one already there is reused (pressing Ctrl+N twice starts one
+        chat, not a pile of empty ones)."""
+        empty = self._empty_new_chat()
+        if empty is not None:
+            if empty != self.conversation_id:
+                self.open(empty)
+            return empty
         cid = self.store.create_conversation(NEW_TITLE)
         self.events.conversations.emit()
         self.open(cid)
         return cid
+
+    def _empty_new_chat(self) -> int | None:
+        """The newest untitled conversation with nothing in it (no message, no setup of its own)
+        and no reply on its way."""
+        for conv in self.store.conversations():
+            if conv.title != NEW_TITLE or conv.model_key or conv.settings:
+                continue
+            if self.reply is not None and self.reply.conversation_id == conv.id:
+                continue
+            try:
+                if not self.store.messages(conv.id):
+                    return conv.id
+            except ConversationUnreadableError:
+                continue
+        return None
 
     def rename(self, title: str) -> None:
         if self.conversation_id is not None and title.strip():
@@ -139,16 +191,21 @@ class ChatSession:
         """The pair and settings the shown conversation now runs on (offered when reopened)."""
         if self.conversation_id is None:
             return
+        m = self.models
         self.store.remember_setup(
-            self.conversation_id, self.model_key or None, self.draft_key or None, settings
+            self.conversation_id, m.loaded_key or None, m.chosen_draft or None, settings
         )
         self.conversation = self.store.conversation(self.conversation_id)
 
-    # --- the model pair ----------------------------------------------------------------------------
-    def set_pair(self, model_key: str, draft_key: str) -> None:
-        if (model_key, draft_key) != (self.model_key, self.draft_key):
-            self.model_key, self.draft_key = model_key, draft_key
-            self.events.pair.emit(model_key, draft_key)
+    def ran_on(self, reply: Reply, model_key: str, draft_key: str) -> None:
+        """The engine thread says which pair `reply` runs on: its conversation remembers that
+        pair (a draft switched just before it may not be the one chosen when it was sent)."""
+        conv = self.store.conversation(reply.conversation_id)
+        if conv is None or (conv.model_key or "", conv.draft_key or "") == (model_key, draft_key):
+            return
+        self.store.remember_setup(reply.conversation_id, model_key or None, draft_key or None, conv.settings)
+        if reply.conversation_id == self.conversation_id:
+            self.conversation = self.store.conversation(reply.conversation_id)
 
     # --- what can be done now ------------------------------------------------------------------
     def last(self, role: str) -> StoredMessage | None:
@@ -165,7 +222,7 @@ class ChatSession:
             if reply.conversation_id == self.conversation_id:
                 return "Wait for the reply to finish, or stop it (Esc)"
             return f"A reply is being written in “{reply.title}”: wait for it, or stop it (Esc)"
-        if not self.model_key:
+        if not self.models.loaded_key:
             return "Load a model first (Ctrl+L)"
         if self.conversation_id is None and action != SEND:  # sending starts one
             return "Start a new chat first (Ctrl+N)"

@@ -150,6 +150,7 @@ class MainWindow(QMainWindow):
         self.models.bind(self.model_state)
         replies = self.chat.replies
         w = self.worker
+        w.replyStarted.connect(replies.on_started)
         w.tokensArrived.connect(replies.on_tokens)
         w.generationFinished.connect(replies.on_finished)
         w.generationFailed.connect(replies.on_failed)

@@ -28,9 +28,11 @@ from app.chat.session import (
     REGENERATE,
     SEND,
     ChatSession,
+    FixedPair,
 )
 from app.chat.store import ChatStore
 from app.core.model_settings import SPECS
+from app.engines.drafting import PROMPT_LOOKUP_KEY
 from app.library.model_labels import hover_text
 from app.library.preferences import Preferences
 from app.ui.chat.composer import Composer
@@ -66,8 +68,6 @@ class ChatPage(QWidget):
         self.store = store
         self.session = session or ChatSession(store)
         self.preferences = preferences or Preferences()
-        self.model_name = ""  # the loaded main model, as the user knows it
-        self.draft_name = ""  # the draft in use ("" for none)
         self._shown_id: int | None = None
         self._unsent: dict[int, str] = {}  # conversation -> what was typed there, not sent
 
@@ -170,8 +170,7 @@ class ChatPage(QWidget):
         events.conversation.connect(self._on_conversation)
         events.messages.connect(self._on_messages)
         events.conversations.connect(self.refresh_conversations)
-        events.reply.connect(lambda _r: self.update_state())
-        events.pair.connect(lambda _m, _d: self.update_state())
+        events.reply.connect(lambda _r: self.show_pair())
         events.problem.connect(self.show_error)
         events.deleted.connect(self._on_deleted)
         self.set_theme(LIGHT)
@@ -200,29 +199,50 @@ class ChatPage(QWidget):
     def set_model_pair(
         self, main: str, draft: str, main_key: str | None = None, draft_key: str | None = None
     ) -> None:
-        """What the next reply runs on: 'Main + Draft' at the top of the chat."""
-        self.model_name, self.draft_name = main, draft
-        self.header.set_pair(main, draft)
-        self.session.set_pair(
-            main_key if main_key is not None else main, draft_key if draft_key is not None else draft
-        )
+        """A pair to run on without a model state (tests, tools): names and keys."""
+        keys = (main_key if main_key is not None else main, draft_key if draft_key is not None else draft)
+        self.session.models = FixedPair(keys[0], keys[1], {keys[0]: main, keys[1]: draft})
+        self.show_pair()
+
+    def show_pair(self) -> None:
+        """What the next reply runs on, 'Main + Draft', at the top of the chat; a draft chosen
+        during a reply says it applies to the next one."""
+        m = self.session.models
+        main, chosen = m.loaded_key, m.chosen_draft
+        if not main:
+            self.header.set_pair("", "")
+        else:
+            lookup = chosen == PROMPT_LOOKUP_KEY
+            draft = "Prompt lookup" if lookup else (m.name(chosen) or chosen if chosen else "")
+            detail = "no draft model" if lookup else ("main + draft" if chosen else "no draft")
+            if chosen != m.draft_key:
+                if self.session.reply is not None:
+                    detail += ", from the next reply"
+                elif chosen:
+                    detail += ", loading the draft…"
+            self.header.set_pair(m.name(main) or main, draft, detail)
+        self.update_state()
 
     def bind_models(self, state: ModelState) -> None:
-        """Follow the model state: the pair, the settings and drafts (the sidebar), the models
-        a conversation used (offered above the message box), and what went wrong."""
+        """Follow the model state (the one owner of the pair): the pair, the settings and
+        drafts (the sidebar), the models a conversation used (offered above the message box),
+        and what went wrong."""
+        self.session.models = state
 
-        def on_pair(main: str, draft: str) -> None:
-            self.set_model_pair(state.name(main), state.name(draft), main, draft)
+        def on_pair(main: str, _draft: str) -> None:
             entry = state.entry(main)
-            self.pair_label.setToolTip(hover_text(entry) if entry else "")
+            self.pair_label.set_tip(hover_text(entry) if entry else "")
+            self.show_pair()
 
         state.events.pair.connect(on_pair)
+        state.events.chosen_draft.connect(lambda _k: self.show_pair())
         state.events.offer.connect(self._on_offer)
         state.events.problem.connect(self.show_error)
         self.sidebar.bind(state)
         self.setup_hint.add_button(
             "load", "Load them", "Load the models this conversation used", state.load_offer
         )
+        self.show_pair()
 
     def _on_offer(self, offer: Offer | None) -> None:
         if offer is None:
@@ -318,9 +338,7 @@ class ChatPage(QWidget):
     def _begin(self, kind: str, text: str = "") -> bool:
         self.banner.hide()
         values = self.sidebar.values()
-        setup = ReplySetup(
-            self.model_name, self.draft_name, values, self.sidebar.engine, self.conversation_settings()
-        )
+        setup = ReplySetup(values, self.sidebar.engine, self.conversation_settings())
         return self.replies.begin(kind, setup, text) is not None
 
     def send(self) -> None:

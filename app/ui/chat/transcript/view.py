@@ -16,6 +16,7 @@ from PySide6.QtGui import QFont, QFontDatabase, QResizeEvent
 from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from app.chat.message_model import MessageView
+from app.chat.reply_stats import ReplyStats
 from app.chat.stream_batch import DRAFT, LiveStats, StreamBatch
 from app.ui.chat.transcript.card import MessageCard
 from app.ui.chat.transcript.formats import ORIGIN_PROP, RenderStyle
@@ -127,8 +128,8 @@ class ChatView(QScrollArea):
         self._scroll_to_end()
 
     def _add_card(self, m: MessageView, title: str = "") -> MessageCard:
-        if not title and m.stats:
-            title = str(m.stats.get("model_name") or "")
+        if not title and m.stats is not None:
+            title = m.stats.model_name
         card = MessageCard(m, self.render_style, title)
         card.actionTriggered.connect(lambda key, m=m: self.actionRequested.emit(key, m))
         self.messages.append(m)
@@ -187,6 +188,16 @@ class ChatView(QScrollArea):
         self._scroll_to_end()
         return self.streaming
 
+    def set_stream_pair(self, title: str, with_draft: bool) -> None:
+        """The pair the reply in progress runs on, once the engine thread says."""
+        if self.streaming is None or not self.cards:
+            return
+        self._with_draft = with_draft
+        if title:
+            self.cards[-1].set_title(title)
+        if self.live.tokens:
+            self.cards[-1].set_live(self.live, with_draft)
+
     def append_batch(self, batch: StreamBatch) -> None:
         """One batch from the engine thread: text appended at the end, the live strip updated."""
         m = self.streaming
@@ -203,7 +214,7 @@ class ChatView(QScrollArea):
         pieces = [(t[0], t[1], int(t[2]) if len(t) > 2 else 0) for t in tokens]
         self.append_batch(StreamBatch(pieces=pieces, tokens=len(pieces)))
 
-    def end_stream(self, stats: dict[str, Any] | None) -> MessageView | None:
+    def end_stream(self, stats: ReplyStats | None) -> MessageView | None:
         """The reply is done: its stats replace the live strip; the text stays as it is."""
         m = self.streaming
         if m is None:
@@ -211,8 +222,8 @@ class ChatView(QScrollArea):
         m.stats = stats
         self.streaming = None
         card = self.cards[-1]
-        if stats and stats.get("model_name"):
-            card.set_title(str(stats["model_name"]))
+        if stats is not None and stats.model_name:
+            card.set_title(stats.model_name)
         card.finish()
         self._update_actions()
         return m

@@ -10,6 +10,7 @@ import pytest
 from PySide6.QtGui import QColor, QGuiApplication, QTextCursor
 
 from app.chat.message_model import MessageView
+from app.chat.reply_stats import ReplyStats
 from app.chat.stream_batch import LiveStats, StreamBatch
 from app.core.events import RoundEvent
 from app.ui.chat.transcript import document as message_document
@@ -96,7 +97,7 @@ def test_streamed_green_is_exactly_the_draft_tokens_and_does_not_leak(view):
 def test_finishing_changes_nothing_on_screen_but_the_stats(view):
     stream(view, [(c, D if i % 3 else M) for i, c in enumerate(MARKDOWN)], batch_size=5)
     before = fragments(body(view))
-    m = view.end_stream(dict(STATS))
+    m = view.end_stream(ReplyStats.from_dict(STATS))
     assert m is not None
     assert m.text == MARKDOWN
     assert fragments(body(view)) == before  # no reflow, no jump
@@ -236,7 +237,7 @@ def test_rejected_drafts_show_struck_through_where_the_main_model_disagreed(view
     assert fmt.foreground().color() == QColor(LIGHT.rejected)
     assert fmt.property(PROPOSED_PROP) == " dog"
     assert token_tooltip(fmt).startswith("Rejected draft · round 1: the draft proposed “ dog”")
-    m = view.end_stream(dict(STATS))
+    m = view.end_stream(ReplyStats.from_dict(STATS))
     assert m is not None
     assert m.text == "The cat sat"
     # kept with the message and shown again after a restart
@@ -348,7 +349,7 @@ def test_live_strip_shows_speed_acceptance_and_when_drafting_pauses(view):
     assert card.live.text() == "● 7.0 tok/s · 3/4 drafted tokens accepted (75%) · draft length 4"
     view.append_batch(StreamBatch(rounds=[RoundEvent(2, 0, 0, 0, "no gain measured")], tokens=1, elapsed=2.5))
     assert card.live.text().endswith("drafting paused: no gain measured")
-    view.end_stream(dict(STATS))
+    view.end_stream(ReplyStats.from_dict(STATS))
     assert card.live.isHidden()
 
 
@@ -364,7 +365,7 @@ def test_live_stats_fold_batches():
 
 def test_details_panel_opens_with_charts_and_honest_figures(view, qtbot):
     stream(view, SCRIPT)
-    view.end_stream(dict(STATS))
+    view.end_stream(ReplyStats.from_dict(STATS))
     card = view.cards[-1]
     assert card.details is None  # built when first opened
     card.details_button.setChecked(True)
