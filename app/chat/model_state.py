@@ -74,6 +74,8 @@ class ModelEvents:
         self.settings = Event("settings")  # (values): what the chat's next reply runs with
         self.offer = Event("offer")  # (Offer | None): the models the conversation shown used
         self.load = Event("load")  # (LoadJob): a model to load (the engine thread does it)
+        self.identify = Event("identify")  # (key): identify the loaded model's drafts again
+        self.eject_pending = Event("eject_pending")  # (bool): Eject waits for the reply to end
         self.problem = Event("problem")  # (text): something the user should read
 
 
@@ -104,6 +106,7 @@ class ModelState:
         self._wanted_draft: str | None = None  # chosen with the model (restore, an offer)
         self._note = ""  # what the status line says once loading is done
         self._restored = False
+        self.eject_pending = False  # Eject was pressed during a reply: it unloads when that ends
         session.models = self  # the one owner of the pair: the session reads it here
         session.events.conversation.connect(self._on_conversation_shown)
 
@@ -150,6 +153,11 @@ class ModelState:
         if auto_load and not self.loaded_key and entries and not self._restored:
             self._restored = True
             self.restore_last_pair()
+        if self.loaded_key in entries and not self.loading_key:
+            # a folder added or a rescan can bring drafts (or take them away): the chat's
+            # draft list is identified again, keeping the draft chosen
+            self.keep_choice()
+            self.events.identify.emit(self.loaded_key)
 
     def restore_last_pair(self) -> None:
         """The pair in use when the app last closed; else the bundled model."""
@@ -233,10 +241,21 @@ class ModelState:
         entry = self.entry(key)
         self.events.problem.emit(f"Could not load {Path(entry.path).name if entry else key}: {reason}")
 
+    def eject(self) -> None:
+        """Eject pressed. During a reply the engine thread does it once the reply ends: the
+        status says so, and the model bar offers Stop."""
+        if self.busy and self.loaded_key:
+            self.eject_pending = True
+            self.events.eject_pending.emit(True)
+            self.say(f"{self.name(self.loaded_key)} unloads when this reply ends (Stop ends it now).")
+
     def on_ejected(self) -> None:
         self.loading_key = self.loaded_key = self.draft_key = self.chosen_draft = ""
         self.drafts = None
         self._note = ""
+        if self.eject_pending:
+            self.eject_pending = False
+            self.events.eject_pending.emit(False)
         self.events.loading.emit("")
         self.events.drafts.emit(None)
         self.say(NO_MODEL)

@@ -146,6 +146,7 @@ class MainWindow(QMainWindow):
         self.controller.draftReportReady.connect(self.draftReportReady)
         self.model_bar.bind(self.model_state)
         self.model_bar.eject_button.clicked.connect(self.controller.eject)
+        self.model_bar.stopRequested.connect(self.chat.stop)
         self.chat.bind_models(self.model_state)
         self.models.bind(self.model_state)
         replies = self.chat.replies
