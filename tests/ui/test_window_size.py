@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 from PySide6.QtCore import QRect
 from PySide6.QtWidgets import QApplication, QWidget
@@ -43,7 +45,7 @@ def assert_fits(w: MainWindow, size: tuple[int, int]) -> None:
         r = rect_in(panel, w)
         assert window_rect.contains(r), f"{panel.objectName()} reaches past the window: {r}"
         assert panel.width() >= panel.minimumSizeHint().width(), f"{panel.objectName()} is squeezed"
-    for a, b in zip(panels, panels[1:], strict=False):
+    for a, b in pairwise(panels):
         assert rect_in(a, w).right() < rect_in(b, w).left(), "panels overlap"
     header = chat.header
     for label in (chat.pair_label, chat.pair_detail):

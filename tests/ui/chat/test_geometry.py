@@ -17,7 +17,26 @@ from app.ui.chat.transcript.card import MessageCard
 from app.ui.theme.colours import LIGHT
 from app.ui.theme.theming import stylesheet_for
 
-WORDS = "What is a bank account ? What does it do ? How much can you deposit and withdraw".split()
+WORDS = [
+    "What",
+    "is",
+    "a",
+    "bank",
+    "account",
+    "?",
+    "What",
+    "does",
+    "it",
+    "do",
+    "?",
+    "How",
+    "much",
+    "can",
+    "you",
+    "deposit",
+    "and",
+    "withdraw",
+]
 
 
 @pytest.fixture

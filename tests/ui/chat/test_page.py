@@ -108,7 +108,9 @@ def test_a_reply_is_named_by_the_pair_the_engine_thread_ran_it_on(qtbot, page):
     page.replies.on_started(reply, "main.gguf", "other.gguf")  # the switch landed before it
     assert page.view.cards[-1].header.text() == "Main · F16"
     page.replies.on_tokens(reply, StreamBatch(pieces=[("Hi", "main", 0)], tokens=1))
-    stats = GenerationStats(draft_model="other.gguf", total_draft_tokens_count=2, rejected_draft_tokens_count=2)
+    stats = GenerationStats(
+        draft_model="other.gguf", total_draft_tokens_count=2, rejected_draft_tokens_count=2
+    )
     with qtbot.waitSignal(page.replyFinished):
         page.replies.on_finished(reply, GenerationResult("Hi", stats))
     assert page.view.messages[-1].stats.draft_name == "Other · Q8"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QTextCursor
 
 from app.chat.message_model import MessageView
@@ -140,6 +141,23 @@ def test_a_streamed_reply_looks_exactly_like_the_same_reply_rendered_at_once(qtb
     assert "lost" in doc_a.toPlainText()
 
 
+def test_a_right_to_left_rejected_draft_never_turns_the_reply_around(view):
+    """The line takes its direction from the reply's own text, and the proposal is isolated
+    (its direction reorders nothing around it); a right-to-left reply stays right to left."""
+    view.set_show_rejected(True)
+    view.begin_stream()
+    view.append_tokens([("\u05e9\u05dc\u05d5\u05dd", R, 1), ("cat", M, 1), (" sat", M, 1), ("\ufffd", R, 2)])
+    view.append_tokens([("\n", M, 2), ("\u05e9\u05dc\u05d5\u05dd", M, 3), (" cat", R, 3)])
+    doc = body(view)
+    first, second = doc.firstBlock(), doc.firstBlock().next()
+    assert first.text() == "\u2068\u05e9\u05dc\u05d5\u05dd\u2069cat sat\u2068\ufffd\u2069"
+    assert first.textDirection() == Qt.LayoutDirection.LeftToRight
+    assert second.text() == "\u05e9\u05dc\u05d5\u05dd\u2068 cat\u2069"
+    assert second.textDirection() == Qt.LayoutDirection.RightToLeft
+    view.set_show_rejected(False)
+    assert body(view).firstBlock().text() == "cat sat"
+
+
 def test_line_breaks_stay_exactly_as_streamed(view):
     stream(view, [("one\ntwo\n\nthree", M)])
     view.end_stream(None)
@@ -229,7 +247,7 @@ def test_rejected_drafts_show_struck_through_where_the_main_model_disagreed(view
     view.append_tokens([("The", M, 0), (" cat", D, 1), (" dog", R, 1), (" sat", M, 1)])
     assert "dog" not in body(view).toPlainText()  # hidden unless asked for
     view.set_show_rejected(True)
-    assert body(view).toPlainText() == "The cat dog sat"
+    assert body(view).toPlainText() == "The cat\u2068 dog\u2069 sat"
     c = body(view).find("dog")
     c.setPosition(c.selectionStart() + 1)
     fmt = c.charFormat()
@@ -243,7 +261,7 @@ def test_rejected_drafts_show_struck_through_where_the_main_model_disagreed(view
     # kept with the message and shown again after a restart
     again = MessageView.from_stored("assistant", m.text, m.origins, m.stats_for_storage())
     view.set_messages([again])
-    assert body(view).toPlainText() == "The cat dog sat"
+    assert body(view).toPlainText() == "The cat\u2068 dog\u2069 sat"
     assert view.draft_text() == " cat"
 
 
