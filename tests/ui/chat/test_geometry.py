@@ -40,18 +40,13 @@ WORDS = [
 
 
 @pytest.fixture
-def styled(qapp):
-    """The app's stylesheet, as the window applies it (fonts and paddings change sizes)."""
-    qapp.setStyleSheet(stylesheet_for(LIGHT))
-    yield
-    qapp.setStyleSheet("")
-
-
-@pytest.fixture
-def page(qtbot, styled):
+def page(qtbot):
     store = ChatStore()
     p = ChatPage(store)
     qtbot.addWidget(p)
+    # the app's stylesheet, as the window applies it (fonts and paddings change sizes); on the
+    # page, not the application, so that it goes with the page
+    p.setStyleSheet(stylesheet_for(LIGHT))
     p.resize(850, 640)
     p.show()
     qtbot.waitExposed(p)
