@@ -128,7 +128,8 @@ def test_switching_the_draft_mid_reply_applies_to_the_next_reply(qtbot, window, 
         assert window.chat.pair_detail.text() == "main + draft, from the next reply"
     assert window.chat.view.messages[-1].stats.generation.draft_model == "twin.gguf"
     assert window.chat.view.messages[-1].stats.draft_name == state.name(library_models["twin"])
-    qtbot.waitUntil(lambda: window.worker.draft_key == library_models["noisy"], timeout=WAIT)
+    # the engine thread switched; the window hears it once its news arrives
+    qtbot.waitUntil(lambda: window.model_state.draft_key == library_models["noisy"], timeout=WAIT)
     assert window.chat.pair_detail.text() == "main + draft"
     send(qtbot, window, "again")
     assert window.chat.view.messages[-1].stats, window.chat.banner.text()

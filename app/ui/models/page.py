@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QResizeEvent
+from PySide6.QtGui import QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -165,6 +165,15 @@ class ModelsPage(QWidget):
         self.table.show_library(entries, problems, failures, labels)
         if selected:
             self.select(selected)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """The chat's sidebar saves load settings too: shown again, the values are read again."""
+        super().showEvent(event)
+        key = self.selected_key()
+        if key is not None:
+            values = self.defaults.effective(key)
+            for form in self.forms:
+                form.set_values({k: v for k, v in values.items() if k in form.editors})
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
