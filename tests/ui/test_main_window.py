@@ -273,6 +273,8 @@ def test_every_model_offers_prompt_lookup_in_the_dropdown(qtbot, window, library
     assert combo.count() == 5
     assert combo.findData("prompt-lookup") > 0
     choose_draft(qtbot, window, "prompt-lookup")
+    assert window.chat.pair_detail.text() == "no draft model"  # never "main + draft"
+    assert "Prompt lookup" in window.chat.pair_label.text()
     send(qtbot, window, "the the the the")
     assert window.chat.view.messages[-1].stats.generation.draft_model == "Prompt lookup (no draft model)"
 

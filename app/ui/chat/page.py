@@ -49,6 +49,7 @@ from app.ui.theme.colours import LIGHT, Theme
 SIDEBAR_FOLDS_BELOW = 1080  # page width under which the config sidebar folds away
 CONVERSATIONS_FOLD_BELOW = 760
 UNDO_SECONDS = 20
+NOTE_SECONDS = 4  # how long a note such as "Copied ..." stays
 
 
 class ChatPage(QWidget):
@@ -104,6 +105,7 @@ class ChatPage(QWidget):
         self.undo_hint = HintBar("undoHint")
         self.undo_hint.add_button("undo", "Undo", "Bring the conversation back", self.undo_delete)
         self.setup_hint = HintBar("setupHint")
+        self.note_hint = HintBar("noteHint")  # a short note on what just happened ("Copied ...")
         self.composer = Composer()
         self.prompt = self.composer.prompt
         self.send_button = self.composer.send_button
@@ -112,7 +114,8 @@ class ChatPage(QWidget):
         self.send_button.clicked.connect(self.send)
         self.stop_button.clicked.connect(self.stop)
         composer_col = QVBoxLayout()
-        for hint in (self.flight_hint, self.undo_hint, self.setup_hint):
+        for hint in (self.flight_hint, self.undo_hint, self.setup_hint, self.note_hint):
+            hint.setMaximumWidth(self.view.column_width())  # never wider than the message box
             composer_col.addWidget(hint)
         composer_col.addWidget(self.composer)
         composer_row = QHBoxLayout()
@@ -376,8 +379,15 @@ class ChatPage(QWidget):
 
     def copy_last_reply(self) -> None:
         last = self.session.last("assistant")
-        if last is not None:
-            QGuiApplication.clipboard().setText(last.content)
+        if last is None:
+            self.note_hint.say("No reply to copy yet.", NOTE_SECONDS)
+            return
+        self.copy_text(last.content, "the last reply")
+
+    def copy_text(self, text: str, what: str) -> None:
+        """Copied, and said so (a shortcut gives no other sign)."""
+        QGuiApplication.clipboard().setText(text)
+        self.note_hint.say(f"Copied {what} ({len(text)} characters).", NOTE_SECONDS)
 
     def show_version(self, step: int) -> None:
         last = self.session.last("assistant")
@@ -389,7 +399,7 @@ class ChatPage(QWidget):
 
     def _on_reply_action(self, key: str, message: MessageView) -> None:
         if key == "copy":
-            QGuiApplication.clipboard().setText(message.text)
+            self.copy_text(message.text, "the reply")
         elif key == "edit":
             self.edit_last()
         elif key == "regenerate":

@@ -6,9 +6,10 @@ from __future__ import annotations
 import random
 
 import pytest
-from PySide6.QtCore import QRect
+from PySide6.QtCore import QRect, Qt
 from PySide6.QtWidgets import QApplication, QWidget
 
+from app.chat.message_model import MessageView
 from app.chat.store import ChatStore
 from app.chat.stream_batch import StreamBatch
 from app.core.events import GenerationResult, GenerationStats, StopReason
@@ -115,3 +116,71 @@ def test_a_finished_reply_has_its_stats_under_its_text_and_inside_its_card(qtbot
     assert_reply_laid_out(card)
     column = page.view.column
     assert rect_in(card, column).bottom() < column.height()
+
+
+@pytest.mark.parametrize("width", [850, 1400])
+def test_the_hints_above_the_message_box_are_never_wider_than_it(qtbot, page, width):
+    page.resize(width, 640)
+    page.setup_hint.say(
+        "This conversation used Gemma 3 270m instruction tuned QAT · F16 (unsloth/gemma-3-270m-it-qat-GGUF) "
+        "+ Gemma 3 270m instruction tuned QAT · Q4_K_M (unsloth/gemma-3-270m-it-qat-GGUF)."
+    )
+    page.setup_hint.add_button("load", "Load them", "Load the models this conversation used", lambda: None)
+    settle()
+    box = rect_in(page.composer, page)
+    hint = rect_in(page.setup_hint, page)
+    assert hint.left() >= box.left()
+    assert hint.right() <= box.right()
+
+
+def test_copying_the_last_reply_says_so(qtbot, page):
+    long_reply(qtbot, page, tokens=20)
+    page.copy_last_reply()
+    assert not page.note_hint.isHidden()
+    assert page.note_hint.label.text().startswith("Copied the last reply (")
+    assert QApplication.clipboard().text() == page.view.messages[-1].text
+
+
+def user_card(page: ChatPage, text: str) -> MessageCard:
+    m = MessageView("user")
+    m.text = text
+    page.view.set_messages([m])
+    settle()
+    return page.view.cards[0]
+
+
+def test_a_user_message_that_fits_on_a_line_is_never_wrapped(qtbot, page):
+    for n in range(3, len(WORDS) + 1):
+        card = user_card(page, " ".join(WORDS[:n]))
+        if card.width() < int(page.view.column.width() * 0.85):
+            lines = card.body.document().firstBlock().layout().lineCount()
+            assert lines == 1, f"{n} words wrapped in a card {card.width()} px wide"
+
+
+def test_esc_on_an_edit_gives_the_bubble_its_own_width_back(qtbot, page):
+    card = user_card(page, "A short question")
+    own = card.width()
+    page.view.begin_edit()
+    settle()
+    assert card.width() == page.view.column.width()  # the editor takes the column
+    card.editor.text.escaped.emit()  # Esc in the editor
+    settle()
+    assert card.editor is None
+    assert card.width() == own
+
+
+def test_the_send_buttons_focus_ring_shows(qtbot, page):
+    page.prompt.setPlainText("hello")  # Send enabled
+    page.activateWindow()
+    qtbot.waitActive(page)
+    page.prompt.setFocus()
+    settle()
+    before = page.send_button.grab().toImage()
+    page.send_button.setFocus(Qt.FocusReason.TabFocusReason)
+    qtbot.waitUntil(page.send_button.hasFocus)
+    settle()
+    after = page.send_button.grab().toImage()
+    w, h = before.width(), before.height()
+    edge = [(x, 1) for x in range(4, w - 4)] + [(x, h - 2) for x in range(4, w - 4)]
+    changed = sum(1 for x, y in edge if before.pixelColor(x, y) != after.pixelColor(x, y))
+    assert changed > len(edge) // 2, "the focus ring is not drawn along the button's edge"

@@ -8,11 +8,12 @@ the reader where they were.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QFont, QFontDatabase, QResizeEvent
+from PySide6.QtGui import QFont, QFontDatabase, QFontMetricsF, QResizeEvent
 from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from app.chat.message_model import MessageView
@@ -93,9 +94,21 @@ class ChatView(QScrollArea):
         if card.editor is not None:
             card.setFixedWidth(width)
             return
-        fm = card.body.fontMetrics()
-        longest = max((fm.horizontalAdvance(line) for line in card.message.text.split("\n")), default=0)
-        card.setFixedWidth(max(160, min(int(width * 0.85), longest + 48)))
+        widest = int(width * 0.85)
+        card.setFixedWidth(max(160, min(widest, self._natural_width(card, widest))))
+
+    @staticmethod
+    def _natural_width(card: MessageCard, widest: int) -> int:
+        """The card's width with its text unwrapped, measured on the text as drawn (its own
+        fonts and formats): a message that fits is never wrapped before its last word."""
+        m, c = card.layout_.contentsMargins(), card.contentsMargins()
+        chrome = m.left() + m.right() + c.left() + c.right() + 2 * card.body.frameWidth() + 2
+        rough = QFontMetricsF(card.body.font()).horizontalAdvance(card.message.text)
+        if rough > 2 * widest:  # wraps anyway: no need to lay it out unwrapped
+            return widest
+        doc = card.body.document().clone()
+        doc.setTextWidth(-1)
+        return math.ceil(doc.idealWidth()) + chrome
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         if obj is self.viewport() and event.type() == QEvent.Type.Resize:
@@ -259,10 +272,18 @@ class ChatView(QScrollArea):
         if last_user < 0:
             return None
         card = self.cards[last_user]
-        card.begin_edit()
+        editor = card.begin_edit()
         card.setFixedWidth(self.column.width())
+        # Esc ends the edit in the card: the bubble takes its own width again
+        editor.cancelled.connect(self._refit_after_edit)
         self._update_actions()
         return card
+
+    def _refit_after_edit(self) -> None:
+        for card in self.cards:
+            if card.editor is None:
+                self._fit_card(card, self.column.width())
+        self._update_actions()
 
     def end_edit(self) -> None:
         for card in self.cards:
