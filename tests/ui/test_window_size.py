@@ -45,6 +45,11 @@ def assert_fits(w: MainWindow, size: tuple[int, int]) -> None:
         r = rect_in(panel, w)
         assert window_rect.contains(r), f"{panel.objectName()} reaches past the window: {r}"
         assert panel.width() >= panel.minimumSizeHint().width(), f"{panel.objectName()} is squeezed"
+    sidebar = chat.sidebar
+    if sidebar.isVisible():  # its content is never cut at the window's edge
+        body = sidebar.widget()
+        assert body.width() >= body.minimumSizeHint().width(), "the settings are squeezed"
+        assert body.width() <= sidebar.viewport().width(), "the settings run past the panel"
     for a, b in pairwise(panels):
         assert rect_in(a, w).right() < rect_in(b, w).left(), "panels overlap"
     header = chat.header

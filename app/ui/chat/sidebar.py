@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QScrollArea,
+    QStyle,
     QVBoxLayout,
     QWidget,
 )
@@ -41,7 +42,6 @@ class ConfigSidebar(QScrollArea):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWidgetResizable(True)
-        self.setMinimumWidth(280)
         self.setFrameShape(QScrollArea.Shape.NoFrame)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Tab goes to its fields, not the scroll area
@@ -78,6 +78,10 @@ class ConfigSidebar(QScrollArea):
         load_layout = QVBoxLayout(load)
         load_layout.setContentsMargins(0, 0, 0, 0)
         load_layout.addWidget(self.forms["load"])
+        applied = QLabel("The loaded model's own (as in My Models), applied when it loads.")
+        applied.setObjectName("muted")
+        applied.setWordWrap(True)
+        load_layout.addWidget(applied)
         self.reload_hint = QLabel()
         self.reload_hint.setObjectName("reloadHint")
         self.reload_hint.setWordWrap(True)
@@ -86,7 +90,6 @@ class ConfigSidebar(QScrollArea):
         load_layout.addWidget(self.reload_hint)
         load_layout.addWidget(self.reload_button)
         self.forms["load"].valueChanged.connect(self._on_load_value_changed)
-        self.forms["load"].setToolTip("The loaded model's own (as in My Models), applied when it loads")
         content = {"speculative": spec, "load": load}
         for group in GROUPS:
             layout.addWidget(self._group(GROUP_TITLES[group], content.get(group) or self.forms[group]))
@@ -99,6 +102,15 @@ class ConfigSidebar(QScrollArea):
         self.set_engine(LLAMA_CPP)
         self.show_drafts(None, loaded=False)
         self.show_reload_hint("")
+
+    def minimumSizeHint(self) -> QSize:
+        """Never narrower than what it holds, in the style it is drawn in: with no horizontal
+        scroll bar, anything wider would be cut at the window's edge."""
+        hint = super().minimumSizeHint()
+        body = self.widget()
+        bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        need = body.minimumSizeHint().width() + bar + 2 * self.frameWidth() if body is not None else 0
+        return QSize(max(280, need), hint.height())
 
     @staticmethod
     def _group(title: str, content: QWidget) -> QGroupBox:
