@@ -2,10 +2,11 @@
 
     Xvfb :99 -screen 0 1400x900x24 &
     DISPLAY=:99 python docs/screenshots.py [--out docs] [--size 1400x900] [--advisor]
-    DISPLAY=:99 python docs/screenshots.py --size 1000x700 --suffix -1000x700
+    DISPLAY=:99 python docs/screenshots.py --size 1000x700 --suffix=-1000x700
 
 Writes chat-light.png, chat-dark.png, speculation-details.png, my-models.png and
-first-run.png (the welcome over the window), each name with --suffix; with --advisor also
+first-run.png (the welcome over the window), each name with --suffix (the README shows the
+1000x700 chat in both themes and My Models); with --advisor also
 advisor.png: Find the best draft's result, each draft's speed-up over no draft measured
 just before and after it, with its noise band. The chat
 runs the real Gemma 3 270M pair: an F16 twin derived from the bundled Q4_K_M as the main
