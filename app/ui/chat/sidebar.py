@@ -102,6 +102,7 @@ class ConfigSidebar(QScrollArea):
         self.set_engine(LLAMA_CPP)
         self.show_drafts(None, loaded=False)
         self.show_reload_hint("")
+        self.forms["load"].setEnabled(False)  # until a model is loaded
 
     def minimumSizeHint(self) -> QSize:
         """Never narrower than what it holds, in the style it is drawn in: with no horizontal
@@ -161,6 +162,7 @@ class ConfigSidebar(QScrollArea):
 
     def _on_drafts(self, state: ModelState, choices: DraftChoices | None) -> None:
         self.set_engine(state.engine)
+        self.forms["load"].setEnabled(bool(state.loaded_key))  # the loaded model's own: none, none
         self.show_drafts(choices, loaded=bool(state.loaded_key), select=state.chosen_draft)
 
     def show_drafts(self, choices: DraftChoices | None, loaded: bool = True, select: str = "") -> None:

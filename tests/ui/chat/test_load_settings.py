@@ -42,6 +42,9 @@ def test_context_length_typed_in_the_sidebar_applies_on_reload(qtbot, window, li
     assert w.model_state.loaded_with.n_ctx == 1024
     assert sidebar.reload_hint.isHidden()
     assert sidebar.forms["load"].value("context_length") == 1024  # not dropped by the load
+    w.controller.eject()
+    qtbot.waitUntil(lambda: not w.loaded_key, timeout=WAIT)
+    assert not sidebar.forms["load"].isEnabled()  # no model: nothing for them to apply to
 
 
 def test_a_new_chat_keeps_the_max_tokens_typed(qtbot, window):
