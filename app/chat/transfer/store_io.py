@@ -153,3 +153,12 @@ def _insert_conversation(db: sqlite3.Connection, conv: PortableConversation, now
             ],
         )
     return cid
+
+
+def conversation_list(store: ChatStore) -> list[tuple[int, str, int, float]]:
+    """(id, title, messages, updated) of every conversation, newest first."""
+    rows = store.db.execute(
+        "SELECT c.id, c.title, (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id), c.updated "
+        "FROM conversations c WHERE c.deleted IS NULL ORDER BY c.updated DESC"
+    ).fetchall()
+    return [(int(i), str(t), int(n), float(u)) for i, t, n, u in rows]
