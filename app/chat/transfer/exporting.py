@@ -3,7 +3,6 @@ Markdown, our JSON or HTML to a file (atomically: a failed export leaves no half
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -11,7 +10,7 @@ from app.chat.store import ChatStore
 from app.chat.transfer.html_export import html_document
 from app.chat.transfer.markdown_export import markdown_document
 from app.chat.transfer.portable import PortableConversation
-from app.chat.transfer.specula_json import FormatError, to_document
+from app.chat.transfer.specula_json import FormatError, dumps
 from app.chat.transfer.store_io import read_conversation
 from app.library.atomic import write_text_atomic
 
@@ -36,7 +35,7 @@ def render(conversations: list[PortableConversation], fmt: str) -> str:
     if fmt == "md":
         return markdown_document(conversations)
     if fmt == "json":
-        return json.dumps(to_document(conversations), ensure_ascii=False, indent=1) + "\n"
+        return dumps(conversations)
     if fmt == "html":
         return html_document(conversations)
     raise FormatError(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")

@@ -151,13 +151,15 @@ def _conversation(conv: PortableConversation) -> str:
 
 def _message(message: PortableMessage) -> str:
     v = message.current
+    stats = ReplyStats.from_dict(v.stats)
     note = version_note(message)
-    head = html.escape(author(message)) + (f'<span class="ver">{html.escape(note)}</span>' if note else "")
+    head = html.escape(author(message, stats)) + (
+        f'<span class="ver">{html.escape(note)}</span>' if note else ""
+    )
     if message.role != "assistant":
         role = html.escape(message.role)
         return f'<article class="{role}"><div class="who">{head}</div>{_plain(v.content)}</article>'
     view = MessageView.from_stored("assistant", v.content, v.origins, v.stats)
-    stats = ReplyStats.from_dict(v.stats)
     line = f'<p class="stats">{html.escape(stats_line(stats))}</p>' if stats is not None else ""
     return f'<article class="assistant"><div class="who">{head}</div>{_markdown(view)}{line}</article>'
 

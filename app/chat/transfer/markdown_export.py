@@ -17,9 +17,8 @@ def when(seconds: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(seconds)) if seconds else ""
 
 
-def author(message: PortableMessage) -> str:
+def author(message: PortableMessage, stats: ReplyStats | None) -> str:
     """'You', or the reply's model and draft ('Gemma 3 270M + Gemma 3 270M Q4_K_M')."""
-    stats = ReplyStats.from_dict(message.current.stats)
     if message.role != "assistant" or stats is None or not stats.model_name:
         return ROLE_NAMES.get(message.role, message.role)
     return f"{stats.model_name} + {stats.drafts_label}" if stats.with_draft else stats.model_name
@@ -40,10 +39,10 @@ def conversation_markdown(conv: PortableConversation) -> str:
     if isinstance(system, str) and system.strip():
         out += ["**System prompt:**", "", _quoted(system), ""]
     for message in conv.messages:
-        head = f"## {author(message)}"
+        stats = ReplyStats.from_dict(message.current.stats)
+        head = f"## {author(message, stats)}"
         note = version_note(message)
         out += [head + (f" ({note})" if note else ""), "", message.current.content.rstrip("\n"), ""]
-        stats = ReplyStats.from_dict(message.current.stats)
         if stats is not None:
             out += [f"*{stats_line(stats)}*", ""]
     return "\n".join(out)

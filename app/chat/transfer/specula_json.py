@@ -8,6 +8,7 @@ conversation that does not match the format is skipped with its reason, never th
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -54,6 +55,21 @@ def _conversation(c: PortableConversation) -> dict[str, Any]:
             for m in c.messages
         ],
     }
+
+
+def dumps(conversations: list[PortableConversation]) -> str:
+    """The document as text, one message per line: readable, and written by json's C encoder
+    (an indented dump goes through its Python one, several times slower)."""
+    document = to_document(conversations)
+    items = document.pop("conversations")
+    out = [json.dumps(document, ensure_ascii=False)[:-1] + ', "conversations": [']
+    for i, item in enumerate(items):
+        messages = item.pop("messages")
+        head = json.dumps(item, ensure_ascii=False)[:-1] + ', "messages": ['
+        body = ",\n".join(json.dumps(m, ensure_ascii=False) for m in messages)
+        out.append(head + ("\n" + body + "\n" if body else "") + "]}" + ("," if i < len(items) - 1 else ""))
+    out.append("]}")
+    return "\n".join(out) + "\n"
 
 
 def is_ours(document: Any) -> bool:
