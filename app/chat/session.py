@@ -344,10 +344,26 @@ class ChatSession:
         return True
 
     def abandon(self) -> Reply | None:
-        """The reply ended with nothing to keep: everything stays as it was."""
+        """The reply ended with nothing to keep: everything stays as it was. A message sent on
+        a full disk is stored now if it fits; if not, its `unsaved_user` stays set (the window
+        puts the words back in the message box) and the problem is said."""
         reply = self.reply
-        if reply is not None:
-            self._end(reply)
+        if reply is None:
+            return None
+        user = reply.unsaved_user
+        if user is not None:
+            try:
+                self.store.add_message(reply.conversation_id, user, reply.new_title)
+            except StoreFullError as exc:
+                self.events.problem.emit(
+                    f"No reply came and your message could not be saved ({exc}): it is back in the "
+                    "message box."
+                )
+            else:
+                reply.unsaved_user = None
+                if reply.conversation_id == self.conversation_id:
+                    self.conversation = self.store.conversation(reply.conversation_id)
+        self._end(reply)
         return reply
 
     def _end(self, reply: Reply) -> None:

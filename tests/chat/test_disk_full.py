@@ -74,6 +74,31 @@ def test_a_message_sent_on_a_full_disk_is_stored_with_its_reply_and_the_title(on
     assert [m.content for m in session.store.messages(cid)] == ["asked while the disk was full", LONG]
 
 
+def test_a_message_sent_on_a_full_disk_that_brings_no_reply_is_stored_once_it_fits(on_tiny_disk):
+    disk, session, _path = on_tiny_disk
+    cid = session.conversation_id
+    disk.fill()
+    session.begin(SEND, "asked while the disk was full")
+    disk.free()
+    ended = session.abandon()  # the model failed: no reply to keep
+    assert ended.unsaved_user is None
+    assert [m.content for m in session.store.messages(cid)] == ["asked while the disk was full"]
+    assert session.title == "asked while the disk was full"
+
+
+def test_a_message_the_full_disk_cannot_keep_and_no_reply_came_for_is_given_back(on_tiny_disk):
+    disk, session, _path = on_tiny_disk
+    problems = []
+    session.events.problem.connect(problems.append)
+    disk.fill()
+    session.begin(SEND, "asked while the disk was full")
+    ended = session.abandon()
+    assert ended.unsaved_user.content == "asked while the disk was full"  # the window puts it back
+    assert problems[-1].startswith("No reply came and your message could not be saved (the disk is full (")
+    assert session.messages == []
+    assert session.why_not(SEND) == ""  # nothing waits to be saved: the next send may go
+
+
 def test_a_regenerated_reply_on_a_full_disk_keeps_both(on_tiny_disk):
     disk, session, _path = on_tiny_disk
     session.begin(SEND, "q")

@@ -172,6 +172,7 @@ class ChatPage(QWidget):
         self.replies.problemRaised.connect(self.show_error)
         self.replies.changed.connect(self.update_state)
         self.replies.editReturned.connect(self._on_edit_returned)
+        self.replies.messageReturned.connect(self.prompt.setPlainText)
         self.replies.replyFinished.connect(self.replyFinished)
 
         events = self.session.events

@@ -147,6 +147,24 @@ def test_a_reply_the_disk_has_no_room_for_stays_says_so_and_is_saved_later(qtbot
     assert page.store.messages(page.conversation_id)[-1].content == text
 
 
+def test_a_message_sent_on_a_full_disk_that_brings_no_reply_goes_back_to_the_message_box(
+    qtbot, page_on_tiny_disk
+):
+    page, disk = page_on_tiny_disk
+    page.set_model_pair("Main", "Draft", "main.gguf", "draft.gguf")
+    jobs = []
+    page.generateRequested.connect(jobs.append)
+    page.session.open_latest_or_new()
+    disk.fill()
+    page.prompt.setPlainText("asked while the disk was full")
+    page.send()
+    assert page.prompt.toPlainText() == ""
+    with qtbot.waitSignal(page.replyFinished):
+        page.replies.on_failed(jobs[0].reply_id, "the model failed")
+    assert page.prompt.toPlainText() == "asked while the disk was full"
+    assert page.view.messages == []
+
+
 def test_a_full_disk_at_start_is_a_banner(open_window, tiny_disk):
     path = tiny_disk.root / "data" / "conversations.sqlite3"
     ChatStore(path).close()
