@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import __version__
+from app.chat.disk_space import disk_full
 from app.chat.model_state import ModelState
 from app.chat.store import ChatStore
 from app.library.app_state import AppState
@@ -384,14 +385,20 @@ class MainWindow(QMainWindow):
             time.sleep(0.01)
         QCoreApplication.sendPostedEvents()
 
-    def closeEvent(self, event: QCloseEvent) -> None:
+    def _lost_on_close(self) -> str:
+        """What closing now would lose to a full disk ("" when nothing): a reply kept until
+        there is room, or the reply being written (kept at close only if it can be stored)."""
         session = self.chat.session
         if session.unsaved is not None and not session.save_unsaved():
+            return f"The last reply is not saved yet: {session.unsaved.why}"
+        full = disk_full(self.store.path.parent) if session.reply is not None else None
+        return f"The reply being written cannot be saved: {full}" if full else ""
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        lost = self._lost_on_close()
+        if lost:
             answer = QMessageBox.question(
-                self,
-                "The last reply is not saved",
-                f"The disk is full: the last reply is not saved yet ({session.unsaved.why}). "
-                "Close anyway, and lose it?",
+                self, "The reply is not saved", f"{lost}. Close anyway, and lose it?"
             )
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()

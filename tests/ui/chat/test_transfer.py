@@ -8,9 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from app.chat.store import ChatStore
+from app.chat.session import SEND
+from app.chat.store import ChatStore, StoredMessage
 from app.chat.stream_batch import StreamBatch
 from app.core.events import GenerationResult, GenerationStats
 from app.library.paths import data_dir
@@ -172,3 +173,30 @@ def test_a_full_disk_at_start_is_a_banner(open_window, tiny_disk):
     w = open_window(store=ChatStore(path))
     assert w.notices.isVisibleTo(w)
     assert "Conversations cannot be saved now: the disk is full (" in w.notices.label.text()
+
+
+def test_closing_asks_first_when_a_full_disk_would_lose_a_reply(open_window, tiny_disk, monkeypatch):
+    asked = []
+    answers = [QMessageBox.StandardButton.No, QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes]
+
+    def question(_parent, _title, text):
+        asked.append(text)
+        return answers[len(asked) - 1]
+
+    monkeypatch.setattr(QMessageBox, "question", question)
+    w = open_window(store=ChatStore(tiny_disk.root / "data" / "conversations.sqlite3"))
+    session = w.chat.session
+    session.set_pair("main.gguf", "")
+    session.begin(SEND, "question")
+    tiny_disk.fill()
+    assert not w.close()  # the reply being written could not be kept
+    assert asked[-1].startswith("The reply being written cannot be saved: the disk is full (")
+    session.commit(StoredMessage("assistant", "A long reply. " * 2000))
+    assert not w.close()
+    assert asked[-1].startswith("The last reply is not saved yet: the disk is full (")
+    tiny_disk.free()
+    assert w.close()  # saved on the way out: nothing to ask
+    assert len(asked) == 2
+    again = ChatStore(tiny_disk.root / "data" / "conversations.sqlite3")
+    assert [m.content for m in again.messages(session.conversation_id)][-1].startswith("A long reply.")
+    again.close()
