@@ -1,6 +1,7 @@
 """Conversations out and in: a 5,000-message conversation (replies with token origins, rounds,
 rejected drafts, stats, a second version on every tenth) exported as JSON, Markdown and HTML,
-imported back from the JSON into a fresh file, and an LM Studio folder of the same size imported.
+imported back from the JSON into a fresh file, and an LM Studio conversation and a ChatGPT export
+of the same length imported.
 
 Target (issue 28): a 5,000-message export and import within a few seconds.
 
@@ -25,7 +26,7 @@ from app.chat.transfer.exporting import export
 from app.chat.transfer.importing import import_paths
 from app.chat.transfer.portable import PortableConversation, PortableMessage, PortableVersion
 from app.chat.transfer.store_io import write_conversations
-from tests.chat.transfer.conversations import DRAFT_STATS, lms_reply_version, lms_user, write_json
+from tests.chat.transfer.conversations import DRAFT_STATS, gpt_node, lms_reply_version, lms_user, write_json
 
 REPLY = (
     "Here is a short answer with **some Markdown**, a list:\n- one\n- two\n\n"
@@ -102,6 +103,17 @@ def main() -> int:
             lms / "1.conversation.json", {"name": "LM Studio, long", "createdAt": 1, "messages": messages}
         )
         results["import_lmstudio_s"] = timed(lambda: import_paths(other, [lms]))
+        nodes = [gpt_node("root", None, ["m0"], None)]
+        for i in range(args.messages):
+            role, text = ("user", f"Question {i}") if i % 2 == 0 else ("assistant", REPLY)
+            children = [f"m{i + 1}"] if i + 1 < args.messages else []
+            nodes.append(gpt_node(f"m{i}", "root" if i == 0 else f"m{i - 1}", children, role, text))
+        mapping = {n["id"]: n for n in nodes}
+        gpt = write_json(
+            root / "chatgpt" / "conversations.json",
+            [{"title": "ChatGPT, long", "mapping": mapping, "current_node": nodes[-1]["id"]}],
+        )
+        results["import_chatgpt_s"] = timed(lambda: import_paths(other, [gpt]))
         store.close()
         other.close()
     if args.json:

@@ -76,9 +76,11 @@ def _branch(mapping: dict[str, Any], current: Any) -> list[str]:
             current = children[-1]
             seen.add(current)
     path: list[str] = []
+    on_path: set[str] = set()  # a loop in a damaged tree ends the walk (in linear time)
     node: Any = current
-    while isinstance(node, str) and node in mapping and node not in path:
+    while isinstance(node, str) and node in mapping and node not in on_path:
         path.append(node)
+        on_path.add(node)
         node = mapping[node].get("parent")
     return path[::-1]
 

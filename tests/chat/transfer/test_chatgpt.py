@@ -56,3 +56,19 @@ def test_the_export_zip_is_read_and_without_current_node_the_latest_branch_is_ta
     assert back.settings == {"system_prompt": "Be exact."}
     assert [m.current.content for m in back.messages][-1] == "Seven.\n\nReally seven."  # one reply
     store.close()
+
+
+def test_a_tree_whose_parents_loop_ends_the_walk(tmp_path):
+    looped = {
+        "title": "Looped",
+        "mapping": {
+            "a": gpt_node("a", "b", ["b"], "user", "Where does this end?"),
+            "b": gpt_node("b", "a", ["a"], "assistant", "Here."),
+        },
+        "current_node": "b",
+    }
+    store = ChatStore(tmp_path / "c.sqlite3")
+    [imported] = import_paths(store, [write_json(tmp_path / "conversations.json", [looped])]).imported
+    back = read_conversation(store, imported.conversation_id)
+    assert [m.current.content for m in back.messages] == ["Where does this end?", "Here."]
+    store.close()
