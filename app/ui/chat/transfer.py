@@ -2,8 +2,8 @@
 import (File > Import: LM Studio's conversations, files or a folder), its summary, and the one
 offer to import LM Studio's conversations when they are first found.
 
-Imports run in the GUI thread (the conversations file's connection lives there); thousands of
-messages take well under a second.
+Imports run in the GUI thread (the conversations file's connection lives there), under a wait
+cursor: a 5,000-message conversation takes under a second (bench/chats_bench.py).
 """
 
 from __future__ import annotations
