@@ -21,6 +21,14 @@ STOP_WORDS = {
     StopReason.CANCELLED: "stopped",
     StopReason.ERROR: "error",
 }
+END_WORDS = {  # the details panel's "Ended" row: a sentence, not the line's word again
+    StopReason.EOS: "the model finished its reply",
+    StopReason.MAX_TOKENS: "Max Tokens reached",
+    StopReason.CONTEXT_FULL: "the context is full",
+    StopReason.STOP_STRING: "a stop string was written",
+    StopReason.CANCELLED: "you stopped it",
+    StopReason.ERROR: "an error",
+}
 NO_BASELINE = "no-draft speed not measured yet"
 NO_SPECULATION = "This server reports no speculation"
 NOT_COLOURED = {  # a server that says how many draft tokens it accepted, not which
@@ -43,8 +51,9 @@ def stop_word(stats: ReplyStats) -> str:
 
 
 def speedup_text(stats: ReplyStats) -> str | None:
-    """'1.4x vs no draft' from the measured baseline; None for a reply without a draft."""
-    if not stats.with_draft:
+    """'1.4x vs no draft' from the measured baseline; None for a reply without a draft, or one
+    measured elsewhere (an imported reply: no no-draft speed was measured alongside it)."""
+    if not stats.with_draft or stats.measured_by:
         return None
     x = stats.generation.speedup
     return f"{x:.2f}x vs no draft" if x is not None else NO_BASELINE
@@ -74,6 +83,8 @@ def speed_parts(stats: ReplyStats) -> list[str]:
         f"{g.predicted_tokens_count} tokens",
         stop_word(stats),
     ]
+    if stats.measured_by:
+        parts.append(f"measured by {stats.measured_by}")
     return parts
 
 
@@ -131,7 +142,9 @@ def detail_rows(stats: ReplyStats) -> list[tuple[str, str]]:
     """The figures of the details panel, as (label, value)."""
     g = stats.generation
     rows: list[tuple[str, str]] = [("Speed", f"{g.tokens_per_second:.1f} tok/s")]
-    if stats.with_draft:
+    if stats.measured_by:
+        rows.append(("Measured by", f"{stats.measured_by} (imported)"))
+    elif stats.with_draft:
         base, x = g.baseline_tokens_per_second, g.speedup
         if base:
             rows.append(("Without a draft", f"{base:.1f} tok/s, measured on this computer for this model"))
@@ -175,5 +188,6 @@ def detail_rows(stats: ReplyStats) -> list[tuple[str, str]]:
     elif g.speculation is SpeculationReport.NONE:
         rows.append(("Speculation", NO_SPECULATION))
     rows.append(("Time to first token", f"{g.time_to_first_token:.2f} s"))
-    rows.append(("Stopped because", stop_word(stats)))
+    reason = g.stop_reason
+    rows.append(("Ended", END_WORDS.get(reason, reason.value)))
     return rows
