@@ -68,6 +68,13 @@ def test_opening_panels_and_long_names_never_resize_the_window(qtbot, window, si
     assert_fits(w, size)
     w.chat.set_model_pair(LONG_MAIN, LONG_DRAFT)
     assert_fits(w, size)
+    name = f"office-workstation.lan/{LONG_MAIN}/{LONG_DRAFT}".replace(" ", "-")
+    long_status = f"Loaded {name} with its draft"
+    w.model_bar.status.setText(long_status)  # a server's model names have no spaces to wrap at
+    assert_fits(w, size)
+    assert w.minimumSizeHint().width() <= SIZES[0][0], "the status line widens the window"
+    assert w.model_bar.status.is_elided()
+    assert long_status in w.model_bar.status.toolTip()
     assert w.chat.pair_label.is_elided()
     assert LONG_MAIN in w.chat.pair_label.toolTip()  # the whole name on hover
     w.chat.sidebar_toggle.setChecked(True)  # settings, wherever they fit or not

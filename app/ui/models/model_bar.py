@@ -3,13 +3,14 @@ load's progress and the status line; all of it follows the model state."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QPushButton, QWidget
 
 from app.chat.model_state import NO_MODEL, ModelState
 from app.ui.models.picker import ModelPicker
 from app.ui.theme.colours import Theme
 from app.ui.theme.icons import icon
+from app.ui.widgets.elided_label import ElidedLabel
 
 
 class ModelBar(QWidget):
@@ -35,9 +36,10 @@ class ModelBar(QWidget):
         self.progress.setMaximumWidth(220)
         self.progress.setRange(0, 100)
         self.progress.hide()
-        self.status = QLabel(NO_MODEL)
+        # one line that elides (whole text on hover): a server's long model name or a long
+        # problem must neither widen the window nor push the page down
+        self.status = ElidedLabel(NO_MODEL, mode=Qt.TextElideMode.ElideRight)
         self.status.setObjectName("modelStatus")
-        self.status.setWordWrap(True)
         layout.addStretch(1)
         layout.addWidget(self.picker, 3)
         layout.addWidget(self.eject_button)
@@ -66,7 +68,6 @@ class ModelBar(QWidget):
 
     def _on_status(self, text: str) -> None:
         self.status.setText(text)
-        self.status.setToolTip(text)
 
     def _on_loading(self, key: str) -> None:
         self.picker.setEnabled(not key)
