@@ -58,6 +58,8 @@ def stats_of(s: GenerationStats) -> Stats:
         acceptance_rate=s.acceptance_rate,
         acceptance_by_position=s.acceptance_by_position(),
         draft_note=s.draft_note,
+        context_length=s.context_length,
+        truncated_turns=s.truncated_turns,
     )
 
 
@@ -66,6 +68,7 @@ def usage_of(s: GenerationStats) -> Usage:
         prompt_tokens=s.prompt_tokens_count,
         completion_tokens=s.predicted_tokens_count,
         total_tokens=s.prompt_tokens_count + s.predicted_tokens_count,
+        context_length=s.context_length or None,
     )
 
 
