@@ -18,6 +18,7 @@ from PySide6.QtGui import QGuiApplication, QResizeEvent
 from PySide6.QtWidgets import QHBoxLayout, QInputDialog, QLabel, QSplitter, QVBoxLayout, QWidget
 
 from app.chat.chat_actions import card_reasons, why_not
+from app.chat.context_meter import ContextReading, meter_job
 from app.chat.message_model import MessageView
 from app.chat.model_state import ModelState, Offer
 from app.chat.reply_flight import Flight
@@ -34,6 +35,7 @@ from app.core.model_settings import SPECS
 from app.library.model_labels import hover_text
 from app.library.preferences import Preferences
 from app.ui.chat.composer import Composer
+from app.ui.chat.context_meter import ContextMeter
 from app.ui.chat.conversations import ConversationPanel
 from app.ui.chat.header import ChatHeader
 from app.ui.chat.hints import HintBar
@@ -54,6 +56,7 @@ class ChatPage(QWidget):
     stopRequested = Signal()
     replyFinished = Signal()
     stateChanged = Signal()  # what the chat's actions can do may have changed
+    contextCountRequested = Signal(object)  # ContextJob: the meter's count, for the engine thread
 
     def __init__(
         self,
@@ -115,6 +118,8 @@ class ChatPage(QWidget):
         for hint in (self.flight_hint, self.undo_hint, self.setup_hint):
             composer_col.addWidget(hint)
         composer_col.addWidget(self.composer)
+        self.meter = ContextMeter()
+        composer_col.addWidget(self.meter)
         composer_row = QHBoxLayout()
         composer_row.setContentsMargins(16, 6, 16, 12)
         composer_row.addStretch(1)
@@ -165,10 +170,16 @@ class ChatPage(QWidget):
         self.replies.changed.connect(self.update_state)
         self.replies.editReturned.connect(self._on_edit_returned)
         self.replies.replyFinished.connect(self.replyFinished)
+        self.replies.replyFinished.connect(self.meter.count_now)
+        self.meter.countRequested.connect(self._on_count_due)
+        self.prompt.textChanged.connect(self.meter.count_soon)
+        for form in self.sidebar.forms.values():
+            form.valueChanged.connect(lambda _name, _value: self.meter.count_soon())
 
         events = self.session.events
         events.conversation.connect(self._on_conversation)
         events.messages.connect(self._on_messages)
+        events.messages.connect(self.meter.count_soon)
         events.conversations.connect(self.refresh_conversations)
         events.reply.connect(lambda _r: self.update_state())
         events.pair.connect(lambda _m, _d: self.update_state())
@@ -207,12 +218,24 @@ class ChatPage(QWidget):
             main_key if main_key is not None else main, draft_key if draft_key is not None else draft
         )
 
+    def _on_count_due(self, serial: int) -> None:
+        typed = self.prompt.toPlainText()
+        self.contextCountRequested.emit(
+            meter_job(serial, self.session.messages, typed, self.sidebar.values())
+        )
+
+    def show_context(self, reading: ContextReading) -> None:
+        """The engine thread's count (the latest one shows; older ones are dropped)."""
+        self.meter.show_reading(reading)
+
     def bind_models(self, state: ModelState) -> None:
         """Follow the model state: the pair, the settings and drafts (the sidebar), the models
         a conversation used (offered above the message box), and what went wrong."""
 
         def on_pair(main: str, draft: str) -> None:
             self.set_model_pair(state.name(main), state.name(draft), main, draft)
+            if not main:
+                self.meter.clear()
             entry = state.entry(main)
             self.pair_label.setToolTip(hover_text(entry) if entry else "")
 
