@@ -61,8 +61,8 @@ class ContextReading:
         if not self.filling:
             return ""
         if self.used > self.n_ctx:
-            return f"Past the context: {CONSEQUENCES[self.policy]}"
-        return f"Context is {100 * self.fraction:.0f}% full: {CONSEQUENCES[self.policy]}"
+            return f"past the context: {CONSEQUENCES[self.policy]}"
+        return f"{100 * self.fraction:.0f}% full: {CONSEQUENCES[self.policy]}"
 
 
 def meter_job(

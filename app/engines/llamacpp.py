@@ -79,6 +79,18 @@ def _ensure_backend() -> None:
             _backend_ready = True
 
 
+# Sliding-window models interleave window layers with full-attention ones, one in at most this
+# many (Gemma 3: one in 6). With fewer layers than that, every layer may be a window layer and
+# llama.cpp's cache for the full-attention layers is empty: shifting it aborts the process
+# (GGML_ASSERT(buffer) in set_input_k_shift, seen with Gemma 3 cut to 2 layers).
+SWA_PERIOD_MAX = 6
+
+
+def _swa_only(model: object) -> bool:
+    """Whether a sliding-window model may have no full-attention layer (no KV shift then)."""
+    return bool(ll.llama_model_n_swa(model) > 0 and ll.llama_model_n_layer(model) < SWA_PERIOD_MAX)
+
+
 @dataclass(frozen=True)
 class LoadOptions:
     n_ctx: int | None = None  # None: the model's training context, capped at DEFAULT_CONTEXT
@@ -157,7 +169,7 @@ class LlamaCppModel(CachedSequence):
         # Whether the cache can move tokens to other positions (RoPE models; not M-RoPE,
         # recurrent or hybrid ones): then turns left out of a conversation are cut out of the
         # cache and what follows is kept (shift_to), instead of read again.
-        self.kv_shift = bool(ll.llama_memory_can_shift(self._mem))
+        self.kv_shift = bool(ll.llama_memory_can_shift(self._mem)) and not _swa_only(self._model)
         self._batch = ll.llama_batch_init(self.n_batch, 0, 1)
         self._logits_base = 0
         self._pieces: dict[int, bytes] = {}

@@ -20,13 +20,13 @@ def test_the_words_say_the_count_and_from_80_percent_what_will_happen():
     assert not reading(3276).filling
     assert reading(3276).note == ""
     assert reading(3277).filling
-    assert reading(3500).note == "Context is 85% full: older messages will be dropped (the first is kept)"
+    assert reading(3500).note == "85% full: older messages will be dropped (the first is kept)"
     assert reading(3500, ContextOverflow.STOP_AT_LIMIT).note.endswith(
         "a reply stops when the context is full"
     )
     assert (
         reading(5000, ContextOverflow.ROLLING_WINDOW).note
-        == "Past the context: older messages will be dropped"
+        == "past the context: older messages will be dropped"
     )
     assert reading(5000).text == "5,000 / 4,096 tokens"  # the conversation, as long as it is
 

@@ -28,6 +28,7 @@ class ContextMeter(QWidget):
         self.setObjectName("contextMeter")
         self.label = QLabel()
         self.label.setObjectName("contextMeterText")
+        self.label.setWordWrap(True)
         self.bar = QProgressBar()
         self.bar.setObjectName("contextMeterBar")
         self.bar.setRange(0, BAR_STEPS)

@@ -126,6 +126,7 @@ class ChatPage(QWidget):
         composer_row.addLayout(composer_col, 100)
         composer_row.addStretch(1)
         self.composer.setMaximumWidth(self.view.column_width())
+        self.meter.setMaximumWidth(self.view.column_width())
         centre_l = QVBoxLayout(centre)
         centre_l.setContentsMargins(0, 0, 0, 0)
         centre_l.setSpacing(0)
