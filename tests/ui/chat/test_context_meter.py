@@ -26,9 +26,7 @@ def test_only_the_latest_count_shows_and_amber_from_80_percent(qtbot):
     assert not meter.label.property("filling")
     meter.count_now()
     meter.show_reading(ContextReading(3, 450, 512, ContextOverflow.STOP_AT_LIMIT))
-    assert (
-        meter.label.text() == "450 / 512 tokens · 88% full: a reply stops when the context is full"
-    )
+    assert meter.label.text() == "450 / 512 tokens · 88% full: a reply stops when the context is full"
     assert meter.label.property("filling") is True
     assert meter.bar.value() == round(1000 * 450 / 512)
     assert "Stop at Limit" in meter.toolTip()
