@@ -16,8 +16,10 @@ from typing import Any, Protocol
 
 
 class HasStats(Protocol):
-    role: str
-    stats: Mapping[str, Any] | None
+    @property
+    def role(self) -> str: ...
+    @property
+    def stats(self) -> Mapping[str, Any] | None: ...
 
 
 @dataclass(frozen=True)
