@@ -10,16 +10,18 @@ exactly those messages, so the run maps onto the transcript by position.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
+
+from app.chat.reply_stats import ReplyStats
 
 
 class HasStats(Protocol):
     @property
     def role(self) -> str: ...
     @property
-    def stats(self) -> Mapping[str, Any] | None: ...
+    def stats(self) -> ReplyStats | None: ...
 
 
 @dataclass(frozen=True)
@@ -35,11 +37,10 @@ class MemoryLine:
 
 def memory_line(messages: Sequence[HasStats]) -> MemoryLine | None:
     """The line for the last reply shown, if it could not see some earlier messages."""
-    if not messages or messages[-1].role != "assistant" or not messages[-1].stats:
+    stats = messages[-1].stats if messages and messages[-1].role == "assistant" else None
+    if stats is None:
         return None
-    stats = messages[-1].stats
-    left_out = int(stats.get("truncated_turns") or 0)
-    start = int(stats.get("truncated_from") or 0)
+    left_out, start = stats.generation.truncated_turns, stats.generation.truncated_from
     end = start + left_out
     if left_out <= 0 or end >= len(messages):
         return None
