@@ -20,7 +20,14 @@ from app.chat.session import CONTINUE, SEND, Reply
 from app.chat.store import StoredMessage
 from app.chat.stream_batch import LiveStats, StreamBatch
 from app.core.events import GenerationResult, GenerationStats
-from app.core.request import ChatMessage, DraftSettings, GenerationRequest, Role, SamplingSettings
+from app.core.request import (
+    ChatMessage,
+    DraftSettings,
+    GenerationRequest,
+    Role,
+    SamplingSettings,
+    overflow_policy,
+)
 
 
 @dataclass
@@ -141,4 +148,5 @@ def build_request(reply: Reply, values: dict[str, Any], engine: str) -> Generati
         max_tokens=int(values["max_tokens"]),
         sampling=SamplingSettings.from_values(values),
         draft=DraftSettings.from_values(values, engine),
+        context_overflow=overflow_policy(values),
     )

@@ -83,9 +83,21 @@ def speed_parts(stats: ReplyStats) -> list[str]:
         f"{g.predicted_tokens_count} tokens",
         stop_word(stats),
     ]
+    memory = memory_text(stats)
+    if memory:
+        parts.append(memory)
     if stats.measured_by:
         parts.append(f"measured by {stats.measured_by}")
     return parts
+
+
+def memory_text(stats: ReplyStats) -> str | None:
+    """What of the conversation the model could not see (the Context Overflow policy left
+    those messages out of what it read; the conversation itself keeps them)."""
+    n = stats.generation.truncated_turns
+    if not n:
+        return None
+    return f"{n} earlier message{'s' if n != 1 else ''} beyond the context"
 
 
 def draft_parts(stats: ReplyStats) -> list[str]:

@@ -6,12 +6,20 @@ import argparse
 import json
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 from app.core import model_settings
-from app.core.errors import SpeculaError
+from app.core.errors import InvalidRequestError, SpeculaError
 from app.core.events import GenerationResult, TokenEvent
-from app.core.request import ChatMessage, DraftSettings, GenerationRequest, Role, SamplingSettings
+from app.core.request import (
+    ChatMessage,
+    DraftSettings,
+    GenerationRequest,
+    Role,
+    SamplingSettings,
+    overflow_policy,
+)
 
 
 def add_parser(sub: Any) -> None:
@@ -22,7 +30,13 @@ def add_parser(sub: Any) -> None:
         "added with `models --add-server` (default: bundled Gemma 3 270M)",
     )
     gen.add_argument("--no-draft", action="store_true", help="ignore the model's default draft")
-    gen.add_argument("--prompt", required=True, help="the user message (or the raw prompt with --raw)")
+    given = gen.add_mutually_exclusive_group(required=True)
+    given.add_argument("--prompt", help="the user message (or the raw prompt with --raw)")
+    given.add_argument(
+        "--messages",
+        metavar="FILE.json",
+        help='a conversation: a JSON list of {"role": ..., "content": ...} messages (the reply continues it)',
+    )
     gen.add_argument("--raw", action="store_true", help="send the prompt as-is, without the chat template")
     gen.add_argument("--seed", type=int, default=None)
     gen.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
@@ -43,21 +57,44 @@ def overrides(args: argparse.Namespace) -> dict[str, object]:
 
 
 def _request_from(args: argparse.Namespace, values: dict[str, object], engine: str) -> GenerationRequest:
-    sampling = SamplingSettings.from_values(values, seed=args.seed)
-    draft = DraftSettings.from_values(values, engine)
-    max_tokens = int(values["max_tokens"])  # type: ignore[call-overload]
+    common: dict[str, Any] = {
+        "max_tokens": int(values["max_tokens"]),  # type: ignore[call-overload]
+        "sampling": SamplingSettings.from_values(values, seed=args.seed),
+        "draft": DraftSettings.from_values(values, engine),
+        "stop": tuple(args.stop),
+        "context_overflow": overflow_policy(values),
+    }
     if args.raw:
-        return GenerationRequest(
-            prompt=args.prompt, max_tokens=max_tokens, sampling=sampling, draft=draft, stop=tuple(args.stop)
-        )
+        if args.prompt is None:
+            raise InvalidRequestError("--raw takes --prompt (a raw prompt is not a conversation)")
+        return GenerationRequest(prompt=args.prompt, **common)
     messages = []
     system = values["system_prompt"]
-    if system:
+    given = read_messages(args.messages) if args.messages else [ChatMessage(Role.USER, args.prompt)]
+    if system and not any(m.role in (Role.SYSTEM, Role.DEVELOPER) for m in given):
         messages.append(ChatMessage(Role.SYSTEM, str(system)))
-    messages.append(ChatMessage(Role.USER, args.prompt))
-    return GenerationRequest(
-        messages=tuple(messages), max_tokens=max_tokens, sampling=sampling, draft=draft, stop=tuple(args.stop)
-    )
+    messages.extend(given)
+    return GenerationRequest(messages=tuple(messages), **common)
+
+
+def read_messages(path: str) -> list[ChatMessage]:
+    """The conversation in a --messages file: a JSON list of {"role", "content"} objects."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InvalidRequestError(f"cannot read the messages in {path}: {exc}") from None
+    if not isinstance(data, list) or not data:
+        raise InvalidRequestError(f"{path} must hold a JSON list of messages")
+    out = []
+    for i, m in enumerate(data):
+        if (
+            not isinstance(m, dict)
+            or not isinstance(m.get("role"), str)
+            or not isinstance(m.get("content"), str)
+        ):
+            raise InvalidRequestError(f'{path}: message {i} must be {{"role": ..., "content": "..."}}')
+        out.append(ChatMessage.of(m["role"], m["content"]))
+    return out
 
 
 class _Progress:
@@ -136,6 +173,8 @@ def run(args: argparse.Namespace) -> int:
             line += f", accepted {s.accepted_draft_tokens_count}/{s.total_draft_tokens_count} draft tokens"
         if s.draft_note:
             line += f" ({s.draft_note})"
+        if s.truncated_turns:
+            line += f", {s.truncated_turns} earlier messages beyond the context ({s.context_length} tokens)"
         print(line, file=sys.stderr)
     if result.error:
         raise SpeculaError(result.error)

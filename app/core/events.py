@@ -121,6 +121,13 @@ class GenerationStats:
     # rates never feed it. "x faster than without a draft" is tokens_per_second / this.
     baseline_tokens_per_second: float | None = None
     speculation: SpeculationReport = SpeculationReport.TOKENS  # how much of it was reported
+    # The context (app/engines/context_fit.py): its size, and the earlier turns the model could
+    # not see (whole messages dropped by the Context Overflow policy, the last time it read
+    # the conversation): `truncated_turns` of them from `truncated_from`, counted among the
+    # request's messages other than system ones. `prompt_tokens_count` is the prompt read then.
+    context_length: int = 0
+    truncated_turns: int = 0
+    truncated_from: int = 0
 
     # --- counting (the loop and the live strip fold rounds the same way) ---------------------
     def add_round(self, sent: int, accepted: int, ignored: int = 0) -> None:
@@ -216,7 +223,7 @@ class GenerationStats:
         """One reply generated in parts (Continue): counts and times add up, speed is the
         parts' decoded tokens over their decoding time (each part's rate times its time is
         what it decoded), the first part's time to first token and prompt stay, and the
-        latest part says why it stopped."""
+        latest part says why it stopped and what of the conversation it could see."""
         generation_time = self.generation_time + later.generation_time
         decoded = (
             self.tokens_per_second * self.generation_time + later.tokens_per_second * later.generation_time
@@ -239,6 +246,9 @@ class GenerationStats:
             draft_note=later.draft_note if later.draft_model else self.draft_note,
             baseline_tokens_per_second=later.baseline_tokens_per_second or self.baseline_tokens_per_second,
             speculation=max(self.speculation, later.speculation, key=_REPORT_ORDER.index),
+            context_length=later.context_length or self.context_length,
+            truncated_turns=later.truncated_turns,  # what the model saw when it last read the conversation
+            truncated_from=later.truncated_from,
         )
 
 

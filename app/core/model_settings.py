@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from app.core.context_overflow import LABELS, ContextOverflow
 from app.core.errors import InvalidRequestError
 
 
@@ -36,6 +37,8 @@ class SettingSpec:
     cli_help: str = ""  # when the flag needs other words than the description
     engines: tuple[str, ...] = ()  # the engines it applies to; () for every engine
     in_forms: bool = True  # a field in the settings forms (the draft model has its own dropdown)
+    choices: tuple[str, ...] = ()  # a text setting that takes one of these values
+    choice_labels: tuple[str, ...] = ()  # how the forms name each choice
 
     @property
     def title(self) -> str:
@@ -67,7 +70,11 @@ class SettingSpec:
             if self.maximum is not None and value > self.maximum:
                 return f"must be <= {self.maximum:g}"
             return None
-        return None if isinstance(value, str) else "must be text"
+        if not isinstance(value, str):
+            return "must be text"
+        if self.choices and value not in self.choices:
+            return f"must be one of {', '.join(self.choices)}"
+        return None
 
     def coerce(self, value: Any, field: str | None = None) -> Any:
         """The value as this setting's type, or InvalidRequestError naming `field` (default:
@@ -91,6 +98,8 @@ class SettingSpec:
             schema["nullable"] = True
         if self.default is not None:
             schema["default"] = self.default
+        if self.choices:
+            schema["enum"] = list(self.choices)
         return schema
 
 
@@ -271,6 +280,20 @@ MODEL_SETTINGS: tuple[SettingSpec, ...] = (
         cli="--max-tokens",
         api="max_tokens",
     ),
+    SettingSpec(
+        "context_overflow",
+        str,
+        ContextOverflow.TRUNCATE_MIDDLE.value,
+        "When the conversation outgrows the context: truncate-middle keeps the system prompt and the "
+        "first user message and drops the oldest turns after it, rolling-window keeps the most recent "
+        "turns, stop-at-limit stops a reply when the context is full (whole turns are dropped, never "
+        "the system prompt nor the reply)",
+        label="Context Overflow",
+        cli="--context-overflow",
+        api="context_overflow_policy",
+        choices=tuple(p.value for p in ContextOverflow),
+        choice_labels=tuple(LABELS[p] for p in ContextOverflow),
+    ),
 )
 
 SPECS: dict[str, SettingSpec] = {s.name: s for s in MODEL_SETTINGS}
@@ -367,14 +390,22 @@ def add_cli_flags(parser: argparse._ActionsContainer) -> None:
             continue
         if spec.kind is not str:
             help_text += f" (default {_num(spec.default)}{_range_text(spec)})"
+        elif spec.choices:
+            help_text = f"{spec.title}: {', '.join(spec.choices)} (default {spec.default})"
         parser.add_argument(
             spec.cli,
             dest=_cli_dest(spec),
             type=_cli_type(spec),
             default=None,
-            metavar=spec.kind.__name__.upper() if spec.kind is not str else "TEXT",
+            metavar=_metavar(spec),
             help=help_text,
         )
+
+
+def _metavar(spec: SettingSpec) -> str:
+    if spec.choices:
+        return "{" + ",".join(spec.choices) + "}"
+    return spec.kind.__name__.upper() if spec.kind is not str else "TEXT"
 
 
 def cli_values(args: argparse.Namespace) -> dict[str, Any]:
@@ -403,6 +434,8 @@ def markdown_table() -> str:
         rng = ""
         if s.minimum is not None or s.maximum is not None:
             rng = f"{_num(s.minimum)} to {_num(s.maximum)}"
+        elif s.choices:
+            rng = ", ".join(f"`{c}`" for c in s.choices)
         default_text = (
             "none" if s.default is None else repr(s.default) if isinstance(s.default, str) else s.default
         )

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from app.core.context_overflow import ContextOverflow
 from app.core.errors import InvalidRequestError
 from app.core.model_settings import SPECS, default
 
@@ -110,10 +111,17 @@ class DraftSettings:
             raise InvalidRequestError("min draft size must not exceed max draft size")
 
 
+def overflow_policy(values: Mapping[str, Any]) -> ContextOverflow:
+    """The Context Overflow policy from settings values (model_settings.effective)."""
+    return ContextOverflow(values["context_overflow"])
+
+
 @dataclass(frozen=True)
 class GenerationRequest:
     """One reply to generate. Exactly one of `messages` and `prompt` is used:
-    `prompt` (raw completion) wins when it is not None."""
+    `prompt` (raw completion) wins when it is not None. `context_overflow`: what the model
+    reads when the messages outgrow its context (app/engines/context_fit.py); a raw prompt is
+    not turns and is never cut."""
 
     messages: tuple[ChatMessage, ...] = ()
     prompt: str | None = None
@@ -121,11 +129,16 @@ class GenerationRequest:
     sampling: SamplingSettings = field(default_factory=SamplingSettings)
     draft: DraftSettings = field(default_factory=DraftSettings)
     stop: tuple[str, ...] = ()
+    context_overflow: ContextOverflow = ContextOverflow.TRUNCATE_MIDDLE  # the declared default (tested)
 
     def validate(self) -> None:
         if self.prompt is None and not self.messages:
             raise InvalidRequestError("a request needs messages or a prompt")
-        _check(max_tokens=self.max_tokens)
+        policy = self.context_overflow
+        _check(
+            max_tokens=self.max_tokens,
+            context_overflow=policy.value if isinstance(policy, ContextOverflow) else policy,
+        )
         if any(s == "" for s in self.stop):
             raise InvalidRequestError("stop strings must not be empty")
         self.sampling.validate()

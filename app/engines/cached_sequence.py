@@ -11,8 +11,6 @@ from typing import Protocol
 
 import numpy as np
 
-from app.core.errors import ContextOverflowError
-
 
 class TokenModel(Protocol):
     """A model holding one sequence in its cache."""
@@ -30,6 +28,7 @@ class TokenModel(Protocol):
     def eval(self, tokens: Sequence[int], n_logits: int = 1) -> None: ...
     def truncate(self, n: int) -> None: ...
     def prefill(self, tokens: Sequence[int]) -> None: ...
+    def shift_to(self, tokens: Sequence[int]) -> int: ...
     def logits(self, row: int) -> np.ndarray: ...
     def piece(self, token: int) -> bytes: ...
     def is_eog(self, token: int) -> bool: ...
@@ -51,9 +50,17 @@ class CachedSequence:
     def n_cached(self) -> int:
         return len(self.cached)
 
+    def shift_to(self, tokens: Sequence[int]) -> int:  # noqa: ARG002 (the interface's signature)
+        """Where `tokens` are the cache's with one run left out (earlier turns dropped from
+        a conversation), leave that run out of the cache too and keep what follows it, when
+        the model can (llama.cpp's KV shift: app/engines/llamacpp.py); returns the tokens
+        left out. Here it cannot: what follows the run is read again."""
+        return 0
+
     def prefill(self, tokens: Sequence[int]) -> None:
-        """Make the cache hold exactly `tokens`, reusing the longest cached prefix, with the
-        logits of the last token available at row 0."""
+        """Make the cache hold exactly `tokens`, reusing the longest cached prefix (after a
+        KV shift, where the model can), with the logits of the last token at row 0."""
+        self.shift_to(tokens[:-1])
         common = 0
         limit = min(len(self.cached), len(tokens) - 1)
         cached = self.cached
@@ -63,10 +70,29 @@ class CachedSequence:
         self.eval(tokens[common:], n_logits=1)
 
 
-def ensure_prompt_fits(n_prompt: int, n_ctx: int) -> None:
-    """A prompt must leave room for at least one new token: refuse it before any work."""
-    if n_prompt >= n_ctx:
-        raise ContextOverflowError(
-            f"the prompt is {n_prompt} tokens but the context holds {n_ctx}; "
-            "shorten it or load the model with a longer context"
-        )
+SHIFT_MIN_MATCH = 8  # a shift must keep at least this many tokens to be worth it
+SHIFT_CANDIDATES = 256  # places looked at for the run's end
+
+
+def spliced_run(cached: Sequence[int], tokens: Sequence[int]) -> tuple[int, int] | None:
+    """(start, length) of the run that, left out of `cached`, lines up the most of what
+    follows it with `tokens` (at least SHIFT_MIN_MATCH tokens), starting where the two part;
+    None when no run does."""
+    common, limit = 0, min(len(cached), len(tokens))
+    while common < limit and cached[common] == tokens[common]:
+        common += 1
+    if common >= limit:
+        return None
+    have = np.asarray(cached, dtype=np.int64)
+    want = np.asarray(tokens[common:], dtype=np.int64)
+    starts = np.flatnonzero(have[common + 1 :] == want[0])[:SHIFT_CANDIDATES] + common + 1
+    best, best_at = 0, -1
+    for at in starts.tolist():
+        n = min(len(have) - at, len(want))
+        differ = np.flatnonzero(have[at : at + n] != want[:n])
+        match = int(differ[0]) if len(differ) else n
+        if match > best:
+            best, best_at = match, at
+    if best < SHIFT_MIN_MATCH:
+        return None
+    return common, best_at - common

@@ -29,12 +29,13 @@ from app.core.errors import (
 )
 from app.core.events import StreamItem
 from app.core.request import GenerationRequest
-from app.engines.cached_sequence import CachedSequence, ensure_prompt_fits
+from app.engines.cached_sequence import CachedSequence, spliced_run
 from app.engines.chat_template import render_prompt
 from app.engines.compatibility import check_draft_source
 from app.engines.drafting import DraftSource
 from app.engines.prompt_reading import CancelFlag
 from app.engines.prompt_tokens import tokenize_prompt
+from app.engines.reply_context import ReplyContext, described
 from app.engines.speculative import run_generation
 from app.library.gguf_meta import GGUFInfo, read_gguf
 
@@ -76,6 +77,18 @@ def _ensure_backend() -> None:
             ll.llama_log_set(_on_llama_log, ctypes.c_void_p(0))
             ll.llama_backend_init()
             _backend_ready = True
+
+
+# Sliding-window models interleave window layers with full-attention ones, one in at most this
+# many (Gemma 3: one in 6). With fewer layers than that, every layer may be a window layer and
+# llama.cpp's cache for the full-attention layers is empty: shifting it aborts the process
+# (GGML_ASSERT(buffer) in set_input_k_shift, seen with Gemma 3 cut to 2 layers).
+SWA_PERIOD_MAX = 6
+
+
+def _swa_only(model: object) -> bool:
+    """Whether a sliding-window model may have no full-attention layer (no KV shift then)."""
+    return bool(ll.llama_model_n_swa(model) > 0 and ll.llama_model_n_layer(model) < SWA_PERIOD_MAX)
 
 
 @dataclass(frozen=True)
@@ -153,6 +166,10 @@ class LlamaCppModel(CachedSequence):
         # past it aborts the process, so every batch is sized by what the context really took.
         self.n_batch = max(1, min(ll.llama_n_batch(self._ctx), ll.llama_n_ubatch(self._ctx)))
         self._mem = ll.llama_get_memory(self._ctx)
+        # Whether the cache can move tokens to other positions (RoPE models; not M-RoPE,
+        # recurrent or hybrid ones): then turns left out of a conversation are cut out of the
+        # cache and what follows is kept (shift_to), instead of read again.
+        self.kv_shift = bool(ll.llama_memory_can_shift(self._mem)) and not _swa_only(self._model)
         self._batch = ll.llama_batch_init(self.n_batch, 0, 1)
         self._logits_base = 0
         self._pieces: dict[int, bytes] = {}
@@ -224,9 +241,10 @@ class LlamaCppModel(CachedSequence):
         return self._controls[token]
 
     def prompt_tokens(self, request: GenerationRequest) -> list[int]:
-        """The request's prompt as tokens; message text never reads as control tokens."""
+        """The request's prompt as tokens; message text never reads as control tokens. An empty
+        prompt is read as BOS."""
         rendered = render_prompt(request, self.info, bos_text=self.bos_text, eos_text=self.eos_text)
-        return tokenize_prompt(self, rendered)
+        return tokenize_prompt(self, rendered) or [ll.llama_vocab_bos(self._vocab)]
 
     def _special_text(self, token: int) -> str:
         if token < 0:
@@ -286,6 +304,25 @@ class LlamaCppModel(CachedSequence):
             return
         del self.cached[n:]
 
+    def shift_to(self, tokens: Sequence[int]) -> int:
+        """Where `tokens` are the cache's with one run left out (earlier turns dropped), cut
+        that run out of the cache and move what follows it back (llama.cpp's KV shift: the
+        keys are re-rotated to their new positions), so it is not read again; returns how many
+        tokens were cut. What follows keeps what it was computed with (it was read after the
+        run), as llama.cpp's own context shift does. Nothing happens where the cache cannot
+        shift, or where no run of the cache lines up with `tokens` for SHIFT_MIN_MATCH tokens."""
+        if not self.kv_shift:
+            return 0
+        found = spliced_run(self.cached, tokens)
+        if found is None:
+            return 0
+        start, length = found
+        if not ll.llama_memory_seq_rm(self._mem, 0, start, start + length):
+            return 0
+        ll.llama_memory_seq_add(self._mem, 0, start + length, -1, -length)
+        del self.cached[start : start + length]
+        return length
+
     def logits(self, row: int) -> np.ndarray:
         """A row of the last batch's logits (a view into llama.cpp's buffer, valid until the
         next eval)."""
@@ -303,18 +340,13 @@ class LlamaCppModel(CachedSequence):
         models (a draft that cannot draft for this model) raise before the first event."""
         request.validate()
         check_draft_source(self, draft)
-        prompt = self.prompt_tokens(request)
-        if not prompt:
-            prompt = [ll.llama_vocab_bos(self._vocab)]
-        ensure_prompt_fits(len(prompt), self.n_ctx)
-        return self._locked_generation(prompt, request, draft, cancel)
+        context = ReplyContext(self, request)  # the prompt fitted to the context, before any work
+        return self._locked_generation(context, draft, cancel)
 
     def _locked_generation(
-        self,
-        prompt: list[int],
-        request: GenerationRequest,
-        draft: DraftSource | None,
-        cancel: CancelFlag | None,
+        self, context: ReplyContext, draft: DraftSource | None, cancel: CancelFlag | None
     ) -> Generator[StreamItem, None, None]:
         with self.lock:
-            yield from run_generation(self, draft, prompt, request, cancel)
+            refit = context.refit if context.can_refit else None
+            stream = run_generation(self, draft, context.prompt, context.request, cancel, refit=refit)
+            yield from described(stream, context)

@@ -23,12 +23,13 @@ from app.core.errors import (
 )
 from app.core.events import StreamItem
 from app.core.request import GenerationRequest
-from app.engines.cached_sequence import CachedSequence, ensure_prompt_fits
+from app.engines.cached_sequence import CachedSequence
 from app.engines.chat_template import render_prompt
 from app.engines.compatibility import check_draft_source
 from app.engines.drafting import DraftSource
 from app.engines.prompt_reading import CancelFlag
 from app.engines.prompt_tokens import tokenize_prompt
+from app.engines.reply_context import ReplyContext, described
 from app.engines.speculative import run_generation
 from app.library.mlx_meta import MLXInfo, read_mlx_folder
 from app.library.token_texts import byte_level_decoder
@@ -120,9 +121,10 @@ class MLXModel(CachedSequence):
         return self._controls.get(int(token))
 
     def prompt_tokens(self, request: GenerationRequest) -> list[int]:
-        """The request's prompt as tokens; message text never reads as control tokens."""
+        """The request's prompt as tokens; message text never reads as control tokens. An empty
+        prompt is read as BOS (or a space)."""
         rendered = render_prompt(request, self._template, bos_text=self._bos_text, eos_text=self._eos_text)
-        return tokenize_prompt(self, rendered)
+        return tokenize_prompt(self, rendered) or self.tokenize(self._bos_text or " ", add_special=False)
 
     def piece(self, token: int) -> bytes:
         cached = self._pieces.get(token)
@@ -201,18 +203,13 @@ class MLXModel(CachedSequence):
     ) -> Generator[StreamItem, None, None]:
         request.validate()
         check_draft_source(self, draft)
-        prompt = self.prompt_tokens(request)
-        if not prompt:
-            prompt = self.tokenize(self._bos_text or " ", add_special=False)
-        ensure_prompt_fits(len(prompt), self.n_ctx)
-        return self._locked(prompt, request, draft, cancel)
+        context = ReplyContext(self, request)  # the prompt fitted to the context, before any work
+        return self._locked(context, draft, cancel)
 
     def _locked(
-        self,
-        prompt: list[int],
-        request: GenerationRequest,
-        draft: DraftSource | None,
-        cancel: CancelFlag | None,
+        self, context: ReplyContext, draft: DraftSource | None, cancel: CancelFlag | None
     ) -> Generator[StreamItem, None, None]:
         with self.lock:
-            yield from run_generation(self, draft, prompt, request, cancel)
+            refit = context.refit if context.can_refit else None
+            stream = run_generation(self, draft, context.prompt, context.request, cancel, refit=refit)
+            yield from described(stream, context)

@@ -51,6 +51,7 @@ class PredictionDraft:
             self._index[n] = table
         self._start = 0  # where the reply begins in the sequence (after the prompt)
         self._seen = 0  # how much of the sequence has been followed
+        self._reply: list[int] = []  # the reply's tokens followed so far (sequence[_start:_seen])
         self._pos: int | None = 0  # the prediction's next token, while the reply follows it
         self._anchor = 0  # where the reply last followed the prediction
 
@@ -73,6 +74,7 @@ class PredictionDraft:
 
     def warm(self, sequence: Sequence[int], cancel: CancelFlag | None = None, *, model: bool = True) -> None:
         self._start = self._seen = len(sequence)
+        self._reply = []
         self._pos, self._anchor = 0, 0
         if self.fallback is not None:
             self.fallback.warm(sequence, cancel, model=model)
@@ -92,8 +94,9 @@ class PredictionDraft:
 
     def _follow(self, sequence: Sequence[int]) -> None:
         """Advance through the reply's new tokens; realign on the prediction when it departs."""
-        if len(sequence) < self._seen:  # not a continuation: start over from the reply's start
-            self._seen, self._pos, self._anchor = min(self._start, len(sequence)), 0, 0
+        if not self._continued_by(sequence):
+            self._relocate(sequence)
+        self._reply.extend(sequence[self._seen :])
         for token in sequence[self._seen :]:
             pos = self._pos
             if pos is not None and pos < len(self.predicted) and self.predicted[pos] == token:
@@ -103,6 +106,26 @@ class PredictionDraft:
         self._seen = len(sequence)
         if self._pos is None:
             self._pos = self._realign(sequence[self._start :])
+
+    def _continued_by(self, sequence: Sequence[int]) -> bool:
+        """Whether `sequence` still holds the reply followed so far where it was (its ends
+        checked: the prompt before it changes only when earlier turns are left out)."""
+        if len(sequence) < self._seen:
+            return False
+        reply, start = self._reply, self._start
+        head, tail = sequence[start : start + 4], sequence[max(start, self._seen - 4) : self._seen]
+        return not reply or (list(head) == reply[:4] and list(tail) == reply[-4:])
+
+    def _relocate(self, sequence: Sequence[int]) -> None:
+        """Earlier turns were left out of the prompt (app/engines/reply_context.py): find the
+        reply followed so far, moved back; where it is not found, start over."""
+        reply, n = self._reply, len(self._reply)
+        for at in range(len(sequence) - n, -1, -1):
+            if list(sequence[at : at + n]) == reply:
+                self._start, self._seen = at, at + n
+                return
+        self._start = self._seen = min(self._start, len(sequence))
+        self._reply, self._pos, self._anchor = [], 0, 0
 
     def _realign(self, reply: Sequence[int]) -> int | None:
         """Where the prediction continues the reply's last tokens: the longest n-gram match,

@@ -18,14 +18,16 @@ refused part of the draft, and a RoundEvent after each verify step of a reply wi
 Draft tokens are counted once, at verification (GenerationStats.add_round): the stats, the
 RoundEvents and Auto see the same numbers; accepted tokens the reply never shows because it
 stopped first (the end of generation, a stop string) are counted apart. A reply ends with
-"context_full" once every position of the main model's context holds a token.
+"context_full" once every position of the main model's context holds a token, unless the
+caller's `refit` (the Context Overflow policy: app/engines/reply_context.py) gives a shorter
+sequence to go on from: earlier turns left out, the reply so far kept as it is.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -87,6 +89,10 @@ class RoundObserver(Protocol):
     def __call__(self, report: RoundReport) -> None: ...
 
 
+# The context is full: the sequence to go on from (the same last token), or None to stop.
+Refit = Callable[[list[int]], "list[int] | None"]
+
+
 def settings_key(request: GenerationRequest) -> str:
     """What acceptance depends on besides the two models (the seed does not count)."""
     s, d = request.sampling, request.draft
@@ -105,11 +111,14 @@ def run_generation(
     *,
     memory: SpeculationMemory | None = None,
     observer: RoundObserver | None = None,
+    refit: Refit | None = None,
 ) -> Generator[StreamItem, None, None]:
     """Stream one reply: token, rejected-draft and round events, then one GenerationResult.
     The prompt is read here, a batch at a time (a reply cancelled meanwhile ends at once as
     "cancelled", with no tokens); so is the draft model's, unless Auto will not run it."""
-    yield from _Reply(main, draft, prompt, request, cancel, memory, observer).run()
+    reply = _Reply(main, draft, prompt, request, cancel, memory, observer)
+    reply.refit = refit
+    yield from reply.run()
 
 
 class _Reply:
@@ -139,6 +148,7 @@ class _Reply:
         self.last = -1  # sampled, emitted, not yet in the main model's cache
         self.t_first: float | None = None
         self.main_id = file_identity(main.path)
+        self.refit: Refit | None = None
         self.rule: DraftRule = CutoffRule(request.draft.p_min)
         self.auto: AutoDraft | None = None
         self.auto_key: str | None = None
@@ -211,6 +221,8 @@ class _Reply:
             yield from items
             while reason is None:
                 reason = yield from self._round()
+                if reason is StopReason.CONTEXT_FULL and self._make_room():
+                    reason = None
         except Exception as exc:  # report, keep the partial text
             log.exception("generation failed")
             reason = StopReason.ERROR
@@ -239,6 +251,16 @@ class _Reply:
             except DraftContextFull as exc:
                 self._stop_drafting(str(exc))
         return not self._cancelled()
+
+    def _make_room(self) -> bool:
+        """The context is full: go on from the caller's shorter sequence, if it gives one (the
+        main model reads it now; the draft on its next proposal)."""
+        sequence = self.refit(self.sequence) if self.refit is not None else None
+        if sequence is None or len(sequence) >= len(self.sequence) or sequence[-1] != self.last:
+            return False
+        self.sequence = sequence
+        read_prompt(self.main, sequence, self.cancel)  # cancelled midway: the next round stops
+        return True
 
     def _propose(self, cap: int) -> tuple[Proposal | None, str]:
         assert self.source is not None

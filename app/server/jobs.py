@@ -35,7 +35,7 @@ from app.runtime import ClientGoneError, ModelBusyError, ModelRuntime, RuntimeCl
 from app.server.body import ClientDisconnected
 from app.server.errors import ApiError, model_not_found
 from app.server.jit import JitModels
-from app.server.prompt_tokens import prompt_token_count
+from app.server.prompt_tokens import fitted_prompt_token_count
 from app.server.request_parsing import ParsedRequest
 
 log = logging.getLogger(__name__)
@@ -160,7 +160,7 @@ class GenerationJob:
         loading = self.jit.before_lease(lease.keys)
         with lease:
             self.jit.after_lease(loading, lease.keys, p.ttl)
-            counted = prompt_token_count(lease.main, request) if p.count_prompt else None
+            counted = fitted_prompt_token_count(lease.main, request) if p.count_prompt else None
             stream = lease.generate(request, cancel=self.cancel, prediction=p.prediction)
             self._emit(Started(entry.key, counted))
             for item in stream:

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from app.core.errors import InvalidRequestError
-from app.core.request import ChatMessage, DraftSettings, GenerationRequest, SamplingSettings
+from app.core.request import ChatMessage, DraftSettings, GenerationRequest, SamplingSettings, overflow_policy
 from app.engines.drafting import PROMPT_LOOKUP_KEY
 from app.server.errors import bad_request, from_validation
 from app.server.schema import (
@@ -101,6 +101,7 @@ class ParsedRequest:
             sampling=SamplingSettings.from_values(values, seed=self.seed),
             draft=DraftSettings.from_values(values, engine),
             stop=self.stop,
+            context_overflow=overflow_policy(values),
         )
 
 

@@ -62,6 +62,8 @@ def stats_of(s: GenerationStats) -> Stats:
         acceptance_by_position=s.acceptance_by_position(),
         draft_note=s.draft_note,
         rounds=[list(r) for r in s.rounds],
+        context_length=s.context_length,
+        truncated_turns=s.truncated_turns,
     )
 
 
@@ -70,6 +72,7 @@ def usage_of(s: GenerationStats) -> Usage:
         prompt_tokens=s.prompt_tokens_count,
         completion_tokens=s.predicted_tokens_count,
         total_tokens=s.prompt_tokens_count + s.predicted_tokens_count,
+        context_length=s.context_length or None,
     )
 
 

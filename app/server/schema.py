@@ -100,7 +100,11 @@ class Prediction(BaseModel):
 def _setting_field(spec: model_settings.SettingSpec) -> Any:
     extra: dict[str, Any] = {} if spec.default is None else {"default": spec.default}
     kind: Any = (
-        Annotated[str, Field(max_length=MAX_NAME), AfterValidator(_no_nul)] if spec.kind is str else spec.kind
+        Literal[spec.choices]
+        if spec.choices
+        else Annotated[str, Field(max_length=MAX_NAME), AfterValidator(_no_nul)]
+        if spec.kind is str
+        else spec.kind
     )
     info = Field(
         default=None,
@@ -178,9 +182,12 @@ FinishReason = Literal["stop", "length"]
 
 
 class Usage(BaseModel):
-    prompt_tokens: int
+    prompt_tokens: int = Field(
+        description="the prompt the model read (after Context Overflow left turns out)"
+    )
     completion_tokens: int
     total_tokens: int
+    context_length: int | None = Field(default=None, description="the tokens the model can see at once")
 
 
 class Stats(BaseModel):
@@ -208,6 +215,10 @@ class Stats(BaseModel):
     rounds: list[list[int]] = Field(
         default_factory=list,
         description="[sent, accepted] draft tokens per verify step of a reply with a draft (the chart)",
+    )
+    context_length: int = Field(description="the tokens the model can see at once")
+    truncated_turns: int = Field(
+        description="earlier messages the model could not see: left out by the Context Overflow policy"
     )
 
 

@@ -22,6 +22,7 @@ import threading
 
 from PySide6.QtCore import QObject, Signal, Slot
 
+from app.chat.context_meter import ContextJob, read_context
 from app.chat.model_state import LoadJob
 from app.chat.reply_flight import ReplyJob
 from app.chat.stream_batch import StreamBatcher
@@ -48,6 +49,7 @@ class EngineWorker(QObject):
     tokensArrived = Signal(int, object)
     generationFinished = Signal(int, object)  # reply id, GenerationResult (None: cut off)
     generationFailed = Signal(int, str)  # reply id, a message for the user
+    contextCounted = Signal(object)  # ContextReading: the context meter's count
 
     def __init__(self, runtime: ModelRuntime | None = None) -> None:
         super().__init__()
@@ -136,6 +138,17 @@ class EngineWorker(QObject):
             self.generationFailed.emit(reply, str(exc))
             return
         self.generationFinished.emit(reply, result)
+
+    @Slot(object)
+    def count_context(self, job: ContextJob) -> None:
+        """The context meter's count, on the chat's main model (after the reply in flight)."""
+        if not self.main_key:
+            return
+        try:
+            with self.runtime.lease(self.main_key, None, max_waiting=None) as lease:
+                self.contextCounted.emit(read_context(lease.main, job))
+        except SpeculaError:  # a template that fails says so when a reply is sent
+            log.debug("could not count the context", exc_info=True)
 
     def _stream(self, lease: Lease, job: ReplyJob) -> GenerationResult | None:
         batcher = StreamBatcher()

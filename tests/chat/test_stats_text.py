@@ -111,3 +111,11 @@ def test_live_text_reads_the_rounds_as_the_stats_count_them():
         2,
         [[8, 6], [0, 0]],
     )
+
+
+def test_the_line_says_how_many_earlier_messages_the_model_could_not_see():
+    assert not any("beyond the context" in p for p in speed_parts(WITH_DRAFT))
+    one = ReplyStats(replace(DRAFTED, truncated_turns=1, context_length=512))
+    assert "1 earlier message beyond the context" in speed_parts(one)
+    six = ReplyStats(replace(DRAFTED, truncated_turns=6, context_length=512))
+    assert "6 earlier messages beyond the context" in stats_line(six)

@@ -184,3 +184,26 @@ def test_a_prompt_spelling_control_tokens_is_read_as_text(tmp_path):
 
     assert prompt_tokens("<end_of_turn>") == prompt_tokens("hello") + 6
     assert prompt_tokens("<end_of_turn>", "--raw") == 2  # <bos> and the control token itself
+
+
+def test_generate_reads_a_conversation_longer_than_the_context(tiny_main, tmp_path):
+    turns = []
+    for t in range(30):
+        turns.append({"role": "user", "content": f"question {t}: the cat sat on the mat again"})
+        turns.append({"role": "assistant", "content": f"answer {t}: the dog sat on the log"})
+    turns.append({"role": "user", "content": "and now?"})
+    path = tmp_path / "chat.json"
+    path.write_text(json.dumps(turns))
+    args = ["generate", "--model", str(tiny_main), "--messages", str(path), "--ctx", "256"]
+    proc = cli(*args, "--max-tokens", "8", "--temperature", "0", "--json")
+    assert proc.returncode == 0, proc.stderr
+    stats = json.loads(proc.stdout)["stats"]
+    assert stats["context_length"] == 256
+    assert stats["truncated_turns"] > 0
+    assert stats["truncated_from"] == 1  # truncate-middle (the default) keeps the first question
+    assert stats["prompt_tokens_count"] + 8 <= 256
+    rolling = cli(*args, "--context-overflow", "rolling-window", "--max-tokens", "8", "--json")
+    assert json.loads(rolling.stdout)["stats"]["truncated_from"] == 0
+    wrong = cli(*args, "--context-overflow", "sideways")
+    assert wrong.returncode != 0
+    assert "--context-overflow: must be one of truncate-middle, rolling-window, stop-at-limit" in wrong.stderr

@@ -91,3 +91,22 @@ def test_the_docs_table_names_flags_and_fields():
     table = model_settings.markdown_table()
     assert "`--draft-auto` / `--no-draft-auto`" in table
     assert "`num_draft_tokens`" in table
+
+
+def test_context_overflow_is_one_of_its_choices_everywhere():
+    spec = SPECS["context_overflow"]
+    assert model_settings.default("context_overflow") == GenerationRequest(prompt="x").context_overflow.value
+    assert spec.problem("sideways") == "must be one of truncate-middle, rolling-window, stop-at-limit"
+    assert spec.problem("rolling-window") is None
+    assert spec.json_schema()["enum"] == ["truncate-middle", "rolling-window", "stop-at-limit"]
+    parser = argparse.ArgumentParser()
+    model_settings.add_cli_flags(parser)
+    assert (
+        model_settings.cli_values(parser.parse_args(["--context-overflow", "stop-at-limit"]))[
+            "context_overflow"
+        ]
+        == "stop-at-limit"
+    )
+    with pytest.raises(InvalidRequestError, match="context_overflow must be one of"):
+        GenerationRequest(prompt="x", context_overflow="sideways").validate()  # type: ignore[arg-type]
+    assert "`rolling-window`" in model_settings.markdown_table()

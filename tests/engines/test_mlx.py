@@ -189,3 +189,36 @@ def test_cli_generate_with_mlx_models(folders):
     out = json.loads(proc.stdout)
     assert out["stats"]["draft_model"] == "twin"
     assert out["stats"]["accepted_draft_tokens_count"] > 0
+
+
+def test_a_chat_longer_than_the_context_goes_on_with_and_without_a_draft(tmp_path):
+    """Context Overflow on MLX: the same fitting, the same greedy replies with a draft."""
+    from app.core.context_overflow import ContextOverflow
+    from app.core.request import ChatMessage, GenerationRequest, Role
+    from tests.mlx_factory import CHATML
+
+    folder = write_mlx_model(tmp_path / "chat", seed=0, chat_template=CHATML)
+    main = MLXModel(folder, n_ctx=256)
+    noisy = write_mlx_model(tmp_path / "chat-noisy", seed=0, noise=0.15, chat_template=CHATML)
+    draft = ModelDraft(MLXModel(noisy, n_ctx=256))
+    for policy in ContextOverflow:
+        store = [ChatMessage(Role.SYSTEM, "be brief")]
+        truncated = 0
+        for turn in range(40):
+            store.append(ChatMessage(Role.USER, f"question {turn}: the cat sat on the mat"))
+            req = GenerationRequest(
+                messages=tuple(store),
+                max_tokens=6,
+                sampling=GREEDY,
+                draft=DraftSettings(auto=False, p_min=0.0),
+                context_overflow=policy,
+            )
+            plain = run(main, req)
+            assert plain.result.error is None
+            if policy is ContextOverflow.TRUNCATE_MIDDLE:
+                assert run(main, req, draft=draft).text == plain.text
+            assert plain.stats.prompt_tokens_count + plain.stats.predicted_tokens_count <= 256
+            truncated += plain.stats.truncated_turns > 0
+            store.append(ChatMessage(Role.ASSISTANT, plain.text))
+        assert truncated > 20
+        assert plain.stats.truncated_from == (0 if policy is ContextOverflow.ROLLING_WINDOW else 1)

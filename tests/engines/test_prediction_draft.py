@@ -47,6 +47,19 @@ def test_a_repeated_phrase_resumes_near_where_the_reply_was():
     assert proposed(d, reply, 3, 0.0) == [4, 5, 6]
 
 
+def test_when_earlier_turns_are_left_out_mid_reply_it_keeps_following_the_reply():
+    """Context Overflow dropped part of the prompt (app/engines/reply_context.py): the reply
+    so far moved back; the prediction goes on from where the reply was, not from the start."""
+    predicted = [10, 11, 12, 13, 14, 15, 16, 17, 18, 19]
+    d = PredictionDraft(predicted)
+    prompt = [1, 40, 41, 42, 43, 44, 50, 51, 52]
+    d.warm(prompt)
+    assert proposed(d, [*prompt, 10, 11, 12, 13], 2, 0.0) == [14, 15]
+    shorter = [1, 50, 51, 52]  # the turns 40..44 left out; the reply kept as it is
+    assert proposed(d, [*shorter, 10, 11, 12, 13, 14], 3, 0.0) == [15, 16, 17]
+    assert proposed(d, [*shorter, 10, 11, 12, 13, 14, 15, 16], 2, 0.0) == [17, 18]
+
+
 def test_without_a_match_the_fallback_drafts():
     d = PredictionDraft([10, 11], fallback=PromptLookupDraft())
     assert d.name == f"{PREDICTION_NAME} + {PromptLookupDraft.name}"

@@ -18,6 +18,7 @@ from PySide6.QtGui import QGuiApplication, QResizeEvent
 from PySide6.QtWidgets import QHBoxLayout, QInputDialog, QLabel, QSplitter, QVBoxLayout, QWidget
 
 from app.chat.chat_actions import card_reasons, why_not
+from app.chat.context_meter import ContextReading, meter_job
 from app.chat.message_model import MessageView
 from app.chat.model_state import ModelState, Offer
 from app.chat.reply_flight import Flight
@@ -38,6 +39,7 @@ from app.engines.drafting import PROMPT_LOOKUP_KEY
 from app.library.model_labels import hover_text
 from app.library.preferences import Preferences
 from app.ui.chat.composer import Composer
+from app.ui.chat.context_meter import ContextMeter
 from app.ui.chat.conversations import ConversationPanel
 from app.ui.chat.header import ChatHeader
 from app.ui.chat.hints import HintBar
@@ -60,6 +62,7 @@ class ChatPage(QWidget):
     stopRequested = Signal()
     replyFinished = Signal()
     stateChanged = Signal()  # what the chat's actions can do may have changed
+    contextCountRequested = Signal(object)  # ContextJob: the meter's count, for the engine thread
 
     def __init__(
         self,
@@ -126,12 +129,15 @@ class ChatPage(QWidget):
             hint.setMaximumWidth(self.view.column_width())  # never wider than the message box
             composer_col.addWidget(hint)
         composer_col.addWidget(self.composer)
+        self.meter = ContextMeter()
+        composer_col.addWidget(self.meter)
         composer_row = QHBoxLayout()
         composer_row.setContentsMargins(16, 6, 16, 12)
         composer_row.addStretch(1)
         composer_row.addLayout(composer_col, 100)
         composer_row.addStretch(1)
         self.composer.setMaximumWidth(self.view.column_width())
+        self.meter.setMaximumWidth(self.view.column_width())
         centre_l = QVBoxLayout(centre)
         centre_l.setContentsMargins(0, 0, 0, 0)
         centre_l.setSpacing(0)
@@ -177,10 +183,16 @@ class ChatPage(QWidget):
         self.replies.editReturned.connect(self._on_edit_returned)
         self.replies.messageReturned.connect(self.prompt.setPlainText)
         self.replies.replyFinished.connect(self.replyFinished)
+        self.replies.replyFinished.connect(self.meter.count_now)
+        self.meter.countRequested.connect(self._on_count_due)
+        self.prompt.textChanged.connect(self.meter.count_soon)
+        for form in self.sidebar.forms.values():
+            form.valueChanged.connect(lambda _name, _value: self.meter.count_soon())
 
         events = self.session.events
         events.conversation.connect(self._on_conversation)
         events.messages.connect(self._on_messages)
+        events.messages.connect(self.meter.count_soon)
         events.conversations.connect(self.refresh_conversations)
         events.reply.connect(lambda _r: self.show_pair())
         events.problem.connect(self.show_error)
@@ -236,6 +248,16 @@ class ChatPage(QWidget):
             self.header.set_pair(m.name(main) or main, draft, detail)
         self.update_state()
 
+    def _on_count_due(self, serial: int) -> None:
+        typed = self.prompt.toPlainText()
+        self.contextCountRequested.emit(
+            meter_job(serial, self.session.messages, typed, self.sidebar.values())
+        )
+
+    def show_context(self, reading: ContextReading) -> None:
+        """The engine thread's count (the latest one shows; older ones are dropped)."""
+        self.meter.show_reading(reading)
+
     def bind_models(self, state: ModelState) -> None:
         """Follow the model state (the one owner of the pair): the pair, the settings and
         drafts (the sidebar), the models a conversation used (offered above the message box),
@@ -243,6 +265,8 @@ class ChatPage(QWidget):
         self.session.models = state
 
         def on_pair(main: str, _draft: str) -> None:
+            if not main:
+                self.meter.clear()
             entry = state.entry(main)
             self.pair_label.set_tip(hover_text(entry) if entry else "")
             self.show_pair()

@@ -13,6 +13,7 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QDoubleSpinBox,
     QFormLayout,
     QLineEdit,
@@ -52,6 +53,11 @@ def _editor(spec: SettingSpec) -> QWidget:
         dbox.setSingleStep(0.05)
         dbox.setRange(float(spec.minimum or 0.0), float(spec.maximum if spec.maximum is not None else 1e9))
         return dbox
+    if spec.choices:  # one of a few values, by the names the forms give them
+        combo = QComboBox()
+        for value, label in zip(spec.choices, spec.choice_labels or spec.choices, strict=True):
+            combo.addItem(label, value)
+        return combo
     if spec.name == "system_prompt":
         text = QPlainTextEdit()
         text.setPlaceholderText("Instructions for the model")
@@ -93,6 +99,8 @@ class SettingsForm(QWidget):
             editor.textChanged.connect(changed)
         elif isinstance(editor, QLineEdit):
             editor.textEdited.connect(changed)
+        elif isinstance(editor, QComboBox):
+            editor.activated.connect(changed)
 
     def value(self, name: str) -> Any:
         editor = self.editors[name]
@@ -104,6 +112,8 @@ class SettingsForm(QWidget):
             return editor.isChecked()
         if isinstance(editor, QPlainTextEdit):
             return editor.toPlainText()
+        if isinstance(editor, QComboBox):
+            return editor.currentData()
         assert isinstance(editor, QLineEdit)
         return editor.text()
 
@@ -127,6 +137,8 @@ class SettingsForm(QWidget):
                         editor.setPlainText(str(value))
                 elif isinstance(editor, QLineEdit):
                     editor.setText(str(value))
+                elif isinstance(editor, QComboBox):
+                    editor.setCurrentIndex(max(0, editor.findData(value)))
         finally:
             self._loading = False
 

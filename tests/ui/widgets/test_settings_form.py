@@ -45,3 +45,27 @@ def test_rows_show_for_the_engines_they_apply_to(qtbot):
     shown = {n for f in sidebar.forms.values() for n in f.editors if f.row_visible(n)}
     assert "mlx_draft_tokens" not in shown
     assert {"draft_auto", "draft_p_min", "temperature"} <= shown
+
+
+def test_a_setting_of_a_few_values_is_a_dropdown_by_their_names(qtbot):
+    from PySide6.QtWidgets import QComboBox
+
+    from app.ui.widgets.settings_form import SettingsForm
+
+    form = SettingsForm(["context_overflow", "max_tokens"])
+    qtbot.addWidget(form)
+    combo = form.editors["context_overflow"]
+    assert isinstance(combo, QComboBox)
+    assert [combo.itemText(i) for i in range(combo.count())] == [
+        "Truncate Middle",
+        "Rolling Window",
+        "Stop at Limit",
+    ]
+    edited: list[tuple[str, object]] = []
+    form.valueChanged.connect(lambda name, value: edited.append((name, value)))
+    form.set_values({"context_overflow": "stop-at-limit"})
+    assert form.value("context_overflow") == "stop-at-limit"
+    assert edited == []  # shown, not edited
+    combo.setCurrentIndex(1)  # the user picks Rolling Window
+    combo.activated.emit(1)
+    assert edited == [("context_overflow", "rolling-window")]

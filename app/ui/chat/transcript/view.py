@@ -17,6 +17,7 @@ from PySide6.QtGui import QFont, QFontDatabase, QFontMetricsF, QResizeEvent
 from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from app.chat.message_model import MessageView
+from app.chat.model_memory import memory_line
 from app.chat.reply_stats import ReplyStats
 from app.chat.stream_batch import DRAFT, LiveStats, StreamBatch
 from app.ui.chat.transcript.card import MessageCard
@@ -63,6 +64,10 @@ class ChatView(QScrollArea):
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.column_layout.addWidget(self.empty)
         self.column_layout.addStretch(1)
+        self.memory = QLabel()  # where the model's memory begins (app/chat/model_memory.py)
+        self.memory.setObjectName("memoryLine")
+        self.memory.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.memory.hide()
         self.canvas_layout = QVBoxLayout(canvas)
         self.canvas_layout.setContentsMargins(16, 0, 16, 0)
         self.canvas_layout.addWidget(self.column, 0, Qt.AlignmentFlag.AlignHCenter)
@@ -130,6 +135,7 @@ class ChatView(QScrollArea):
         for m in messages:
             self._add_card(m)
         self.empty.setVisible(not messages)
+        self._place_memory_line()
         self._update_actions()
         self._stick = True
         self._scroll_to_end()
@@ -238,8 +244,20 @@ class ChatView(QScrollArea):
         if stats is not None and stats.model_name:
             card.set_title(stats.model_name)
         card.finish()
+        self._place_memory_line()
         self._update_actions()
         return m
+
+    def _place_memory_line(self) -> None:
+        """A thin line before the first message the last reply read after messages it could not."""
+        line = memory_line(self.messages)
+        self.column_layout.removeWidget(self.memory)
+        if line is None:
+            self.memory.hide()
+            return
+        self.memory.setText(line.text)
+        self.column_layout.insertWidget(self.column_layout.indexOf(self.cards[line.before]), self.memory)
+        self.memory.show()
 
     # --- actions ----------------------------------------------------------------------------------
     def set_action_reasons(self, reasons: dict[str, str]) -> None:

@@ -474,3 +474,22 @@ def test_switching_theme_mid_reply_and_continuing_an_open_code_block(view):
     assert first.text == text
     assert fragments(body(view)) == streamed
     assert any(f[1] == DARK.string for f in streamed if len(f) == 8)
+
+
+def test_a_thin_line_marks_where_the_models_memory_begins(view):
+    """The last reply could not see messages 1 to 4 (truncate-middle kept the first question):
+    the line stands before message 5, and goes when a reply sees everything again."""
+    turns = [MessageView("user" if i % 2 == 0 else "assistant", f"message {i}") for i in range(8)]
+    stats = ReplyStats.from_dict({**STATS, "truncated_turns": 4, "truncated_from": 1})
+    last = MessageView("assistant", "the reply", stats=stats)
+    view.set_messages([*turns, last])
+    layout = view.column_layout
+    assert view.memory.text() == "4 earlier messages above are beyond the model's context"
+    assert not view.memory.isHidden()
+    assert layout.indexOf(view.memory) == layout.indexOf(view.cards[5]) - 1
+    view.begin_stream()
+    view.append_tokens([("next", M)])
+    view.end_stream(ReplyStats.from_dict(STATS))
+    assert view.memory.isHidden()
+    view.set_messages(turns)  # a user message last: no reply to speak for
+    assert view.memory.isHidden()
