@@ -157,7 +157,7 @@ def verify_cost(
 def decode_clock() -> Iterator[list[float]]:
     """Time spent inside llama.cpp's decode (and logits synchronisation) while active."""
     spent = [0.0]
-    decode, get_logits = ll.llama_decode, ll.llama_get_logits_ith
+    decode, get_logits, get_rows = ll.llama_decode, ll.llama_get_logits_ith, ll.llama_get_logits
 
     def timed_decode(*args: object) -> int:
         t0 = time.perf_counter()
@@ -173,8 +173,15 @@ def decode_clock() -> Iterator[list[float]]:
         finally:
             spent[0] += time.perf_counter() - t0
 
-    ll.llama_decode, ll.llama_get_logits_ith = timed_decode, timed_logits
+    def timed_rows(*args: object) -> object:
+        t0 = time.perf_counter()
+        try:
+            return get_rows(*args)
+        finally:
+            spent[0] += time.perf_counter() - t0
+
+    ll.llama_decode, ll.llama_get_logits_ith, ll.llama_get_logits = timed_decode, timed_logits, timed_rows
     try:
         yield spent
     finally:
-        ll.llama_decode, ll.llama_get_logits_ith = decode, get_logits
+        ll.llama_decode, ll.llama_get_logits_ith, ll.llama_get_logits = decode, get_logits, get_rows

@@ -54,13 +54,35 @@ class CachedSequence:
     def prefill(self, tokens: Sequence[int]) -> None:
         """Make the cache hold exactly `tokens`, reusing the longest cached prefix, with the
         logits of the last token available at row 0."""
-        common = 0
-        limit = min(len(self.cached), len(tokens) - 1)
-        cached = self.cached
-        while common < limit and cached[common] == tokens[common]:
-            common += 1
+        common = common_prefix(self.cached, tokens, min(len(self.cached), len(tokens) - 1))
         self.truncate(common)
         self.eval(tokens[common:], n_logits=1)
+
+
+TAIL = 32  # compared token by token; what comes before it, as one list comparison
+
+
+def common_prefix(a: list[int], b: Sequence[int], limit: int) -> int:
+    """How many leading tokens `a` and `b` share, up to `limit`. Called every round on the
+    whole sequence, so it compares at C speed: the head in one list comparison (a draft's
+    cache differs from the sequence only near its end), the last TAIL tokens one by one;
+    another text altogether is bisected."""
+    if not isinstance(b, list):
+        b = list(b)
+    lo, hi = 0, limit
+    head = max(0, limit - TAIL)
+    if head and a[:head] == b[:head]:
+        lo = head
+    else:  # the divergence is in [lo, hi): halve it while it is long
+        while hi - lo > TAIL:
+            mid = (lo + hi) // 2
+            if a[:mid] == b[:mid]:
+                lo = mid
+            else:
+                hi = mid
+    while lo < hi and a[lo] == b[lo]:
+        lo += 1
+    return lo
 
 
 def ensure_prompt_fits(n_prompt: int, n_ctx: int) -> None:
