@@ -10,9 +10,18 @@ import pytest
 from app.core.events import DraftRejected, GenerationResult, RoundEvent, StopReason, TokenEvent, TokenOrigin
 from app.core.request import DraftSettings, GenerationRequest
 from app.engines import speculative
-from app.engines.drafting import ChainedDraft, ModelDraft, PromptLookupDraft
+from app.engines.auto_draft import AutoDraft, bucket_of
+from app.engines.drafting import (
+    PROMPT_LOOKUP_KEY,
+    ChainedDraft,
+    ModelDraft,
+    PromptLookupDraft,
+    file_identity,
+    free_confidence,
+)
 from app.engines.llamacpp import LlamaCppModel, LoadOptions
 from app.engines.sampling import InvalidLogitsError
+from app.engines.speculation_memory import SpeculationMemory
 from tests.engines.helpers import GREEDY, assert_invariants, raw, run
 
 ONE = LoadOptions(n_ctx=512, n_threads=1)
@@ -211,3 +220,23 @@ def test_a_failing_draft_ends_drafting_not_the_reply(cyc):
     assert r.result.error is None
     assert r.text == plain.text
     assert "The draft failed (the model produced invalid scores" in (r.stats.draft_note or "")
+
+
+def test_a_reply_that_copies_its_prompt_is_drafted_by_lookup_even_after_lookup_did_poorly(cyc, lap):
+    """Auto learned that short prompt-lookup matches are usually refused (say, in chat): a
+    reply that repeats its prompt word for word is still drafted from it (a match the reply
+    keeps following is another clue), and a proposal Auto refuses is never reported as
+    "prompt lookup found nothing"."""
+    request = raw("", 120, p_min=0.0, auto=True)
+    key = SpeculationMemory.pair_key(
+        file_identity(cyc.path) or "", PROMPT_LOOKUP_KEY, speculative.settings_key(request)
+    )
+    poor = AutoDraft(costly=False, state=None)
+    for clue in range(1, 4):  # every plain match was refused
+        poor.acc[bucket_of(free_confidence(clue))] = [0.0, 50.0]
+    SpeculationMemory().record_learned(key, poor.state())
+    stream = list(speculative.run_generation(cyc, PromptLookupDraft(), lap, request))
+    s = stream[-1].stats
+    assert s.accepted_draft_tokens_count > s.predicted_tokens_count / 2
+    paused = [e.paused for e in stream if isinstance(e, RoundEvent)]
+    assert speculative.LOOKUP_EMPTY not in paused  # the prompt holds every continuation
