@@ -164,6 +164,8 @@ class LlamaCppModel(CachedSequence):
         for i in range(n):
             self._batch.seq_id[i][0] = 0
         self._rows: np.ndarray | None = None  # the last batch's logits, a view (see logits)
+        self._rows_view = np.zeros((0, 0), dtype=np.float32)
+        self._rows_key: tuple[int | None, int] = (None, 0)
         self._n_rows = 0
         self._pieces: dict[int, bytes] = {}
         self._texts: dict[int, bytes] = {}
@@ -298,7 +300,11 @@ class LlamaCppModel(CachedSequence):
         mapped once per batch), valid until the next eval."""
         if self._rows is None:
             ptr = ll.llama_get_logits(self._ctx)
-            self._rows = np.ctypeslib.as_array(ptr, shape=(max(self._n_rows, 1), self.n_vocab))
+            key = (ctypes.cast(ptr, ctypes.c_void_p).value, max(self._n_rows, 1))
+            if key != self._rows_key:  # llama.cpp keeps its buffer: the view is made once
+                self._rows_key = key
+                self._rows_view = np.ctypeslib.as_array(ptr, shape=(key[1], self.n_vocab))
+            self._rows = self._rows_view
         out: np.ndarray = self._rows[row]
         return out
 

@@ -150,7 +150,8 @@ class TokenSampler:
     def _seen(self, recent: Sequence[int], n_vocab: int) -> np.ndarray:
         if not recent:
             return _EMPTY
-        seen = np.unique(np.fromiter(recent, dtype=np.int64, count=len(recent)))
+        unique = set(recent)  # a few dozen ids: a set is cheaper than np.unique
+        seen = np.fromiter(unique, dtype=np.int64, count=len(unique))
         return seen[(seen >= 0) & (seen < n_vocab)]
 
     def _penalise(self, vals: np.ndarray) -> np.ndarray:
