@@ -30,7 +30,6 @@ from app.core.request import SamplingSettings
 
 CANDIDATE_NATS = 20.0  # exp(-20) ~ 2e-9: below that, a token is never kept by any setting
 CONFIDENCE_TOP = 10  # greedy confidence: the top token's probability among the ten best
-CONFIDENCE_NATS = 12.0  # ... tokens further below the best add under 1e-4 to it: left out
 SORTED_UP_TO = 1024  # a pure-temperature distribution is sorted up to this size, else only its top first
 BLOCK = 512  # logits are scanned as blocks of this many: their maxima say where to look
 _EMPTY = np.zeros(0, dtype=np.int64)
@@ -110,6 +109,34 @@ class LogitsRow:
         """The first token with the highest score (np.argmax's choice)."""
         start = self.best_block * BLOCK
         return start + int(np.argmax(self.logits[start : start + BLOCK]))
+
+    def in_top_blocks(self, k: int) -> np.ndarray:
+        """Ids (ascending) of every token in the k blocks with the highest maxima: the k best
+        tokens are among them (a block below the k-th best maximum has k better tokens)."""
+        n_blocks = len(self._blocks)
+        if k >= n_blocks:
+            return np.arange(self.n)
+        blocks = np.sort(np.argpartition(self._blocks, n_blocks - k)[n_blocks - k :])
+        full = blocks[blocks < len(self._grid)]
+        ids = (full[:, None] * BLOCK + np.arange(BLOCK)).ravel()
+        if len(full) < len(blocks):  # the last, partial block
+            ids = np.concatenate([ids, np.arange(len(self._grid) * BLOCK, self.n)])
+        return ids
+
+    def top(self, k: int, seen: np.ndarray) -> np.ndarray:
+        """Ids of the tokens that can be among the k best once the `seen` ones are penalised
+        (raised or lowered), besides the seen ones: the best k + s unpenalised, s the number
+        of seen tokens among them (an unseen token below them has k unseen ones above it)."""
+        want = k
+        while True:
+            ids = self.in_top_blocks(want)
+            if len(ids) > want:
+                vals = self.logits[ids]
+                ids = ids[np.argpartition(vals, len(vals) - want)[len(vals) - want :]]
+            counted = k + (int(np.isin(ids, seen).sum()) if len(seen) else 0)
+            if want >= counted or want >= self.n:
+                return ids
+            want = counted
 
     def above(self, floor: float) -> np.ndarray:
         """Ids (ascending) of the tokens scoring at least `floor`."""
@@ -263,12 +290,17 @@ class TokenSampler:
         return ids[:keep], vals[:keep]
 
     def _greedy(self, row: LogitsRow, recent: Sequence[int], confidence: bool) -> TokenDistribution:
-        if confidence:
-            ids, vals, best = self._candidates(row, recent, CONFIDENCE_NATS)
-            top = int(ids[int(np.argmax(vals))])  # the lowest id among equals, as np.argmax
+        if confidence:  # only the ten best penalised tokens matter
+            seen = self._seen(recent, row.n) if self._penalty != 1.0 else _EMPTY
+            ids = np.union1d(row.top(CONFIDENCE_TOP, seen), seen)
+            vals = row.logits[ids].astype(np.float64)
+            if len(seen):
+                vals[np.searchsorted(ids, seen)] = self._penalise(row.logits[seen])
+            i = int(np.argmax(vals))  # the lowest id among equals, as np.argmax
+            best = vals[i]
             if len(vals) > CONFIDENCE_TOP:
                 vals = np.partition(vals, len(vals) - CONFIDENCE_TOP)[len(vals) - CONFIDENCE_TOP :]
-            return point(top, 1.0 / float(np.exp(vals - best).sum()))
+            return point(int(ids[i]), 1.0 / float(np.exp(vals - best).sum()))
         top = row.argmax()
         # A penalty over 1 only lowers the logits of the tokens it saw: unless the argmax is
         # one of them, it stands. Under 1 it raises them: any of them may overtake it.
