@@ -14,6 +14,7 @@ import pytest
 from app.library.atomic import clear_file_warnings
 from app.library.paths import models_dir as library_dir
 from tests.model_factory import tiny_vocab, write_tiny_gguf
+from tests.tiny_disk import TinyDisk, mounted
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -129,3 +130,10 @@ def cycle_draft(models_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def cycle_twin(models_dir: Path) -> Path:
     return write_tiny_gguf(models_dir / "cycle-twin.gguf", seed=3, successor=cycle_successor)
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[TinyDisk]:
+    """A 4 MB disk (tmpfs) the test fills and frees; skipped where none can be mounted."""
+    with mounted(tmp_path / "tiny-disk") as disk:
+        yield disk

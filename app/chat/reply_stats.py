@@ -17,6 +17,7 @@ from app.core.events import GenerationStats, StopReason
 
 DRAFTS_USED = "drafts_used"  # every draft that wrote part of the reply, in order
 THEN = ", then "
+MEASURED_BY = "measured_by"
 
 
 @dataclass
@@ -25,6 +26,9 @@ class ReplyStats:
     model_name: str = ""
     draft_name: str = ""  # the draft's name as the chat shows it ("" without a draft)
     drafts_used: list[str] = field(default_factory=list)
+    # who measured the figures when it was not this app (an imported reply: "LM Studio"); no
+    # speed-up is shown for them, since no no-draft speed was measured alongside
+    measured_by: str = ""
 
     @property
     def with_draft(self) -> bool:
@@ -59,7 +63,11 @@ class ReplyStats:
         merged = self.generation.merge(later.generation)
         name = later.draft_name if later.with_draft else self.draft_name
         return ReplyStats(
-            merged, _models(self.model_name, later.model_name), name if merged.draft_model else "", drafts
+            merged,
+            _models(self.model_name, later.model_name),
+            name if merged.draft_model else "",
+            drafts,
+            self.measured_by or later.measured_by,
         )
 
     # --- the stored form ---------------------------------------------------------------------------
@@ -69,6 +77,8 @@ class ReplyStats:
         if self.draft_name:
             out["draft_name"] = self.draft_name
         out[DRAFTS_USED] = list(self.drafts_used)
+        if self.measured_by:
+            out[MEASURED_BY] = self.measured_by
         return out
 
     @classmethod
@@ -83,6 +93,7 @@ class ReplyStats:
             str(data.get("model_name") or ""),
             str(data.get("draft_name") or ""),
             [str(d) for d in used if d] if isinstance(used, list) else [],
+            str(data.get(MEASURED_BY) or ""),
         )
 
 

@@ -6,22 +6,29 @@ No Qt: the views connect to `events` (one event per field) and call the methods;
 targets the conversation shown. A reply belongs to the conversation it was started in: the
 user may read (or start) another one meanwhile, and the reply still commits where it began.
 What a reply replaces (a regenerated reply, an edited exchange) is replaced in the same
-transaction that commits the new one.
+transaction that commits the new one. A reply the disk has no room for is kept (`unsaved`) and
+shown in its place until `save_unsaved` stores it; nothing else replies meanwhile, so nothing
+can be read or written past it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import logging
+from dataclasses import dataclass, field, replace
 from itertools import count
 from typing import Any
 
 from app.chat.observable import Event
-from app.chat.store import ChatStore, Conversation, ConversationUnreadableError, StoredMessage
+from app.chat.store import ChatStore, Conversation, ConversationUnreadableError, StoredMessage, StoreFullError
+
+log = logging.getLogger(__name__)
 
 SEND, REGENERATE, CONTINUE, EDIT = "send", "regenerate", "continue", "edit"
 DELETE, SWITCH_VERSION = "delete", "switch_version"
 NEW_TITLE = "New chat"
 TITLE_CHARS = 40
+UNSAVED = "disk full: this reply is not saved yet"
+WAIT_FOR_SAVE = "Wait until the last reply is saved (the disk is full: free some space)"
 _reply_ids = count(1)
 
 
@@ -37,6 +44,32 @@ class Reply:
     context: list[StoredMessage] = field(default_factory=list)  # what the model reads
     # its identity: what the engine thread sends back for it names it, and nothing else lands in it
     id: int = field(default_factory=lambda: next(_reply_ids))
+    unsaved_user: StoredMessage | None = None  # SEND on a full disk: stored with the reply
+    new_title: str | None = None  # ... and the conversation's first title with them
+
+
+@dataclass
+class Unsaved:
+    """A reply the disk had no room for: kept, and shown in its place, until it is stored."""
+
+    reply: Reply
+    message: StoredMessage
+    why: str  # what the store said ("the disk is full (12 KB free in ...)")
+
+    def placed(self, stored: list[StoredMessage]) -> list[StoredMessage]:
+        """The conversation's stored messages with this reply (and what it replaces) in place."""
+        r, m = self.reply, self.message
+        if r.kind == SEND:
+            return [*stored, *([r.unsaved_user] if r.unsaved_user else []), m]
+        target = r.target
+        assert target is not None
+        if r.kind == REGENERATE:
+            shown = replace(m, id=target.id, version=target.versions, versions=target.versions + 1)
+            return [*stored[:-1], shown]
+        if r.kind == CONTINUE:
+            return [*stored[:-1], replace(m, id=target.id, version=target.version, versions=target.versions)]
+        at = next((i for i, s in enumerate(stored) if s.id == target.id), len(stored))
+        return [*stored[:at], StoredMessage("user", r.edited_text, id=target.id), m]
 
 
 class SessionEvents:
@@ -48,6 +81,7 @@ class SessionEvents:
         self.pair = Event("pair")  # (model key, draft key): what the next reply runs on
         self.problem = Event("problem")  # (text): something the user should read
         self.deleted = Event("deleted")  # (id, title): a conversation deleted, undoable
+        self.unsaved = Event("unsaved")  # (Unsaved or None): a reply the disk had no room for
 
 
 class ChatSession:
@@ -58,6 +92,7 @@ class ChatSession:
         self.conversation: Conversation | None = None
         self.messages: list[StoredMessage] = []
         self.reply: Reply | None = None
+        self.unsaved: Unsaved | None = None
         self.model_key = ""  # the loaded main model ("" when none)
         self.draft_key = ""  # its draft ("" when none)
         self.last_deleted: tuple[int, str] | None = None
@@ -82,6 +117,9 @@ class ChatSession:
         except ConversationUnreadableError as exc:  # shown in its place; the others still open
             self.messages = []
             self.events.problem.emit(str(exc))
+        u = self.unsaved
+        if u is not None and u.reply.conversation_id == self.conversation_id:
+            self.messages = u.placed(self.messages)
 
     def open_latest_or_new(self) -> None:
         convs = self.store.conversations()
@@ -90,16 +128,34 @@ class ChatSession:
         else:
             self.new()
 
-    def new(self) -> int:
-        cid = self.store.create_conversation(NEW_TITLE)
+    def new(self) -> int | None:
+        """A new conversation, shown; None (and a problem said) when the disk has no room."""
+        try:
+            cid = self.store.create_conversation(NEW_TITLE)
+        except StoreFullError as exc:
+            self.events.problem.emit(f"A new chat cannot be saved: {exc}.")
+            return None
         self.events.conversations.emit()
         self.open(cid)
         return cid
 
+    def _stored(self, action: str, write: Any) -> bool:
+        """Run a store write for `action`; a full disk is said, not raised."""
+        try:
+            write()
+        except StoreFullError as exc:
+            self.events.problem.emit(f"Could not {action}: {exc}.")
+            return False
+        return True
+
     def rename(self, title: str) -> None:
-        if self.conversation_id is not None and title.strip():
-            self.store.rename(self.conversation_id, title)
-            self.conversation = self.store.conversation(self.conversation_id)
+        cid = self.conversation_id
+        if (
+            cid is not None
+            and title.strip()
+            and self._stored("rename it", lambda: self.store.rename(cid, title))
+        ):
+            self.conversation = self.store.conversation(cid)
             self.events.conversations.emit()
 
     @property
@@ -119,7 +175,8 @@ class ChatSession:
         if self.why_not(DELETE) or self.conversation_id is None:
             return None
         cid, title = self.conversation_id, self.title
-        self.store.delete(cid)
+        if not self._stored("delete it", lambda: self.store.delete(cid)):
+            return None
         self.last_deleted = (cid, title)
         self.events.conversations.emit()
         self.events.deleted.emit(cid, title)
@@ -130,8 +187,9 @@ class ChatSession:
         if self.last_deleted is None:
             return
         cid, _title = self.last_deleted
+        if not self._stored("bring it back", lambda: self.store.undelete(cid)):
+            return
         self.last_deleted = None
-        self.store.undelete(cid)
         self.events.conversations.emit()
         self.open(cid)
 
@@ -139,9 +197,12 @@ class ChatSession:
         """The pair and settings the shown conversation now runs on (offered when reopened)."""
         if self.conversation_id is None:
             return
-        self.store.remember_setup(
-            self.conversation_id, self.model_key or None, self.draft_key or None, settings
-        )
+        try:
+            self.store.remember_setup(
+                self.conversation_id, self.model_key or None, self.draft_key or None, settings
+            )
+        except StoreFullError as exc:  # remembered with the next write that fits
+            log.warning("could not remember what the conversation runs on: %s", exc)
         self.conversation = self.store.conversation(self.conversation_id)
 
     # --- the model pair ----------------------------------------------------------------------------
@@ -157,6 +218,11 @@ class ChatSession:
     def why_not(self, action: str) -> str:
         """Why `action` cannot run on the conversation shown now ("" when it can)."""
         reply = self.reply
+        unsaved = self.unsaved
+        if unsaved is not None and (
+            action not in (DELETE, SWITCH_VERSION) or unsaved.reply.conversation_id == self.conversation_id
+        ):
+            return WAIT_FOR_SAVE
         if action == DELETE:
             return "A reply is being written here: stop it first (Esc)" if self.replying_here else ""
         if action == SWITCH_VERSION:
@@ -185,18 +251,23 @@ class ChatSession:
             why = "Type a message first"
         if why:
             raise ValueError(why)
-        if self.conversation_id is None:
-            self.new()
+        if self.conversation_id is None and self.new() is None:
+            raise ValueError("The disk is full: a new chat cannot be saved. Free some space and send again.")
         assert self.conversation_id is not None
         cid = self.conversation_id
         if kind == SEND:
-            if not self.messages and self.title == NEW_TITLE:
-                self.store.rename(cid, text.strip().splitlines()[0][:TITLE_CHARS])
+            first = not self.messages and self.title == NEW_TITLE
+            title = text.strip().splitlines()[0][:TITLE_CHARS] if first else None
             user = StoredMessage("user", text)
-            self.store.add_message(cid, user)
+            try:
+                self.store.add_message(cid, user, title)
+            except StoreFullError:  # kept with the reply: both are stored together once there is room
+                reply = Reply(cid, kind, title or self.title, unsaved_user=user, new_title=title)
+            else:
+                self.conversation = self.store.conversation(cid)
+                reply = Reply(cid, kind, self.title)
             self.messages.append(user)
-            self.conversation = self.store.conversation(cid)
-            reply = Reply(cid, kind, self.title, context=list(self.messages))
+            reply.context = list(self.messages)
             self.events.conversations.emit()
         elif kind == REGENERATE:
             target = self.messages[-1]
@@ -225,28 +296,74 @@ class ChatSession:
         if reply is None:
             raise ValueError("no reply in flight")
         try:
-            if reply.kind == SEND:
-                self.store.add_message(reply.conversation_id, message)
-            elif reply.kind == REGENERATE:
-                assert reply.target is not None
-                self.store.add_version(reply.target, message)
-            elif reply.kind == CONTINUE:
-                assert reply.target is not None
-                message.id = reply.target.id
-                message.version, message.versions = reply.target.version, reply.target.versions
-                self.store.update_message(message)
-            else:
-                assert reply.target is not None
-                self.store.replace_exchange(reply.target, reply.edited_text, message)
+            self._store_reply(reply, message)
+        except StoreFullError as exc:  # kept, shown, and stored by save_unsaved once there is room
+            log.warning("%s: %s", UNSAVED, exc)
+            self.unsaved = Unsaved(reply, message, str(exc))
+            self.events.unsaved.emit(self.unsaved)
         finally:
             self._end(reply)
         return message
 
+    def _store_reply(self, reply: Reply, message: StoredMessage) -> None:
+        if reply.kind == SEND:
+            if reply.unsaved_user is not None:
+                self.store.add_exchange(reply.conversation_id, reply.unsaved_user, message, reply.new_title)
+            else:
+                self.store.add_message(reply.conversation_id, message)
+        elif reply.kind == REGENERATE:
+            assert reply.target is not None
+            self.store.add_version(reply.target, message)
+        elif reply.kind == CONTINUE:
+            assert reply.target is not None
+            message.id = reply.target.id
+            message.version, message.versions = reply.target.version, reply.target.versions
+            self.store.update_message(message)
+        else:
+            assert reply.target is not None
+            self.store.replace_exchange(reply.target, reply.edited_text, message)
+
+    def save_unsaved(self) -> bool:
+        """Store the reply the disk had no room for; False (and it stays kept) while it still
+        has none."""
+        u = self.unsaved
+        if u is None:
+            return True
+        try:
+            self._store_reply(u.reply, u.message)
+        except StoreFullError as exc:
+            u.why = str(exc)
+            return False
+        self.unsaved = None
+        if u.reply.conversation_id == self.conversation_id:
+            self.conversation = self.store.conversation(u.reply.conversation_id)
+            self._load_messages()
+        self.events.unsaved.emit(None)
+        self.events.messages.emit()
+        self.events.conversations.emit()
+        return True
+
     def abandon(self) -> Reply | None:
-        """The reply ended with nothing to keep: everything stays as it was."""
+        """The reply ended with nothing to keep: everything stays as it was. A message sent on
+        a full disk is stored now if it fits; if not, its `unsaved_user` stays set (the window
+        puts the words back in the message box) and the problem is said."""
         reply = self.reply
-        if reply is not None:
-            self._end(reply)
+        if reply is None:
+            return None
+        user = reply.unsaved_user
+        if user is not None:
+            try:
+                self.store.add_message(reply.conversation_id, user, reply.new_title)
+            except StoreFullError as exc:
+                self.events.problem.emit(
+                    f"No reply came and your message could not be saved ({exc}): it is back in the "
+                    "message box."
+                )
+            else:
+                reply.unsaved_user = None
+                if reply.conversation_id == self.conversation_id:
+                    self.conversation = self.store.conversation(reply.conversation_id)
+        self._end(reply)
         return reply
 
     def _end(self, reply: Reply) -> None:
@@ -260,6 +377,7 @@ class ChatSession:
     def select_version(self, message_id: int, version: int) -> None:
         if self.why_not(SWITCH_VERSION):
             return
-        self.store.select_version(message_id, version)
+        if not self._stored("show that version", lambda: self.store.select_version(message_id, version)):
+            return
         self._load_messages()
         self.events.messages.emit()

@@ -30,8 +30,9 @@ def stop_word(stats: ReplyStats) -> str:
 
 
 def speedup_text(stats: ReplyStats) -> str | None:
-    """'1.4x vs no draft' from the measured baseline; None for a reply without a draft."""
-    if not stats.with_draft:
+    """'1.4x vs no draft' from the measured baseline; None for a reply without a draft, or one
+    measured elsewhere (an imported reply: no no-draft speed was measured alongside it)."""
+    if not stats.with_draft or stats.measured_by:
         return None
     x = stats.generation.speedup
     return f"{x:.2f}x vs no draft" if x is not None else NO_BASELINE
@@ -59,6 +60,8 @@ def speed_parts(stats: ReplyStats) -> list[str]:
         f"{g.predicted_tokens_count} tokens",
         stop_word(stats),
     ]
+    if stats.measured_by:
+        parts.append(f"measured by {stats.measured_by}")
     return parts
 
 
@@ -114,7 +117,9 @@ def detail_rows(stats: ReplyStats) -> list[tuple[str, str]]:
     """The figures of the details panel, as (label, value)."""
     g = stats.generation
     rows: list[tuple[str, str]] = [("Speed", f"{g.tokens_per_second:.1f} tok/s")]
-    if stats.with_draft:
+    if stats.measured_by:
+        rows.append(("Measured by", f"{stats.measured_by} (imported)"))
+    elif stats.with_draft:
         base, x = g.baseline_tokens_per_second, g.speedup
         if base:
             rows.append(

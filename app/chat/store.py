@@ -2,7 +2,8 @@
 
 Each finished or stopped reply is committed on its own, so a crash loses at most the reply in
 flight; a regenerated reply or an edited exchange replaces the old one in the same
-transaction that commits the new one, so until then the old one is intact. Token origins are
+transaction that commits the new one, so until then the old one is intact. A write the disk
+has no room for raises `StoreFullError` and changes nothing. Token origins are
 stored as runs, `[[n_chars, "main" | "draft"], ...]`, enough to colour accepted draft tokens
 again when a conversation is reopened. The tables and their migrations: `store_schema`.
 """
@@ -13,74 +14,26 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from app.chat.disk_space import disk_full
 from app.chat.sqlite_rows import rows_until_damage
-from app.chat.store_recovery import StoreNotice, open_store
+from app.chat.store_recovery import StoreNotice, StoreUnusable, classify, open_checked, open_store
 from app.chat.store_schema import prepare
-from app.core.errors import SpeculaError
+from app.chat.stored import (
+    Conversation,
+    ConversationUnreadableError,
+    StoredMessage,
+    StoreFullError,
+    dump_json,
+    load_json,
+)
 from app.library.paths import data_dir
 
 log = logging.getLogger(__name__)
-
-OriginRuns = list[list[Any]]  # [[n_chars, origin], ...]
-
-
-class ConversationUnreadableError(SpeculaError):
-    """One conversation cannot be read (a damaged page): shown in its place, the rest works."""
-
-
-@dataclass
-class StoredMessage:
-    role: str
-    content: str
-    origins: OriginRuns = field(default_factory=list)
-    stats: dict[str, Any] | None = None
-    id: int | None = None
-    version: int = 0  # which version of the reply this is (regenerate keeps the others)
-    versions: int = 1  # how many versions it has
-
-
-@dataclass
-class Conversation:
-    id: int
-    title: str
-    updated: float
-    model_key: str | None = None  # what it last ran on, offered again when reopened
-    draft_key: str | None = None
-    settings: dict[str, Any] | None = None
-
-
-def merge_runs(runs: Iterable[tuple[int, str]], into: OriginRuns | None = None) -> OriginRuns:
-    """Append (n_chars, origin) runs, merging neighbours of the same origin."""
-    out = into if into is not None else []
-    for n, origin in runs:
-        if n <= 0:
-            continue
-        if out and out[-1][1] == origin:
-            out[-1][0] += n
-        else:
-            out.append([n, origin])
-    return out
-
-
-def _json(text: Any, kind: type) -> Any:
-    """A stored JSON column of the given kind; empty (or None) when a damaged row holds
-    something else."""
-    try:
-        value = json.loads(text) if text else None
-    except (TypeError, ValueError, RecursionError):
-        value = None
-    if isinstance(value, kind):
-        return value
-    return [] if kind is list else None
-
-
-def _dump(value: Any) -> str | None:
-    return json.dumps(value) if value is not None else None
 
 
 class ChatStore:
@@ -93,6 +46,39 @@ class ChatStore:
         self._db = opened.db
         self.notice: StoreNotice | None = opened.notice
         self.saving = opened.notice.saving if opened.notice else True
+        self._waiting_for_space = opened.waiting_for_space  # _db is a copy until the file opens
+
+    @contextmanager
+    def writing(self) -> Iterator[sqlite3.Connection]:
+        """One transaction: all of it is stored, or (an error) none of it. A disk with no room
+        is a StoreFullError, so the caller can keep what it wanted to store and try again."""
+        if self._waiting_for_space:
+            self._open_file_for_writing()
+        try:
+            with self._db:
+                yield self._db
+        except sqlite3.Error as exc:
+            full = disk_full(self.path.parent)
+            if classify(exc) == "full" or (full and isinstance(exc, sqlite3.OperationalError)):
+                raise StoreFullError(full or "the disk is full") from exc
+            raise
+
+    def _open_file_for_writing(self) -> None:
+        """The file could not be opened on a full disk: open it now, or say it still cannot be.
+        Nothing was written to the copy in memory meanwhile, so the file holds all of it."""
+        try:
+            db = open_checked(self.path, prepare)
+        except (sqlite3.Error, StoreUnusable) as exc:
+            raise StoreFullError(disk_full(self.path.parent) or f"the disk is full ({exc})") from exc
+        self._db.close()
+        self._db = db
+        self._waiting_for_space = False
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The connection, for reading (app/chat/transfer reads whole conversations); every
+        write goes through `writing()`."""
+        return self._db
 
     @property
     def schema_version(self) -> int:
@@ -123,12 +109,12 @@ class ChatStore:
         settings: dict[str, Any] | None = None,
     ) -> int:
         now = time.time()
-        cur = self._db.execute(
-            "INSERT INTO conversations (title, created, updated, model_key, draft_key, settings) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (title, now, now, model_key, draft_key, _dump(settings)),
-        )
-        self._db.commit()
+        with self.writing() as db:
+            cur = db.execute(
+                "INSERT INTO conversations (title, created, updated, model_key, draft_key, settings) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (title, now, now, model_key, draft_key, dump_json(settings)),
+            )
         return int(cur.lastrowid or 0)
 
     def conversations(self, search: str = "") -> list[Conversation]:
@@ -175,10 +161,11 @@ class ChatStore:
         return bool(hit)
 
     def rename(self, conversation_id: int, title: str) -> None:
-        self._db.execute(
-            "UPDATE conversations SET title = ? WHERE id = ?", (title.strip() or "Untitled", conversation_id)
-        )
-        self._db.commit()
+        with self.writing() as db:
+            db.execute(
+                "UPDATE conversations SET title = ? WHERE id = ?",
+                (title.strip() or "Untitled", conversation_id),
+            )
 
     def remember_setup(
         self,
@@ -188,25 +175,25 @@ class ChatStore:
         settings: dict[str, Any] | None,
     ) -> None:
         """What this conversation runs on: offered again when it is reopened."""
-        self._db.execute(
-            "UPDATE conversations SET model_key = ?, draft_key = ?, settings = ? WHERE id = ?",
-            (model_key, draft_key, _dump(settings), conversation_id),
-        )
-        self._db.commit()
+        with self.writing() as db:
+            db.execute(
+                "UPDATE conversations SET model_key = ?, draft_key = ?, settings = ? WHERE id = ?",
+                (model_key, draft_key, dump_json(settings), conversation_id),
+            )
 
     def delete(self, conversation_id: int) -> None:
         """Marked deleted: hidden at once, restorable with `undelete` until the file is next
         opened (or `purge_deleted`)."""
-        self._db.execute("UPDATE conversations SET deleted = ? WHERE id = ?", (time.time(), conversation_id))
-        self._db.commit()
+        with self.writing() as db:
+            db.execute("UPDATE conversations SET deleted = ? WHERE id = ?", (time.time(), conversation_id))
 
     def undelete(self, conversation_id: int) -> None:
-        self._db.execute("UPDATE conversations SET deleted = NULL WHERE id = ?", (conversation_id,))
-        self._db.commit()
+        with self.writing() as db:
+            db.execute("UPDATE conversations SET deleted = NULL WHERE id = ?", (conversation_id,))
 
     def purge_deleted(self) -> None:
-        self._db.execute("DELETE FROM conversations WHERE deleted IS NOT NULL")
-        self._db.commit()
+        with self.writing() as db:
+            db.execute("DELETE FROM conversations WHERE deleted IS NOT NULL")
 
     # --- messages ------------------------------------------------------------------------------
     def messages(self, conversation_id: int) -> list[StoredMessage]:
@@ -225,8 +212,8 @@ class ChatStore:
             StoredMessage(
                 str(role),
                 str(content),
-                _json(origins, list),
-                _json(stats, dict),
+                load_json(origins, list),
+                load_json(stats, dict),
                 mid,
                 version=int(version or 0),
                 versions=max(1, int(n or 0)),
@@ -248,7 +235,7 @@ class ChatStore:
                 message.role,
                 message.content,
                 json.dumps(message.origins),
-                _dump(message.stats),
+                dump_json(message.stats),
                 now,
             ),
         )
@@ -257,21 +244,42 @@ class ChatStore:
         message.version, message.versions = 0, 1
         return message.id
 
-    def add_message(self, conversation_id: int, message: StoredMessage) -> int:
-        with self._db:
+    def add_message(self, conversation_id: int, message: StoredMessage, title: str | None = None) -> int:
+        """A message (with the conversation's first title, when it gets one), in one transaction."""
+        with self.writing() as db:
+            if title is not None:
+                db.execute("UPDATE conversations SET title = ? WHERE id = ?", (title, conversation_id))
             return self._insert(conversation_id, message, time.time())
+
+    def add_exchange(
+        self, conversation_id: int, user: StoredMessage, reply: StoredMessage, title: str | None = None
+    ) -> None:
+        """A message and its reply in one transaction (the message could not be stored when it
+        was sent), with the conversation's first title when it gets one."""
+        now = time.time()
+        with self.writing() as db:
+            if title is not None:
+                db.execute("UPDATE conversations SET title = ? WHERE id = ?", (title, conversation_id))
+            self._insert(conversation_id, user, now)
+            self._insert(conversation_id, reply, now)
 
     def update_message(self, message: StoredMessage) -> None:
         """A reply grown in place (Continue): the version shown changes with it."""
-        with self._db:
+        with self.writing():
             self._db.execute(
                 "UPDATE messages SET content = ?, origins = ?, stats = ? WHERE id = ?",
-                (message.content, json.dumps(message.origins), _dump(message.stats), message.id),
+                (message.content, json.dumps(message.origins), dump_json(message.stats), message.id),
             )
             self._db.execute(
                 "UPDATE message_versions SET content = ?, origins = ?, stats = ? "
                 "WHERE message_id = ? AND position = (SELECT version FROM messages WHERE id = ?)",
-                (message.content, json.dumps(message.origins), _dump(message.stats), message.id, message.id),
+                (
+                    message.content,
+                    json.dumps(message.origins),
+                    dump_json(message.stats),
+                    message.id,
+                    message.id,
+                ),
             )
 
     # --- versions of a reply ----------------------------------------------------------------------
@@ -280,7 +288,7 @@ class ChatStore:
         the earlier ones stay, to page through. Until it commits, the old reply is untouched."""
         assert message.id is not None
         now = time.time()
-        with self._db:
+        with self.writing():
             (count,) = self._db.execute(
                 "SELECT COUNT(*) FROM message_versions WHERE message_id = ?", (message.id,)
             ).fetchone()
@@ -294,18 +302,18 @@ class ChatStore:
             self._db.execute(
                 "INSERT INTO message_versions (message_id, position, content, origins, stats, created) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (message.id, count, new.content, json.dumps(new.origins), _dump(new.stats), now),
+                (message.id, count, new.content, json.dumps(new.origins), dump_json(new.stats), now),
             )
             self._db.execute(
                 "UPDATE messages SET content = ?, origins = ?, stats = ?, version = ? WHERE id = ?",
-                (new.content, json.dumps(new.origins), _dump(new.stats), count, message.id),
+                (new.content, json.dumps(new.origins), dump_json(new.stats), count, message.id),
             )
             self._touch(message.id, now)
         new.id, new.version, new.versions = message.id, count, count + 1
 
     def select_version(self, message_id: int, version: int) -> None:
         """Show another version of a reply (it is what the next reply reads, too)."""
-        with self._db:
+        with self.writing():
             row = self._db.execute(
                 "SELECT content, origins, stats FROM message_versions WHERE message_id = ? AND position = ?",
                 (message_id, version),
@@ -330,7 +338,7 @@ class ChatStore:
             ).fetchall()
         n = len(rows)
         return [
-            StoredMessage(str(role), str(c), _json(o, list), _json(s, dict), message_id, i, n)
+            StoredMessage(str(role), str(c), load_json(o, list), load_json(s, dict), message_id, i, n)
             for i, (c, o, s, role) in enumerate(rows)
         ]
 
@@ -339,7 +347,7 @@ class ChatStore:
         new text and everything after it gives way to the new reply, in one transaction."""
         assert user.id is not None
         now = time.time()
-        with self._db:
+        with self.writing():
             row = self._db.execute(
                 "SELECT conversation_id, position FROM messages WHERE id = ?", (user.id,)
             ).fetchone()
@@ -362,17 +370,18 @@ class ChatStore:
 
     def truncate_after(self, conversation_id: int, message_id: int, inclusive: bool = True) -> None:
         """Drop a message (and everything after it)."""
-        (position,) = self._db.execute("SELECT position FROM messages WHERE id = ?", (message_id,)).fetchone()
         op = ">=" if inclusive else ">"
-        self._db.execute(
-            f"DELETE FROM messages WHERE conversation_id = ? AND position {op} ?", (conversation_id, position)
-        )
-        self._db.commit()
+        with self.writing() as db:
+            (position,) = db.execute("SELECT position FROM messages WHERE id = ?", (message_id,)).fetchone()
+            db.execute(
+                f"DELETE FROM messages WHERE conversation_id = ? AND position {op} ?",
+                (conversation_id, position),
+            )
 
 
 def _conversation(row: tuple[Any, ...]) -> Conversation:
     cid, title, updated, model_key, draft_key, settings = row
-    return Conversation(cid, title, updated, model_key, draft_key, _json(settings, dict))
+    return Conversation(cid, title, updated, model_key, draft_key, load_json(settings, dict))
 
 
 def _like_text(like: str) -> str:

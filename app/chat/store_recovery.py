@@ -4,7 +4,10 @@ A file SQLite cannot use (damaged, truncated, not a database, unreadable) is set
 beside itself and never deleted; what can still be read from it is copied into a fresh file,
 and conversations that could be read only in part are marked. A file that cannot be written
 (read-only, or in use) is read into memory: everything shows, nothing of the session is saved.
-Each case leaves a `StoreNotice` the window shows.
+A full disk is neither: the file is not touched, the window says the disk is full, and writing
+resumes once there is space (`OpenedStore.waiting_for_space`: the file could not even be opened
+for writing, so it is read into memory until then). Each case leaves a `StoreNotice` the window
+shows.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.chat.disk_space import disk_full
 from app.chat.salvage import Salvage, salvage
 from app.library.atomic import set_aside
 
@@ -68,6 +72,14 @@ class StoreNotice:
 class OpenedStore:
     db: sqlite3.Connection
     notice: StoreNotice | None = None
+    waiting_for_space: bool = False  # `db` is a copy in memory until the file can be opened
+
+
+def full_disk_notice(why: str) -> str:
+    return (
+        f"Conversations cannot be saved now: {why}. A reply you get stays on screen and is saved "
+        "as soon as there is space again; free some space on that disk."
+    )
 
 
 def classify(exc: BaseException) -> str:
@@ -89,27 +101,52 @@ def open_store(path: Path, prepare: Callable[[sqlite3.Connection], None]) -> Ope
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         return _memory(prepare, f"the folder {path.parent} could not be created ({exc.strerror or exc})")
+    full = disk_full(path.parent)
     if path.exists() or path.is_symlink():
         try:
-            return OpenedStore(_open_checked(path, prepare))
+            return _noting_full_disk(OpenedStore(open_checked(path, prepare)), full)
         except StoreUnusable as exc:
             problem = exc
         except sqlite3.Error as exc:
-            problem = StoreUnusable(classify(exc), str(exc))
+            # SQLite reports a write-ahead log it cannot grow as an I/O error: not damage
+            kind = _FULL if full and classify(exc) in (_DAMAGED, _FULL) else classify(exc)
+            problem = StoreUnusable(kind, str(exc))
         log.warning("conversations file %s: %s (%s)", path, problem.kind, problem.reason)
-        if problem.kind in (_READ_ONLY, _BUSY, _FULL):
+        if problem.kind == _FULL:
+            return _waiting_for_space(path, prepare, full or "the disk is full")
+        if problem.kind in (_READ_ONLY, _BUSY):
             return _read_into_memory(path, prepare, _why_not_writable(problem, path))
         return _set_aside_and_recover(path, prepare, problem)
     try:
-        return OpenedStore(_open_checked(path, prepare))
+        return _noting_full_disk(OpenedStore(open_checked(path, prepare)), full)
     except (StoreUnusable, sqlite3.Error) as exc:
+        if full:
+            opened = _memory(prepare, full)
+            return OpenedStore(opened.db, StoreNotice(full_disk_notice(full)), waiting_for_space=True)
         return _memory(prepare, f"{path} could not be created ({exc})")
+
+
+def _noting_full_disk(opened: OpenedStore, full: str | None) -> OpenedStore:
+    """A file that opened on a full disk: it works, and the window says what will not save."""
+    if full:
+        log.warning("conversations file: %s", full)
+        opened.notice = StoreNotice(full_disk_notice(full))
+    return opened
+
+
+def _waiting_for_space(path: Path, prepare: Callable[[sqlite3.Connection], None], why: str) -> OpenedStore:
+    """The file cannot be opened for writing on a full disk: read it into memory, untouched."""
+    opened = _read_into_memory(path, prepare, "cannot be written")
+    if opened.notice is not None and "could not be read" in opened.notice.message:
+        return opened
+    return OpenedStore(opened.db, StoreNotice(full_disk_notice(why)), waiting_for_space=True)
 
 
 def describe(path: Path) -> str:
     """The file's state without changing anything (for `doctor`)."""
     if not (path.exists() or path.is_symlink()):
-        return "not created yet"
+        full = disk_full(path.parent)
+        return "not created yet" + (f", and it cannot be: {full}" if full else "")
     if not path.is_file():
         return "unusable: not a regular file"
     try:
@@ -126,6 +163,9 @@ def describe(path: Path) -> str:
     finally:
         db.close()
     writable = os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+    full = disk_full(path.parent)
+    if full:
+        return f"ok, {n} conversations, but nothing new can be saved: {full}"
     return f"ok, {n} conversations" + ("" if writable else " (read-only: nothing new is saved)")
 
 
@@ -141,7 +181,7 @@ def quick_check(db: sqlite3.Connection) -> str | None:
     )
 
 
-def _open_checked(path: Path, prepare: Callable[[sqlite3.Connection], None]) -> sqlite3.Connection:
+def open_checked(path: Path, prepare: Callable[[sqlite3.Connection], None]) -> sqlite3.Connection:
     if (path.exists() or path.is_symlink()) and not path.is_file():
         raise StoreUnusable(_UNREADABLE, "not a regular file")
     db = sqlite3.connect(str(path), timeout=2.0)
@@ -196,7 +236,6 @@ def _why_not_writable(problem: StoreUnusable, path: Path) -> str:
     return {
         _READ_ONLY: read_only,
         _BUSY: f"is in use by another program ({problem.reason})",
-        _FULL: "cannot be written: the disk is full",
     }[problem.kind]
 
 
@@ -241,7 +280,7 @@ def _set_aside_and_recover(
         why = f"is {problem.kind} ({problem.reason}) and could not be set aside"
         return _read_into_memory(path, prepare, why)
     try:
-        db = _open_checked(path, prepare)
+        db = open_checked(path, prepare)
     except (StoreUnusable, sqlite3.Error) as exc:
         opened = _memory(prepare, f"a new file could not be created at {path} ({exc})")
         db = opened.db

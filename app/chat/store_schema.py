@@ -8,6 +8,8 @@ Versions:
 2. what each conversation runs on (`model_key` is filled now, `draft_key`, `settings`); a
    deleted conversation is only marked (`deleted`) until the undo has passed; the versions
    of a reply (`message_versions`, and `messages.version`, the one shown).
+3. what each imported conversation was imported from (`imports`: a fingerprint of its content),
+   so importing the same file again is recognised.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import sqlite3
 
 from app.chat.store_recovery import StoreUnusable
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -63,6 +65,14 @@ CREATE TABLE IF NOT EXISTS message_versions (
     PRIMARY KEY (message_id, position)
 );
 """
+_VERSION_3 = """
+CREATE TABLE IF NOT EXISTS imports (
+    fingerprint TEXT PRIMARY KEY,
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    source TEXT NOT NULL,
+    imported REAL NOT NULL
+);
+"""
 
 
 def prepare(db: sqlite3.Connection) -> None:
@@ -94,6 +104,7 @@ def migrate(db: sqlite3.Connection) -> None:
                 if name not in have:
                     db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
         db.execute(_VERSION_2.strip().rstrip(";"))
+        db.execute(_VERSION_3.strip().rstrip(";"))
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         db.execute("COMMIT")
     except BaseException:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from app import __version__
-from app.cli import advise, doctor, generate, models, serve
+from app.cli import advise, chats, doctor, generate, models, serve
 from app.core import model_settings
 
 TEXT_ARGUMENTS = {
@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     advise.add_parser(sub)
     serve.add_parser(sub)
     doctor.add_parser(sub)
+    chats.add_parser(sub)
     doc = sub.add_parser("settings-doc", help="print the per-model settings reference (Markdown)")
     doc.set_defaults(handler=_settings_doc)
     return parser

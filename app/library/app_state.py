@@ -1,5 +1,6 @@
 """What the app remembers between sessions that is not a preference: whether the welcome was
-shown, and the model and draft in use when it closed (loaded again at the next start).
+shown, whether importing LM Studio's conversations was offered, and the model and draft in use
+when it closed (loaded again at the next start).
 
 One settings file (`settings_file`: a damaged one is set aside with a warning); a missing one
 means a first start."""
@@ -16,7 +17,12 @@ from app.library.settings_file import SettingsFile
 log = logging.getLogger(__name__)
 
 STATE_FILE = "app-state.json"
-_KINDS: dict[str, type] = {"welcomed": bool, "last_model": str, "last_draft": str}
+_KINDS: dict[str, type] = {
+    "welcomed": bool,
+    "lmstudio_chats_offered": bool,
+    "last_model": str,
+    "last_draft": str,
+}
 
 
 def _check(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -49,6 +55,14 @@ class AppState:
 
     def mark_welcomed(self) -> None:
         self._save({"welcomed": True})
+
+    @property
+    def lmstudio_chats_offered(self) -> bool:
+        """Importing LM Studio's conversations was offered once (it stays in File > Import)."""
+        return bool(self.file.values.get("lmstudio_chats_offered"))
+
+    def mark_lmstudio_chats_offered(self) -> None:
+        self._save({"lmstudio_chats_offered": True})
 
     def last_pair(self) -> tuple[str, str] | None:
         """(model key, draft key or "") in use when the app last closed."""

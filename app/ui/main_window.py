@@ -20,12 +20,14 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMainWindow,
     QMenu,
+    QMessageBox,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from app import __version__
+from app.chat.disk_space import disk_full
 from app.chat.model_state import ModelState
 from app.chat.store import ChatStore
 from app.library.app_state import AppState
@@ -37,6 +39,7 @@ from app.library.model_defaults import ModelDefaultsStore
 from app.library.preferences import Preferences
 from app.runtime import ModelRuntime
 from app.ui.chat.page import ChatPage
+from app.ui.chat.transfer import ConversationTransfer
 from app.ui.dialogs import show_about
 from app.ui.engine_thread import EngineWorker
 from app.ui.models.advisor_dialog import AdvisorDialog
@@ -135,6 +138,8 @@ class MainWindow(QMainWindow):
         central_l.addWidget(self.model_bar)
         self.notices = NoticeBanner()
         central_l.addWidget(self.notices)
+        self.transfer = ConversationTransfer(self.chat.session, self)
+        central_l.addWidget(self.transfer.offer)
         central_l.addWidget(body, 1)
         self.setCentralWidget(central)
 
@@ -159,12 +164,15 @@ class MainWindow(QMainWindow):
         self.models.draftsWanted.connect(self._compute_drafts_for_models_page)
         self.models.defaultsChanged.connect(self.model_state.on_defaults_changed)
         self.models.adviceWanted.connect(self.open_advisor)
+        self.transfer.problemRaised.connect(self.chat.show_error)
+        self.chat.conversations.exportRequested.connect(lambda cid, fmt: self.transfer.ask_export([cid], fmt))
         self._build_menus()
         self.themes.changed.connect(self._on_theme_changed)
         self.themes.apply(force=True)
 
         self.chat.open_latest_or_new()
         self.show_file_notices()
+        self.transfer.offer_lmstudio(AppState())
         self.refresh_library(prepare_bundled=auto_load)
 
     def show_file_notices(self) -> None:
@@ -178,6 +186,11 @@ class MainWindow(QMainWindow):
             "new_chat": chat.new_conversation,
             "add_folder": self._on_add_folder,
             "import_model": self._on_import_model,
+            "import_chats": self.transfer.ask_import,
+            "export_chat": lambda: self.transfer.ask_export(
+                [chat.conversation_id] if chat.conversation_id is not None else []
+            ),
+            "export_all": lambda: self.transfer.ask_export(None),
             "rescan": self.refresh_library,
             "quit": self.close,
             "choose_model": self._on_ctrl_l,
@@ -372,6 +385,23 @@ class MainWindow(QMainWindow):
             time.sleep(0.01)
         QCoreApplication.sendPostedEvents()
 
+    def _lost_on_close(self) -> str:
+        """What closing now would lose to a full disk ("" when nothing): a reply kept until
+        there is room, or the reply being written (kept at close only if it can be stored)."""
+        session = self.chat.session
+        if session.unsaved is not None and not session.save_unsaved():
+            return f"The last reply is not saved yet: {session.unsaved.why}"
+        full = disk_full(self.store.path.parent) if session.reply is not None else None
+        return f"The reply being written cannot be saved: {full}" if full else ""
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        lost = self._lost_on_close()
+        if lost:
+            answer = QMessageBox.question(
+                self, "The reply is not saved", f"{lost}. Close anyway, and lose it?"
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
         self.shutdown()
         event.accept()

@@ -37,6 +37,30 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut(
         "import_model", "&Import model file...", "", WINDOW, "File", "Copy a GGUF file into the library"
     ),
+    Shortcut(
+        "import_chats",
+        "Import c&onversations...",
+        "",
+        WINDOW,
+        "File",
+        "Import LM Studio's conversations, ChatGPT's export or Specula's own JSON",
+    ),
+    Shortcut(
+        "export_chat",
+        "&Export conversation...",
+        "",
+        WINDOW,
+        "File",
+        "Save the conversation shown as Markdown, JSON or an HTML page",
+    ),
+    Shortcut(
+        "export_all",
+        "Export a&ll conversations...",
+        "",
+        WINDOW,
+        "File",
+        "Save every conversation as Markdown, JSON or an HTML page",
+    ),
     Shortcut("rescan", "&Rescan models", "F5", WINDOW, "File", "Look for models again"),
     Shortcut("quit", "&Quit", "Ctrl+Q", WINDOW, "File", "Close Specula (a reply in progress is kept)"),
     Shortcut("choose_model", "Choose a &model...", "Ctrl+L", WINDOW, "Chat", "Open the model picker"),

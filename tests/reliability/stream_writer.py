@@ -15,7 +15,8 @@ import random
 import sys
 from pathlib import Path
 
-from app.chat.store import ChatStore, StoredMessage, merge_runs
+from app.chat.store import ChatStore, StoredMessage
+from app.chat.stored import merge_runs
 from app.core.events import GenerationResult, TokenEvent
 from app.core.request import DraftSettings, GenerationRequest, SamplingSettings
 from app.engines.drafting import ModelDraft

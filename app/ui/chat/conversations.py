@@ -1,15 +1,17 @@
-"""The conversations column: search, the list (newest first), new, rename, delete."""
+"""The conversations column: search, the list (newest first), new, rename, delete; a
+conversation's context menu exports it."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -21,6 +23,7 @@ from app.chat.store import Conversation
 class ConversationPanel(QWidget):
     conversationChosen = Signal(int)
     searchChanged = Signal(str)
+    exportRequested = Signal(int, str)  # conversation id, format ("md", "json", "html")
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -34,6 +37,8 @@ class ConversationPanel(QWidget):
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.list.currentItemChanged.connect(self._on_current)
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._on_context_menu)
         self.new_button = QPushButton("New chat")
         self.new_button.setToolTip("New chat (Ctrl+N)")
         self.rename_button = QPushButton("Rename")
@@ -70,6 +75,21 @@ class ConversationPanel(QWidget):
             if conv.id == current:
                 self.list.setCurrentItem(item)
         self.list.blockSignals(False)
+
+    def context_menu(self, item: QListWidgetItem) -> QMenu:
+        """Export this conversation, as Markdown, JSON or HTML."""
+        cid = int(item.data(Qt.ItemDataRole.UserRole))
+        menu = QMenu(self.list)
+        for fmt, title in (("md", "Markdown"), ("json", "JSON (imports back)"), ("html", "HTML page")):
+            action = menu.addAction(f"Export as {title}...")
+            action.setObjectName(f"export_{fmt}")
+            action.triggered.connect(lambda _c=False, f=fmt: self.exportRequested.emit(cid, f))
+        return menu
+
+    def _on_context_menu(self, pos: QPoint) -> None:
+        item = self.list.itemAt(pos)
+        if item is not None:
+            self.context_menu(item).popup(self.list.viewport().mapToGlobal(pos))
 
     def _on_current(self, item: QListWidgetItem | None, _prev: QListWidgetItem | None = None) -> None:
         if item is not None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QResizeEvent
 from PySide6.QtWidgets import QHBoxLayout, QInputDialog, QLabel, QSplitter, QVBoxLayout, QWidget
 
@@ -27,7 +27,9 @@ from app.chat.session import (
     EDIT,
     REGENERATE,
     SEND,
+    UNSAVED,
     ChatSession,
+    Unsaved,
 )
 from app.chat.store import ChatStore
 from app.core.model_settings import SPECS
@@ -47,6 +49,7 @@ from app.ui.theme.colours import LIGHT, Theme
 SIDEBAR_FOLDS_BELOW = 1080  # page width under which the config sidebar folds away
 CONVERSATIONS_FOLD_BELOW = 760
 UNDO_SECONDS = 20
+SAVE_RETRY_MS = 5000  # a reply the disk had no room for is tried again this often
 
 
 class ChatPage(QWidget):
@@ -104,6 +107,11 @@ class ChatPage(QWidget):
         self.undo_hint = HintBar("undoHint")
         self.undo_hint.add_button("undo", "Undo", "Bring the conversation back", self.undo_delete)
         self.setup_hint = HintBar("setupHint")
+        self.unsaved_hint = HintBar("unsavedHint")
+        self.unsaved_hint.add_button("save", "Try again", "Save the reply now", self.save_unsaved)
+        self._save_retry = QTimer(self)
+        self._save_retry.setInterval(SAVE_RETRY_MS)
+        self._save_retry.timeout.connect(self.save_unsaved)
         self.composer = Composer()
         self.prompt = self.composer.prompt
         self.send_button = self.composer.send_button
@@ -112,7 +120,7 @@ class ChatPage(QWidget):
         self.send_button.clicked.connect(self.send)
         self.stop_button.clicked.connect(self.stop)
         composer_col = QVBoxLayout()
-        for hint in (self.flight_hint, self.undo_hint, self.setup_hint):
+        for hint in (self.unsaved_hint, self.flight_hint, self.undo_hint, self.setup_hint):
             composer_col.addWidget(hint)
         composer_col.addWidget(self.composer)
         composer_row = QHBoxLayout()
@@ -164,6 +172,7 @@ class ChatPage(QWidget):
         self.replies.problemRaised.connect(self.show_error)
         self.replies.changed.connect(self.update_state)
         self.replies.editReturned.connect(self._on_edit_returned)
+        self.replies.messageReturned.connect(self.prompt.setPlainText)
         self.replies.replyFinished.connect(self.replyFinished)
 
         events = self.session.events
@@ -174,6 +183,7 @@ class ChatPage(QWidget):
         events.pair.connect(lambda _m, _d: self.update_state())
         events.problem.connect(self.show_error)
         events.deleted.connect(self._on_deleted)
+        events.unsaved.connect(self._on_unsaved)
         self.set_theme(LIGHT)
         self.refresh_conversations()
         self.update_state()
@@ -299,6 +309,21 @@ class ChatPage(QWidget):
 
     def _on_deleted(self, _cid: int, title: str) -> None:
         self.undo_hint.say(f"Deleted “{title}”.", UNDO_SECONDS)
+
+    def _on_unsaved(self, unsaved: Unsaved | None) -> None:
+        """A reply the disk had no room for: say so, and try again until it is stored."""
+        if unsaved is None:
+            self._save_retry.stop()
+            self.unsaved_hint.hide()
+            return
+        self.unsaved_hint.say(
+            f"{UNSAVED[0].upper()}{UNSAVED[1:]} ({unsaved.why}). It stays here and is saved as soon as "
+            "there is space."
+        )
+        self._save_retry.start()
+
+    def save_unsaved(self) -> None:
+        self.session.save_unsaved()
 
     def undo_delete(self) -> None:
         self.undo_hint.hide()

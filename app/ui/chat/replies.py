@@ -41,6 +41,7 @@ class ChatReplies(QObject):
     problemRaised = Signal(str)  # something the user should read
     changed = Signal()  # a reply started or ended: what the buttons can do changed
     editReturned = Signal(str)  # an edit that brought no reply, back to the message box
+    messageReturned = Signal(str)  # a message sent on a full disk that brought no reply, likewise
     replyFinished = Signal()
 
     def __init__(self, session: ChatSession, view: ChatView, parent: QObject | None = None) -> None:
@@ -182,6 +183,8 @@ class ChatReplies(QObject):
             self.session.abandon()
             if f.reply.kind == EDIT:  # nothing came back: the edited words are not lost
                 self.editReturned.emit(f.reply.edited_text)
+            elif f.reply.unsaved_user is not None:  # nor a message the full disk could not keep
+                self.messageReturned.emit(f.reply.unsaved_user.content)
         self.changed.emit()
         self.replyFinished.emit()
 

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.chat.markdown_lines import code_block_text
 from app.chat.message_model import MessageView
 from app.chat.reply_stats import ReplyStats
 from app.chat.stats_text import draft_parts, live_text, speed_parts, stats_line
@@ -46,7 +47,6 @@ from app.ui.chat.transcript.formats import (
     RenderStyle,
     token_tooltip,
 )
-from app.ui.chat.transcript.markdown_lines import code_block_text
 from app.ui.chat.transcript.speculation_panel import SpeculationPanel
 from app.ui.theme.icons import icon
 

@@ -24,17 +24,7 @@ from PySide6.QtGui import (
     QTextDocument,
 )
 
-from app.chat.message_model import MessageView
-from app.chat.stream_batch import DRAFT, MAIN, REJECTED
-from app.ui.chat.transcript.formats import (
-    COPY_SCHEME,
-    ORIGIN_PROP,
-    PROPOSED_PROP,
-    ROUND_PROP,
-    Formats,
-    RenderStyle,
-)
-from app.ui.chat.transcript.markdown_lines import (
+from app.chat.markdown_lines import (
     ADDED,
     CODE,
     FenceState,
@@ -43,7 +33,17 @@ from app.ui.chat.transcript.markdown_lines import (
     parse_inline,
     parse_line,
 )
-from app.ui.chat.transcript.syntax import Ranges, highlight_lines
+from app.chat.message_model import MessageView
+from app.chat.stream_batch import DRAFT, MAIN, REJECTED
+from app.chat.syntax import Ranges, highlight_lines
+from app.ui.chat.transcript.formats import (
+    COPY_SCHEME,
+    ORIGIN_PROP,
+    PROPOSED_PROP,
+    ROUND_PROP,
+    Formats,
+    RenderStyle,
+)
 
 _SPACE = re.compile(r"\s")
 SEGMENT = 1024  # a line longer than this is rendered in pieces, so its end stays cheap to redraw

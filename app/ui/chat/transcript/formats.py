@@ -15,8 +15,8 @@ from PySide6.QtGui import (
     QTextLength,
 )
 
+from app.chat.markdown_lines import BOLD, CODE, ITALIC, LINK, STRIKE, Line
 from app.chat.stream_batch import DRAFT, REJECTED
-from app.ui.chat.transcript.markdown_lines import BOLD, CODE, ITALIC, LINK, STRIKE, Line
 from app.ui.theme.colours import LIGHT, Theme
 
 _USER = QTextFormat.Property.UserProperty.value

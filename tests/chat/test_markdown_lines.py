@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.ui.chat.transcript.markdown_lines import (
+from app.chat.markdown_lines import (
     ADDED,
     BOLD,
     CODE,
