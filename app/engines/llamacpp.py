@@ -273,9 +273,12 @@ class LlamaCppModel(CachedSequence):
         for start, end in zip(starts, [*starts[1:], len(tokens)], strict=True):
             chunk = tokens[start:end]
             pos0, size = len(self.cached), len(chunk)
-            self._batch_tokens[:size] = chunk
-            self._batch_pos[:size] = np.arange(pos0, pos0 + size)
-            self._batch_wants[:size] = np.arange(start, end) >= first_logit
+            if size == 1:  # a plain step: three stores beat three numpy calls
+                batch.token[0], batch.pos[0], batch.logits[0] = chunk[0], pos0, start >= first_logit
+            else:
+                self._batch_tokens[:size] = chunk
+                self._batch_pos[:size] = np.arange(pos0, pos0 + size)
+                self._batch_wants[:size] = np.arange(start, end) >= first_logit
             batch.n_tokens = size
             rc = ll.llama_decode(self._ctx, batch)
             if rc != 0:
