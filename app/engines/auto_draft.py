@@ -38,8 +38,8 @@ FREE_LEVELS = 7  # proposals without a probability, by clue (drafting.free_confi
 N_BUCKETS = N_MODEL + FREE_LEVELS
 OBS_DECAY = 0.995  # per observation: a bucket remembers its last few hundred tokens
 PRIOR_WEIGHT = 2.0
-FREE_EXPLORE = 4.0  # free proposals sent per clue before its learned acceptance decides ...
-FREE_RETRY = 8  # ... and one token in this many refused ones later, so a refused clue can recover
+FREE_EXPLORE = 4.0  # first tokens sent per level before its learned acceptance decides ...
+FREE_RETRY = 8  # ... and one in this many refused ones later, so a refused level can recover
 RATE_DECAY = 0.9  # per drafting round: the drafting speed follows the last ten or so rounds
 COST_BLEND = 0.2  # a new cost measurement moves the learned one this much
 MIN_DRAFT_ROUNDS = 4  # drafting rounds in a reply before judging whether the draft pays ...
@@ -219,8 +219,8 @@ class AutoDraft:
         """Send token j while P(tokens 1..j accepted) pays for what it adds at the speed
         drafting achieves: its verify row, and for a model's token after the first the draft
         step that computed it (the first one's step is the round's catch-up, spent whenever
-        the draft runs). Free proposals are sent until their clue's acceptance is learned, and
-        now and then after, so that a clue refused once can prove itself again."""
+        the draft runs). A first token is sent while its level's acceptance is unlearned, and
+        now and then after, so that a level refused once can prove itself again."""
         if position == 1:
             self._p = 1.0
         b = bucket_of(confidence)
@@ -229,9 +229,11 @@ class AutoDraft:
         if model_step and position > 1:
             step = self.draft_cost if self.draft_cost is not None else DRAFT_COST_PRIOR
         if p < self.rate() * (step + self.row_cost(position)):
-            free = not model_step
-            exploring = free and self.acc[b][1] < PRIOR_WEIGHT + FREE_EXPLORE
-            if not (free and position == 1 and (exploring or self._retry(b))):
+            # A first token costs only its verify row (a model's step is the round's catch-up):
+            # it is sent while its level's acceptance is unlearned, and now and then after, so
+            # that a level the priors refuse (a draft unsure of itself) can prove it pays.
+            exploring = self.acc[b][1] < PRIOR_WEIGHT + FREE_EXPLORE
+            if not (position == 1 and (exploring or self._retry(b))):
                 return False
         self._p = p
         return True
