@@ -27,8 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from PySide6.QtWidgets import QApplication
 
 from app.chat.message_model import MessageView
+from app.chat.reply_stats import ReplyStats
 from app.chat.stream_batch import DRAFT, MAIN, REJECTED, StreamBatch
-from app.core.events import RoundEvent
+from app.core.events import GenerationStats, RoundEvent
 from app.ui.chat.transcript.view import ChatView
 from app.ui.theme.colours import DARK
 
@@ -87,7 +88,7 @@ def run_case(app: QApplication, words: list[str], tokens: int, batch: int) -> di
         "append_ms_per_batch_at_end": median_ms(late, 1),
         "repaint_ms_per_batch_at_start": median_ms(early, 2),
         "repaint_ms_per_batch_at_end": median_ms(late, 2),
-        "finish_ms": timed(lambda: view.end_stream({"tokens_per_second": 40.0})),
+        "finish_ms": timed(lambda: view.end_stream(ReplyStats(GenerationStats(tokens_per_second=40.0)))),
         "toggle_rejected_ms": timed(lambda: view.set_show_rejected(False)),
         "switch_theme_ms": timed(lambda: view.set_theme(DARK)),
         "reopen_ms": timed(

@@ -45,7 +45,7 @@ def main() -> int:
     home = isolate_user_folders()
 
     from app.chat.reply_flight import Flight
-    from app.chat.session import REGENERATE, SEND, ChatSession
+    from app.chat.session import REGENERATE, SEND, ChatSession, FixedPair
     from app.chat.store import ChatStore
     from app.chat.stream_batch import StreamBatcher
     from app.chat.transfer.exporting import export
@@ -60,11 +60,13 @@ def main() -> int:
     store = ChatStore(home / "conversations.sqlite3")
     session = ChatSession(store)
     session.open_latest_or_new()
-    session.set_pair("gemma-3-270m-f16.gguf", "gemma-3-270m-q4_k_m.gguf")
+    names = {"gemma-3-270m-f16.gguf": "Gemma 3 270M F16", "gemma-3-270m-q4_k_m.gguf": "Gemma 3 270M Q4_K_M"}
+    session.models = FixedPair("gemma-3-270m-f16.gguf", "gemma-3-270m-q4_k_m.gguf", names)
 
     def reply(kind: str, text: str = "", temperature: float = 0.0) -> None:
         r = session.begin(kind, text, {"temperature": temperature})
-        flight = Flight.start(r, "Gemma 3 270M F16", "Gemma 3 270M Q4_K_M", "gemma-3-270m-q4_k_m.gguf")
+        main, draft = "gemma-3-270m-f16.gguf", "gemma-3-270m-q4_k_m.gguf"
+        flight = Flight.start(r, main, draft, lambda k: names.get(k, k))
         request = GenerationRequest(
             messages=tuple(ChatMessage(Role(m.role), m.content) for m in r.context),
             max_tokens=64,

@@ -1,10 +1,14 @@
 """Takes the README's screenshots from the real app, driven under Xvfb.
 
     Xvfb :99 -screen 0 1400x900x24 &
-    DISPLAY=:99 python docs/screenshots.py [--out docs] [--size 1400x900]
+    DISPLAY=:99 python docs/screenshots.py [--out docs] [--size 1400x900] [--advisor]
+    DISPLAY=:99 python docs/screenshots.py --size 1000x700 --suffix=-1000x700
 
 Writes chat-light.png, chat-dark.png, speculation-details.png, my-models.png and
-first-run.png (the welcome over the window). The chat
+first-run.png (the welcome over the window), each name with --suffix (the README shows the
+1000x700 chat in both themes and My Models); with --advisor also
+advisor.png: Find the best draft's result, each draft's speed-up over no draft measured
+just before and after it, with its noise band. The chat
 runs the real Gemma 3 270M pair: an F16 twin derived from the bundled Q4_K_M as the main
 model, the Q4_K_M itself as the draft, at temperature 0. Every user folder points at a fresh
 temporary directory, so nothing of yours is read or changed.
@@ -56,12 +60,15 @@ def main() -> int:
     ap.add_argument("--size", default="1400x900")
     ap.add_argument("--timeout", type=int, default=900, help="give up after this many seconds")
     ap.add_argument("--streaming", action="store_true", help="also chat-streaming.png, mid-reply")
+    ap.add_argument("--suffix", default="", help="added to every file name (chat-light-1000x700.png)")
+    ap.add_argument("--advisor", action="store_true", help="also advisor.png: Find the best draft")
     args = ap.parse_args()
     width, height = (int(x) for x in args.size.split("x"))
     home = isolate_user_folders()
 
     from PySide6.QtCore import QTimer
     from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QWidget
 
     from app.library.bundled import ensure_bundled_model
     from app.library.model_defaults import ModelDefaultsStore
@@ -88,12 +95,13 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     failures: list[str] = []
 
-    def shoot(name: str) -> None:
+    def shoot(name: str, window: QWidget | None = None) -> None:
         app.processEvents()
         screen = QGuiApplication.primaryScreen()
-        g = w.frameGeometry()
+        g = (window or w).frameGeometry()
         pixmap = screen.grabWindow(0, g.x(), g.y(), g.width(), g.height())
-        path = args.out / name
+        stem, ext = name.rsplit(".", 1)
+        path = args.out / f"{stem}{args.suffix}.{ext}"
         if not pixmap.save(str(path)):
             failures.append(name)
         print("wrote", path, flush=True)
@@ -151,6 +159,18 @@ def main() -> int:
 
     def models_shot() -> None:
         shoot("my-models.png")
+        if args.advisor:
+            advisor()
+        else:
+            finish()
+
+    def advisor() -> None:
+        dialog = w.open_advisor(MAIN_KEY)
+        assert dialog is not None
+        dialog.move(40, 40)
+        dialog.task.finished.connect(lambda: later(800, lambda: (shoot("advisor.png", dialog), finish())))
+
+    def finish() -> None:
         w.close()
         app.quit()
 

@@ -2,9 +2,11 @@
 
 Per character: its origin (main model or accepted draft) and the round (verify step) that
 produced it, kept as run-length runs that grow at the end in O(1); plus what the draft
-proposed and lost, at the offset where it was refused. Origins are stored in the message's
-runs column; rounds and rejected drafts travel inside its stats JSON (`token_rounds`,
-`rejected_drafts`), so the table schema does not change. No Qt here.
+proposed and lost, at the offset where it was refused; and for a reply, its ReplyStats
+(typed: the stored dict is read once, in `from_stored`, and written once, in
+`stats_for_storage`). Origins are stored in the message's runs column; rounds and rejected
+drafts travel inside its stats JSON (`token_rounds`, `rejected_drafts`), so the table schema
+does not change. No Qt here.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from app.chat.reply_stats import ReplyStats
 from app.chat.stream_batch import MAIN, REJECTED, Piece
 
 ROUNDS_KEY = "token_rounds"
@@ -72,7 +75,7 @@ class MessageView:
         role: str,
         text: str = "",
         origins: Iterable[Iterable[Any]] = (),
-        stats: dict[str, Any] | None = None,
+        stats: ReplyStats | None = None,
         rounds: Iterable[Iterable[Any]] = (),
         rejected: Iterable[Iterable[Any]] = (),
     ) -> None:
@@ -95,12 +98,14 @@ class MessageView:
         role: str,
         content: str,
         origins: Iterable[Iterable[Any]],
-        stats: dict[str, Any] | None,
+        stored: dict[str, Any] | None,
         id: int | None = None,
         version: int = 0,
         versions: int = 1,
     ) -> MessageView:
-        extra = stats or {}
+        """A stored message: `stored` is its stats column (ReplyStats' dict and the extras)."""
+        extra = stored if isinstance(stored, dict) else {}
+        stats = ReplyStats.from_dict(extra)
         rounds = extra.get(ROUNDS_KEY) or []
         rejected = extra.get(REJECTED_KEY) or []
         try:
@@ -139,7 +144,7 @@ class MessageView:
         """The stats with this message's rounds and rejected drafts, for the store."""
         if self.stats is None and not self.has_rounds and not self.rejected:
             return None
-        out = dict(self.stats or {})
+        out: dict[str, Any] = self.stats.to_dict() if self.stats is not None else {}
         if self.has_rounds:
             out[ROUNDS_KEY] = self.rounds
         if self.rejected:

@@ -74,6 +74,9 @@ class ModelEvents:
         self.settings = Event("settings")  # (values): what the chat's next reply runs with
         self.offer = Event("offer")  # (Offer | None): the models the conversation shown used
         self.load = Event("load")  # (LoadJob): a model to load (the engine thread does it)
+        self.identify = Event("identify")  # (key): identify the loaded model's drafts again
+        self.eject_pending = Event("eject_pending")  # (bool): Eject waits for the reply to end
+        self.reload_hint = Event("reload_hint")  # (text): load settings changed since the load ("": none)
         self.problem = Event("problem")  # (text): something the user should read
 
 
@@ -104,6 +107,10 @@ class ModelState:
         self._wanted_draft: str | None = None  # chosen with the model (restore, an offer)
         self._note = ""  # what the status line says once loading is done
         self._restored = False
+        self.eject_pending = False  # Eject was pressed during a reply: it unloads when that ends
+        self.loaded_with: LoadJob | None = None  # the settings the loaded model was loaded with
+        self._load_job: LoadJob | None = None  # the load asked for last
+        session.models = self  # the one owner of the pair: the session reads it here
         session.events.conversation.connect(self._on_conversation_shown)
 
     # --- names ------------------------------------------------------------------------------------
@@ -149,6 +156,11 @@ class ModelState:
         if auto_load and not self.loaded_key and entries and not self._restored:
             self._restored = True
             self.restore_last_pair()
+        if self.loaded_key in entries and not self.loading_key:
+            # a folder added or a rescan can bring drafts (or take them away): the chat's
+            # draft list is identified again, keeping the draft chosen
+            self.keep_choice()
+            self.events.identify.emit(self.loaded_key)
 
     def restore_last_pair(self) -> None:
         """The pair in use when the app last closed; else the bundled model."""
@@ -180,6 +192,7 @@ class ModelState:
         self._wanted_draft = draft
         job = self._job(key, key)
         assert job is not None
+        self._load_job = job
         self.events.load.emit(job)
 
     def _job(self, key: str, settings_of: str) -> LoadJob | None:
@@ -213,6 +226,8 @@ class ModelState:
     def on_loaded(self, key: str) -> None:
         self.loading_key = ""
         self.loaded_key = key
+        job = self._load_job
+        self.loaded_with = job if job is not None and job.key == key else self._job(key, key)
         self.draft_key = self.chosen_draft = ""  # loading a model unloads the draft
         self.drafts = None  # identifying its drafts (on_drafts)
         self.events.loading.emit("")
@@ -222,6 +237,7 @@ class ModelState:
         self._apply_settings(self.session.conversation)
         self.events.drafts.emit(None)
         self._pair_changed()
+        self._hint_reload()
 
     def on_load_failed(self, key: str, reason: str) -> None:
         """Marked in My Models; the app keeps running with nothing loaded."""
@@ -232,10 +248,23 @@ class ModelState:
         entry = self.entry(key)
         self.events.problem.emit(f"Could not load {Path(entry.path).name if entry else key}: {reason}")
 
+    def eject(self) -> None:
+        """Eject pressed. During a reply the engine thread does it once the reply ends: the
+        status says so, and the model bar offers Stop."""
+        if self.busy and self.loaded_key:
+            self.eject_pending = True
+            self.events.eject_pending.emit(True)
+            self.say(f"{self.name(self.loaded_key)} unloads when this reply ends (Stop ends it now).")
+
     def on_ejected(self) -> None:
         self.loading_key = self.loaded_key = self.draft_key = self.chosen_draft = ""
         self.drafts = None
+        self.loaded_with = None
+        self._hint_reload()
         self._note = ""
+        if self.eject_pending:
+            self.eject_pending = False
+            self.events.eject_pending.emit(False)
         self.events.loading.emit("")
         self.events.drafts.emit(None)
         self.say(NO_MODEL)
@@ -295,6 +324,33 @@ class ModelState:
         return str(default) if default else None
 
     # --- settings -------------------------------------------------------------------------------------
+    def set_load_values(self, values: dict[str, Any]) -> None:
+        """Load settings typed in the chat's sidebar: they are the loaded model's (the same
+        values My Models shows), saved as its own and applied when it loads again."""
+        if not self.loaded_key:
+            return
+        self.defaults.update(self.loaded_key, {k: v for k, v in values.items() if k in LOAD_ONLY})
+        self._hint_reload()
+
+    def _hint_reload(self) -> None:
+        """Says which load settings differ from those the loaded model runs with ("": none)."""
+        job, want = self.loaded_with, self._job(self.loaded_key, self.loaded_key)
+        changed = []
+        if job is not None and want is not None:
+            if want.n_ctx != job.n_ctx:
+                changed.append(f"Context Length {want.n_ctx}")
+            if want.n_gpu_layers != job.n_gpu_layers:
+                changed.append(f"GPU Offload {want.n_gpu_layers}")
+        verb = "applies" if len(changed) == 1 else "apply"
+        hint = f"{' and '.join(changed)} {verb} when the model loads again." if changed else ""
+        self.events.reload_hint.emit(hint)
+
+    def reload(self) -> None:
+        """Load the model again with its load settings, keeping the draft chosen."""
+        if self.loaded_key:
+            self._note = f"Loaded {self.name(self.loaded_key)} again with its new load settings."
+            self.load_key(self.loaded_key, draft=self.chosen_draft)
+
     def _apply_settings(self, conv: Conversation | None) -> None:
         """The conversation's settings when it has its own, else the model's defaults; the
         settings applied on load are always the model's."""
@@ -307,8 +363,11 @@ class ModelState:
 
     def on_defaults_changed(self, key: str) -> None:
         """My Models changed a model's defaults: a chat that has not started yet takes them,
-        its default draft included."""
-        if key != self.loaded_key or self.busy:
+        its default draft included; changed load settings are said to apply on reload."""
+        if key != self.loaded_key:
+            return
+        self._hint_reload()
+        if self.busy:
             return
         conv = self.session.conversation
         if conv is not None and (conv.settings or self.session.messages):
@@ -320,9 +379,13 @@ class ModelState:
 
     # --- conversations and their setup ------------------------------------------------------------
     def _on_conversation_shown(self, _cid: int | None) -> None:
+        """A conversation's own settings are shown with it; a new chat goes on with the
+        settings shown (Max Tokens typed a moment ago stays), and takes the model's default
+        draft."""
         conv = self.session.conversation
         if self.loaded_key and conv is not None:
-            self._apply_settings(conv)
+            if conv.settings or conv.model_key or self.session.messages:
+                self._apply_settings(conv)
             wanted = self.draft_for(conv)
             if wanted is not None and self.drafts is not None and self.drafts.offers(wanted):
                 self.choose_draft(wanted)

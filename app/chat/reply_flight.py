@@ -1,5 +1,7 @@
 """A reply in flight as the chat page shows it: the message growing, its live numbers, the
-pair it runs on, and what it needs when it ends (the stats it adds to, what it replaces).
+pair it runs on (as the engine thread reports it: a draft switched just before the reply may
+not be the one chosen when it was sent), and what it needs when it ends (the stats it adds
+to, what it replaces).
 
 It keeps growing while another conversation is shown, so showing its own conversation again
 puts it back on screen as far as it got. No Qt here.
@@ -8,6 +10,7 @@ puts it back on screen as far as it got. No Qt here.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,18 +27,19 @@ from app.core.request import ChatMessage, DraftSettings, GenerationRequest, Role
 class Flight:
     reply: Reply
     message: MessageView  # what the stream grows (for Continue: the reply being continued)
-    model_name: str
-    draft_name: str
+    model_key: str  # the pair it runs on: expected when sent, then as the engine thread says
     draft_key: str
-    previous_stats: dict[str, Any] | None = None  # Continue adds to these
+    names: Callable[[str], str] = str  # a model key as the user knows it
+    previous_stats: ReplyStats | None = None  # Continue adds to these
     live: LiveStats = field(default_factory=LiveStats)
     started: float = field(default_factory=time.monotonic)
     first_token: float | None = None
     original_length: int = 0  # the text's length when it started (Continue)
     first_round: int = 0  # Continue numbers its rounds after the reply's, so each keeps one number
+    confirmed: bool = False  # the engine thread said which pair it runs on
 
     @classmethod
-    def start(cls, reply: Reply, model_name: str, draft_name: str, draft_key: str) -> Flight:
+    def start(cls, reply: Reply, model_key: str, draft_key: str, names: Callable[[str], str] = str) -> Flight:
         target = reply.target
         if reply.kind == CONTINUE and target is not None:
             message = MessageView.from_stored(
@@ -45,14 +49,26 @@ class Flight:
             return cls(
                 reply,
                 message,
-                model_name,
-                draft_name,
+                model_key,
                 draft_key,
-                previous_stats=target.stats,
+                names,
+                previous_stats=message.stats,
                 original_length=len(target.content),
                 first_round=message.max_round + 1 if message.has_rounds else 0,
             )
-        return cls(reply, MessageView("assistant"), model_name, draft_name, draft_key)
+        return cls(reply, MessageView("assistant"), model_key, draft_key, names)
+
+    def ran_on(self, model_key: str, draft_key: str) -> None:
+        """The engine thread leased this pair for the reply: its stats name these."""
+        self.model_key, self.draft_key, self.confirmed = model_key, draft_key, True
+
+    @property
+    def model_name(self) -> str:
+        return self.names(self.model_key) or self.model_key
+
+    @property
+    def draft_name(self) -> str:
+        return (self.names(self.draft_key) or self.draft_key) if self.draft_key else ""
 
     @property
     def with_draft(self) -> bool:
@@ -78,7 +94,7 @@ class Flight:
         return len(self.message.text) > self.original_length
 
     # --- the end -------------------------------------------------------------------------------
-    def final_stats(self, result: GenerationResult | None) -> dict[str, Any] | None:
+    def final_stats(self, result: GenerationResult | None) -> ReplyStats | None:
         """The reply's stats: the engine's, or (cut off) what the stream measured so far."""
         if result is not None:
             stats = result.stats
@@ -87,8 +103,8 @@ class Flight:
         else:
             return self.previous_stats if self.reply.kind == CONTINUE else None
         out = ReplyStats.named(stats, self.model_name, self.draft_name)
-        previous = ReplyStats.from_dict(self.previous_stats) if self.reply.kind == CONTINUE else None
-        return (previous.continued_by(out) if previous is not None else out).to_dict()
+        previous = self.previous_stats if self.reply.kind == CONTINUE else None
+        return previous.continued_by(out) if previous is not None else out
 
     def measured(self) -> GenerationStats:
         first = (self.first_token - self.started) if self.first_token is not None else 0.0

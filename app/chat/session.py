@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, replace
 from itertools import count
-from typing import Any
+from typing import Any, Protocol
 
 from app.chat.observable import Event
 from app.chat.store import ChatStore, Conversation, ConversationUnreadableError, StoredMessage, StoreFullError
@@ -30,6 +30,38 @@ TITLE_CHARS = 40
 UNSAVED = "disk full: this reply is not saved yet"
 WAIT_FOR_SAVE = "Wait until the last reply is saved (the disk is full: free some space)"
 _reply_ids = count(1)
+
+
+class PairSource(Protocol):
+    """The one owner of the model pair the chat runs on (the model state): the session reads
+    it, never keeps a copy."""
+
+    @property
+    def loaded_key(self) -> str: ...  # the main model loaded ("" when none)
+
+    @property
+    def chosen_draft(self) -> str: ...  # the draft the next reply runs on ("" for none)
+
+    @property
+    def draft_key(self) -> str: ...  # the draft the engine thread uses now ("" for none)
+
+    def name(self, key: str) -> str: ...  # a model as the user knows it
+
+
+@dataclass
+class FixedPair:
+    """A pair that changes only when told: a session without a model state (tests, tools)."""
+
+    loaded_key: str = ""
+    chosen_draft: str = ""
+    names: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def draft_key(self) -> str:
+        return self.chosen_draft
+
+    def name(self, key: str) -> str:
+        return self.names.get(key, key)
 
 
 @dataclass
@@ -78,23 +110,21 @@ class SessionEvents:
         self.messages = Event("messages")  # (): the shown conversation's messages changed
         self.conversations = Event("conversations")  # (): the list (titles, order, deletions)
         self.reply = Event("reply")  # (Reply or None): a reply started or ended
-        self.pair = Event("pair")  # (model key, draft key): what the next reply runs on
         self.problem = Event("problem")  # (text): something the user should read
         self.deleted = Event("deleted")  # (id, title): a conversation deleted, undoable
         self.unsaved = Event("unsaved")  # (Unsaved or None): a reply the disk had no room for
 
 
 class ChatSession:
-    def __init__(self, store: ChatStore) -> None:
+    def __init__(self, store: ChatStore, models: PairSource | None = None) -> None:
         self.store = store
+        self.models: PairSource = models or FixedPair()  # the model state, once it exists
         self.events = SessionEvents()
         self.conversation_id: int | None = None
         self.conversation: Conversation | None = None
         self.messages: list[StoredMessage] = []
         self.reply: Reply | None = None
         self.unsaved: Unsaved | None = None
-        self.model_key = ""  # the loaded main model ("" when none)
-        self.draft_key = ""  # its draft ("" when none)
         self.last_deleted: tuple[int, str] | None = None
 
     # --- the conversation shown ---------------------------------------------------------------
@@ -129,7 +159,13 @@ class ChatSession:
             self.new()
 
     def new(self) -> int | None:
-        """A new conversation, shown; None (and a problem said) when the disk has no room."""
+        """A new chat, shown; an empty one already there is reused (pressing Ctrl+N twice starts
+        one chat, not a pile of empty ones). None (and a problem said) when the disk has no room."""
+        empty = self._empty_new_chat()
+        if empty is not None:
+            if empty != self.conversation_id:
+                self.open(empty)
+            return empty
         try:
             cid = self.store.create_conversation(NEW_TITLE)
         except StoreFullError as exc:
@@ -138,6 +174,21 @@ class ChatSession:
         self.events.conversations.emit()
         self.open(cid)
         return cid
+
+    def _empty_new_chat(self) -> int | None:
+        """The newest untitled conversation with nothing in it (no message, no setup of its own)
+        and no reply on its way."""
+        for conv in self.store.conversations():
+            if conv.title != NEW_TITLE or conv.model_key or conv.settings:
+                continue
+            if self.reply is not None and self.reply.conversation_id == conv.id:
+                continue
+            try:
+                if not self.store.messages(conv.id):
+                    return conv.id
+            except ConversationUnreadableError:
+                continue
+        return None
 
     def _stored(self, action: str, write: Any) -> bool:
         """Run a store write for `action`; a full disk is said, not raised."""
@@ -197,19 +248,29 @@ class ChatSession:
         """The pair and settings the shown conversation now runs on (offered when reopened)."""
         if self.conversation_id is None:
             return
+        m = self.models
         try:
             self.store.remember_setup(
-                self.conversation_id, self.model_key or None, self.draft_key or None, settings
+                self.conversation_id, m.loaded_key or None, m.chosen_draft or None, settings
             )
         except StoreFullError as exc:  # remembered with the next write that fits
             log.warning("could not remember what the conversation runs on: %s", exc)
         self.conversation = self.store.conversation(self.conversation_id)
 
-    # --- the model pair ----------------------------------------------------------------------------
-    def set_pair(self, model_key: str, draft_key: str) -> None:
-        if (model_key, draft_key) != (self.model_key, self.draft_key):
-            self.model_key, self.draft_key = model_key, draft_key
-            self.events.pair.emit(model_key, draft_key)
+    def ran_on(self, reply: Reply, model_key: str, draft_key: str) -> None:
+        """The engine thread says which pair `reply` runs on: its conversation remembers that
+        pair (a draft switched just before it may not be the one chosen when it was sent)."""
+        conv = self.store.conversation(reply.conversation_id)
+        if conv is None or (conv.model_key or "", conv.draft_key or "") == (model_key, draft_key):
+            return
+        try:
+            self.store.remember_setup(
+                reply.conversation_id, model_key or None, draft_key or None, conv.settings
+            )
+        except StoreFullError as exc:  # remembered with the next write that fits
+            log.warning("could not remember what the conversation ran on: %s", exc)
+        if reply.conversation_id == self.conversation_id:
+            self.conversation = self.store.conversation(reply.conversation_id)
 
     # --- what can be done now ------------------------------------------------------------------
     def last(self, role: str) -> StoredMessage | None:
@@ -231,7 +292,7 @@ class ChatSession:
             if reply.conversation_id == self.conversation_id:
                 return "Wait for the reply to finish, or stop it (Esc)"
             return f"A reply is being written in “{reply.title}”: wait for it, or stop it (Esc)"
-        if not self.model_key:
+        if not self.models.loaded_key:
             return "Load a model first (Ctrl+L)"
         if self.conversation_id is None and action != SEND:  # sending starts one
             return "Start a new chat first (Ctrl+N)"

@@ -21,6 +21,14 @@ STOP_WORDS = {
     StopReason.CANCELLED: "stopped",
     StopReason.ERROR: "error",
 }
+END_WORDS = {  # the details panel's "Ended" row: a sentence, not the line's word again
+    StopReason.EOS: "the model finished its reply",
+    StopReason.MAX_TOKENS: "Max Tokens reached",
+    StopReason.CONTEXT_FULL: "the context is full",
+    StopReason.STOP_STRING: "a stop string was written",
+    StopReason.CANCELLED: "you stopped it",
+    StopReason.ERROR: "an error",
+}
 NO_BASELINE = "no-draft speed not measured yet"
 
 
@@ -158,5 +166,6 @@ def detail_rows(stats: ReplyStats) -> list[tuple[str, str]]:
         if g.draft_note:
             rows.append(("Drafting paused", g.draft_note))
     rows.append(("Time to first token", f"{g.time_to_first_token:.2f} s"))
-    rows.append(("Stopped because", stop_word(stats)))
+    reason = g.stop_reason
+    rows.append(("Ended", END_WORDS.get(reason, reason.value)))
     return rows

@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     from app.library.model_defaults import ModelDefaultsStore
     from app.library.resolve import resolve_model
     from app.runtime import ModelRuntime
-    from app.runtime.advisor import advise, library_candidates
+    from app.runtime.advisor import AdvisorStep, advise, library_candidates
 
     library = ModelLibrary()
     ref = resolve_model(args.model, library, in_library=True)
@@ -31,9 +31,9 @@ def run(args: argparse.Namespace) -> int:
     runtime = ModelRuntime(library, store)
     settings = DraftSettings.from_values(store.effective(ref.key), ref.engine)
 
-    def show(done: int, total: int) -> None:
-        if not args.json:
-            print(f"measuring... {done}/{total}", file=sys.stderr)
+    def show(step: AdvisorStep) -> None:
+        if not args.json and step.doing:
+            print(f"measuring {step.doing}... ({step.done}/{step.total} runs done)", file=sys.stderr)
 
     try:
         candidates = library_candidates(runtime, ref.key)
@@ -57,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     for r in advice.results:
         acc = f", {100 * r.acceptance:.0f}% accepted" if r.acceptance is not None else ""
-        print(f"{r.name}: {r.tokens_per_second:.1f} tok/s ({r.speedup:.2f}x){acc}")
+        band = f" ±{100 * r.noise:.0f}%" if r.noise else ""
+        print(f"{r.name}: {r.tokens_per_second:.1f} tok/s ({r.speedup:.2f}x{band}){acc}")
     print(advice.summary)
     return 0

@@ -28,13 +28,17 @@ class DecodeTiming:
 
 
 def measure_decode(
-    main: Generating, request: GenerationRequest, draft: DraftSource | None = None
+    main: Generating,
+    request: GenerationRequest,
+    draft: DraftSource | None = None,
+    cancel: CancelFlag | None = None,
 ) -> DecodeTiming:
     """Run one generation from an empty cache and time its decoding, prompt reading excluded.
-    `main` is a loaded model the caller has to itself (a runtime lease's, or its own)."""
+    `main` is a loaded model the caller has to itself (a runtime lease's, or its own);
+    `cancel` ends it within a step (its timing then means nothing)."""
     main.truncate(0)
     result: GenerationResult | None = None
-    for item in main.generate(request, draft=draft):
+    for item in main.generate(request, draft=draft, cancel=cancel):
         if isinstance(item, GenerationResult):
             result = item
     if result is None:

@@ -5,13 +5,16 @@ It goes through the model runtime like every other caller: the models the chat (
 server) has loaded are measured as they are, never loaded a second time; a draft it had to
 load itself is freed once measured. Each candidate is measured under its own lease, so a
 chat reply or a server request can take its turn in between. It runs wherever it is called
-(the GUI calls it off its thread), reports progress and stops between runs when cancelled.
+(the GUI calls it off its thread), reports what it measures and stops within a decoding
+step when cancelled.
 
-Speeds on a shared computer wander: no draft is measured first and again last, and the gap
-between the two runs is the noise. A draft is recommended only when its gain exceeds that
-noise (and MIN_GAIN) and the main model accepted some of its tokens; otherwise the advice is
-"No draft". What was measured is remembered (`AdviceRecords`), so the draft dropdowns can
-warn about a draft measured as no faster.
+Like with like: speeds on a shared computer wander, so a draft is compared with no draft
+measured under the same conditions: a no-draft run just before and just after each draft's
+runs (interleaved: B D1 B D2 B ...). A draft's speed-up is over the mean of the two runs
+around it, and how far those two differ is its noise band. A draft is recommended only when
+its gain clears that band (and MIN_GAIN) and the main model accepted some of its tokens;
+otherwise the advice is "No draft". What was measured is remembered (`AdviceRecords`), so
+the draft dropdowns can warn about a draft measured as no faster.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ ADVISOR_PROMPTS = {
     "list": "A shopping list for a week of healthy meals:\n1.",
 }
 NO_DRAFT = ""
+NO_DRAFT_NAME = "No draft"
 MIN_GAIN = 1.02  # a draft must beat no draft by 2% to be recommended
 
 
@@ -54,10 +58,29 @@ class AdvisorResult:
     name: str
     tokens_per_second: float
     acceptance: float | None
-    speedup: float = 1.0
+    speedup: float = 1.0  # over the no-draft runs just before and after this draft's
+    noise: float = 0.0  # how far those two no-draft runs differed (0.04: 4%)
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
+
+    @property
+    def within_noise(self) -> bool:
+        """A gain (or loss) no larger than the conditions moved while it was measured."""
+        return abs(self.speedup - 1.0) <= max(self.noise, MIN_GAIN - 1.0)
+
+    @property
+    def faster(self) -> bool:
+        return self.key != NO_DRAFT and self.speedup >= gain_needed(self.noise) and (self.acceptance or 0) > 0
+
+
+@dataclass(frozen=True)
+class AdvisorStep:
+    """Where the advisor is: runs done of the total, and the run in progress."""
+
+    done: int
+    total: int
+    doing: str  # "Tiny twin on prose" / "No draft (the speed to beat)"; "" when done
 
 
 @dataclass
@@ -65,7 +88,7 @@ class Advice:
     results: list[AdvisorResult]
     recommended: AdvisorResult | None  # None: no draft (or cancelled)
     cancelled: bool = False
-    noise: float = 0.0  # how far two runs without a draft differed (0.04: 4%)
+    noise: float = 0.0  # the largest noise band of any draft measured
 
     @property
     def summary(self) -> str:
@@ -78,17 +101,17 @@ class Advice:
                 f"measurement noise{noise}."
             )
         r = self.recommended
-        return f"Recommended: {r.name}, {r.speedup:.2f}x the speed without a draft{noise}."
+        band = f" ±{100 * r.noise:.0f}%" if r.noise else ""
+        return f"Recommended: {r.name}, {r.speedup:.2f}x{band} the speed without a draft measured alongside."
 
     def no_faster(self) -> dict[str, str]:
         """Drafts measured as no faster than none: key -> why, for the dropdowns' warnings."""
         if self.cancelled:
             return {}
-        bar = gain_needed(self.noise)
         return {
             r.key: f"measured {r.speedup:.2f}x without a draft: no faster here"
             for r in self.results
-            if r.key != NO_DRAFT and not (r.speedup >= bar and (r.acceptance or 0) > 0)
+            if r.key != NO_DRAFT and not r.faster
         }
 
 
@@ -97,49 +120,104 @@ def gain_needed(noise: float) -> float:
     return max(MIN_GAIN, 1.0 + noise)
 
 
-def _decode(lease: Lease, prompt: str, settings: DraftSettings, max_tokens: int) -> tuple[float, int, int]:
+def _decode(
+    lease: Lease, prompt: str, settings: DraftSettings | None, max_tokens: int, cancel: CancelFlag | None
+) -> tuple[float, int, int]:
+    """One run from an empty cache: its decode speed, accepted and sent draft tokens.
+    `settings` None: no draft (the main model alone, under the same lease)."""
     request = GenerationRequest(
         prompt=prompt,
         max_tokens=max_tokens,
-        draft=settings,
+        draft=settings or DraftSettings(),
         sampling=SamplingSettings(temperature=0.0, repeat_penalty=1.0),
     )
-    timing = measure_decode(lease.main, request, lease.draft)
+    timing = measure_decode(lease.main, request, lease.draft if settings else None, cancel=cancel)
     s = timing.result.stats if timing.result else None
     sent = (s.accepted_draft_tokens_count + s.rejected_draft_tokens_count) if s else 0
     return timing.tokens_per_second, (s.accepted_draft_tokens_count if s else 0), sent
 
 
-def _measure(
-    runtime: ModelRuntime,
-    main_key: str,
-    cand: Candidate,
-    settings: DraftSettings,
-    max_tokens: int,
-    stopped: Callable[[], bool],
-    cancel: CancelFlag | None,
-    measured_one: Callable[[], None],
-) -> tuple[list[float], int, int] | None:
-    """Median-ready speeds, accepted and sent draft tokens of one candidate on every prompt,
-    or None when cancelled midway. A draft model it had to load is freed afterwards."""
-    draft_key = runtime.resolve(cand.key).key if cand.key not in (NO_DRAFT, PROMPT_LOOKUP_KEY) else None
-    had_draft = draft_key is not None and draft_key in runtime.loaded_keys()
-    speeds: list[float] = []
-    accepted = sent = 0
-    try:
-        with runtime.lease(main_key, cand.key or None, cancel=cancel, max_waiting=None) as lease:
-            for prompt in ADVISOR_PROMPTS.values():
-                if stopped():
+class _Run:
+    """One advisor run: the interleaved no-draft runs and each candidate's runs."""
+
+    def __init__(
+        self,
+        runtime: ModelRuntime,
+        main_key: str,
+        settings: DraftSettings,
+        max_tokens: int,
+        total: int,
+        progress: Callable[[AdvisorStep], None] | None,
+        cancel: CancelFlag | None,
+    ) -> None:
+        self.runtime, self.main_key, self.settings = runtime, main_key, settings
+        self.max_tokens, self.total, self.progress, self.cancel = max_tokens, total, progress, cancel
+        self.done = 0
+        self.baselines: list[float] = []  # the no-draft runs, in order
+
+    def stopped(self) -> bool:
+        return self.cancel is not None and self.cancel.is_set()
+
+    def _step(self, doing: str) -> None:
+        if self.progress:
+            self.progress(AdvisorStep(self.done, self.total, doing))
+
+    def baseline(self, lease: Lease) -> bool:
+        """One no-draft run (prompts in turn); False when cancelled."""
+        name, prompt = list(ADVISOR_PROMPTS.items())[len(self.baselines) % len(ADVISOR_PROMPTS)]
+        self._step(f"{NO_DRAFT_NAME} on {name} (the speed to beat, measured between drafts)")
+        tps, _acc, _sent = _decode(lease, prompt, None, self.max_tokens, self.cancel)
+        if self.stopped():
+            return False
+        self.baselines.append(tps)
+        self.done += 1
+        return True
+
+    def candidate(self, cand: Candidate) -> AdvisorResult | None:
+        """The candidate's runs, with a no-draft run after them (and before, for the first);
+        None when cancelled midway. A draft model it had to load is freed afterwards."""
+        runtime = self.runtime
+        draft_key = runtime.resolve(cand.key).key if cand.key not in (NO_DRAFT, PROMPT_LOOKUP_KEY) else None
+        had_draft = draft_key is not None and draft_key in runtime.loaded_keys()
+        speeds: list[float] = []
+        accepted = sent = 0
+        try:
+            lease_of = runtime.lease(self.main_key, cand.key or None, cancel=self.cancel, max_waiting=None)
+            with lease_of as lease:
+                if not self.baselines and not self.baseline(lease):
                     return None
-                tps, acc, snt = _decode(lease, prompt, settings, max_tokens)
-                speeds.append(tps)
-                accepted += acc
-                sent += snt
-                measured_one()
-    finally:
-        if draft_key is not None and not had_draft:
-            runtime.evict(draft_key, wait=False)
-    return speeds, accepted, sent
+                for name, prompt in ADVISOR_PROMPTS.items():
+                    if self.stopped():
+                        return None
+                    self._step(f"{cand.name} on {name}")
+                    tps, acc, snt = _decode(lease, prompt, self.settings, self.max_tokens, self.cancel)
+                    if self.stopped():
+                        return None
+                    speeds.append(tps)
+                    accepted += acc
+                    sent += snt
+                    self.done += 1
+                if not self.baseline(lease):
+                    return None
+        finally:
+            if draft_key is not None and not had_draft:
+                runtime.evict(draft_key, wait=False)
+        before, after = self.baselines[-2], self.baselines[-1]
+        base = (before + after) / 2
+        speed = statistics.median(speeds)
+        return AdvisorResult(
+            cand.key,
+            cand.name,
+            round(speed, 2),
+            round(accepted / sent, 3) if sent else None,
+            speedup=round(speed / base, 3) if base > 0 else 1.0,
+            noise=round(abs(before - after) / base, 3) if base > 0 else 0.0,
+        )
+
+    def lone_baseline(self) -> None:
+        """No candidate: no draft alone, for its speed."""
+        with self.runtime.lease(self.main_key, None, cancel=self.cancel, max_waiting=None) as lease:
+            self.baseline(lease)
 
 
 def advise(
@@ -148,86 +226,52 @@ def advise(
     candidates: list[Candidate],
     settings: DraftSettings,
     max_tokens: int = 48,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[AdvisorStep], None] | None = None,
     cancel: CancelFlag | None = None,
 ) -> Advice:
-    """Measure no draft and each candidate on ADVISOR_PROMPTS; best first."""
-    everyone = [Candidate(NO_DRAFT, "No draft"), *candidates]
-    total = (len(everyone) + 1) * len(ADVISOR_PROMPTS)  # no draft again at the end: the noise
-    done = 0
-    results: list[AdvisorResult] = []
-    cancelled = False
-
-    def stopped() -> bool:
-        return cancel is not None and cancel.is_set()
-
-    def measured_one() -> None:
-        nonlocal done
-        done += 1
-        if progress:
-            progress(done, total)
-
+    """Measure each candidate between two no-draft runs; best first."""
+    total = len(candidates) * len(ADVISOR_PROMPTS) + len(candidates) + 1
     main_ref = runtime.resolve(main_key)
     had_main = main_ref.key in runtime.loaded_keys()
-    baseline: list[list[float]] = []
+    run = _Run(runtime, main_ref.key, settings, max_tokens, total, progress, cancel)
+    results: list[AdvisorResult] = []
+    cancelled = False
     try:
-        for cand in [*everyone, everyone[0]]:
-            if stopped():
+        for cand in candidates:
+            if run.stopped():
                 cancelled = True
                 break
             try:
-                measured = _measure(
-                    runtime, main_ref.key, cand, settings, max_tokens, stopped, cancel, measured_one
-                )
+                result = run.candidate(cand)
             except ClientGoneError:  # cancelled while a chat reply or a request held the model
-                measured = None
-            if measured is None:
+                result = None
+            if result is None:
                 cancelled = True
                 break
-            speeds, accepted, sent = measured
-            if cand.key == NO_DRAFT:
-                baseline.append(speeds)
-                if len(baseline) == 2:
-                    break
-            results.append(
-                AdvisorResult(
-                    cand.key,
-                    cand.name,
-                    round(statistics.median(speeds), 2),
-                    round(accepted / sent, 3) if sent else None,
-                )
-            )
+            results.append(result)
+        if not candidates and not run.stopped():
+            with contextlib.suppress(ClientGoneError):
+                run.lone_baseline()
+        cancelled = cancelled or run.stopped()
     finally:
         if not had_main:
             runtime.evict(main_ref.key, wait=False)
-    noise = _noise(baseline)
-    if len(baseline) == 2 and results and results[0].key == NO_DRAFT:  # both runs make the baseline
-        both = [statistics.mean(pair) for pair in zip(*baseline, strict=True)]
-        results[0].tokens_per_second = round(statistics.median(both), 2)
-    base = next((r.tokens_per_second for r in results if r.key == NO_DRAFT), 0.0)
-    for r in results:
-        r.speedup = round(r.tokens_per_second / base, 3) if base else 1.0
-    results.sort(key=lambda r: -r.tokens_per_second)
-    return Advice(results, None if cancelled else recommend(results, noise), cancelled, round(noise, 3))
+    if run.baselines:
+        plain = round(statistics.median(run.baselines), 2)
+        results.append(AdvisorResult(NO_DRAFT, NO_DRAFT_NAME, plain, None))
+    if progress:
+        progress(AdvisorStep(run.done, total, ""))
+    results.sort(key=lambda r: -r.speedup)
+    noise = max((r.noise for r in results), default=0.0)
+    return Advice(results, None if cancelled else recommend(results), cancelled, round(noise, 3))
 
 
-def recommend(results: list[AdvisorResult], noise: float) -> AdvisorResult | None:
-    """The fastest draft whose gain exceeds the noise and whose tokens the main model
-    accepted (a draft that never gets a token accepted cannot be faster: its "gain" is
-    noise); None for No draft."""
-    bar = gain_needed(noise)
-    ranked = sorted(results, key=lambda r: -r.tokens_per_second)
-    return next(
-        (r for r in ranked if r.key != NO_DRAFT and r.speedup >= bar and (r.acceptance or 0) > 0), None
-    )
-
-
-def _noise(baseline: list[list[float]]) -> float:
-    """The largest relative gap between the two no-draft runs of one prompt."""
-    if len(baseline) < 2:
-        return 0.0
-    gaps = [abs(a - b) / max((a + b) / 2, 1e-9) for a, b in zip(*baseline, strict=True)]
-    return max(gaps, default=0.0)
+def recommend(results: list[AdvisorResult]) -> AdvisorResult | None:
+    """The draft with the largest speed-up that clears its noise band and whose tokens the
+    main model accepted (a draft that never gets a token accepted cannot be faster: its
+    "gain" is noise); None for No draft."""
+    ranked = sorted(results, key=lambda r: -r.speedup)
+    return next((r for r in ranked if r.faster), None)
 
 
 def prompt_lookup_candidate() -> Candidate:

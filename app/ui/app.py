@@ -61,6 +61,26 @@ def show_start_failure(error: BaseException) -> None:
     box.exec()
 
 
+def open_welcome(window: MainWindow) -> WelcomeDialog | None:
+    """The welcome, on the first start only. Seen once is enough: it is marked as shown when
+    it opens (quitting with it still open does not bring it back at the next start)."""
+    if not first_run():
+        return None
+    welcome = WelcomeDialog([r.path for r in ModelLibrary().roots()], window, window.themes.theme.draft)
+    mark_welcomed()
+    window.bundledProgress.connect(welcome.set_progress)
+    window.libraryReady.connect(welcome.set_ready)
+
+    def added(_result: int) -> None:
+        if welcome.added_folder is not None:
+            window.library.add_folder(welcome.added_folder)
+            window.refresh_library()
+
+    welcome.finished.connect(added)
+    welcome.open()
+    return welcome
+
+
 def run_app(argv: list[str] | None = None) -> int:
     import qasync
 
@@ -68,31 +88,14 @@ def run_app(argv: list[str] | None = None) -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     try:
-        showing_welcome = first_run()
         window = MainWindow()
-        welcome = (
-            WelcomeDialog([r.path for r in ModelLibrary().roots()], draft_colour=window.themes.theme.draft)
-            if showing_welcome
-            else None
-        )
     except Exception as exc:  # started from a desktop launcher, stderr is seen by no one
         log.exception("the main window could not be created")
         show_start_failure(exc)
         return 1
     install_crash_handler(window)
     window.show()
-    if welcome is not None:
-        window.bundledProgress.connect(welcome.set_progress)
-        window.libraryReady.connect(welcome.set_ready)
-
-        def welcomed(_result: int) -> None:
-            mark_welcomed()
-            if welcome.added_folder is not None:
-                window.library.add_folder(welcome.added_folder)
-                window.refresh_library()
-
-        welcome.finished.connect(welcomed)
-        welcome.open()
+    open_welcome(window)
     closing = asyncio.Event()
     app.aboutToQuit.connect(closing.set)
     with loop:

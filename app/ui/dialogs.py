@@ -34,6 +34,10 @@ def mark_welcomed() -> None:
     AppState().mark_welcomed()
 
 
+BUNDLED_PREPARING = "A small model (Gemma 3 270M) comes with Specula and is being prepared now."
+BUNDLED_READY = "A small model (Gemma 3 270M) comes with Specula: it is ready to chat."
+
+
 class WelcomeDialog(QDialog):
     """Where models are looked for, the bundled model being prepared, how to add models."""
 
@@ -51,12 +55,13 @@ class WelcomeDialog(QDialog):
             "<p><b>Models are looked for in:</b><br>"
             + "<br>".join(f"• {display_path(str(f))}" for f in folders)
             + "</p>"
-            "<p>A small model (Gemma 3 270M) comes with Specula and is being prepared now.</p>"
             "<p>To add your own, put GGUF files or MLX folders in one of these folders, add a folder below, "
             "or use <i>specula models --import FILE</i>.</p>"
         )
         text.setWordWrap(True)
         text.setTextFormat(Qt.TextFormat.RichText)
+        self.bundled_note = QLabel(BUNDLED_PREPARING)  # follows the bar: never "preparing" when ready
+        self.bundled_note.setWordWrap(True)
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
         self.progress.setFormat("Preparing the bundled model... %p%")
@@ -71,6 +76,7 @@ class WelcomeDialog(QDialog):
         buttons.addWidget(start)
         layout = QVBoxLayout(self)
         layout.addWidget(text)
+        layout.addWidget(self.bundled_note)
         layout.addWidget(self.progress)
         layout.addLayout(buttons)
         self.resize(560, 380)
@@ -81,6 +87,7 @@ class WelcomeDialog(QDialog):
     def set_ready(self) -> None:
         self.progress.setValue(100)
         self.progress.setFormat("The bundled model is ready")
+        self.bundled_note.setText(BUNDLED_READY)
 
     def _on_add_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Add a models folder")

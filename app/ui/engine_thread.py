@@ -43,6 +43,7 @@ class EngineWorker(QObject):
     draftChanged = Signal(str)  # key, "" when none
     draftRejected = Signal(str, str)  # key of a draft that could not be used, a message for the user
     loadFailed = Signal(str, str)  # key, reason: the main model did not load (the library marks it)
+    replyStarted = Signal(int, str, str)  # reply id, main key, draft key (""): the pair it runs on
     # reply id, StreamBatch: pieces, rejected drafts and rounds since the last batch
     tokensArrived = Signal(int, object)
     generationFinished = Signal(int, object)  # reply id, GenerationResult (None: cut off)
@@ -124,6 +125,7 @@ class EngineWorker(QObject):
                 self.main_key, self.draft_key or None, cancel=self.cancel, max_waiting=None
             )
             with lease:
+                self.replyStarted.emit(reply, lease.main_key, lease.draft_key or "")
                 result = self._stream(lease, job)
         except ClientGoneError:
             self.generationFailed.emit(

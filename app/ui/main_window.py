@@ -151,10 +151,12 @@ class MainWindow(QMainWindow):
         self.controller.draftReportReady.connect(self.draftReportReady)
         self.model_bar.bind(self.model_state)
         self.model_bar.eject_button.clicked.connect(self.controller.eject)
+        self.model_bar.stopRequested.connect(self.chat.stop)
         self.chat.bind_models(self.model_state)
         self.models.bind(self.model_state)
         replies = self.chat.replies
         w = self.worker
+        w.replyStarted.connect(replies.on_started)
         w.tokensArrived.connect(replies.on_tokens)
         w.generationFinished.connect(replies.on_finished)
         w.generationFailed.connect(replies.on_failed)

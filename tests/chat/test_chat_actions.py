@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.chat.chat_actions import card_reasons, why_not
-from app.chat.session import SEND, ChatSession
+from app.chat.session import SEND, ChatSession, FixedPair
 from app.chat.store import ChatStore, StoredMessage
 
 
@@ -16,7 +16,7 @@ def test_each_action_says_why_it_cannot_run_until_it_can():
     assert why_not(s, "copy_last") == "There is no reply to copy yet"
     assert why_not(s, "new_chat") == ""
     assert why_not(s, "rename_chat") == ""
-    s.set_pair("main.gguf", "")
+    s.models = FixedPair("main.gguf")
     assert why_not(s, "regenerate") == "There is no reply to regenerate yet"
     s.begin(SEND, "hello")
     assert why_not(s, "stop") == ""

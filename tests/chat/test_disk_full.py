@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.chat.session import REGENERATE, SEND, UNSAVED, WAIT_FOR_SAVE, ChatSession
+from app.chat.session import REGENERATE, SEND, UNSAVED, WAIT_FOR_SAVE, ChatSession, FixedPair
 from app.chat.store import ChatStore, StoredMessage, StoreFullError
 from app.chat.store_recovery import describe
 
@@ -20,7 +20,7 @@ def on_tiny_disk(tiny_disk):
     store = ChatStore(path)
     session = ChatSession(store)
     session.open_latest_or_new()
-    session.set_pair("main.gguf", "")
+    session.models = FixedPair("main.gguf")
     yield tiny_disk, session, path
     store.close()
 
@@ -118,6 +118,7 @@ def test_other_writes_on_a_full_disk_are_said_not_raised(on_tiny_disk):
     disk, session, _path = on_tiny_disk
     problems = []
     session.events.problem.connect(problems.append)
+    session.rename("in use")  # not an empty new chat (Ctrl+N would show that one again)
     disk.fill()
     assert session.new() is None
     session.rename("renamed")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from app.chat.message_model import REJECTED_KEY, ROUNDS_KEY, MessageView, RunIndex
+from app.chat.reply_stats import ReplyStats
+from app.core.events import GenerationStats
 
 
 def test_runs_grow_at_the_end_and_merge_equal_neighbours():
@@ -27,10 +29,10 @@ def test_segments_combine_origin_and_round():
 def test_stored_messages_come_back_the_same_and_damage_is_survived():
     m = MessageView("assistant")
     m.append([("a", "draft", 3), ("b", "main", 3)])
-    m.stats = {"tokens_per_second": 1.0}
+    m.stats = ReplyStats(GenerationStats(tokens_per_second=1.0), "Main")
     back = MessageView.from_stored("assistant", m.text, m.origins, m.stats_for_storage())
     assert back.segments(0, 2) == m.segments(0, 2)
-    assert back.stats["tokens_per_second"] == 1.0
+    assert back.stats == m.stats
     broken = MessageView.from_stored("assistant", "ab", [[1, "draft"], [1, "main"]], {ROUNDS_KEY: "nonsense"})
     assert broken.segments(0, 2) == [(0, 1, "draft", None), (1, 2, "main", None)]
 

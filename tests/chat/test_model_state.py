@@ -70,7 +70,7 @@ def test_the_last_pair_is_loaded_again_and_the_status_says_so(library_models):
     assert job == LoadJob(job.path, main, 4096, 0)
     assert job.path.name == "main.gguf"
     s.state.on_loading(main)
-    assert s.session.model_key == ""
+    assert s.session.models.loaded_key == ""
     assert s.last("loading") == (main,)
     s.state.on_loaded(main)
     s.state.on_drafts(s.index.drafts_for(main))
@@ -172,7 +172,6 @@ def test_no_other_model_loads_while_a_reply_is_written(setup, library_models):
     s, main = setup, library_models["main"]
     s.load(main)
     s.state.on_draft_changed("")
-    s.session.set_pair(main, "")
     s.session.begin(SEND, "hello")
     loads = s.names().count("load")
     s.state.load_key(library_models["noisy"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.chat.session import CONTINUE, DELETE, EDIT, REGENERATE, SEND, ChatSession
+from app.chat.session import CONTINUE, DELETE, EDIT, REGENERATE, SEND, ChatSession, FixedPair
 from app.chat.store import ChatStore, StoredMessage
 
 
@@ -24,12 +24,10 @@ def answer(session: ChatSession, text: str, **stats) -> StoredMessage:
 
 def test_every_field_has_its_own_event(session):
     seen = []
-    for name in ("conversation", "messages", "conversations", "reply", "pair"):
+    for name in ("conversation", "messages", "conversations", "reply"):
         getattr(session.events, name).connect(lambda *a, n=name: seen.append(n))
-    session.set_pair("m", "")
-    session.set_pair("m", "")  # no change, no event
+    session.models = FixedPair("m")
     session.begin(SEND, "hello")
-    assert seen.count("pair") == 1
     assert "reply" in seen
     assert "messages" in seen
     seen.clear()
@@ -40,7 +38,7 @@ def test_every_field_has_its_own_event(session):
 
 def test_actions_say_why_they_cannot_run(session):
     assert session.why_not(SEND) == "Load a model first (Ctrl+L)"
-    session.set_pair("m", "")
+    session.models = FixedPair("m")
     assert session.why_not(SEND) == ""
     assert "no reply to regenerate" in session.why_not(REGENERATE)
     assert "no reply to continue" in session.why_not(CONTINUE)
@@ -53,7 +51,7 @@ def test_actions_say_why_they_cannot_run(session):
 
 
 def test_a_reply_commits_in_its_own_conversation_while_another_is_shown(session):
-    session.set_pair("m", "")
+    session.models = FixedPair("m")
     a = session.conversation_id
     session.begin(SEND, "question in A")
     b = session.new()  # the user goes on reading or writing elsewhere
@@ -71,7 +69,7 @@ def test_a_reply_commits_in_its_own_conversation_while_another_is_shown(session)
 
 
 def test_regenerate_keeps_the_old_reply_until_the_new_one_commits(session):
-    session.set_pair("m", "")
+    session.models = FixedPair("m")
     session.begin(SEND, "q")
     answer(session, "first")
     reply = session.begin(REGENERATE)
@@ -89,7 +87,7 @@ def test_regenerate_keeps_the_old_reply_until_the_new_one_commits(session):
 
 
 def test_edit_replaces_the_exchange_only_when_the_new_reply_commits(session):
-    session.set_pair("m", "")
+    session.models = FixedPair("m")
     session.begin(SEND, "tpyo")
     answer(session, "what?")
     reply = session.begin(EDIT, "typo")
@@ -100,7 +98,7 @@ def test_edit_replaces_the_exchange_only_when_the_new_reply_commits(session):
 
 
 def test_continue_updates_the_reply_in_place(session):
-    session.set_pair("m", "")
+    session.models = FixedPair("m")
     session.begin(SEND, "q")
     first = answer(session, "one")
     reply = session.begin(CONTINUE)
@@ -111,7 +109,7 @@ def test_continue_updates_the_reply_in_place(session):
 
 
 def test_delete_can_be_undone(session):
-    session.set_pair("m", "")
+    session.models = FixedPair("m")
     session.begin(SEND, "keep me")
     answer(session, "ok")
     gone = session.conversation_id
@@ -123,3 +121,18 @@ def test_delete_can_be_undone(session):
     session.undo_delete()
     assert session.conversation_id == gone
     assert [m.content for m in session.messages] == ["keep me", "ok"]
+
+
+def test_new_chat_twice_is_one_empty_chat_not_a_pile(session):
+    first = session.conversation_id
+    assert session.new() == first  # the empty chat shown is the new chat
+    session.models = FixedPair("m")
+    session.begin(SEND, "hello")
+    answer(session, "hi")
+    second = session.new()
+    assert second != first
+    assert session.new() == second
+    titles = [c.title for c in session.store.conversations()]
+    assert titles.count("New chat") == 1
+    session.open(first)
+    assert session.new() == second  # an empty one elsewhere is shown rather than another made

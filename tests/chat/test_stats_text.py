@@ -59,6 +59,15 @@ def test_a_reply_without_a_draft_says_nothing_about_drafting():
     assert stats_line(plain) == "10.0 tok/s · 0.00 s to first token · 5 tokens · stopped"
 
 
+def test_the_details_say_how_a_reply_ended_in_words_not_stopped_because_stopped():
+    stopped = ReplyStats(GenerationStats(predicted_tokens_count=5, stop_reason=StopReason.CANCELLED))
+    rows = dict(detail_rows(stopped))
+    assert rows["Ended"] == "you stopped it"
+    assert "Stopped because" not in rows
+    done = ReplyStats(GenerationStats(predicted_tokens_count=5, stop_reason=StopReason.MAX_TOKENS))
+    assert dict(detail_rows(done))["Ended"] == "Max Tokens reached"
+
+
 def test_a_full_context_is_not_max_tokens():
     full = ReplyStats(GenerationStats(predicted_tokens_count=5, stop_reason=StopReason.CONTEXT_FULL))
     assert speed_parts(full)[-1] == "context full"

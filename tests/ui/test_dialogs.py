@@ -6,19 +6,32 @@ import pytest
 from PySide6.QtCore import Qt
 
 from app.ui import app as app_module
-from app.ui.dialogs import CrashDialog, WelcomeDialog, about_text, first_run, mark_welcomed
+from app.ui.dialogs import CrashDialog, WelcomeDialog, about_text, first_run
 from app.ui.main_window import MainWindow
 
 
-def test_welcome_is_shown_once(qtbot, tmp_path):
+def test_welcome_is_shown_once_even_when_the_app_quits_with_it_open(qtbot):
     assert first_run()
+    window = MainWindow(auto_load=False)
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.libraryReady, timeout=30_000):
+        welcome = app_module.open_welcome(window)
+    assert welcome is not None
+    assert not first_run()  # seen: never again, though it was never closed
+    assert app_module.open_welcome(window) is None
+    window.shutdown()
+
+
+def test_welcome_says_what_its_bar_says(qtbot, tmp_path):
     dialog = WelcomeDialog([tmp_path / "models"])
     qtbot.addWidget(dialog)
     dialog.set_progress(50, 100)
     assert dialog.progress.value() == 50
+    assert "being prepared now" in dialog.bundled_note.text()
     dialog.set_ready()
-    mark_welcomed()
-    assert not first_run()
+    assert dialog.progress.value() == 100
+    assert "ready" in dialog.bundled_note.text()
+    assert "prepared now" not in dialog.bundled_note.text()
 
 
 def test_about_names_the_version_and_engines():

@@ -36,6 +36,8 @@ def test_a_draft_that_does_not_load_is_the_drafts_failure_not_the_replys(qtbot):
     clock = FakeClock()
 
     class Lease:
+        main_key, draft_key = "main.gguf", None
+
         def __enter__(self):
             return self
 
@@ -57,9 +59,11 @@ def test_a_draft_that_does_not_load_is_the_drafts_failure_not_the_replys(qtbot):
     worker.draftRejected.connect(lambda *a: seen.append(("rejected", *a)))
     worker.generationFailed.connect(lambda *a: seen.append(("failed", *a)))
     worker.generationFinished.connect(lambda reply, result: seen.append(("finished", reply)))
+    worker.replyStarted.connect(lambda *a: seen.append(("started", *a)))
     worker.set_draft(LoadJob(Path("/m/noisy.gguf"), "noisy.gguf", 4096, 0))
     worker.generate(ReplyJob(5, None))  # type: ignore[arg-type]  # queued behind the draft
     assert seen == [
         ("rejected", "noisy.gguf", "Could not load the draft noisy.gguf: bad magic"),
+        ("started", 5, "main.gguf", ""),  # the pair it ran on: no draft, whatever was chosen
         ("finished", 5),
     ]

@@ -91,7 +91,7 @@ def test_reply_streams_with_green_exactly_on_accepted_draft_tokens(qtbot, window
     assert expected, (reply.stats, reply.origins)
     assert window.chat.view.draft_text() == expected
     assert reply.stats
-    assert reply.stats["accepted_draft_tokens_count"] > 0
+    assert reply.stats.generation.accepted_draft_tokens_count > 0
     assert "Accepted" in window.chat.view.plain_text()
 
 
@@ -107,7 +107,7 @@ def test_stop_keeps_the_partial_reply_and_says_stopped(qtbot, window, library_mo
         )
         qtbot.keyClick(window.chat.prompt, "Escape") if False else window.chat.stop()
     reply = window.chat.view.messages[-1]
-    assert reply.stats["stop_reason"] == "cancelled"
+    assert reply.stats.generation.stop_reason == "cancelled"
     assert reply.text
     stored = window.store.messages(window.chat.conversation_id)
     assert stored[-1].stats["stop_reason"] == "cancelled"
@@ -119,14 +119,38 @@ def test_switching_the_draft_mid_reply_applies_to_the_next_reply(qtbot, window, 
     choose_draft(qtbot, window, library_models["twin"])
     window.chat.sidebar.set_values({"max_tokens": 120, "temperature": 0.0, "draft_p_min": 0.0})
     window.chat.prompt.setPlainText("the dog")
+    state = window.model_state
     with qtbot.waitSignal(window.chat.replyFinished, timeout=WAIT):
         window.chat.send()
         window.chat.sidebar.select_draft(library_models["noisy"])  # while streaming
-    assert window.chat.view.messages[-1].stats["draft_model"] == "twin.gguf"
-    qtbot.waitUntil(lambda: window.worker.draft_key == library_models["noisy"], timeout=WAIT)
+        # the top of the chat is what the next reply runs on, and says so while this one runs
+        assert state.name(library_models["noisy"]) in window.chat.pair_label.text()
+        assert window.chat.pair_detail.text() == "main + draft, from the next reply"
+    assert window.chat.view.messages[-1].stats.generation.draft_model == "twin.gguf"
+    assert window.chat.view.messages[-1].stats.draft_name == state.name(library_models["twin"])
+    # the engine thread switched; the window hears it once its news arrives
+    qtbot.waitUntil(lambda: window.model_state.draft_key == library_models["noisy"], timeout=WAIT)
+    assert window.chat.pair_detail.text() == "main + draft"
     send(qtbot, window, "again")
     assert window.chat.view.messages[-1].stats, window.chat.banner.text()
-    assert window.chat.view.messages[-1].stats["draft_model"] == "noisy.gguf"
+    assert window.chat.view.messages[-1].stats.generation.draft_model == "noisy.gguf"
+
+
+def test_a_reply_names_the_draft_the_engine_ran_it_on(qtbot, window, library_models):
+    """A draft chosen just before sending is switched to before the reply: its stats, its card
+    and its conversation name that draft, not the one in use when Send was pressed."""
+    load(qtbot, window, library_models["main"])
+    choose_draft(qtbot, window, library_models["twin"])
+    window.chat.sidebar.set_values({"max_tokens": 8, "temperature": 0.0, "draft_p_min": 0.0})
+    window.chat.sidebar.select_draft(library_models["noisy"])
+    window.chat.prompt.setPlainText("the dog")
+    with qtbot.waitSignal(window.chat.replyFinished, timeout=WAIT):
+        window.chat.send()  # before the engine thread has said it switched
+    stats = window.chat.view.messages[-1].stats
+    assert stats.generation.draft_model == "noisy.gguf"
+    assert stats.draft_name == window.model_state.name(library_models["noisy"])
+    conv = window.store.conversation(window.chat.conversation_id)
+    assert conv.draft_key == library_models["noisy"]
 
 
 def test_conversation_and_colours_survive_a_restart(qtbot, window, library_models):
@@ -181,7 +205,7 @@ def test_broken_files_are_listed_and_a_failed_load_is_shown_not_raised(qtbot, wi
     window.load_key(library_models["main"])
     qtbot.waitUntil(lambda: not window.chat.banner.isHidden(), timeout=WAIT)
     assert "Could not load main.gguf" in window.chat.banner.text()
-    assert not window.chat.session.model_key
+    assert not window.chat.session.models.loaded_key
 
 
 def test_closing_mid_reply_saves_the_partial_reply(qtbot, window, library_models):
@@ -220,7 +244,7 @@ def test_an_mlx_model_loads_and_shows_the_mlx_draft_setting(qtbot, window):
     send(qtbot, window, "the cat", mlx_draft_tokens=2)
     reply = window.chat.view.messages[-1]
     assert reply.stats
-    assert reply.stats["draft_model"] == "tiny-mlx-draft"
+    assert reply.stats.generation.draft_model == "tiny-mlx-draft"
 
 
 def test_draft_advisor_runs_off_the_gui_thread_and_saves_its_pick(qtbot, window, library_models, monkeypatch):
@@ -249,8 +273,10 @@ def test_every_model_offers_prompt_lookup_in_the_dropdown(qtbot, window, library
     assert combo.count() == 5
     assert combo.findData("prompt-lookup") > 0
     choose_draft(qtbot, window, "prompt-lookup")
+    assert window.chat.pair_detail.text() == "no draft model"  # never "main + draft"
+    assert "Prompt lookup" in window.chat.pair_label.text()
     send(qtbot, window, "the the the the")
-    assert window.chat.view.messages[-1].stats["draft_model"] == "Prompt lookup (no draft model)"
+    assert window.chat.view.messages[-1].stats.generation.draft_model == "Prompt lookup (no draft model)"
 
 
 def test_a_translated_draft_streams_the_main_models_own_reply(qtbot, window, library_models):
@@ -264,8 +290,8 @@ def test_a_translated_draft_streams_the_main_models_own_reply(qtbot, window, lib
     send(qtbot, window, "the cat")
     reply = window.chat.view.messages[-1]
     assert reply.text == plain
-    assert reply.stats["draft_model"] == "other.gguf"
-    assert reply.stats["total_draft_tokens_count"] > 0, reply.stats
+    assert reply.stats.generation.draft_model == "other.gguf"
+    assert reply.stats.generation.total_draft_tokens_count > 0, reply.stats
 
 
 def test_one_click_in_the_picker_loads_and_the_pair_is_shown(qtbot, window, library_models):
@@ -284,8 +310,8 @@ def test_one_click_in_the_picker_loads_and_the_pair_is_shown(qtbot, window, libr
     assert " + " in window.chat.pair_label.text()
     send(qtbot, window, "the cat")
     reply = window.chat.view.messages[-1]
-    assert reply.stats["draft_name"] in window.chat.pair_label.text()
-    assert reply.stats["model_name"] == window.chat.view.cards[-1].header.text()
+    assert reply.stats.draft_name in window.chat.pair_label.text()
+    assert reply.stats.model_name == window.chat.view.cards[-1].header.text()
 
 
 def test_the_theme_can_be_chosen_in_the_view_menu(qtbot, window):

@@ -41,11 +41,16 @@ def test_every_key_in_the_window_is_one_action_of_the_registry(window):
 
 
 def test_ctrl_n_starts_a_new_chat(qtbot, window):
+    window.chat.session.rename("Mine")  # not an empty new chat any more
     before = window.chat.conversation_id
     window.chat.prompt.setFocus()
     qtbot.keyClick(window.chat.prompt, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
-    assert window.chat.conversation_id != before  # and no "Ambiguous shortcut" (warnings fail tests)
+    new = window.chat.conversation_id
+    assert new != before  # and no "Ambiguous shortcut" (warnings fail tests)
     assert window.chat.prompt.hasFocus()
+    qtbot.keyClick(window.chat.prompt, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    assert window.chat.conversation_id == new  # one empty new chat, not a pile of them
+    assert [c.title for c in window.store.conversations()].count("New chat") == 1
 
 
 def test_tab_and_shift_tab_leave_the_message_box_and_ctrl_tab_types_a_tab(qtbot, window):

@@ -1,5 +1,6 @@
 """The bar above the transcript: the buttons that show or hide the side panels, and what the
-next reply runs on, "Main + Draft"."""
+next reply runs on, "Main + Draft" (elided when there is no room: a long name never widens the
+window), with a note when the draft chosen applies from the next reply."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QWidget
 
 from app.ui.theme.colours import Theme
 from app.ui.theme.icons import icon
+from app.ui.widgets.elided_label import ElidedLabel
 
 
 def _panel_toggle(icon_name: str, tip: str) -> QToolButton:
@@ -26,9 +28,9 @@ class ChatHeader(QWidget):
         self.setObjectName("chatHeader")
         self.conversations_toggle = _panel_toggle("panel-left", "Show or hide conversations")
         self.sidebar_toggle = _panel_toggle("panel-right", "Show or hide settings")
-        self.pair_label = QLabel("No model loaded")
+        self.pair_label = ElidedLabel("No model loaded")
         self.pair_label.setObjectName("pairLabel")
-        self.pair_detail = QLabel("")
+        self.pair_detail = QLabel("")  # short: the pair's name gives way first
         self.pair_detail.setObjectName("pairDetail")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(8, 6, 8, 6)
@@ -39,16 +41,14 @@ class ChatHeader(QWidget):
         layout.addStretch(1)
         layout.addWidget(self.sidebar_toggle)
 
-    def set_pair(self, main: str, draft: str) -> None:
+    def set_pair(self, main: str, draft: str, detail: str = "") -> None:
+        """`detail`: what the pair is ("main + draft", "no draft", ...)."""
         if not main:
             self.pair_label.setText("No model loaded")
             self.pair_detail.setText("")
-        elif draft:
-            self.pair_label.setText(f"{main}  +  {draft}")
-            self.pair_detail.setText("main + draft")
-        else:
-            self.pair_label.setText(main)
-            self.pair_detail.setText("no draft")
+            return
+        self.pair_label.setText(f"{main}  +  {draft}" if draft else main)
+        self.pair_detail.setText(detail or ("main + draft" if draft else "no draft"))
 
     def set_theme(self, theme: Theme) -> None:
         for b in (self.conversations_toggle, self.sidebar_toggle):

@@ -27,10 +27,8 @@ from app.ui.chat.transcript.view import ChatView
 
 @dataclass(frozen=True)
 class ReplySetup:
-    """What a reply starts with, from the page: the pair's names and the sidebar's values."""
+    """What a reply starts with, from the page: the sidebar's values."""
 
-    model_name: str
-    draft_name: str
     values: dict[str, Any]  # every setting, for the request
     engine: str
     settings: dict[str, Any]  # the ones the conversation keeps
@@ -71,7 +69,8 @@ class ChatReplies(QObject):
             return None
         finally:
             self.quiet = False
-        flight = Flight.start(reply, setup.model_name, setup.draft_name, session.draft_key)
+        models = session.models
+        flight = Flight.start(reply, models.loaded_key, models.chosen_draft, models.name)
         self.flight = flight
         if kind == SEND and view.editing() is None:  # the one path worth not re-rendering for
             user = session.messages[-1]
@@ -121,6 +120,17 @@ class ChatReplies(QObject):
                 self._on_reading_tick()
 
     # --- streaming -------------------------------------------------------------------------------
+    def on_started(self, reply_id: int, model_key: str, draft_key: str) -> None:
+        """The engine thread leased this pair for the reply: the card, the live strip, the
+        stats and the conversation name it, whatever was chosen when it was sent."""
+        f = self._ours(reply_id)
+        if f is None:
+            return
+        f.ran_on(model_key, draft_key)
+        self.session.ran_on(f.reply, model_key, draft_key)
+        if self._shown(f):
+            self.view.set_stream_pair(f.model_name, f.with_draft)
+
     def _ours(self, reply_id: int) -> Flight | None:
         """The reply in flight when `reply_id` names it (news of an ended reply is dropped)."""
         f = self.flight

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QGroupBox,
+    QLabel,
     QMessageBox,
     QPushButton,
     QScrollArea,
+    QStyle,
     QVBoxLayout,
     QWidget,
 )
@@ -35,11 +37,11 @@ class ConfigSidebar(QScrollArea):
     draftSelected = Signal(str)  # model key, "" for none: the user chose a draft
     visualizeToggled = Signal(bool)
     rejectedToggled = Signal(bool)
+    loadValuesEdited = Signal(dict)  # the Load group's values, after the user changed one
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWidgetResizable(True)
-        self.setMinimumWidth(280)
         self.setFrameShape(QScrollArea.Shape.NoFrame)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Tab goes to its fields, not the scroll area
@@ -72,10 +74,25 @@ class ConfigSidebar(QScrollArea):
         )
         self.rejected_box.toggled.connect(self.rejectedToggled)
         spec_layout.addWidget(self.rejected_box)
+        load = QWidget()
+        load_layout = QVBoxLayout(load)
+        load_layout.setContentsMargins(0, 0, 0, 0)
+        load_layout.addWidget(self.forms["load"])
+        applied = QLabel("The loaded model's own (as in My Models), applied when it loads.")
+        applied.setObjectName("muted")
+        applied.setWordWrap(True)
+        load_layout.addWidget(applied)
+        self.reload_hint = QLabel()
+        self.reload_hint.setObjectName("reloadHint")
+        self.reload_hint.setWordWrap(True)
+        self.reload_button = QPushButton("Reload the model now")
+        self.reload_button.setToolTip("Load the model again with these settings (the draft stays)")
+        load_layout.addWidget(self.reload_hint)
+        load_layout.addWidget(self.reload_button)
+        self.forms["load"].valueChanged.connect(self._on_load_value_changed)
+        content = {"speculative": spec, "load": load}
         for group in GROUPS:
-            layout.addWidget(
-                self._group(GROUP_TITLES[group], spec if group == "speculative" else self.forms[group])
-            )
+            layout.addWidget(self._group(GROUP_TITLES[group], content.get(group) or self.forms[group]))
         layout.addStretch(1)
         self.setWidget(body)
 
@@ -84,6 +101,17 @@ class ConfigSidebar(QScrollArea):
         self.set_values(model_settings.defaults())  # what a model starts with, until one loads
         self.set_engine(LLAMA_CPP)
         self.show_drafts(None, loaded=False)
+        self.show_reload_hint("")
+        self.forms["load"].setEnabled(False)  # until a model is loaded
+
+    def minimumSizeHint(self) -> QSize:
+        """Never narrower than what it holds, in the style it is drawn in: with no horizontal
+        scroll bar, anything wider would be cut at the window's edge."""
+        hint = super().minimumSizeHint()
+        body = self.widget()
+        bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        need = body.minimumSizeHint().width() + bar + 2 * self.frameWidth() if body is not None else 0
+        return QSize(max(280, need), hint.height())
 
     @staticmethod
     def _group(title: str, content: QWidget) -> QGroupBox:
@@ -98,7 +126,18 @@ class ConfigSidebar(QScrollArea):
         e.settings.connect(self.set_values)
         e.drafts.connect(lambda choices: self._on_drafts(state, choices))
         e.chosen_draft.connect(self.select_draft)
+        e.reload_hint.connect(self.show_reload_hint)
         self.draftSelected.connect(state.choose_draft)
+        self.loadValuesEdited.connect(state.set_load_values)
+        self.reload_button.clicked.connect(state.reload)
+
+    def _on_load_value_changed(self, _name: str, _value: object) -> None:
+        self.loadValuesEdited.emit(self.forms["load"].values())
+
+    def show_reload_hint(self, text: str) -> None:
+        self.reload_hint.setText(text)
+        self.reload_hint.setVisible(bool(text))
+        self.reload_button.setVisible(bool(text))
 
     # --- values --------------------------------------------------------------------------------
     def values(self) -> dict[str, Any]:
@@ -123,6 +162,7 @@ class ConfigSidebar(QScrollArea):
 
     def _on_drafts(self, state: ModelState, choices: DraftChoices | None) -> None:
         self.set_engine(state.engine)
+        self.forms["load"].setEnabled(bool(state.loaded_key))  # the loaded model's own: none, none
         self.show_drafts(choices, loaded=bool(state.loaded_key), select=state.chosen_draft)
 
     def show_drafts(self, choices: DraftChoices | None, loaded: bool = True, select: str = "") -> None:

@@ -52,6 +52,7 @@ class ModelController(QObject):
         state.events.load.connect(self._on_load_wanted)
         state.events.chosen_draft.connect(self._on_draft_chosen)
         state.events.drafts.connect(self._on_drafts)
+        state.events.identify.connect(self.identify_drafts)
 
     # --- to the engine thread ---------------------------------------------------------------------
     def _on_load_wanted(self, job: LoadJob) -> None:
@@ -62,6 +63,8 @@ class ModelController(QObject):
         self.draftRequested.emit(self.state.draft_job(key))
 
     def eject(self) -> None:
+        """Queued behind a reply in progress (the model state says so while it waits)."""
+        self.state.eject()
         self.ejectRequested.emit()
 
     # --- from the engine thread -------------------------------------------------------------------

@@ -3,6 +3,7 @@ load's progress and the status line; all of it follows the model state."""
 
 from __future__ import annotations
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 from app.chat.model_state import NO_MODEL, ModelState
@@ -12,6 +13,8 @@ from app.ui.theme.icons import icon
 
 
 class ModelBar(QWidget):
+    stopRequested = Signal()  # Stop, offered while an Eject waits for the reply to end
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("modelBar")
@@ -23,6 +26,11 @@ class ModelBar(QWidget):
         self.eject_button = QPushButton("Eject")
         self.eject_button.setToolTip("Unload the model and its draft")
         self.eject_button.setEnabled(False)
+        self.stop_button = QPushButton("Stop the reply")
+        self.stop_button.setObjectName("ejectStop")
+        self.stop_button.setToolTip("Stop the reply now (Esc): what it wrote is kept, and the model unloads")
+        self.stop_button.clicked.connect(self.stopRequested)
+        self.stop_button.hide()
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(220)
         self.progress.setRange(0, 100)
@@ -33,6 +41,7 @@ class ModelBar(QWidget):
         layout.addStretch(1)
         layout.addWidget(self.picker, 3)
         layout.addWidget(self.eject_button)
+        layout.addWidget(self.stop_button)
         layout.addWidget(self.progress)
         layout.addWidget(self.status, 2)
         self._state: ModelState | None = None
@@ -46,6 +55,7 @@ class ModelBar(QWidget):
         e.progress.connect(self._on_progress)
         e.pair.connect(self._on_pair)
         e.library.connect(self._on_library)
+        e.eject_pending.connect(self._on_eject_pending)
 
     def set_theme(self, theme: Theme) -> None:
         self.picker.set_theme(theme)
@@ -74,6 +84,10 @@ class ModelBar(QWidget):
         if not state.loading_key:
             self.picker.select(main)
         self.eject_button.setEnabled(bool(main))
+
+    def _on_eject_pending(self, pending: bool) -> None:
+        self.stop_button.setVisible(pending)
+        self.eject_button.setEnabled(not pending)
 
     def _on_library(self) -> None:
         state = self._state

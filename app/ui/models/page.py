@@ -1,24 +1,23 @@
-"""My Models: the library as a table, and the selected model's defaults, saved on change."""
+"""My Models: the library as a table (app/ui/models/library_table.py), and the selected model's
+defaults, saved on change. The defaults sit in two columns of groups, or one when the page is
+narrow: never a sideways scroll bar."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
     QScrollArea,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -29,15 +28,17 @@ from app.core import model_settings
 from app.core.errors import SpeculaError
 from app.library.entry import ModelEntry, ScanProblem
 from app.library.model_defaults import ModelDefaultsStore
-from app.library.model_labels import display_path, human_size, short_label
+from app.library.model_labels import short_label
+from app.ui.models.library_table import LibraryTable
 from app.ui.theme.colours import LIGHT, Theme
 from app.ui.widgets.draft_combo import fill_draft_combo, selected_draft
 from app.ui.widgets.settings_form import GROUP_TITLES, SettingsForm, group_settings
 
-COLUMNS = ("Name", "Engine", "Architecture", "Parameters", "Quantization", "Size", "Path", "Problems")
-PATH_COLUMN = 6
 # the defaults form, in groups side by side: (setting group, grid row, grid column)
 FORM_GROUPS = (("speculative", 0, 0), ("load", 1, 0), ("sampling", 0, 1), ("prompt", 1, 1))
+ONE_COLUMN_BELOW = 760  # the defaults' groups stack in one column on a narrower page
+
+
 NO_DEFAULT_DRAFT = "No default draft"
 IDENTIFYING = "Identifying compatible draft models..."
 
@@ -53,23 +54,7 @@ class ModelsPage(QWidget):
         self.defaults = defaults
         self.entries: dict[str, ModelEntry] = {}
         self.theme: Theme = LIGHT
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setObjectName("modelsTable")
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
-        self.table.setShowGrid(False)
-        self.table.setWordWrap(False)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(PATH_COLUMN, QHeaderView.ResizeMode.Stretch)
-        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 14)
+        self.table = LibraryTable()
         self.table.itemSelectionChanged.connect(self._on_selection)
 
         editor = QWidget()
@@ -83,10 +68,14 @@ class ModelsPage(QWidget):
         self.subtitle.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.draft_combo = QComboBox()
         self.draft_combo.setObjectName("defaultDraftCombo")
+        self.draft_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.draft_combo.setMinimumContentsLength(14)  # a long name is elided, not a wider page
         self.draft_combo.currentIndexChanged.connect(self._on_draft_changed)
         self.forms: list[SettingsForm] = []
-        grid = QGridLayout()
+        self.grid = grid = QGridLayout()
         grid.setHorizontalSpacing(16)
+        self.group_boxes: list[tuple[QGroupBox, int, int]] = []
+        self._one_column: bool | None = None
         for group_name, row, column in FORM_GROUPS:
             form = SettingsForm(group_settings(group_name))
             form.valueChanged.connect(self._on_value_changed)
@@ -99,9 +88,8 @@ class ModelsPage(QWidget):
                 box_l.addLayout(draft_row)
             box_l.addWidget(form)
             box_l.addStretch(1)
-            grid.addWidget(box, row, column)
-        grid.setColumnStretch(0, 1)
-        grid.setColumnStretch(1, 1)
+            self.group_boxes.append((box, row, column))
+        self._place_groups(one_column=False)
         self.status = QLabel()
         self.status.setObjectName("defaultsStatus")
         self.use_button = QPushButton("Use in chat")
@@ -129,7 +117,9 @@ class ModelsPage(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(editor)
+        self.editor_scroll = scroll
 
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.table)
@@ -146,7 +136,7 @@ class ModelsPage(QWidget):
         """Follow the model state: the library, and the models that did not load."""
 
         def show_library(*_args: object) -> None:
-            self.set_library(state.library.entries, state.library.problems, state.failures)
+            self.set_library(state.library.entries, state.library.problems, state.failures, state.labels)
 
         state.events.library.connect(show_library)
         state.events.failures.connect(show_library)
@@ -160,61 +150,55 @@ class ModelsPage(QWidget):
 
     def set_theme(self, theme: Theme) -> None:
         self.theme = theme
-        for r in range(self.table.rowCount()):
-            for c in range(self.table.columnCount()):
-                item = self.table.item(r, c)
-                if item is not None and item.data(Qt.ItemDataRole.UserRole) is None:
-                    item.setForeground(QColor(theme.danger_text))
+        self.table.set_theme(theme)
 
     def set_library(
         self,
         entries: dict[str, ModelEntry],
         problems: list[ScanProblem],
         failures: dict[str, str] | None = None,
+        labels: dict[str, str] | None = None,
     ) -> None:
+        """`labels`: key -> a name no other model shares (the model bar's)."""
         selected = self.selected_key()
         self.entries = dict(entries)
-        rows: list[tuple[str | None, list[str]]] = [
-            (
-                e.key,
-                [
-                    e.name,
-                    e.engine,
-                    e.architecture,
-                    e.params_label,
-                    e.quantization or "",
-                    human_size(e.size_bytes),
-                    display_path(e.path),
-                    (failures or {}).get(e.key, ""),
-                ],
-            )
-            for e in sorted(entries.values(), key=lambda e: e.key)
-        ]
-        rows.extend(
-            (None, [p.path.rsplit("/", 1)[-1], "", "", "", "", "", p.path, p.reason]) for p in problems
-        )
-        self.table.setRowCount(len(rows))
-        for r, (key, cells) in enumerate(rows):
-            for c, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                item.setData(Qt.ItemDataRole.UserRole, key)
-                item.setToolTip(text)
-                if key is None:
-                    item.setForeground(QColor(self.theme.danger_text))
-                self.table.setItem(r, c, item)
+        self.table.show_library(entries, problems, failures, labels)
         if selected:
             self.select(selected)
 
+    def showEvent(self, event: QShowEvent) -> None:
+        """The chat's sidebar saves load settings too: shown again, the values are read again."""
+        super().showEvent(event)
+        key = self.selected_key()
+        if key is not None:
+            values = self.defaults.effective(key)
+            for form in self.forms:
+                form.set_values({k: v for k, v in values.items() if k in form.editors})
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._place_groups(one_column=self.width() < ONE_COLUMN_BELOW)
+
+    def _place_groups(self, one_column: bool) -> None:
+        """The defaults' groups side by side, or one above the other on a narrow page."""
+        if one_column == self._one_column:
+            return
+        self._one_column = one_column
+        for box, _row, _column in self.group_boxes:
+            self.grid.removeWidget(box)
+        for i, (box, row, column) in enumerate(self.group_boxes):
+            if one_column:
+                self.grid.addWidget(box, i, 0)
+            else:
+                self.grid.addWidget(box, row, column)
+        self.grid.setColumnStretch(0, 1)
+        self.grid.setColumnStretch(1, 0 if one_column else 1)
+
     def selected_key(self) -> str | None:
-        items = self.table.selectedItems()
-        return items[0].data(Qt.ItemDataRole.UserRole) if items else None
+        return self.table.selected_key()
 
     def select(self, key: str) -> None:
-        for r in range(self.table.rowCount()):
-            item = self.table.item(r, 0)
-            if item is not None and item.data(Qt.ItemDataRole.UserRole) == key:
-                self.table.selectRow(r)
-                return
+        self.table.select(key)
 
     def _on_selection(self) -> None:
         key = self.selected_key()

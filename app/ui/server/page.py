@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -92,11 +92,14 @@ class ServerPage(QWidget):
         self.log.setObjectName("serverLog")
         self.log.setHeaderLabels(LOG_COLUMNS)
         self.log.setRootIsDecorated(False)
-        self.log.setUniformRowHeights(True)
+        self.log.setWordWrap(True)  # an error is read whole: its row grows, never cut
         self.log.setAlternatingRowColors(True)
         header = self.log.header()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(False)  # the spare width goes to the Event column
+        header.sectionResized.connect(self._on_section_resized)
+        self._long_rows: list[QTreeWidgetItem] = []  # rows whose Event wraps to more lines
 
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -166,13 +169,31 @@ class ServerPage(QWidget):
         if tip:
             item.setToolTip(1, tip)
         self.log.addTopLevelItem(item)
+        if self.log.fontMetrics().horizontalAdvance(item.text(1)) > 200:
+            self._long_rows.append(item)
+            self._fit_row(item)
         while self.log.topLevelItemCount() > MAX_LOG_ROWS:
-            self.log.takeTopLevelItem(0)
+            gone = self.log.takeTopLevelItem(0)
+            if gone in self._long_rows:
+                self._long_rows.remove(gone)
         self.log.scrollToItem(item)
 
+    def _fit_row(self, item: QTreeWidgetItem) -> None:
+        """A long event (an error) is read whole: its row is as tall as its wrapped text."""
+        width = max(80, self.log.header().sectionSize(1) - 12)
+        rect = self.log.fontMetrics().boundingRect(
+            QRect(0, 0, width, 0), Qt.TextFlag.TextWordWrap, item.text(1)
+        )
+        item.setSizeHint(1, QSize(width, rect.height() + 6))
+
+    def _on_section_resized(self, index: int, _old: int, _new: int) -> None:
+        if index == 1:
+            for item in self._long_rows:
+                self._fit_row(item)
+
     def _on_log_record(self, record: RequestRecord | ServerNote) -> None:
-        if isinstance(record, ServerNote):
-            self._add_row([str(record)], tip=str(record))
+        if isinstance(record, ServerNote):  # its time goes in the Time column only
+            self._add_row([record.message], tip=record.message, when=record.time)
             return
         event = f"{record.method} {record.path} {record.status}"
         if record.error:

@@ -27,7 +27,7 @@ GROUP_TITLES = {
     "speculative": "Speculative Decoding",
     "prompt": "System Prompt",
     "sampling": "Sampling",
-    "load": "Context and GPU (applied when a model loads)",
+    "load": "Context and GPU",  # applied when a model loads: the forms say so under the fields
 }
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from app.chat.reply_flight import Flight
-from app.chat.session import CONTINUE, REGENERATE, SEND, ChatSession
+from app.chat.session import CONTINUE, REGENERATE, SEND, ChatSession, FixedPair
 from app.chat.store import ChatStore
 from app.chat.stream_batch import StreamBatch
 from app.core.events import GenerationResult, GenerationStats, RoundEvent
@@ -17,10 +17,13 @@ from app.core.events import GenerationResult, GenerationStats, RoundEvent
 SETTINGS = {"system_prompt": "Answer in one line.", "temperature": 0.3}
 
 
+NAMES = {"gemma-f16.gguf": "Gemma 3 270M F16", "gemma-q4.gguf": "Gemma 3 270M Q4_K_M"}
+
+
 def reply(session: ChatSession, kind: str, pieces: list[tuple[str, str, int]], text: str = "") -> None:
     """One reply through the session, as the chat page streams and ends it."""
     r = session.begin(kind, text, dict(SETTINGS))
-    flight = Flight.start(r, "Gemma 3 270M F16", "Gemma 3 270M Q4_K_M", "gemma-q4.gguf")
+    flight = Flight.start(r, "gemma-f16.gguf", "gemma-q4.gguf", lambda key: NAMES.get(key, key))
     flight.shift(StreamBatch(tokens=1))  # the first token's time
     rounds = sorted({rnd for _, _, rnd in pieces})
     events = [RoundEvent(n + flight.first_round, 3, 2, 3) for n in rounds if n]
@@ -48,7 +51,7 @@ def rich_conversation(store: ChatStore) -> int:
     exchange. Returns its id."""
     session = ChatSession(store)
     session.open_latest_or_new()
-    session.set_pair("gemma-f16.gguf", "gemma-q4.gguf")
+    session.models = FixedPair("gemma-f16.gguf", "gemma-q4.gguf", NAMES)
     reply(
         session,
         SEND,

@@ -183,7 +183,7 @@ def test_buttons_say_why_they_cannot_act(qtbot, window, library_models):
     assert card.action_buttons["regenerate"].isEnabled()
     assert w.menu_actions["regenerate"].isEnabled()
     w.eject_button.click()
-    qtbot.waitUntil(lambda: not w.chat.session.model_key, timeout=WAIT)
+    qtbot.waitUntil(lambda: not w.chat.session.models.loaded_key, timeout=WAIT)
     card = w.chat.view.cards[-1]
     for key in ("regenerate", "continue"):
         button = card.action_buttons[key]

@@ -97,6 +97,27 @@ def test_a_reply_is_stored_with_names_rounds_and_rejected_drafts(qtbot, page):
     assert QGuiApplication.clipboard().text() == "Hi you"
 
 
+def test_a_reply_is_named_by_the_pair_the_engine_thread_ran_it_on(qtbot, page):
+    page.set_model_pair("Main · F16", "Draft · Q4", "main.gguf", "q4.gguf")
+    page.session.models.names["other.gguf"] = "Other · Q8"
+    requests = []
+    page.generateRequested.connect(requests.append)
+    page.prompt.setPlainText("hello")
+    page.send()
+    reply = requests[0].reply_id
+    page.replies.on_started(reply, "main.gguf", "other.gguf")  # the switch landed before it
+    assert page.view.cards[-1].header.text() == "Main · F16"
+    page.replies.on_tokens(reply, StreamBatch(pieces=[("Hi", "main", 0)], tokens=1))
+    stats = GenerationStats(
+        draft_model="other.gguf", total_draft_tokens_count=2, rejected_draft_tokens_count=2
+    )
+    with qtbot.waitSignal(page.replyFinished):
+        page.replies.on_finished(reply, GenerationResult("Hi", stats))
+    assert page.view.messages[-1].stats.draft_name == "Other · Q8"
+    assert page.store.messages(page.conversation_id)[-1].stats["draft_name"] == "Other · Q8"
+    assert page.store.conversation(page.conversation_id).draft_key == "other.gguf"
+
+
 def test_visualization_toggles_are_remembered(page):
     page.sidebar.rejected_box.setChecked(True)
     page.sidebar.visualize_box.setChecked(False)

@@ -186,7 +186,7 @@ def test_closing_asks_first_when_a_full_disk_would_lose_a_reply(open_window, tin
     monkeypatch.setattr(QMessageBox, "question", question)
     w = open_window(store=ChatStore(tiny_disk.root / "data" / "conversations.sqlite3"))
     session = w.chat.session
-    session.set_pair("main.gguf", "")
+    w.model_state.loaded_key = "main.gguf"  # as if loaded: the session reads the pair there
     session.begin(SEND, "question")
     tiny_disk.fill()
     assert not w.close()  # the reply being written could not be kept

@@ -13,7 +13,7 @@ from app.chat.store import ChatStore
 from app.core import model_settings
 from app.library.app_state import AppState
 from app.library.paths import models_dir
-from app.runtime.advisor import NO_DRAFT, Advice, AdviceRecords, AdvisorResult, recommend
+from app.runtime.advisor import NO_DRAFT, Advice, AdviceRecords, AdvisorResult, AdvisorStep, recommend
 from app.ui.models import advisor_dialog
 from tests.model_factory import write_tiny_gguf
 from tests.ui.window_helpers import WAIT, choose_draft, load, open_window, send
@@ -184,17 +184,17 @@ def test_models_that_read_alike_are_told_apart_everywhere(qtbot, lookalikes):
 
 
 # --- 13. the advisor: full names, a chart that fits, "Done", No draft within the noise --------------
-def result(key, name, tps, acceptance, speedup):
-    return AdvisorResult(key, name, tps, acceptance, speedup)
+def result(key, name, tps, acceptance, speedup, noise=0.08):
+    return AdvisorResult(key, name, tps, acceptance, speedup, 0.0 if key == NO_DRAFT else noise)
 
 
 def test_the_advisor_recommends_no_draft_when_no_gain_exceeds_the_noise():
     base = result(NO_DRAFT, "No draft", 10.0, None, 1.0)
     noise_only = result("d1", "useless", 10.7, 0.0, 1.07)  # 0% accepted: "faster" is noise
     within = result("d2", "close", 10.5, 0.4, 1.05)
-    assert recommend([base, noise_only, within], noise=0.08) is None
+    assert recommend([base, noise_only, within]) is None
     good = result("d3", "good", 13.0, 0.7, 1.3)
-    assert recommend([base, noise_only, within, good], noise=0.08) is good
+    assert recommend([base, noise_only, within, good]) is good
     advice = Advice([good, noise_only, within, base], None, noise=0.08)
     assert advice.summary.startswith("Recommended: No draft")
     assert "±8%" in advice.summary
@@ -211,12 +211,11 @@ def test_the_advisor_dialog_shows_full_names_says_done_and_saves_no_draft(
     long_name = "A draft with a long name that the old chart cut at twenty-eight characters"
     results = [
         result(NO_DRAFT, "No draft", 20.0, None, 1.0),
-        result(twin, long_name, 20.8, 0.0, 1.04),
+        result(twin, long_name, 20.8, 0.0, 1.04, noise=0.05),
     ]
     monkeypatch.setattr(advisor_dialog, "library_candidates", lambda runtime, key: [])
-    monkeypatch.setattr(
-        advisor_dialog, "advise", lambda *a, **k: Advice(results, recommend(results, 0.05), noise=0.05)
-    )
+    advice = Advice(results, recommend(results), noise=0.05)
+    monkeypatch.setattr(advisor_dialog, "advise", lambda *a, **k: advice)
     dialog = w.open_advisor(main)
     qtbot.waitUntil(lambda: dialog.title.text().startswith(("Done", "The advisor")), timeout=WAIT)
     assert dialog.title.text().startswith("Done"), dialog.summary.text()
@@ -234,3 +233,45 @@ def test_the_advisor_dialog_shows_full_names_says_done_and_saves_no_draft(
     text, _key, tip = next(x for x in combo_items(w.chat.sidebar.draft_combo) if x[1] == twin)
     assert text.startswith("⚠")
     assert "no faster" in tip
+
+
+def test_the_advisor_chart_shows_each_drafts_noise_band():
+    """A speed-up the advice calls noise is never charted without the band it sits in."""
+    within = [result(NO_DRAFT, "No draft", 10.0, None, 1.0), result("d", "draft", 5.0, 0.5, 0.5, noise=0.6)]
+    bare = [within[0], result("d", "draft", 5.0, 0.5, 0.5, noise=0.0)]
+    assert within[1].within_noise
+    assert "within noise" in advisor_dialog.value_text(within[1])
+    assert "±60%" in advisor_dialog.value_text(within[1])
+    banded = advisor_dialog.advice_chart(Advice(within, None, noise=0.6)).toImage()
+    plain = advisor_dialog.advice_chart(Advice(bare, None)).toImage()
+    row = banded.height() // 2
+    # past the end of the draft's bar (0.5x), within its band (1x +-60%), above the bar
+    differs = [
+        x for x in range(banded.width()) if banded.pixelColor(x, row + 2) != plain.pixelColor(x, row + 2)
+    ]
+    assert len(differs) > 50  # the band is drawn across the 1x line
+
+
+def test_the_advisor_says_what_it_measures_and_cancel_answers_at_once(
+    qtbot, window, library_models, monkeypatch
+):
+    w = window
+    main = library_models["main"]
+    monkeypatch.setattr(advisor_dialog, "library_candidates", lambda runtime, key: [])
+
+    def slow_advice(*_a, progress, cancel, **_k):
+        progress(AdvisorStep(0, 7, "No draft on code (the speed to beat, measured between drafts)"))
+        progress(AdvisorStep(1, 7, "twin on code"))
+        cancel.wait(WAIT / 1000)  # until Cancel (never hangs)
+        return Advice([], None, cancelled=True)
+
+    monkeypatch.setattr(advisor_dialog, "advise", slow_advice)
+    dialog = w.open_advisor(main)
+    qtbot.waitUntil(lambda: "twin on code" in dialog.now.text(), timeout=WAIT)
+    assert "run 2 of 7" in dialog.now.text()
+    assert "left" in dialog.now.text()  # the time left, from the pace so far
+    dialog.stop_button.click()
+    assert dialog.stop_button.text() == "Stopping..."
+    assert not dialog.stop_button.isEnabled()
+    qtbot.waitUntil(lambda: dialog.title.text().startswith("Stopped"), timeout=WAIT)
+    dialog.close()

@@ -6,6 +6,8 @@ import json
 import socket
 import urllib.request
 
+from PySide6.QtWidgets import QApplication
+
 from app.ui.main_window import MainWindow
 
 WAIT = 30_000
@@ -73,3 +75,28 @@ def test_lan_without_api_key_is_refused_with_a_message(qtbot):
     assert not w.server_page.running
     assert "requires an API key" in w.server_page.error.text()
     w.shutdown()
+
+
+def test_a_server_note_shows_its_time_once_and_its_whole_text(qtbot, tmp_path):
+    from app.library.library import ModelLibrary
+    from app.library.model_defaults import ModelDefaultsStore
+    from app.runtime import ModelRuntime
+    from app.server.records import ServerNote
+    from app.ui.server.page import ServerPage
+
+    runtime = ModelRuntime(ModelLibrary(), ModelDefaultsStore())
+    page = ServerPage(runtime)
+    qtbot.addWidget(page)
+    page.resize(700, 500)
+    page.show()
+    qtbot.waitExposed(page)
+    message = "Could not start the server: " + "port 8080 is taken by another program; " * 6
+    page._on_log_record(ServerNote(message, time=0.0))
+    item = page.log.topLevelItem(0)
+    assert item.text(1) == message  # no time in it: the Time column has it
+    assert page.log_text().count(item.text(0)) == 1
+    for _ in range(3):
+        QApplication.processEvents()
+    rect = page.log.visualItemRect(item)
+    assert rect.height() > 2 * page.log.fontMetrics().height()  # wrapped whole, not cut
+    runtime.close(timeout=30)

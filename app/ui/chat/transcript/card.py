@@ -34,7 +34,6 @@ from PySide6.QtWidgets import (
 
 from app.chat.markdown_lines import code_block_text
 from app.chat.message_model import MessageView
-from app.chat.reply_stats import ReplyStats
 from app.chat.stats_text import draft_parts, live_text, speed_parts, stats_line
 from app.chat.stream_batch import LiveStats
 from app.ui.chat.inline_editor import InlineEditor
@@ -121,6 +120,13 @@ class MessageBody(QTextBrowser):
         height = max(8, math.ceil(size.height()))
         if height != self.height():
             self.setFixedHeight(height)
+            # The card's size in the transcript is cached per width by the column's layout;
+            # the card's own geometry update is what drops that cache (without it a reopened
+            # reply keeps the height it had before its text was laid out: the stats land on
+            # the text, and the actions below the card's edge).
+            card = self.parentWidget()
+            if card is not None:
+                card.updateGeometry()
 
     def sizeHint(self) -> QSize:
         return QSize(400, self.height())
@@ -321,7 +327,7 @@ class MessageCard(QFrame):
         self.body.show()
 
     def _show_stats(self) -> None:
-        stats = ReplyStats.from_dict(self.message.stats)
+        stats = self.message.stats
         if stats is None:
             self.stats_label.hide()
             self.details_button.hide()
@@ -345,7 +351,7 @@ class MessageCard(QFrame):
         )
 
     def _on_details_toggled(self, on: bool) -> None:
-        stats = ReplyStats.from_dict(self.message.stats) if on and self.details is None else None
+        stats = self.message.stats if on and self.details is None else None
         if stats is not None:
             self.details = SpeculationPanel(stats, self.style_.theme)
             self.layout_.addWidget(self.details)
@@ -362,7 +368,6 @@ class MessageCard(QFrame):
 
     def plain_text(self) -> str:
         parts = [self.header.text(), self.body.document().toPlainText()]
-        stats = ReplyStats.from_dict(self.message.stats)
-        if stats is not None:
-            parts.append(stats_line(stats))
+        if self.message.stats is not None:
+            parts.append(stats_line(self.message.stats))
         return "\n".join(parts)

@@ -14,9 +14,11 @@ draft's rejected proposals are struck-through ghost text where the main model re
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from itertools import pairwise
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import (
     QTextBlockFormat,
     QTextCharFormat,
@@ -61,6 +63,20 @@ def chunk_cuts(line: str) -> list[int]:
         out.append(m.start())
         start = m.start() + SEGMENT
     return out
+
+
+FSI, PDI = "\u2068", "\u2069"  # a first-strong isolate and its end (Unicode bidi)
+
+
+def text_direction(text: str) -> Qt.LayoutDirection:
+    """The direction of `text`'s first strong character (left to right when it has none)."""
+    for ch in text:
+        kind = unicodedata.bidirectional(ch)
+        if kind == "L":
+            return Qt.LayoutDirection.LeftToRight
+        if kind in ("R", "AL"):
+            return Qt.LayoutDirection.RightToLeft
+    return Qt.LayoutDirection.LeftToRight
 
 
 @dataclass
@@ -202,9 +218,22 @@ class MessageRenderer:
         start = cursor.block().position()
         if ranges is None:
             ranges = self._line_ranges(line, src)
-        for piece, fmt in self._fragments(m, line, offset, ranges, ghost_end):
-            cursor.insertText(piece, fmt)
+        self._insert(cursor, self._fragments(m, line, offset, ranges, ghost_end))
         return start
+
+    @staticmethod
+    def _insert(cursor: QTextCursor, fragments: list[tuple[str, QTextCharFormat]]) -> None:
+        """One block's fragments. A block showing rejected draft text takes its direction from
+        the reply's own text: a right-to-left proposal must not turn the line around."""
+        ghosts = False
+        for text, fmt in fragments:
+            cursor.insertText(text, fmt)
+            ghosts = ghosts or fmt.property(ORIGIN_PROP) == REJECTED
+        if ghosts:
+            own = "".join(t for t, f in fragments if f.property(ORIGIN_PROP) != REJECTED)
+            direction = QTextBlockFormat()
+            direction.setLayoutDirection(text_direction(own))
+            cursor.mergeBlockFormat(direction)
 
     def _start_block(
         self, cursor: QTextCursor, block_fmt: QTextBlockFormat, char_fmt: QTextCharFormat
@@ -291,8 +320,7 @@ class MessageRenderer:
         start = cursor.block().position()
         if line.kind == "code" and self._code is not None and self._code.first_pos < 0:
             self._code.first_pos = start
-        for text, fmt in self._fragments(m, line, offset, ranges, ghost_end):
-            cursor.insertText(text, fmt)
+        self._insert(cursor, self._fragments(m, line, offset, ranges, ghost_end))
         return start
 
     def _open_code(self, cursor: QTextCursor, line: Line, offset: int) -> int:
@@ -336,7 +364,8 @@ class MessageRenderer:
                 f.setProperty(ORIGIN_PROP, REJECTED)
                 f.setProperty(ROUND_PROP, rnd)
                 f.setProperty(PROPOSED_PROP, text)
-                out.append((text.replace("\n", "↵"), f))
+                # isolated: its own direction never reorders the reply's text around it
+                out.append((FSI + text.replace("\n", "↵") + PDI, f))
                 gi += 1
 
         for span in line.spans:

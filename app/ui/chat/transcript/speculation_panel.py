@@ -144,7 +144,7 @@ def _view(chart: QChart, theme: Theme) -> QChartView:
     view.setBackgroundBrush(QColor(theme.surface))
     view.setStyleSheet(f"background: {theme.surface}; border: none;")
     view.setRenderHint(QPainter.RenderHint.Antialiasing)
-    view.setMinimumHeight(200)
+    view.setMinimumHeight(260)  # room for the axes' labels and titles: shorter, Qt elides them to "..."
     view.setFrameShape(QFrame.Shape.NoFrame)
     return view
 

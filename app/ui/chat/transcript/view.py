@@ -8,14 +8,16 @@ the reader where they were.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QFont, QFontDatabase, QResizeEvent
+from PySide6.QtGui import QFont, QFontDatabase, QFontMetricsF, QResizeEvent
 from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from app.chat.message_model import MessageView
+from app.chat.reply_stats import ReplyStats
 from app.chat.stream_batch import DRAFT, LiveStats, StreamBatch
 from app.ui.chat.transcript.card import MessageCard
 from app.ui.chat.transcript.formats import ORIGIN_PROP, RenderStyle
@@ -92,9 +94,21 @@ class ChatView(QScrollArea):
         if card.editor is not None:
             card.setFixedWidth(width)
             return
-        fm = card.body.fontMetrics()
-        longest = max((fm.horizontalAdvance(line) for line in card.message.text.split("\n")), default=0)
-        card.setFixedWidth(max(160, min(int(width * 0.85), longest + 48)))
+        widest = int(width * 0.85)
+        card.setFixedWidth(max(160, min(widest, self._natural_width(card, widest))))
+
+    @staticmethod
+    def _natural_width(card: MessageCard, widest: int) -> int:
+        """The card's width with its text unwrapped, measured on the text as drawn (its own
+        fonts and formats): a message that fits is never wrapped before its last word."""
+        m, c = card.layout_.contentsMargins(), card.contentsMargins()
+        chrome = m.left() + m.right() + c.left() + c.right() + 2 * card.body.frameWidth() + 2
+        rough = QFontMetricsF(card.body.font()).horizontalAdvance(card.message.text)
+        if rough > 2 * widest:  # wraps anyway: no need to lay it out unwrapped
+            return widest
+        doc = card.body.document().clone()
+        doc.setTextWidth(-1)
+        return math.ceil(doc.idealWidth()) + chrome
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         if obj is self.viewport() and event.type() == QEvent.Type.Resize:
@@ -127,8 +141,8 @@ class ChatView(QScrollArea):
         self._scroll_to_end()
 
     def _add_card(self, m: MessageView, title: str = "") -> MessageCard:
-        if not title and m.stats:
-            title = str(m.stats.get("model_name") or "")
+        if not title and m.stats is not None:
+            title = m.stats.model_name
         card = MessageCard(m, self.render_style, title)
         card.actionTriggered.connect(lambda key, m=m: self.actionRequested.emit(key, m))
         self.messages.append(m)
@@ -187,6 +201,16 @@ class ChatView(QScrollArea):
         self._scroll_to_end()
         return self.streaming
 
+    def set_stream_pair(self, title: str, with_draft: bool) -> None:
+        """The pair the reply in progress runs on, once the engine thread says."""
+        if self.streaming is None or not self.cards:
+            return
+        self._with_draft = with_draft
+        if title:
+            self.cards[-1].set_title(title)
+        if self.live.tokens:
+            self.cards[-1].set_live(self.live, with_draft)
+
     def append_batch(self, batch: StreamBatch) -> None:
         """One batch from the engine thread: text appended at the end, the live strip updated."""
         m = self.streaming
@@ -203,7 +227,7 @@ class ChatView(QScrollArea):
         pieces = [(t[0], t[1], int(t[2]) if len(t) > 2 else 0) for t in tokens]
         self.append_batch(StreamBatch(pieces=pieces, tokens=len(pieces)))
 
-    def end_stream(self, stats: dict[str, Any] | None) -> MessageView | None:
+    def end_stream(self, stats: ReplyStats | None) -> MessageView | None:
         """The reply is done: its stats replace the live strip; the text stays as it is."""
         m = self.streaming
         if m is None:
@@ -211,8 +235,8 @@ class ChatView(QScrollArea):
         m.stats = stats
         self.streaming = None
         card = self.cards[-1]
-        if stats and stats.get("model_name"):
-            card.set_title(str(stats["model_name"]))
+        if stats is not None and stats.model_name:
+            card.set_title(stats.model_name)
         card.finish()
         self._update_actions()
         return m
@@ -248,10 +272,18 @@ class ChatView(QScrollArea):
         if last_user < 0:
             return None
         card = self.cards[last_user]
-        card.begin_edit()
+        editor = card.begin_edit()
         card.setFixedWidth(self.column.width())
+        # Esc ends the edit in the card: the bubble takes its own width again
+        editor.cancelled.connect(self._refit_after_edit)
         self._update_actions()
         return card
+
+    def _refit_after_edit(self) -> None:
+        for card in self.cards:
+            if card.editor is None:
+                self._fit_card(card, self.column.width())
+        self._update_actions()
 
     def end_edit(self) -> None:
         for card in self.cards:

@@ -7,9 +7,11 @@ from __future__ import annotations
 import random
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QTextCursor
 
 from app.chat.message_model import MessageView
+from app.chat.reply_stats import ReplyStats
 from app.chat.stream_batch import LiveStats, StreamBatch
 from app.core.events import RoundEvent
 from app.ui.chat.transcript import document as message_document
@@ -96,7 +98,7 @@ def test_streamed_green_is_exactly_the_draft_tokens_and_does_not_leak(view):
 def test_finishing_changes_nothing_on_screen_but_the_stats(view):
     stream(view, [(c, D if i % 3 else M) for i, c in enumerate(MARKDOWN)], batch_size=5)
     before = fragments(body(view))
-    m = view.end_stream(dict(STATS))
+    m = view.end_stream(ReplyStats.from_dict(STATS))
     assert m is not None
     assert m.text == MARKDOWN
     assert fragments(body(view)) == before  # no reflow, no jump
@@ -137,6 +139,23 @@ def test_a_streamed_reply_looks_exactly_like_the_same_reply_rendered_at_once(qtb
     )
     assert fragments(doc_a) == fragments(doc_b)
     assert "lost" in doc_a.toPlainText()
+
+
+def test_a_right_to_left_rejected_draft_never_turns_the_reply_around(view):
+    """The line takes its direction from the reply's own text, and the proposal is isolated
+    (its direction reorders nothing around it); a right-to-left reply stays right to left."""
+    view.set_show_rejected(True)
+    view.begin_stream()
+    view.append_tokens([("\u05e9\u05dc\u05d5\u05dd", R, 1), ("cat", M, 1), (" sat", M, 1), ("\ufffd", R, 2)])
+    view.append_tokens([("\n", M, 2), ("\u05e9\u05dc\u05d5\u05dd", M, 3), (" cat", R, 3)])
+    doc = body(view)
+    first, second = doc.firstBlock(), doc.firstBlock().next()
+    assert first.text() == "\u2068\u05e9\u05dc\u05d5\u05dd\u2069cat sat\u2068\ufffd\u2069"
+    assert first.textDirection() == Qt.LayoutDirection.LeftToRight
+    assert second.text() == "\u05e9\u05dc\u05d5\u05dd\u2068 cat\u2069"
+    assert second.textDirection() == Qt.LayoutDirection.RightToLeft
+    view.set_show_rejected(False)
+    assert body(view).firstBlock().text() == "cat sat"
 
 
 def test_line_breaks_stay_exactly_as_streamed(view):
@@ -228,7 +247,7 @@ def test_rejected_drafts_show_struck_through_where_the_main_model_disagreed(view
     view.append_tokens([("The", M, 0), (" cat", D, 1), (" dog", R, 1), (" sat", M, 1)])
     assert "dog" not in body(view).toPlainText()  # hidden unless asked for
     view.set_show_rejected(True)
-    assert body(view).toPlainText() == "The cat dog sat"
+    assert body(view).toPlainText() == "The cat\u2068 dog\u2069 sat"
     c = body(view).find("dog")
     c.setPosition(c.selectionStart() + 1)
     fmt = c.charFormat()
@@ -236,13 +255,13 @@ def test_rejected_drafts_show_struck_through_where_the_main_model_disagreed(view
     assert fmt.foreground().color() == QColor(LIGHT.rejected)
     assert fmt.property(PROPOSED_PROP) == " dog"
     assert token_tooltip(fmt).startswith("Rejected draft · round 1: the draft proposed “ dog”")
-    m = view.end_stream(dict(STATS))
+    m = view.end_stream(ReplyStats.from_dict(STATS))
     assert m is not None
     assert m.text == "The cat sat"
     # kept with the message and shown again after a restart
     again = MessageView.from_stored("assistant", m.text, m.origins, m.stats_for_storage())
     view.set_messages([again])
-    assert body(view).toPlainText() == "The cat dog sat"
+    assert body(view).toPlainText() == "The cat\u2068 dog\u2069 sat"
     assert view.draft_text() == " cat"
 
 
@@ -348,7 +367,7 @@ def test_live_strip_shows_speed_acceptance_and_when_drafting_pauses(view):
     assert card.live.text() == "● 7.0 tok/s · 3/4 drafted tokens accepted (75%) · draft length 4"
     view.append_batch(StreamBatch(rounds=[RoundEvent(2, 0, 0, 0, "no gain measured")], tokens=1, elapsed=2.5))
     assert card.live.text().endswith("drafting paused: no gain measured")
-    view.end_stream(dict(STATS))
+    view.end_stream(ReplyStats.from_dict(STATS))
     assert card.live.isHidden()
 
 
@@ -364,7 +383,7 @@ def test_live_stats_fold_batches():
 
 def test_details_panel_opens_with_charts_and_honest_figures(view, qtbot):
     stream(view, SCRIPT)
-    view.end_stream(dict(STATS))
+    view.end_stream(ReplyStats.from_dict(STATS))
     card = view.cards[-1]
     assert card.details is None  # built when first opened
     card.details_button.setChecked(True)
