@@ -8,6 +8,7 @@ import statistics
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import llama_cpp as ll
 
@@ -38,6 +39,8 @@ class Sample:
     note: str | None = None
     decode_wall: float = 0.0  # seconds after the first token arrived
     in_llama_decode: float = 0.0  # of which inside llama.cpp's decode (when a clock was given)
+    decode_cpu: float = 0.0  # this thread's CPU seconds after the first token (waits excluded)
+    in_llama_decode_cpu: float = 0.0  # of which inside llama.cpp's decode
 
 
 def generate(
@@ -61,16 +64,17 @@ def generate(
     t_first: float | None = None
     count = 0
     result: GenerationResult | None = None
-    spent_first = 0.0
+    spent_first = spent_first_cpu = cpu_first = 0.0
     for item in run_generation(main, draft, tokens, request, memory=memory, observer=reports.append):
         if isinstance(item, TokenEvent) and item.token_id >= 0:
             if t_first is None:
-                t_first = time.perf_counter()
+                t_first, cpu_first = time.perf_counter(), time.thread_time()
                 spent_first = clock[0] if clock else 0.0
+                spent_first_cpu = clock[1] if clock else 0.0
             count += 1
         elif isinstance(item, GenerationResult):
             result = item
-    t_end = time.perf_counter()
+    t_end, cpu_end = time.perf_counter(), time.thread_time()
     assert result is not None
     if result.error:
         raise RuntimeError(result.error)
@@ -89,6 +93,8 @@ def generate(
         note=s.draft_note,
         decode_wall=t_end - t_first if t_first else 0.0,
         in_llama_decode=(clock[0] - spent_first) if clock else 0.0,
+        decode_cpu=cpu_end - cpu_first if t_first else 0.0,
+        in_llama_decode_cpu=(clock[1] - spent_first_cpu) if clock else 0.0,
     )
 
 
@@ -155,26 +161,28 @@ def verify_cost(
 
 @contextlib.contextmanager
 def decode_clock() -> Iterator[list[float]]:
-    """Time spent inside llama.cpp's decode (and logits synchronisation) while active."""
-    spent = [0.0]
-    decode, get_logits = ll.llama_decode, ll.llama_get_logits_ith
+    """Time spent inside llama.cpp's decode (and logits synchronisation) while active: wall
+    seconds, and this thread's CPU seconds (with one thread, llama.cpp computes on it)."""
+    spent = [0.0, 0.0]
+    originals = {
+        name: getattr(ll, name) for name in ("llama_decode", "llama_get_logits_ith", "llama_get_logits")
+    }
 
-    def timed_decode(*args: object) -> int:
-        t0 = time.perf_counter()
-        try:
-            return decode(*args)
-        finally:
-            spent[0] += time.perf_counter() - t0
+    def timed(fn: Any) -> Any:
+        def call(*args: object) -> object:
+            t0, c0 = time.perf_counter(), time.thread_time()
+            try:
+                return fn(*args)
+            finally:
+                spent[0] += time.perf_counter() - t0
+                spent[1] += time.thread_time() - c0
 
-    def timed_logits(*args: object) -> object:
-        t0 = time.perf_counter()
-        try:
-            return get_logits(*args)
-        finally:
-            spent[0] += time.perf_counter() - t0
+        return call
 
-    ll.llama_decode, ll.llama_get_logits_ith = timed_decode, timed_logits
+    for name, fn in originals.items():
+        setattr(ll, name, timed(fn))
     try:
         yield spent
     finally:
-        ll.llama_decode, ll.llama_get_logits_ith = decode, get_logits
+        for name, fn in originals.items():
+            setattr(ll, name, fn)

@@ -107,7 +107,16 @@ def reference_binary(log: bool = False) -> tuple[Path | None, str]:
             stderr=out,
         )
         subprocess.run(
-            ["cmake", "--build", str(build), "--target", TARGET, "-j", str(os.cpu_count() or 1)],
+            [
+                "cmake",
+                "--build",
+                str(build),
+                "--target",
+                TARGET,
+                "llama-simple",
+                "-j",
+                str(os.cpu_count() or 1),
+            ],
             check=True,
             stdout=out,
             stderr=out,
@@ -184,6 +193,60 @@ def run_reference(
     return ReferenceRun(
         int(decoded.group(1)), float(decoded.group(2)), int(drafted.group(1)), int(accepted.group(1)), text
     )
+
+
+def plain_loop_binary(speculative: Path) -> tuple[Path | None, str]:
+    """bench/plain_loop.cpp (llama.cpp's plain greedy loop at a chosen thread count), built
+    next to `speculative` against the same llama.cpp; None and why when it cannot be."""
+    build = speculative.parent
+    binary = build / "plain_loop"
+    source = Path(__file__).with_name("plain_loop.cpp")
+    if binary.exists() and binary.stat().st_mtime >= source.stat().st_mtime:
+        return binary, ""
+    cpp = next(build.parent.parent.glob("llama_cpp_python-*/vendor/llama.cpp"), None)
+    if cpp is None:
+        return None, "llama.cpp's source is not in the bench cache"
+    try:
+        subprocess.run(
+            [
+                "c++",
+                "-O2",
+                "-std=c++17",
+                f"-I{cpp / 'include'}",
+                f"-I{cpp / 'ggml' / 'include'}",
+                str(source),
+                f"-L{build}",
+                "-lllama",
+                "-lggml",
+                "-lggml-base",
+                f"-Wl,-rpath,{build}",
+                "-o",
+                str(binary),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
+    except (subprocess.SubprocessError, OSError) as exc:
+        return None, f"building the plain loop failed: {exc}"
+    return binary, ""
+
+
+def run_plain_reference(binary: Path, main: Path, prompt: str, n_predict: int, threads: int) -> ReferenceRun:
+    """One greedy generation with llama.cpp's plain loop (plain_loop_binary): tokens after
+    the first and the seconds they took, as our replies measure."""
+    proc = subprocess.run(
+        [str(binary), str(main), str(threads), str(n_predict), prompt],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    out = proc.stdout + proc.stderr
+    evals = re.search(r"eval: (\d+) tokens in ([\d.]+) s", out)
+    if proc.returncode != 0 or not evals:
+        raise RuntimeError(f"{binary.name} failed (exit {proc.returncode}): {out[-400:]}")
+    return ReferenceRun(int(evals.group(1)), float(evals.group(2)), 0, 0, "")
 
 
 if __name__ == "__main__":

@@ -56,8 +56,8 @@ def _time_one(
     out = {"numpy": _per_call(lambda: ours.sample(ours.distribution(logits, window)), reps)}
     chain = llama_chain(settings, model.n_vocab, toks)
     try:
-        ctx, base = model._ctx, model._logits_base
-        out["llama_chain_draw"] = _per_call(lambda: ll.llama_sampler_sample(chain, ctx, base), reps)
+        ctx = model._ctx
+        out["llama_chain_draw"] = _per_call(lambda: ll.llama_sampler_sample(chain, ctx, -1), reps)
     finally:
         free_chain(chain)
     partial = llama_chain(settings, model.n_vocab, toks, final=False)

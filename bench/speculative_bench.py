@@ -16,6 +16,10 @@ nothing: the same function at ~1.75x the cost); the Q4_K_M cut to 2 layers (a us
 - llama_cpp_loop: llama.cpp's llama-speculative-simple (built from the llama.cpp inside the
   installed llama-cpp-python's sdist; skipped with a message without a compiler) against our
   loop, same pair, greedy, draft size 8, cutoff 0;
+- fast_pair: a pair whose decode step takes about as long as a GPU's (bench/fast_pair.py: the
+  real Gemma 3 vocabulary, a tiny body, the draft a copy): our loop against
+  llama-speculative-simple at draft size 8, greedy, and our plain loop against llama-simple;
+  the loop's own time (outside llama.cpp's decode) per verify step and per drafted token;
 - overhead: the share of each reply's decode wall time spent outside llama.cpp's decode;
 - sampler: our numpy sampler against llama.cpp's chain (bench/sampler_timing.py);
 - code_edit: plain vs prompt lookup vs the draft model vs both chained, on a code edit;
@@ -46,7 +50,8 @@ from app.engines.drafting import ChainedDraft, DraftSource, ModelDraft, PromptLo
 from app.engines.llamacpp import LlamaCppModel, LoadOptions
 from app.engines.speculation_memory import SpeculationMemory
 from bench.bench_support import Series, decode_clock, generate, leviathan_bound, verify_cost
-from bench.llama_cpp_reference import reference_binary, run_reference
+from bench.fast_pair import fast_pair
+from bench.llama_cpp_reference import plain_loop_binary, reference_binary, run_plain_reference, run_reference
 from bench.sampler_timing import sampler_timing
 from tests.model_factory import gemma_cut_down, gemma_deeper_twin, gemma_f16_twin, gemma_q4
 
@@ -64,6 +69,7 @@ SECTIONS = (
     "useless_draft",
     "real_pair",
     "llama_cpp_loop",
+    "fast_pair",
     "overhead",
     "sampler",
     "code_edit",
@@ -292,6 +298,71 @@ class Bench:
             "settings": {"temperature": 0, "draft_max": 8, "draft_min": 0, "p_min": 0, "tokens": n},
         }
 
+    def fast_pair(self) -> None:
+        """The loop's own costs where a decode step is as short as a GPU's: ours and llama.cpp's
+        loops interleaved, prompt by prompt."""
+        main_path, draft_path = fast_pair()
+        threads = self.args.fast_threads  # one: a GPU-short step, not threads waiting on each other
+        opts = LoadOptions(n_ctx=1024, n_threads=threads)
+        main, draft = LlamaCppModel(main_path, opts), LlamaCppModel(draft_path, opts)
+        n, k = self.lengths[-1], 8
+        out: dict[str, Any] = {"draft_size": k, "tokens": n, "threads": threads}
+        spec_binary, why = reference_binary()
+        plain_binary, why_plain = plain_loop_binary(spec_binary) if spec_binary else (None, why)
+        theirs: dict[str, list[float]] = {"spec": [], "plain": []}
+        ours = {"spec": Series(), "plain": Series()}
+        loop = {"spec": [0.0, 0, 0], "plain": [0.0, 0, 0]}  # CPU seconds outside decode, steps, drafted
+        try:
+            for prompt in PROMPTS.values():
+                generate(main, ModelDraft(draft), prompt, 12, GREEDY, fixed(k), self.memory)  # batch sizes
+            for _ in range(self.args.repeats):
+                for prompt in PROMPTS.values():
+                    for name, src in (("spec", ModelDraft(draft)), ("plain", None)):
+                        with decode_clock() as spent:
+                            s = generate(main, src, prompt, n, GREEDY, fixed(k), self.memory, spent)
+                        ours[name].add(s)
+                        acc = loop[name]
+                        acc[0] += s.decode_cpu - s.in_llama_decode_cpu  # waits for the CPU excluded
+                        acc[1] += s.verify_steps
+                        acc[2] += s.drafted
+                    if spec_binary is not None:
+                        r = run_reference(spec_binary, main_path, draft_path, prompt, n, k, threads)
+                        theirs["spec"].append(r.tokens_per_second)
+                    if plain_binary is not None:
+                        theirs["plain"].append(
+                            run_plain_reference(plain_binary, main_path, prompt, n, threads).tokens_per_second
+                        )
+        finally:
+            main.close()
+            draft.close()
+        plain_us = 1e6 * loop["plain"][0] / max(1, loop["plain"][1])
+        drafted = loop["spec"][2]
+        out.update(
+            ours_tok_s=round(ours["spec"].tok_s, 1),
+            ours_plain_tok_s=round(ours["plain"].tok_s, 1),
+            ours_acceptance=ours["spec"].summary().get("acceptance"),
+            loop_us_per_verify_step=round(1e6 * loop["spec"][0] / max(1, loop["spec"][1]), 1),
+            loop_us_per_plain_step=round(plain_us, 1),
+            loop_us_per_drafted_token=(
+                round((1e6 * loop["spec"][0] - plain_us * loop["spec"][1]) / drafted, 1) if drafted else None
+            ),
+        )
+        if theirs["spec"]:
+            out["llama_speculative_simple_tok_s"] = round(statistics.median(theirs["spec"]), 1)
+            out["ours_vs_llama_speculative_simple"] = round(
+                ours["spec"].tok_s / statistics.median(theirs["spec"]), 3
+            )
+        else:
+            out["llama_speculative_simple"] = {"skipped": why}
+        if theirs["plain"]:
+            out["llama_cpp_plain_tok_s"] = round(statistics.median(theirs["plain"]), 1)
+            out["ours_plain_vs_llama_cpp_plain"] = round(
+                ours["plain"].tok_s / statistics.median(theirs["plain"]), 3
+            )
+        else:
+            out["llama_cpp_plain"] = {"skipped": why_plain}
+        self.report["fast_pair"] = out
+
     def overhead(self) -> None:
         """Share of decode wall time (after the first token) outside llama.cpp's decode, with
         a fixed draft size of 8 at cutoff 0: sampling, drafting logic, streaming, Python."""
@@ -366,6 +437,7 @@ def main() -> int:
     ap.add_argument("--lengths", default="64,160", help="reply lengths in tokens, comma-separated")
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--fast-threads", type=int, default=1, help="threads for the fast pair (default 1)")
     ap.add_argument("--sections", default=",".join(SECTIONS), help="comma-separated: " + ", ".join(SECTIONS))
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()

@@ -159,7 +159,9 @@ def detail_rows(stats: ReplyStats) -> list[tuple[str, str]]:
     elif stats.with_draft:
         base, x = g.baseline_tokens_per_second, g.speedup
         if base:
-            rows.append(("Without a draft", f"{base:.1f} tok/s, measured on this computer for this model"))
+            rows.append(
+                ("Without a draft", f"{base:.1f} tok/s, measured within this reply (its single-token steps)")
+            )
             rows.append(("Speed-up", f"{x:.2f}x" if x is not None else "none"))
         else:
             rows.append(("Without a draft", NO_BASELINE))

@@ -116,9 +116,9 @@ class GenerationStats:
     verify_steps: int = 0  # main-model decode calls after the prompt (a plain step counts too)
     rounds: list[list[int]] = field(default_factory=list)  # [sent, accepted] per round, with a draft
     draft_note: str | None = None  # why drafting stopped or never started, when it did (shown to the user)
-    # Provenance: the mean speed of this main model's replies *without a draft* on this
-    # machine (SpeculationMemory, written only by such replies), when known. Auto's round
-    # rates never feed it. "x faster than without a draft" is tokens_per_second / this.
+    # The no-draft speed measured *within this reply*, under its conditions: the main model's
+    # own single-token steps in it (app/engines/reply_clock.py), `baseline_steps` of them;
+    # None: not measured (never a figure from another reply). "x vs no draft" is `speedup`.
     baseline_tokens_per_second: float | None = None
     speculation: SpeculationReport = SpeculationReport.TOKENS  # how much of it was reported
     # The context (app/engines/context_fit.py): its size, and the earlier turns the model could
@@ -128,6 +128,8 @@ class GenerationStats:
     context_length: int = 0
     truncated_turns: int = 0
     truncated_from: int = 0
+    baseline_steps: int = 0
+    draft_lost: bool = False  # Auto paused the draft in this reply: its rounds were slower
 
     # --- counting (the loop and the live strip fold rounds the same way) ---------------------
     def add_round(self, sent: int, accepted: int, ignored: int = 0) -> None:
@@ -164,10 +166,24 @@ class GenerationStats:
         return self.predicted_tokens_count / self.verify_steps if self.verify_steps else None
 
     @property
+    def decode_tokens_per_step(self) -> float | None:
+        """Tokens after the first per verify step: no step makes more, and none costs less
+        than a plain one, so no reply can be faster than this many times plain decoding."""
+        if not self.verify_steps or self.predicted_tokens_count < 1:
+            return None
+        return (self.predicted_tokens_count - 1) / self.verify_steps
+
+    @property
     def speedup(self) -> float | None:
-        """Against the measured no-draft baseline; None while there is none."""
-        base = self.baseline_tokens_per_second
-        return self.tokens_per_second / base if base and self.tokens_per_second else None
+        """This reply's speed over its own measured no-draft speed; None when it measured
+        none. Never above what its structure allows: its tokens per verify step (at most 1
+        when nothing was accepted), and 1 when Auto found the draft slower."""
+        base, ceiling = self.baseline_tokens_per_second, self.decode_tokens_per_step
+        if not base or not self.tokens_per_second or ceiling is None:
+            return None
+        if self.draft_lost:
+            ceiling = min(ceiling, 1.0)
+        return min(self.tokens_per_second / base, ceiling)
 
     @property
     def drafting_rounds(self) -> tuple[int, int]:
@@ -212,11 +228,16 @@ class GenerationStats:
                 if isinstance(value, list) and all(isinstance(r, list) and len(r) == 2 for r in value):
                     with contextlib.suppress(TypeError, ValueError):
                         out.rounds = [[int(d), int(a)] for d, a in value]
-            elif isinstance(default, (int, float)) and not isinstance(default, bool):
+            elif isinstance(default, bool):
+                if isinstance(value, bool):
+                    setattr(out, f.name, value)
+            elif isinstance(default, (int, float)):
                 if isinstance(value, (int, float)) and not isinstance(value, bool):
                     setattr(out, f.name, type(default)(value))
             elif isinstance(value, (str, float, int)) and not isinstance(value, bool):
                 setattr(out, f.name, value)
+        if not out.baseline_steps:  # saved before baselines were measured within the reply
+            out.baseline_tokens_per_second = None
         return out
 
     def merge(self, later: GenerationStats) -> GenerationStats:
@@ -244,16 +265,37 @@ class GenerationStats:
             verify_steps=self.verify_steps + later.verify_steps,
             rounds=[*self.rounds, *later.rounds],
             draft_note=later.draft_note if later.draft_model else self.draft_note,
-            baseline_tokens_per_second=later.baseline_tokens_per_second or self.baseline_tokens_per_second,
             speculation=max(self.speculation, later.speculation, key=_REPORT_ORDER.index),
             context_length=later.context_length or self.context_length,
             truncated_turns=later.truncated_turns,  # what the model saw when it last read the conversation
             truncated_from=later.truncated_from,
+            **_merged_baseline(self, later, decoded / generation_time if generation_time > 0 else 0.0),
         )
 
 
 # the less a part reported, the less the whole reply can claim
 _REPORT_ORDER = list(SpeculationReport)
+
+
+def _merged_baseline(a: GenerationStats, b: GenerationStats, speed: float) -> dict[str, Any]:
+    """Each part measured its own no-draft speed: the whole's speed-up is theirs weighted by
+    decoding time (what the parts would have taken without a draft), expressed as the
+    baseline that gives it. Not measured when a part did not measure it."""
+    parts = [s for s in (a, b) if s.generation_time > 0]
+    ups = [s.tokens_per_second / s.baseline_tokens_per_second for s in parts if s.baseline_tokens_per_second]
+    if not parts or len(ups) < len(parts) or speed <= 0:
+        return {
+            "baseline_tokens_per_second": None,
+            "baseline_steps": 0,
+            "draft_lost": a.draft_lost or b.draft_lost,
+        }
+    weighted = sum(x * s.generation_time for x, s in zip(ups, parts, strict=True))
+    speedup = weighted / sum(s.generation_time for s in parts)
+    return {
+        "baseline_tokens_per_second": speed / speedup if speedup > 0 else None,
+        "baseline_steps": a.baseline_steps + b.baseline_steps,
+        "draft_lost": a.draft_lost or b.draft_lost,
+    }
 
 
 @dataclass(frozen=True)

@@ -61,11 +61,7 @@ class CachedSequence:
         """Make the cache hold exactly `tokens`, reusing the longest cached prefix (after a
         KV shift, where the model can), with the logits of the last token at row 0."""
         self.shift_to(tokens[:-1])
-        common = 0
-        limit = min(len(self.cached), len(tokens) - 1)
-        cached = self.cached
-        while common < limit and cached[common] == tokens[common]:
-            common += 1
+        common = common_prefix(self.cached, tokens, min(len(self.cached), len(tokens) - 1))
         self.truncate(common)
         self.eval(tokens[common:], n_logits=1)
 
@@ -78,9 +74,8 @@ def spliced_run(cached: Sequence[int], tokens: Sequence[int]) -> tuple[int, int]
     """(start, length) of the run that, left out of `cached`, lines up the most of what
     follows it with `tokens` (at least SHIFT_MIN_MATCH tokens), starting where the two part;
     None when no run does."""
-    common, limit = 0, min(len(cached), len(tokens))
-    while common < limit and cached[common] == tokens[common]:
-        common += 1
+    limit = min(len(cached), len(tokens))
+    common = common_prefix(list(cached), tokens, limit)
     if common >= limit:
         return None
     have = np.asarray(cached, dtype=np.int64)
@@ -96,3 +91,30 @@ def spliced_run(cached: Sequence[int], tokens: Sequence[int]) -> tuple[int, int]
     if best < SHIFT_MIN_MATCH:
         return None
     return common, best_at - common
+
+
+TAIL = 32  # compared token by token; what comes before it, as one list comparison
+
+
+def common_prefix(a: list[int], b: Sequence[int], limit: int) -> int:
+    """How many leading tokens `a` and `b` share, up to `limit`. Called every round on the
+    whole sequence, so it compares at C speed: the head in one list comparison (a draft's
+    cache differs from the sequence only near its end), the last TAIL tokens one by one;
+    another text altogether is bisected."""
+    if not isinstance(b, list):
+        b = list(b)
+    lo, hi = 0, limit
+    head = max(0, limit - TAIL)
+    if head and a[:head] == b[:head]:
+        lo = head
+    else:  # the divergence is in [lo, hi): halve it while it is long
+        while hi - lo > TAIL:
+            mid = (lo + hi) // 2
+            if a[:mid] == b[:mid]:
+                lo = mid
+            else:
+                hi = mid
+    while lo < hi and a[lo] == b[lo]:
+        lo += 1
+    return lo
+

@@ -84,6 +84,18 @@ class DraftModel(Protocol):
     def is_eog(self, token: int) -> bool: ...
 
 
+def free_confidence(clue: int) -> float:
+    """What stands for the confidence of a token proposed without a probability (prompt
+    lookup, a prediction): NaN when nothing is known of it, else -clue, `clue` (1 and up)
+    saying how strong the match behind it is, so Auto learns its acceptance per clue."""
+    return -float(clue) if clue > 0 else math.nan
+
+
+def is_free(confidence: float) -> bool:
+    """Whether a token was proposed without a probability (see free_confidence)."""
+    return math.isnan(confidence) or confidence < 0
+
+
 class DraftRule(Protocol):
     """Whether the draft's next token is worth sending to the main model."""
 
@@ -98,7 +110,8 @@ class DraftRule(Protocol):
 
     def keep(self, position: int, confidence: float, model_step: bool) -> bool:
         """`position` counts from 1 in this round; `confidence` is the draft's top-token
-        probability (NaN for prompt lookup); `model_step`: proposing it costs a draft step."""
+        probability (for prompt lookup, see free_confidence); `model_step`: proposing it
+        costs a draft step."""
         ...
 
 
@@ -118,7 +131,7 @@ class CutoffRule:
         return True
 
     def keep(self, position: int, confidence: float, model_step: bool) -> bool:  # noqa: ARG002 (the interface's signature)
-        return math.isnan(confidence) or confidence >= self.p_min
+        return is_free(confidence) or confidence >= self.p_min
 
 
 @dataclass
@@ -134,6 +147,7 @@ class Proposal:
     seconds: float = 0.0  # time proposing, catch-up excluded
     catch_up: float = 0.0  # seconds syncing a draft that skipped rounds
     note: str = ""  # set when part of a chained source stopped for good (shown to the user)
+    refused: bool = False  # the source had tokens and the rule sent none of them
 
 
 @dataclass(frozen=True)
@@ -180,9 +194,7 @@ class DraftSource(Protocol):
         model's own ids (a vocabulary shared with the main model)."""
         ...
 
-    def warm(
-        self, sequence: Sequence[int], cancel: CancelFlag | None = None, *, model: bool = True
-    ) -> None:
+    def warm(self, sequence: Sequence[int], cancel: CancelFlag | None = None, *, model: bool = True) -> None:
         """A reply starts from `sequence` (its prompt). `model`: also read the prompt into the
         draft model (False when Auto will not run it in this reply)."""
         ...
@@ -243,9 +255,7 @@ class ModelDraft:
             "the rest of the reply was generated without it."
         )
 
-    def warm(
-        self, sequence: Sequence[int], cancel: CancelFlag | None = None, *, model: bool = True
-    ) -> None:
+    def warm(self, sequence: Sequence[int], cancel: CancelFlag | None = None, *, model: bool = True) -> None:
         """Read the prompt into the draft's cache, a batch at a time (a cancelled reply stops
         between batches; what was read stays for the next reply)."""
         if not model:
@@ -300,38 +310,60 @@ class ModelDraft:
 
 
 class PromptLookupDraft:
-    """No second model: what followed the latest earlier occurrence of the last few tokens."""
+    """No second model: what followed the latest earlier occurrence of the last few tokens.
+
+    Within a reply the sequence only grows (the loop appends to it; `warm` starts a reply), so
+    each round indexes only its new tokens. Each proposal says how strong its match is (the
+    n-gram's length, and whether the reply took the previous proposal whole: a reply that is
+    copying its input goes on copying), for Auto to learn from."""
 
     name = PROMPT_LOOKUP_NAME
     identity = PROMPT_LOOKUP_KEY
     capabilities = FREE
     model = None
     translates_for = None
+    FOLLOWING = 3  # added to the clue while the reply follows the lookup's proposals
 
     def __init__(self, max_ngram: int = 4, min_ngram: int = 2) -> None:
         self.max_ngram, self.min_ngram = max_ngram, min_ngram
+        self._reset()
+
+    def _reset(self) -> None:
         self._seq: list[int] = []
         # n -> n-gram -> latest start index that has at least one token after it
-        self._index: dict[int, dict[tuple[int, ...], int]] = {n: {} for n in range(min_ngram, max_ngram + 1)}
+        self._index: dict[int, dict[tuple[int, ...], int]] = {
+            n: {} for n in range(self.min_ngram, self.max_ngram + 1)
+        }
+        self._sent: tuple[int, list[int]] = (0, [])  # the last proposal: where, what
 
     def warm(
-        self, sequence: Sequence[int], cancel: CancelFlag | None = None, *, model: bool = True  # noqa: ARG002 (the interface's signature)
+        self,
+        sequence: Sequence[int],
+        cancel: CancelFlag | None = None,  # noqa: ARG002 (the interface's signature)
+        *,
+        model: bool = True,  # noqa: ARG002 (the interface's signature)
     ) -> None:
+        self._reset()
         self._sync(sequence)
 
     def _sync(self, sequence: Sequence[int]) -> None:
-        if len(sequence) < len(self._seq) or list(sequence[: len(self._seq)]) != self._seq:
-            self._seq = []
-            self._index = {n: {} for n in self._index}
+        """Index the tokens the sequence gained since the last call (another sequence: anew)."""
         old = len(self._seq)
-        self._seq = list(sequence)
+        if len(sequence) < old or (old and sequence[old - 1] != self._seq[-1]):
+            self._reset()
+            old = 0
+        if len(sequence) == old:
+            return
+        self._seq.extend(sequence[old:])
+        seq = self._seq
         for n, table in self._index.items():
             # an n-gram starting at i is usable once a token follows it: i + n < len
-            for i in range(max(0, old - n), len(self._seq) - n):
-                table[tuple(self._seq[i : i + n])] = i
+            for i in range(max(0, old - n), len(seq) - n):
+                table[tuple(seq[i : i + n])] = i
 
-    def lookup(self, sequence: Sequence[int], budget: int) -> list[int]:
-        """What followed the latest earlier occurrence of the longest matching suffix."""
+    def _match(self, sequence: Sequence[int], budget: int) -> tuple[list[int], int]:
+        """What followed the latest earlier occurrence of the longest matching suffix, and
+        that suffix's length (0: none)."""
         self._sync(sequence)
         seq = self._seq
         for n in range(self.max_ngram, self.min_ngram - 1, -1):
@@ -339,24 +371,44 @@ class PromptLookupDraft:
                 continue
             start = self._index[n].get(tuple(seq[-n:]))
             if start is not None and start + n < len(seq):
-                return seq[start + n : start + n + budget]
-        return []
+                return seq[start + n : start + n + budget], n
+        return [], 0
+
+    def lookup(self, sequence: Sequence[int], budget: int) -> list[int]:
+        """What followed the latest earlier occurrence of the longest matching suffix."""
+        return self._match(sequence, budget)[0]
+
+    def _following(self) -> bool:
+        """Whether the reply took the last proposal whole."""
+        at, sent = self._sent
+        return bool(sent) and self._seq[at : at + len(sent)] == sent
 
     def propose(
-        self, sequence: Sequence[int], budget: int, sampler: TokenSampler, rule: DraftRule  # noqa: ARG002 (the interface's signature)
+        self,
+        sequence: Sequence[int],
+        budget: int,
+        sampler: TokenSampler,  # noqa: ARG002 (the interface's signature)
+        rule: DraftRule,
     ) -> Proposal:
-        return deterministic(self.lookup(sequence, budget), rule)
+        tokens, n = self._match(sequence, budget)
+        clue = n - self.min_ngram + 1 + (self.FOLLOWING if self._following() else 0) if n else 0
+        out = deterministic(tokens, rule, clue)
+        self._sent = (len(self._seq), out.tokens)
+        return out
 
 
-def deterministic(tokens: Sequence[int], rule: DraftRule) -> Proposal:
-    """Tokens proposed without a distribution (q all on each), while the rule keeps them."""
+def deterministic(tokens: Sequence[int], rule: DraftRule, clue: int = 0) -> Proposal:
+    """Tokens proposed without a distribution (q all on each), while the rule keeps them;
+    `clue`: how strong the match behind them is (see free_confidence)."""
     out = Proposal()
+    confidence = free_confidence(clue)
     for i, token in enumerate(tokens):
-        if not rule.keep(i + 1, math.nan, False):
+        if not rule.keep(i + 1, confidence, False):
             break
         out.tokens.append(token)
         out.dists.append(None)
-        out.confidences.append(math.nan)
+        out.confidences.append(confidence)
+    out.refused = bool(tokens) and not out.tokens
     return out
 
 
@@ -384,9 +436,7 @@ class ChainedDraft:
     def translates_for(self) -> object | None:
         return self.draft.translates_for
 
-    def warm(
-        self, sequence: Sequence[int], cancel: CancelFlag | None = None, *, model: bool = True
-    ) -> None:
+    def warm(self, sequence: Sequence[int], cancel: CancelFlag | None = None, *, model: bool = True) -> None:
         self._model_ok, self._note = True, ""
         self.lookup.warm(sequence)
         try:

@@ -171,7 +171,19 @@ class LlamaCppModel(CachedSequence):
         # cache and what follows is kept (shift_to), instead of read again.
         self.kv_shift = bool(ll.llama_memory_can_shift(self._mem)) and not _swa_only(self._model)
         self._batch = ll.llama_batch_init(self.n_batch, 0, 1)
-        self._logits_base = 0
+        # The batch's arrays as numpy views, filled a chunk at a time (one sequence: its ids
+        # are set once).
+        n = self.n_batch
+        self._batch_tokens = np.ctypeslib.as_array(self._batch.token, shape=(n,))
+        self._batch_pos = np.ctypeslib.as_array(self._batch.pos, shape=(n,))
+        self._batch_wants = np.ctypeslib.as_array(self._batch.logits, shape=(n,))
+        np.ctypeslib.as_array(self._batch.n_seq_id, shape=(n,))[:] = 1
+        for i in range(n):
+            self._batch.seq_id[i][0] = 0
+        self._rows: np.ndarray | None = None  # the last batch's logits, a view (see logits)
+        self._rows_view = np.zeros((0, 0), dtype=np.float32)
+        self._rows_key: tuple[int | None, int] = (None, 0)
+        self._n_rows = 0
         self._pieces: dict[int, bytes] = {}
         self._texts: dict[int, bytes] = {}
         self._controls: dict[int, str | None] = {}
@@ -275,21 +287,21 @@ class LlamaCppModel(CachedSequence):
         tail = max(0, len(tokens) - self.n_batch)
         starts = [*range(0, tail, self.n_batch), tail]
         batch = self._batch
+        self._rows, self._n_rows = None, n_logits
         for start, end in zip(starts, [*starts[1:], len(tokens)], strict=True):
             chunk = tokens[start:end]
-            pos0 = len(self.cached)
-            for i, tok in enumerate(chunk):
-                batch.token[i] = tok
-                batch.pos[i] = pos0 + i
-                batch.n_seq_id[i] = 1
-                batch.seq_id[i][0] = 0
-                batch.logits[i] = start + i >= first_logit
-            batch.n_tokens = len(chunk)
+            pos0, size = len(self.cached), len(chunk)
+            if size == 1:  # a plain step: three stores beat three numpy calls
+                batch.token[0], batch.pos[0], batch.logits[0] = chunk[0], pos0, start >= first_logit
+            else:
+                self._batch_tokens[:size] = chunk
+                self._batch_pos[:size] = np.arange(pos0, pos0 + size)
+                self._batch_wants[:size] = np.arange(start, end) >= first_logit
+            batch.n_tokens = size
             rc = ll.llama_decode(self._ctx, batch)
             if rc != 0:
                 raise ModelLoadError(f"llama.cpp decode failed (code {rc}): {self._last_error()}")
             self.cached.extend(chunk)
-            self._logits_base = max(0, first_logit - start)
 
     def truncate(self, n: int) -> None:
         """Keep only the first n cached tokens."""
@@ -324,10 +336,17 @@ class LlamaCppModel(CachedSequence):
         return length
 
     def logits(self, row: int) -> np.ndarray:
-        """A row of the last batch's logits (a view into llama.cpp's buffer, valid until the
-        next eval)."""
-        ptr = ll.llama_get_logits_ith(self._ctx, self._logits_base + row)
-        return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
+        """A row of the last batch's logits: a view into llama.cpp's buffer (all rows are
+        mapped once per batch), valid until the next eval."""
+        if self._rows is None:
+            ptr = ll.llama_get_logits(self._ctx)
+            key = (ctypes.cast(ptr, ctypes.c_void_p).value, max(self._n_rows, 1))
+            if key != self._rows_key:  # llama.cpp keeps its buffer: the view is made once
+                self._rows_key = key
+                self._rows_view = np.ctypeslib.as_array(ptr, shape=(key[1], self.n_vocab))
+            self._rows = self._rows_view
+        out: np.ndarray = self._rows[row]
+        return out
 
     # --- generation ---------------------------------------------------------------------
     def generate(

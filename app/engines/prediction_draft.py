@@ -31,6 +31,7 @@ from app.engines.sampling import TokenSampler
 PREDICTION_NAME = "Predicted output"
 PREDICTION_KEY = "prediction"
 NEAR = 16  # a one-token match only counts this close to where the reply left the prediction
+FOLLOWING = 6  # the clue of a proposal the reply is following (realigned: the n-gram's length)
 
 
 class PredictionDraft:
@@ -54,6 +55,7 @@ class PredictionDraft:
         self._reply: list[int] = []  # the reply's tokens followed so far (sequence[_start:_seen])
         self._pos: int | None = 0  # the prediction's next token, while the reply follows it
         self._anchor = 0  # where the reply last followed the prediction
+        self._clue = FOLLOWING  # how strong the match is (drafting.free_confidence)
 
     @property
     def identity(self) -> str:
@@ -87,7 +89,7 @@ class PredictionDraft:
         self._follow(sequence)
         out = Proposal()
         if self._pos is not None:
-            out = deterministic(self.predicted[self._pos : self._pos + budget], rule)
+            out = deterministic(self.predicted[self._pos : self._pos + budget], rule, self._clue)
         if not out.tokens and self.fallback is not None:
             out = self.fallback.propose(sequence, budget, sampler, rule)
         return out
@@ -104,6 +106,7 @@ class PredictionDraft:
             else:
                 self._pos = None
         self._seen = len(sequence)
+        self._clue = FOLLOWING
         if self._pos is None:
             self._pos = self._realign(sequence[self._start :])
 
@@ -140,6 +143,6 @@ class PredictionDraft:
                 continue  # one token alone is too weak a clue far from where we were
             end = start + n
             if end < len(self.predicted):
-                self._anchor = end
+                self._anchor, self._clue = end, n
                 return end
         return None

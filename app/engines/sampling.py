@@ -3,14 +3,18 @@ draft's proposals (q) and for the main model's verification (p).
 
 Speculative sampling needs the whole distribution a sampler draws from, not only its draw, so
 the chain llama.cpp applies (repeat penalty, top-k, top-p, min-p, temperature) is written
-here over numpy: each step of it keeps a prefix of the tokens sorted by logit, so everything
-after the penalty runs on a small candidate set instead of the 262k-token vocabulary. This is
-faster than llama.cpp's own chain driven through ctypes (it copies the whole vocabulary into
-a token array on every call; see bench/sampler_bench.py). Tokens more than CANDIDATE_NATS
-below the best (probability ratio under 2e-9) are treated as impossible.
+here over numpy. Every step of the chain keeps the best tokens, so only the few that can
+matter are ever looked at: a row of logits is read in place (a view of the engine's buffer,
+never copied), its block maxima say where the candidates are, the repeat penalty is applied
+to the seen tokens among them only, and what is sorted is what the chain keeps (partial
+selection finds top-p's cut). This is faster than llama.cpp's own chain driven through ctypes
+(it copies the whole vocabulary into a token array on every call; see bench/sampler_timing.py).
+Tokens more than CANDIDATE_NATS below the best (probability ratio under 2e-9) are treated as
+impossible.
 
 Temperature 0 is greedy: the distribution is all on the penalised argmax, exactly what plain
-greedy decoding picks, so speculative text at temperature 0 is identical to plain text.
+greedy decoding picks, so speculative text at temperature 0 is identical to plain text. Its
+confidence is llama.cpp's draft confidence: the top token's share of the ten best.
 """
 
 from __future__ import annotations
@@ -25,7 +29,10 @@ from app.core.errors import SpeculaError
 from app.core.request import SamplingSettings
 
 CANDIDATE_NATS = 20.0  # exp(-20) ~ 2e-9: below that, a token is never kept by any setting
-CONFIDENCE_NATS = 16.0  # greedy confidence: the softmax over tokens within this of the best
+CONFIDENCE_TOP = 10  # greedy confidence: the top token's probability among the ten best
+SORTED_UP_TO = 1024  # a pure-temperature distribution is sorted up to this size, else only its top first
+BLOCK = 512  # logits are scanned as blocks of this many: their maxima say where to look
+_EMPTY = np.zeros(0, dtype=np.int64)
 
 
 class InvalidLogitsError(SpeculaError):
@@ -34,7 +41,7 @@ class InvalidLogitsError(SpeculaError):
 
 @dataclass(slots=True)
 class TokenDistribution:
-    """A sparse distribution: candidate ids (most likely first) and their probabilities.
+    """A sparse distribution: candidate ids (the most likely first) and their probabilities.
     `confidence` is the most likely token's probability (NaN when it was not asked for)."""
 
     ids: np.ndarray
@@ -77,6 +84,74 @@ def _seed(seed: int | None) -> int | None:
     return None if seed is None or seed == -1 else seed % 2**64
 
 
+class LogitsRow:
+    """One row of logits, read in place, and where its best tokens are: the maximum of every
+    BLOCK tokens (one pass), so that finding the tokens above a floor reads only the blocks
+    that reach it. NaN scores are impossible tokens (a copy is made only then)."""
+
+    __slots__ = ("_blocks", "_grid", "best_block", "logits", "n")
+
+    def __init__(self, logits: np.ndarray) -> None:
+        self.n = len(logits)
+        bmax = _block_max(logits)
+        if np.isnan(bmax).any() or not math.isfinite(float(bmax.max())):
+            logits = _finite(logits)
+            bmax = _block_max(logits)
+        self.logits, self._blocks = logits, bmax
+        self._grid = logits[: self.n - self.n % BLOCK].reshape(-1, BLOCK)
+        self.best_block = int(np.argmax(bmax))
+
+    @property
+    def best(self) -> float:
+        return float(self._blocks[self.best_block])
+
+    def argmax(self) -> int:
+        """The first token with the highest score (np.argmax's choice)."""
+        start = self.best_block * BLOCK
+        return start + int(np.argmax(self.logits[start : start + BLOCK]))
+
+    def in_top_blocks(self, k: int) -> np.ndarray:
+        """Ids (ascending) of every token in the k blocks with the highest maxima: the k best
+        tokens are among them (a block below the k-th best maximum has k better tokens)."""
+        n_blocks = len(self._blocks)
+        if k >= n_blocks:
+            return np.arange(self.n)
+        blocks = np.sort(np.argpartition(self._blocks, n_blocks - k)[n_blocks - k :])
+        full = blocks[blocks < len(self._grid)]
+        ids = (full[:, None] * BLOCK + np.arange(BLOCK)).ravel()
+        if len(full) < len(blocks):  # the last, partial block
+            ids = np.concatenate([ids, np.arange(len(self._grid) * BLOCK, self.n)])
+        return ids
+
+    def top(self, k: int, seen: np.ndarray) -> np.ndarray:
+        """Ids of the tokens that can be among the k best once the `seen` ones are penalised
+        (raised or lowered), besides the seen ones: the best k + s unpenalised, s the number
+        of seen tokens among them (an unseen token below them has k unseen ones above it)."""
+        want = k
+        while True:
+            ids = self.in_top_blocks(want)
+            if len(ids) > want:
+                vals = self.logits[ids]
+                ids = ids[np.argpartition(vals, len(vals) - want)[len(vals) - want :]]
+            counted = k + (int(np.isin(ids, seen).sum()) if len(seen) else 0)
+            if want >= counted or want >= self.n:
+                return ids
+            want = counted
+
+    def above(self, floor: float) -> np.ndarray:
+        """Ids (ascending) of the tokens scoring at least `floor`."""
+        blocks = np.flatnonzero(self._blocks >= floor)
+        if len(blocks) * 8 > len(self._blocks):  # a flat row: most blocks reach it
+            return np.flatnonzero(self.logits >= floor)
+        full = blocks[blocks < len(self._grid)]
+        rows, cols = np.nonzero(self._grid[full] >= floor)
+        ids = full[rows] * BLOCK + cols
+        if len(full) < len(blocks):  # the last, partial block
+            start = len(self._grid) * BLOCK
+            ids = np.concatenate([ids, np.flatnonzero(self.logits[start:] >= floor) + start])
+        return ids
+
+
 class TokenSampler:
     """The sampler chain for one reply: settings and a random generator (seeded when the
     request has a seed). Stateless otherwise: the repeat-penalty window is passed in."""
@@ -99,56 +174,82 @@ class TokenSampler:
         n = self.window_size
         return sequence[-n:] if n > 0 else ()
 
-    def _penalised(self, logits: np.ndarray, recent: Sequence[int]) -> np.ndarray:
+    def _seen(self, recent: Sequence[int], n_vocab: int) -> np.ndarray:
         if not recent:
-            return logits
-        seen = np.fromiter(set(recent), dtype=np.int64)
-        seen = seen[(seen >= 0) & (seen < len(logits))]
-        out = np.array(logits, dtype=np.float32)
-        vals = out[seen]
-        out[seen] = np.where(vals > 0, vals / self._penalty, vals * self._penalty)
+            return _EMPTY
+        unique = set(recent)  # a few dozen ids: a set is cheaper than np.unique
+        seen = np.fromiter(unique, dtype=np.int64, count=len(unique))
+        return seen[(seen >= 0) & (seen < n_vocab)]
+
+    def _penalise(self, vals: np.ndarray) -> np.ndarray:
+        """llama.cpp's repeat penalty (in float32, as it computes it)."""
+        vals, p = vals.astype(np.float32), np.float32(self._penalty)
+        out: np.ndarray = np.where(vals > 0, vals / p, vals * p)
         return out
+
+    def _candidates(
+        self, row: LogitsRow, recent: Sequence[int], nats: float
+    ) -> tuple[np.ndarray, np.ndarray, float]:
+        """The tokens whose penalised score is within `nats` of the best penalised score:
+        (ids ascending, their penalised scores as float64, the best). The penalty touches the
+        seen tokens only: the best is at least the top token's penalised score, so every
+        candidate is a seen token or scores at least that minus `nats` unpenalised."""
+        seen = self._seen(recent, row.n) if self._penalty != 1.0 else _EMPTY
+        lg = row.logits
+        if not len(seen):
+            ids = row.above(row.best - nats)
+            return ids, lg[ids].astype(np.float64), row.best
+        top = row.argmax()
+        bound = float(self._penalise(lg[top : top + 1])[0]) if top in seen else row.best
+        ids = np.union1d(row.above(bound - nats), seen)
+        vals = lg[ids].astype(np.float32)
+        vals[np.searchsorted(ids, seen)] = self._penalise(lg[seen])
+        best = float(vals.max())
+        keep = vals >= best - nats
+        return ids[keep], vals[keep].astype(np.float64), best
 
     def distribution(
         self, logits: np.ndarray, recent: Sequence[int] = (), confidence: bool = False
     ) -> TokenDistribution:
         """The distribution the sampler draws the next token from. `recent`: the penalty
         window (see `window`); `confidence`: also fill the top token's probability."""
+        row = LogitsRow(logits)
         if self.greedy:
-            return self._greedy(logits, recent, confidence)
-        lg = self._penalised(logits, recent)
-        best = float(lg.max())
-        if not math.isfinite(best):
-            lg, best = _finite(lg)
-        kept = self._within_min_p(lg, best) if self.settings.min_p > 0 else None
-        ids, vals = kept if kept is not None else self._chain(lg, best)
+            return self._greedy(row, recent, confidence)
+        kept = self._within_min_p(row, recent) if self.settings.min_p > 0 else None
+        if kept is None:
+            ids, vals, best = self._candidates(row, recent, CANDIDATE_NATS)
+            ids, vals = self._chain(ids, vals, best)
+        else:
+            ids, vals, best = kept
         probs = np.exp((vals - best) / self.settings.temperature)
         probs /= probs.sum()
-        return TokenDistribution(ids.astype(np.int64), probs, float(probs[0]))
+        return TokenDistribution(ids, probs, float(probs[0]))
 
-    def _top(self, lg: np.ndarray, floor: float) -> tuple[np.ndarray, np.ndarray]:
-        """Tokens at or above `floor`, cut to top-k, most likely first."""
-        ids = np.flatnonzero(lg >= floor)
-        vals = lg[ids].astype(np.float64)
+    def _top_k(self, ids: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         k = self.settings.top_k
         if 0 < k < len(ids):
             part = np.argpartition(vals, len(vals) - k)[len(vals) - k :]
-            ids, vals = ids[part], vals[part]
-        order = np.argsort(-vals, kind="stable")
-        return ids[order], vals[order]
+            part.sort()  # ids stay ascending: ties go to the lower id, as a stable sort would
+            return ids[part], vals[part]
+        return ids, vals
 
-    def _within_min_p(self, lg: np.ndarray, best: float) -> tuple[np.ndarray, np.ndarray] | None:
+    def _within_min_p(
+        self, row: LogitsRow, recent: Sequence[int]
+    ) -> tuple[np.ndarray, np.ndarray, float] | None:
         """The fast path: every step of the chain keeps a prefix of the sorted tokens, and
         min-p's is usually the shortest, so only its few tokens are looked at. Top-p needs the
         weight of the whole top-k set, which includes tokens under min-p's cut; bounding it
         (each weighs less than min_p) settles top-p's cut in nearly every case. None when it
         does not: then the whole chain runs."""
         s = self.settings
-        ids, vals = self._top(lg, best + self._log_min_p)
+        ids, vals, best = self._candidates(row, recent, -self._log_min_p)
+        ids, vals = self._top_k(ids, vals)
+        ids, vals = _sorted(ids, vals)
         if s.top_p >= 1.0:
-            return ids, vals
+            return ids, vals, best
         cum = np.cumsum(np.exp(vals - best))
-        width = s.top_k if s.top_k > 0 else len(lg)
+        width = s.top_k if s.top_k > 0 else row.n
         unseen = max(0, width - len(ids))  # top-k members below min-p's cut
         z_lo, z_hi = float(cum[-1]), float(cum[-1]) + unseen * s.min_p
         cut = int(np.searchsorted(cum, s.top_p * z_lo, side="left")) + 1
@@ -156,37 +257,57 @@ class TokenSampler:
             upper = int(np.searchsorted(cum, s.top_p * z_hi, side="left")) + 1
             if min(upper, len(ids)) != cut:
                 return None
-        return ids[:cut], vals[:cut]
+        return ids[:cut], vals[:cut], best
 
-    def _chain(self, lg: np.ndarray, best: float) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k, top-p, min-p, as llama.cpp applies them, over every plausible token."""
+    def _chain(self, ids: np.ndarray, vals: np.ndarray, best: float) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k, top-p, min-p, as llama.cpp applies them, over every plausible token; only
+        what top-p keeps is sorted (the most likely first), found by partial selection."""
         s = self.settings
-        ids, vals = self._top(lg, best - CANDIDATE_NATS)
-        keep = len(ids)
-        if s.top_p < 1.0:
-            cum = np.cumsum(np.exp(vals - best))  # temperature 1: what top-p and min-p look at
-            keep = min(keep, int(np.searchsorted(cum, s.top_p * cum[-1], side="left")) + 1)
+        ids, vals = self._top_k(ids, vals)
+        if s.top_p >= 1.0 and len(ids) <= SORTED_UP_TO:
+            return _sorted(ids, vals)
+        if s.top_p >= 1.0:  # no min-p either (its fast path settles it): only the top goes first
+            i = int(np.argmax(vals))
+            if i:
+                ids, vals = ids.copy(), vals.copy()
+                ids[[0, i]], vals[[0, i]] = ids[[i, 0]], vals[[i, 0]]
+            return ids, vals
+        weights = np.exp(vals - best)  # temperature 1: what top-p and min-p look at
+        goal = s.top_p * float(weights.sum())
+        k = 64
+        while k < len(ids):
+            part = np.argpartition(-vals, k)[:k]
+            if float(weights[part].sum()) >= goal:
+                part.sort()
+                ids, vals = ids[part], vals[part]
+                break
+            k *= 8
+        ids, vals = _sorted(ids, vals)
+        cum = np.cumsum(np.exp(vals - best))
+        keep = min(len(ids), int(np.searchsorted(cum, goal, side="left")) + 1)
         if s.min_p > 0:
             keep = min(keep, int(np.count_nonzero(vals[:keep] >= best + self._log_min_p)) or 1)
         return ids[:keep], vals[:keep]
 
-    def _greedy(self, logits: np.ndarray, recent: Sequence[int], confidence: bool) -> TokenDistribution:
-        best = int(np.argmax(logits))
-        lg = logits
-        if not math.isfinite(float(lg[best])):
-            lg, _ = _finite(lg)
-            best = int(np.argmax(lg))
+    def _greedy(self, row: LogitsRow, recent: Sequence[int], confidence: bool) -> TokenDistribution:
+        if confidence:  # only the ten best penalised tokens matter
+            seen = self._seen(recent, row.n) if self._penalty != 1.0 else _EMPTY
+            ids = np.union1d(row.top(CONFIDENCE_TOP, seen), seen)
+            vals = row.logits[ids].astype(np.float64)
+            if len(seen):
+                vals[np.searchsorted(ids, seen)] = self._penalise(row.logits[seen])
+            i = int(np.argmax(vals))  # the lowest id among equals, as np.argmax
+            best = vals[i]
+            if len(vals) > CONFIDENCE_TOP:
+                vals = np.partition(vals, len(vals) - CONFIDENCE_TOP)[len(vals) - CONFIDENCE_TOP :]
+            return point(int(ids[i]), 1.0 / float(np.exp(vals - best).sum()))
+        top = row.argmax()
         # A penalty over 1 only lowers the logits of the tokens it saw: unless the argmax is
         # one of them, it stands. Under 1 it raises them: any of them may overtake it.
-        if recent and (self._penalty < 1.0 or best in set(recent)):
-            lg = self._penalised(lg, recent)
-            best = int(np.argmax(lg))
-        conf = math.nan
-        if confidence:
-            top = float(lg[best])
-            near = lg[lg >= top - CONFIDENCE_NATS]
-            conf = 1.0 / float(np.exp(near.astype(np.float64) - top).sum())
-        return point(best, conf)
+        if recent and self._penalty != 1.0 and (self._penalty < 1.0 or top in set(recent)):
+            ids, vals, _ = self._candidates(row, recent, 0.0)
+            top = int(ids[int(np.argmax(vals))])
+        return point(top)
 
     # --- drawing ------------------------------------------------------------------------------
     def sample(self, dist: TokenDistribution) -> int:
@@ -223,10 +344,21 @@ class TokenSampler:
         return int(p.ids[draw(rest, self.rng.random())])
 
 
-def _finite(logits: np.ndarray) -> tuple[np.ndarray, float]:
-    """Scores with NaN as impossible, and their best; an error when nothing is left."""
+def _sorted(ids: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The most likely first; ties by ascending id (ids come ascending: a stable sort)."""
+    order = np.argsort(-vals, kind="stable")
+    return ids[order], vals[order]
+
+
+def _block_max(logits: np.ndarray) -> np.ndarray:
+    head = len(logits) - len(logits) % BLOCK
+    bmax = logits[:head].reshape(-1, BLOCK).max(axis=1)
+    return np.append(bmax, logits[head:].max()) if head < len(logits) else bmax
+
+
+def _finite(logits: np.ndarray) -> np.ndarray:
+    """Scores with NaN as impossible; an error when nothing is left."""
     lg = np.where(np.isnan(logits), -np.inf, logits).astype(np.float32)
-    best = float(lg.max())
-    if not math.isfinite(best):
+    if not math.isfinite(float(lg.max())):
         raise InvalidLogitsError("the model produced invalid scores (NaN) for the next token")
-    return lg, best
+    return lg

@@ -1,11 +1,11 @@
 """What speculation learned on this machine, kept between replies and runs.
 
-A small JSON file in the app's cache folder holds, per main model, the plain (no-draft)
-decoding speed measured here (the honest baseline of "x times faster"), and per main + draft
-+ sampler settings, what Auto learned (acceptance by draft confidence, costs, speeds), so the
-next reply starts from it instead of exploring. Models are keyed by path, size and mtime: a
-changed file is a new key, and the old entries for its path are dropped. Losing the file only
-costs re-learning; a broken one is ignored.
+A small JSON file in the app's cache folder holds, per main + draft + sampler settings, what
+Auto learned (acceptance by draft confidence, costs relative to the main model's own step), so
+the next reply starts from it instead of exploring. It holds no speeds: "x times faster" is
+measured within each reply (app/engines/reply_clock.py), never against another hour's.
+Models are keyed by path, size and mtime: a changed file is a new key, and the old entries
+for its path are dropped. Losing the file only costs re-learning; a broken one is ignored.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 SCHEMA = 1
 FILE_NAME = "speculation.json"
 MAX_PAIRS = 64
-MAX_MODELS = 64
 _lock = threading.Lock()
 
 
@@ -45,28 +44,6 @@ class SpeculationMemory:
 
     def _read(self) -> dict[str, Any]:
         return read_cache(self.path, SCHEMA, "memory")
-
-    # --- the no-draft baseline ---------------------------------------------------------------
-    def baseline(self, main_id: str | None) -> float | None:
-        if main_id is None:
-            return None
-        entry = self._read().get("models", {}).get(main_id)
-        value = entry.get("tokens_per_second") if isinstance(entry, dict) else None
-        return float(value) if isinstance(value, (int, float)) and value > 0 else None
-
-    def record_baseline(self, main_id: str | None, tokens_per_second: float, tokens: int) -> None:
-        """Blend a plain-decoding measurement in (weighted by how many tokens it covered)."""
-        if main_id is None or tokens_per_second <= 0 or tokens <= 0:
-            return
-        weight = tokens / (tokens + 128.0)
-
-        def update(memory: dict[str, Any]) -> None:
-            models = memory.setdefault("models", {})
-            old = models.get(main_id, {}).get("tokens_per_second")
-            value = tokens_per_second if not old else old + weight * (tokens_per_second - old)
-            models[main_id] = {"tokens_per_second": round(value, 3), "used": time.time()}
-
-        self._update(update, main_id)
 
     # --- what Auto learned ---------------------------------------------------------------------
     @staticmethod
@@ -93,6 +70,7 @@ class SpeculationMemory:
     def _update(self, change: Any, fresh: str) -> None:
         with _lock:
             memory = self._read()
+            memory.pop("models", None)  # no-draft speeds of older versions: never compared again
             change(memory)
             _prune(memory, fresh)
             try:
@@ -109,7 +87,7 @@ def _signature(key: str) -> str:
 def _prune(memory: dict[str, Any], fresh: str | None = None) -> None:
     """Drop entries of older versions of `fresh`'s files (same paths, other sizes or mtimes),
     then the least recently used beyond the caps."""
-    for name, cap in (("models", MAX_MODELS), ("pairs", MAX_PAIRS)):
+    for name, cap in (("pairs", MAX_PAIRS),):
         table: dict[str, Any] = memory.get(name, {})
         if fresh is not None and fresh in table:
             sig = _signature(fresh)

@@ -43,7 +43,7 @@ from app.core.events import (
     TokenOrigin,
 )
 from app.core.request import GenerationRequest
-from app.engines.auto_draft import AutoDraft
+from app.engines.auto_draft import NOT_WORTH, AutoDraft, RoundTiming
 from app.engines.cached_sequence import TokenModel
 from app.engines.drafting import (
     CutoffRule,
@@ -55,6 +55,7 @@ from app.engines.drafting import (
     push_window,
 )
 from app.engines.prompt_reading import CancelFlag, read_prompt
+from app.engines.reply_clock import ReplyClock
 from app.engines.sampling import TokenSampler
 from app.engines.speculation_memory import SpeculationMemory
 from app.engines.text_stream import Item, TokenTextStream
@@ -68,6 +69,7 @@ LOOKUP_EMPTY = "prompt lookup found nothing"
 TOO_SHORT = "shorter than Min Draft Size"
 DRAFT_CONTEXT_FULL = "draft context full"
 DRAFT_FAILED = "draft failed"
+MEASURING = "measuring speed without the draft"
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,7 @@ class _Reply:
         self.t_first: float | None = None
         self.main_id = file_identity(main.path)
         self.refit: Refit | None = None
+        self.clock = ReplyClock()  # the no-draft speed, measured within this reply
         self.rule: DraftRule = CutoffRule(request.draft.p_min)
         self.auto: AutoDraft | None = None
         self.auto_key: str | None = None
@@ -161,7 +164,6 @@ class _Reply:
                 costly=draft.capabilities.can_pause,
                 state=self.memory.learned(self.auto_key),
                 lookup_too=draft.capabilities.free_part,
-                baseline=self.memory.baseline(self.main_id),
             )
             self.rule = self.auto
 
@@ -214,11 +216,13 @@ class _Reply:
                 self.stats.time_to_first_token = time.perf_counter() - t_start
                 yield GenerationResult("", self.stats)
                 return
+            t0 = time.perf_counter()  # the prompt's last token: the reply's first single-token step
             self.main.prefill(self.sequence)
             p = self.sampler.distribution(self.main.logits(0), self.sampler.window(self.sequence))
             self.last = self.sampler.sample(p)
             items, reason = self._push(self.last, TokenOrigin.MAIN, 0)
             yield from items
+            self.clock.record(time.perf_counter() - t0, plain=True)
             while reason is None:
                 reason = yield from self._round()
                 if reason is StopReason.CONTEXT_FULL and self._make_room():
@@ -236,8 +240,12 @@ class _Reply:
         s.time_to_first_token = (self.t_first or t_end) - t_start
         s.set_speed(t_end - self.t_first if self.t_first is not None else 0.0)
         if self.t_first is not None:
-            self._learn()
-        yield GenerationResult("".join(self.pieces), s, error)
+            self._conclude()
+        try:
+            yield GenerationResult("".join(self.pieces), s, error)
+        finally:  # the reply is out: what it taught is written after, off its token loop
+            if self.t_first is not None:
+                self._remember()
 
     def _read_prompts(self) -> bool:
         """The prompt into the main model (all but its last token), then into the draft model
@@ -276,26 +284,22 @@ class _Reply:
             self.stats.draft_note = proposal.note
         if proposal.tokens:
             return proposal, ""
+        if proposal.refused:
+            return proposal, NOT_WORTH
         return proposal, NOT_CONFIDENT if proposal.from_model else LOOKUP_EMPTY
 
     def _round(self) -> Generator[StreamItem, None, StopReason | None]:
         """One verify step: draft, check, emit. Returns why the reply ends (None: go on)."""
         if self._cancelled():
             return StopReason.CANCELLED
+        t_round = time.perf_counter()
         main, settings, stats = self.main, self.request.draft, self.stats
         room = main.n_ctx - main.n_cached - 1  # positions left once the last token is in
         if room < 0:
             return StopReason.CONTEXT_FULL
         budget = min(settings.max_draft_size, self.request.max_tokens - self.produced - 1, room)
         drafting = self.source is not None
-        proposal: Proposal | None = None
-        cap, paused = 0, ""
-        if drafting and budget <= 0:
-            paused = REPLY_LIMIT
-        elif drafting:
-            cap, paused = self.auto.choose(budget, time.perf_counter()) if self.auto else (budget, "")
-            if cap > 0:
-                proposal, paused = self._propose(cap)
+        proposal, cap, paused = self._draft(budget) if drafting else (None, 0, "")
         drafted = proposal.tokens if proposal is not None else []
         ignored = 0
         if drafted and len(drafted) < settings.min_draft_size:
@@ -313,18 +317,6 @@ class _Reply:
             main.truncate(base + 1 + len(accepted))
         if drafting:  # counted here, at verification: the stats, the chart, the strip and Auto agree
             stats.add_round(n, len(accepted), ignored)
-        if self.auto is not None and budget > 0:
-            from_model = proposal is not None and proposal.from_model
-            self.auto.observe(
-                drafted=n,
-                model_steps=proposal.steps if proposal is not None and from_model else 0,
-                draft_seconds=proposal.seconds if proposal is not None else 0.0,
-                catch_up=proposal.catch_up if proposal is not None else 0.0,
-                rows=n + 1,
-                verify_seconds=verify_seconds,
-                accepted=len(accepted),
-                checks=checks,
-            )
         if self.observer is not None:
             self.observer(
                 RoundReport(
@@ -354,7 +346,38 @@ class _Reply:
         if drafting:
             yield from self._mark(RoundEvent(rnd, n, len(accepted), cap, paused, ignored))
         self.last = nxt
+        steps = proposal.steps if proposal is not None and proposal.from_model else 0
+        round_seconds = time.perf_counter() - t_round
+        self.clock.record(round_seconds, plain=n == 0 and steps == 0)
+        if self.auto is not None and budget > 0:
+            self.auto.observe(
+                RoundTiming(
+                    drafted=n,
+                    accepted=len(accepted),
+                    model_steps=steps,
+                    draft_seconds=proposal.seconds if proposal is not None else 0.0,
+                    catch_up=proposal.catch_up if proposal is not None else 0.0,
+                    rows=n + 1,
+                    verify_seconds=verify_seconds,
+                    round_seconds=round_seconds,
+                    plain_step=self.clock.plain_step or round_seconds,
+                    checks=checks,
+                )
+            )
         return reason
+
+    def _draft(self, budget: int) -> tuple[Proposal | None, int, str]:
+        """This round's proposal, the length asked, and why nothing was drafted: the reply's
+        limit, a round that measures the speed without the draft, Auto's choice."""
+        if budget <= 0:
+            return None, 0, REPLY_LIMIT
+        cap, paused = self.auto.choose(budget) if self.auto else (budget, "")
+        if cap <= 0:
+            return None, cap, paused
+        if self.clock.wants_plain():
+            return None, 0, MEASURING
+        proposal, paused = self._propose(cap)
+        return proposal, cap, paused
 
     def _verify(
         self, drafted: list[int], proposal: Proposal | None
@@ -385,19 +408,25 @@ class _Reply:
         p = sampler.distribution(main.logits(len(drafted)), window)
         return accepted, sampler.sample(p), checks, overlap
 
-    # --- what this reply teaches -------------------------------------------------------------------
-    def _learn(self) -> None:
-        """Auto's memory, and the no-draft baseline: measured by replies without a draft only
-        (Auto's rounds without the draft are Auto's, never the baseline)."""
-        s, memory = self.stats, self.memory
+    # --- what this reply measured and taught ----------------------------------------------------
+    def _conclude(self) -> None:
+        """The same-conditions baseline (a reply with a draft measured its own single-token
+        steps), and why Auto paused the draft, into the stats."""
+        s = self.stats
+        if self.had_draft:
+            s.baseline_tokens_per_second = self.clock.plain_tokens_per_second
+            s.baseline_steps = len(self.clock.plain)
+        if self.auto is not None:
+            s.draft_lost = bool(self.auto.verdict)
+            note = self.auto.note()
+            if note and not s.draft_note:
+                s.draft_note = note
+
+    def _remember(self) -> None:
+        """Auto's memory, written once, after the reply is out."""
+        if self.auto is None:
+            return
         try:
-            if self.auto is not None:
-                memory.record_learned(self.auto_key, self.auto.state())
-                note = self.auto.note()
-                if note and not s.draft_note:
-                    s.draft_note = note
-            if not self.had_draft and s.stop_reason is not StopReason.ERROR and s.predicted_tokens_count >= 8:
-                memory.record_baseline(self.main_id, s.tokens_per_second, s.predicted_tokens_count)
-            s.baseline_tokens_per_second = memory.baseline(self.main_id)
+            self.memory.record_learned(self.auto_key, self.auto.state())
         except Exception:  # learning is a bonus; a reply must never fail for it
-            log.exception("could not record what this reply measured")
+            log.exception("could not record what this reply learned")

@@ -3,6 +3,10 @@ keeps what was measured."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import pytest
+
 from app.chat.reply_stats import ReplyStats, measured_so_far
 from app.chat.stats_text import draft_parts, speed_parts
 from app.chat.stream_batch import LiveStats, StreamBatch, StreamBatcher
@@ -31,12 +35,15 @@ def part(tokens, seconds, drafted, accepted, rounds, draft="q4.gguf", **kw) -> G
         rounds=rounds,
         draft_note=kw.get("note"),
         baseline_tokens_per_second=kw.get("base"),
+        baseline_steps=3 if kw.get("base") else 0,
     )
 
 
 def test_merge_adds_up_a_reply_generated_in_two_parts():
     a = part(280, 10.0, 24, 23, [[12, 12], [12, 11]], ttft=0.7, base=20.0, stop=StopReason.MAX_TOKENS)
-    b = part(50, 5.0, 20, 0, [[10, 0], [10, 0]], draft="other.gguf", prompt=300, note="no gain measured")
+    b = part(
+        50, 5.0, 20, 0, [[10, 0], [10, 0]], draft="other.gguf", prompt=300, note="no gain measured", base=10.0
+    )
     m = a.merge(b)
     assert m.predicted_tokens_count == 330
     assert m.generation_time == 15.0
@@ -52,13 +59,18 @@ def test_merge_adds_up_a_reply_generated_in_two_parts():
     assert m.prompt_tokens_count == 10
     assert m.stop_reason == StopReason.EOS
     assert m.draft_note == "no gain measured"
-    assert m.baseline_tokens_per_second == 20.0
+    # each part measured its own no-draft speed: the whole's speed-up is theirs by time
+    assert m.speedup == pytest.approx((1.4 * 10.0 + 1.0 * 5.0) / 15.0)
+    assert m.baseline_steps == 6
+    assert a.merge(replace(b, baseline_tokens_per_second=None, baseline_steps=0)).speedup is None
     assert m.acceptance_by_position()  # the chart's figures still read
 
 
 def test_from_dict_reads_back_to_dict_and_shrugs_at_damage():
     a = part(10, 2.0, 4, 3, [[4, 3]], base=3.0)
     assert GenerationStats.from_dict(a.to_dict()) == a
+    old = {**a.to_dict(), "baseline_steps": 0}  # saved when the baseline came from another hour
+    assert GenerationStats.from_dict(old).speedup is None
     broken = GenerationStats.from_dict({"predicted_tokens_count": "x", "stop_reason": "??", "rounds": 3})
     assert broken == GenerationStats()
 

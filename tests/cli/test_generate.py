@@ -150,7 +150,7 @@ def test_draft_auto_is_on_by_default_and_can_be_switched_off(tiny_main, tiny_twi
     args += ("--temperature", "0", "--draft-p-min", "0", "--draft-max", "4", "--json")
     auto = json.loads(cli(*args).stdout)["stats"]["rounds"]
     fixed = json.loads(cli(*args, "--no-draft-auto").stdout)["stats"]["rounds"]
-    assert auto[0] == [0, 0]  # Auto starts by timing plain steps
+    assert auto[0][0] < 4  # Auto sends what its priors say pays: the tiny draft is unsure
     assert fixed[0] == [4, 4]  # a fixed length drafts from the first round
 
 

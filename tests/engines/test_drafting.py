@@ -19,6 +19,7 @@ from app.engines.drafting import (
     PromptLookupDraft,
     chained_key,
     chained_name,
+    is_free,
     parse_draft_key,
 )
 from app.engines.llamacpp import LlamaCppModel, LoadOptions
@@ -44,7 +45,7 @@ def test_prompt_lookup_proposals_are_deterministic_and_cut_by_the_rule():
     assert p.tokens == [3, 4, 1, 2]
     assert p.dists == [None] * 4
     assert not p.from_model
-    assert all(math.isnan(c) for c in p.confidences)
+    assert all(is_free(c) for c in p.confidences)  # no probability: the match's strength
 
     class FirstTwo:
         needs_confidence = False

@@ -79,8 +79,10 @@ def test_the_javascript_sdk_predicts_with_a_draft_and_calls_the_models(server, j
     assert s["totalDraftTokensCount"] == (
         s["acceptedDraftTokensCount"] + s["rejectedDraftTokensCount"] + s["ignoredDraftTokensCount"]
     )
-    drafted = sum(f["tokensCount"] for f in out["fragments"] if f["containsDrafted"])
-    assert drafted == s["acceptedDraftTokensCount"]
+    # a fragment carries a token without text together with the next one, so a drafted
+    # fragment holds at least one accepted token and at most all of its tokens
+    marked = [f["tokensCount"] for f in out["fragments"] if f["containsDrafted"]]
+    assert len(marked) <= s["acceptedDraftTokensCount"] <= sum(marked)
     assert out["modelKey"] == MAIN
     body = {"model": MAIN, "prompt": "the dog", "max_tokens": 16, "temperature": 0, "repeat_penalty": 1.0}
     assert out["completed"] == call(server, "POST", "/v1/completions", body)[1]["choices"][0]["text"]

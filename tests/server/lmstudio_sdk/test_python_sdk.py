@@ -41,8 +41,10 @@ def test_respond_with_a_draft_streams_drafted_fragments_and_stats_that_add_up(se
     assert s.total_draft_tokens_count == (
         s.accepted_draft_tokens_count + s.rejected_draft_tokens_count + s.ignored_draft_tokens_count
     )
-    drafted = sum(f.tokens_count for f in fragments if f.contains_drafted)
-    assert drafted == s.accepted_draft_tokens_count  # one token a fragment, drafted ones flagged
+    # a token without text rides with the next fragment: a drafted fragment holds at least one
+    # accepted token and at most all of its tokens
+    marked = [f.tokens_count for f in fragments if f.contains_drafted]
+    assert len(marked) <= s.accepted_draft_tokens_count <= sum(marked)
     assert s.total_tokens_count == s.prompt_tokens_count + 16
     assert s.tokens_per_second > 0
     assert result.model_info.model_key == MAIN

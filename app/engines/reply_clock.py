@@ -1,0 +1,54 @@
+"""A reply's own no-draft speed, measured under the same conditions as the reply.
+
+"x times faster than without a draft" compares two speeds; on a machine whose load changes
+(other programs, a laptop's power states) a no-draft speed measured at another time says
+nothing about this reply. So every reply with a draft measures it within itself: the main
+model's single-token steps, timed as whole rounds (decode, sampling, emitting: what a plain
+reply spends per token). The step that reads the prompt's last token is one; any round that
+ran no draft model and sent nothing is one (Auto's plain rounds, a prompt lookup that found
+nothing); and when a reply has too few, the loop makes a round plain to measure (the first
+after one drafting round, and one now and then in a long reply as the conditions may change).
+Their mean is the baseline (as a reply's speed is its tokens over its time: a round another
+program preempted counts in both). When to measure depends on the rounds only, never on the
+times measured: a seeded reply drafts the same rounds, so it writes the same text.
+
+Auto reads the same measurement: what it learns is relative to this plain step, so it holds
+whatever the machine's load when it is used again.
+"""
+
+from __future__ import annotations
+
+import statistics
+
+MIN_PLAIN = 2  # single-token steps a reply with a draft measures (the prompt's last token is one)
+REMEASURE = 64  # rounds between measuring rounds in a long reply
+
+
+class ReplyClock:
+    """The single-token steps a reply measured, and when to measure another."""
+
+    def __init__(self) -> None:
+        self.plain: list[float] = []  # seconds per single-token round, in order
+        self._since = 0  # rounds since the last single-token round
+
+    def record(self, seconds: float, plain: bool) -> None:
+        """One round ended (the first: the step that read the prompt's last token)."""
+        if plain:
+            self.plain.append(seconds)
+            self._since = 0
+        else:
+            self._since += 1
+
+    def wants_plain(self) -> bool:
+        """Whether the next round should be a plain one, to measure."""
+        return self._since >= (1 if len(self.plain) < MIN_PLAIN else REMEASURE)
+
+    @property
+    def plain_step(self) -> float | None:
+        """Seconds per token without a draft, here and now: the mean single-token round."""
+        return statistics.fmean(self.plain) if self.plain else None
+
+    @property
+    def plain_tokens_per_second(self) -> float | None:
+        step = self.plain_step
+        return 1.0 / step if step else None
