@@ -42,7 +42,7 @@ def send(qtbot, w: MainWindow, text: str, **settings) -> None:
     )
     w.chat.prompt.setPlainText(text)
     with qtbot.waitSignal(w.chat.replyFinished, timeout=WAIT):
-        w.chat.send()
+        w.chat.commands.send()
 
 
 def test_draft_dropdown_lists_exact_matches_then_translated_drafts(qtbot, window, library_models):
@@ -100,7 +100,7 @@ def test_stop_keeps_the_partial_reply_and_says_stopped(qtbot, window, library_mo
     window.chat.sidebar.set_values({"max_tokens": 100000, "temperature": 0.0})
     window.chat.prompt.setPlainText("hello")
     with qtbot.waitSignal(window.chat.replyFinished, timeout=WAIT):
-        window.chat.send()
+        window.chat.commands.send()
         qtbot.waitUntil(
             lambda: len(window.chat.view.streaming.text if window.chat.view.streaming else "") > 0,
             timeout=WAIT,
@@ -121,7 +121,7 @@ def test_switching_the_draft_mid_reply_applies_to_the_next_reply(qtbot, window, 
     window.chat.prompt.setPlainText("the dog")
     state = window.model_state
     with qtbot.waitSignal(window.chat.replyFinished, timeout=WAIT):
-        window.chat.send()
+        window.chat.commands.send()
         window.chat.sidebar.select_draft(library_models["noisy"])  # while streaming
         # the top of the chat is what the next reply runs on, and says so while this one runs
         assert state.name(library_models["noisy"]) in window.chat.pair_label.text()
@@ -145,7 +145,7 @@ def test_a_reply_names_the_draft_the_engine_ran_it_on(qtbot, window, library_mod
     window.chat.sidebar.select_draft(library_models["noisy"])
     window.chat.prompt.setPlainText("the dog")
     with qtbot.waitSignal(window.chat.replyFinished, timeout=WAIT):
-        window.chat.send()  # before the engine thread has said it switched
+        window.chat.commands.send()  # before the engine thread has said it switched
     stats = window.chat.view.messages[-1].stats
     assert stats.generation.draft_model == "noisy.gguf"
     assert stats.draft_name == window.model_state.name(library_models["noisy"])
@@ -178,7 +178,7 @@ def test_continue_extends_the_reply_and_keeps_visualization(qtbot, window, libra
     send(qtbot, window, "the cat")
     first = window.chat.view.messages[-1].text
     with qtbot.waitSignal(window.chat.replyFinished, timeout=WAIT):
-        window.chat.continue_reply()
+        window.chat.commands.continue_reply()
     reply = window.chat.view.messages[-1]
     assert reply.text.startswith(first)
     assert len(reply.text) > len(first)
@@ -212,7 +212,7 @@ def test_closing_mid_reply_saves_the_partial_reply(qtbot, window, library_models
     load(qtbot, window, library_models["main"])
     window.chat.sidebar.set_values({"max_tokens": 100000})
     window.chat.prompt.setPlainText("long")
-    window.chat.send()
+    window.chat.commands.send()
     qtbot.waitUntil(
         lambda: bool(window.chat.view.streaming and window.chat.view.streaming.text), timeout=WAIT
     )

@@ -11,30 +11,16 @@ keeps a readable width; the header's buttons open them again.
 
 from __future__ import annotations
 
-from typing import Any
-
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication, QResizeEvent
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QHBoxLayout, QInputDialog, QLabel, QSplitter, QVBoxLayout, QWidget
 
 from app.chat.chat_actions import card_reasons, why_not
 from app.chat.context_meter import ContextReading, meter_job
-from app.chat.message_model import MessageView
-from app.chat.model_state import ModelState, Offer
+from app.chat.model_state import ModelState
 from app.chat.reply_flight import Flight
-from app.chat.session import (
-    CONTINUE,
-    DELETE,
-    EDIT,
-    REGENERATE,
-    SEND,
-    UNSAVED,
-    ChatSession,
-    FixedPair,
-    Unsaved,
-)
+from app.chat.session import DELETE, SEND, ChatSession, FixedPair
 from app.chat.store import ChatStore
-from app.core.model_settings import SPECS
 from app.engines.drafting import PROMPT_LOOKUP_KEY
 from app.library.model_labels import hover_text
 from app.library.preferences import Preferences
@@ -42,19 +28,16 @@ from app.ui.chat.composer import Composer
 from app.ui.chat.context_meter import ContextMeter
 from app.ui.chat.conversations import ConversationPanel
 from app.ui.chat.header import ChatHeader
-from app.ui.chat.hints import HintBar
+from app.ui.chat.notices import ChatNotices
 from app.ui.chat.panel_folding import PanelFolding
-from app.ui.chat.replies import ChatReplies, ReplySetup
+from app.ui.chat.replies import ChatReplies
+from app.ui.chat.reply_commands import ReplyCommands
 from app.ui.chat.sidebar import ConfigSidebar
-from app.ui.chat.transcript.card import NEXT, PREVIOUS
 from app.ui.chat.transcript.view import ChatView
 from app.ui.theme.colours import LIGHT, Theme
 
 SIDEBAR_FOLDS_BELOW = 1080  # page width under which the config sidebar folds away
 CONVERSATIONS_FOLD_BELOW = 760
-UNDO_SECONDS = 20
-NOTE_SECONDS = 4  # how long a note such as "Copied ..." stays
-SAVE_RETRY_MS = 5000  # a reply the disk had no room for is tried again this often
 
 
 class ChatPage(QWidget):
@@ -104,28 +87,19 @@ class ChatPage(QWidget):
         self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.banner.hide()
         self.view = ChatView()
-        self.view.actionRequested.connect(self._on_reply_action)
-        self.flight_hint = HintBar("flightHint")
-        self.flight_hint.add_button("show", "Show it", "Go to that conversation", self._show_flight)
-        self.flight_hint.add_button("stop", "Stop", "Stop that reply (Esc); what it wrote is kept", self.stop)
-        self.undo_hint = HintBar("undoHint")
-        self.undo_hint.add_button("undo", "Undo", "Bring the conversation back", self.undo_delete)
-        self.setup_hint = HintBar("setupHint")
-        self.note_hint = HintBar("noteHint")  # a short note on what just happened ("Copied ...")
-        self.unsaved_hint = HintBar("unsavedHint")
-        self.unsaved_hint.add_button("save", "Try again", "Save the reply now", self.save_unsaved)
-        self._save_retry = QTimer(self)
-        self._save_retry.setInterval(SAVE_RETRY_MS)
-        self._save_retry.timeout.connect(self.save_unsaved)
+        self.notices = ChatNotices(self.session, self._show_flight, self.stop, self)
+        self.flight_hint = self.notices.flight_hint
+        self.undo_hint = self.notices.undo_hint
+        self.setup_hint = self.notices.setup_hint
+        self.note_hint = self.notices.note_hint
+        self.unsaved_hint = self.notices.unsaved_hint
         self.composer = Composer()
         self.prompt = self.composer.prompt
         self.send_button = self.composer.send_button
         self.stop_button = self.composer.stop_button
-        self.prompt.submitted.connect(self.send)
-        self.send_button.clicked.connect(self.send)
         self.stop_button.clicked.connect(self.stop)
         composer_col = QVBoxLayout()
-        for hint in (self.unsaved_hint, self.flight_hint, self.undo_hint, self.setup_hint, self.note_hint):
+        for hint in self.notices.bars():
             hint.setMaximumWidth(self.view.column_width())  # never wider than the message box
             composer_col.addWidget(hint)
         composer_col.addWidget(self.composer)
@@ -180,10 +154,22 @@ class ChatPage(QWidget):
         self.replies.generateRequested.connect(self.generateRequested)
         self.replies.problemRaised.connect(self.show_error)
         self.replies.changed.connect(self.update_state)
-        self.replies.editReturned.connect(self._on_edit_returned)
         self.replies.messageReturned.connect(self.prompt.setPlainText)
         self.replies.replyFinished.connect(self.replyFinished)
         self.replies.replyFinished.connect(self.meter.count_now)
+        self.commands = ReplyCommands(
+            self.session,
+            self.replies,
+            self.view,
+            self.sidebar,
+            self.prompt,
+            self.banner,
+            self.notices,
+            self.show_error,
+            self,
+        )
+        self.prompt.submitted.connect(self.commands.send)
+        self.send_button.clicked.connect(self.commands.send)
         self.meter.countRequested.connect(self._on_count_due)
         self.prompt.textChanged.connect(self.meter.count_soon)
         for form in self.sidebar.forms.values():
@@ -196,8 +182,8 @@ class ChatPage(QWidget):
         events.conversations.connect(self.refresh_conversations)
         events.reply.connect(lambda _r: self.show_pair())
         events.problem.connect(self.show_error)
-        events.deleted.connect(self._on_deleted)
-        events.unsaved.connect(self._on_unsaved)
+        events.deleted.connect(self.notices.on_deleted)
+        events.unsaved.connect(self.notices.on_unsaved)
         self.set_theme(LIGHT)
         self.refresh_conversations()
         self.update_state()
@@ -273,20 +259,10 @@ class ChatPage(QWidget):
 
         state.events.pair.connect(on_pair)
         state.events.chosen_draft.connect(lambda _k: self.show_pair())
-        state.events.offer.connect(self._on_offer)
         state.events.problem.connect(self.show_error)
         self.sidebar.bind(state)
-        self.setup_hint.add_button(
-            "load", "Load them", "Load the models this conversation used", state.load_offer
-        )
+        self.notices.bind_offers(state)
         self.show_pair()
-
-    def _on_offer(self, offer: Offer | None) -> None:
-        if offer is None:
-            self.setup_hint.hide()
-            return
-        self.setup_hint.buttons["load"].setVisible(offer.pair is not None)
-        self.setup_hint.say(offer.text)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
@@ -354,109 +330,13 @@ class ChatPage(QWidget):
             return
         self.session.delete()
 
-    def _on_deleted(self, _cid: int, title: str) -> None:
-        self.undo_hint.say(f"Deleted “{title}”.", UNDO_SECONDS)
-
-    def _on_unsaved(self, unsaved: Unsaved | None) -> None:
-        """A reply the disk had no room for: say so, and try again until it is stored."""
-        if unsaved is None:
-            self._save_retry.stop()
-            self.unsaved_hint.hide()
-            return
-        self.unsaved_hint.say(
-            f"{UNSAVED[0].upper()}{UNSAVED[1:]} ({unsaved.why}). It stays here and is saved as soon as "
-            "there is space."
-        )
-        self._save_retry.start()
-
-    def save_unsaved(self) -> None:
-        self.session.save_unsaved()
-
-    def undo_delete(self) -> None:
-        self.undo_hint.hide()
-        self.session.undo_delete()
-
     # --- sending -------------------------------------------------------------------------------
     def show_error(self, message: str) -> None:
         self.banner.setText(message)
         self.banner.show()
 
-    def conversation_settings(self) -> dict[str, Any]:
-        """The sidebar's values a conversation keeps: not the draft, nor what applies on load
-        (those are the model's)."""
-        values = self.sidebar.values()
-        return {k: v for k, v in values.items() if k in SPECS and SPECS[k].in_forms and not SPECS[k].on_load}
-
-    def _begin(self, kind: str, text: str = "") -> bool:
-        self.banner.hide()
-        values = self.sidebar.values()
-        setup = ReplySetup(values, self.sidebar.engine, self.conversation_settings())
-        return self.replies.begin(kind, setup, text) is not None
-
-    def send(self) -> None:
-        text = self.prompt.toPlainText().strip()
-        if not text:
-            return
-        if self._begin(SEND, text):
-            self.prompt.clear()
-
-    def regenerate(self) -> None:
-        self._begin(REGENERATE)
-
-    def continue_reply(self) -> None:
-        self._begin(CONTINUE)
-
-    def edit_last(self) -> None:
-        """Your last message becomes editable where it stands; nothing changes until the new
-        reply is committed."""
-        why = self.session.why_not(EDIT)
-        if why:
-            self.show_error(why)
-            return
-        card = self.view.begin_edit()
-        if card is not None and card.editor is not None:
-            card.editor.submitted.connect(self._on_edit_submitted)
-            card.editor.cancelled.connect(self.view.end_edit)
-
-    def _on_edit_submitted(self, text: str) -> None:
-        self.view.end_edit()
-        self._begin(EDIT, text)
-
-    def _on_edit_returned(self, text: str) -> None:
-        self.prompt.setPlainText(text)
-        self.show_error("No reply came, so your message was not changed; your edit is in the message box.")
-
-    def copy_last_reply(self) -> None:
-        last = self.session.last("assistant")
-        if last is None:
-            self.note_hint.say("No reply to copy yet.", NOTE_SECONDS)
-            return
-        self.copy_text(last.content, "the last reply")
-
-    def copy_text(self, text: str, what: str) -> None:
-        """Copied, and said so (a shortcut gives no other sign)."""
-        QGuiApplication.clipboard().setText(text)
-        self.note_hint.say(f"Copied {what} ({len(text)} characters).", NOTE_SECONDS)
-
-    def show_version(self, step: int) -> None:
-        last = self.session.last("assistant")
-        if last is not None and last.id is not None and 0 <= last.version + step < last.versions:
-            self.session.select_version(last.id, last.version + step)
-
     def focus_message(self) -> None:
         self.prompt.setFocus()
-
-    def _on_reply_action(self, key: str, message: MessageView) -> None:
-        if key == "copy":
-            self.copy_text(message.text, "the reply")
-        elif key == "edit":
-            self.edit_last()
-        elif key == "regenerate":
-            self.regenerate()
-        elif key == "continue":
-            self.continue_reply()
-        elif key in (PREVIOUS, NEXT) and message.id is not None:
-            self.session.select_version(message.id, message.version + (1 if key == NEXT else -1))
 
     def stop(self) -> None:
         if self.busy:
@@ -487,8 +367,5 @@ class ChatPage(QWidget):
         self.delete_button.setToolTip(why_delete or "Delete this conversation (Undo brings it back)")
         self.rename_button.setEnabled(s.conversation_id is not None)
         self.rename_button.setToolTip("Rename this conversation (F2)")
-        if s.replying_elsewhere and s.reply is not None:
-            self.flight_hint.say(f"A reply is being written in “{s.reply.title}”.")
-        else:
-            self.flight_hint.hide()
+        self.notices.show_flight()
         self.stateChanged.emit()

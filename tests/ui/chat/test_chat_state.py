@@ -231,7 +231,7 @@ def test_a_regenerate_that_brings_nothing_leaves_the_reply_alone(qtbot, drafted)
     w = drafted
     send(qtbot, w, "keep")
     old = w.chat.view.messages[-1].text
-    w.chat.regenerate()
+    w.chat.commands.regenerate()
     # as when the engine fails before a token
     w.chat.replies.on_failed(w.chat.session.reply.id, "the model went away")
     w.worker.cancel.set()

@@ -65,7 +65,7 @@ def long_reply(qtbot, page: ChatPage, tokens: int = 300) -> None:
     requests = []
     page.generateRequested.connect(requests.append)
     page.prompt.setPlainText("What is the capital of France?")
-    page.send()
+    page.commands.send()
     reply = requests[-1].reply_id
     rng = random.Random(1)
     for i in range(tokens):
@@ -135,7 +135,7 @@ def test_the_hints_above_the_message_box_are_never_wider_than_it(qtbot, page, wi
 
 def test_copying_the_last_reply_says_so(qtbot, page):
     long_reply(qtbot, page, tokens=20)
-    page.copy_last_reply()
+    page.commands.copy_last_reply()
     assert not page.note_hint.isHidden()
     assert page.note_hint.label.text().startswith("Copied the last reply (")
     assert QApplication.clipboard().text() == page.view.messages[-1].text

@@ -72,7 +72,7 @@ def test_a_reply_is_stored_with_names_rounds_and_rejected_drafts(qtbot, page):
     requests = []
     page.generateRequested.connect(requests.append)
     page.prompt.setPlainText("hello")
-    page.send()
+    page.commands.send()
     assert requests
     assert page.busy
     assert not page.send_button.isVisible()
@@ -103,7 +103,7 @@ def test_a_reply_is_named_by_the_pair_the_engine_thread_ran_it_on(qtbot, page):
     requests = []
     page.generateRequested.connect(requests.append)
     page.prompt.setPlainText("hello")
-    page.send()
+    page.commands.send()
     reply = requests[0].reply_id
     page.replies.on_started(reply, "main.gguf", "other.gguf")  # the switch landed before it
     assert page.view.cards[-1].header.text() == "Main · F16"

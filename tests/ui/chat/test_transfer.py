@@ -124,7 +124,7 @@ def test_a_reply_the_disk_has_no_room_for_stays_says_so_and_is_saved_later(qtbot
     jobs = []
     page.generateRequested.connect(jobs.append)
     page.prompt.setPlainText("hello")
-    page.send()
+    page.commands.send()
     reply_id = jobs[0].reply_id
     text = "A long reply. " * 2000
     page.replies.on_tokens(reply_id, StreamBatch(pieces=[(text, "draft", 1)], tokens=1))
@@ -143,7 +143,7 @@ def test_a_reply_the_disk_has_no_room_for_stays_says_so_and_is_saved_later(qtbot
     page.compose()  # shown again from the session: it is still there
     assert page.view.messages[-1].text == text
     disk.free()
-    page._save_retry.setInterval(50)
+    page.notices.save_retry.setInterval(50)
     qtbot.waitUntil(lambda: not page.unsaved_hint.isVisible(), timeout=WAIT)
     assert page.store.messages(page.conversation_id)[-1].content == text
 
@@ -158,7 +158,7 @@ def test_a_message_sent_on_a_full_disk_that_brings_no_reply_goes_back_to_the_mes
     page.session.open_latest_or_new()
     disk.fill()
     page.prompt.setPlainText("asked while the disk was full")
-    page.send()
+    page.commands.send()
     assert page.prompt.toPlainText() == ""
     with qtbot.waitSignal(page.replyFinished):
         page.replies.on_failed(jobs[0].reply_id, "the model failed")
