@@ -1,4 +1,4 @@
-"""The main window: navigation, the model bar, the menus (from the shortcut registry), and the
+"""The main window: navigation, the model bar, the menus (app/ui/window_menus.py), and the
 wiring between pages, the library and the engine thread. Which models the chat runs on is the
 model state's (app/chat/model_state.py); the model controller carries its requests to the
 engine thread and the thread's news back (app/ui/models/controller.py)."""
@@ -11,15 +11,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QSize, Qt, QThread, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QIcon
+from PySide6.QtCore import QCoreApplication, QThread, Signal
+from PySide6.QtGui import QCloseEvent, QIcon
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
-    QListWidget,
-    QListWidgetItem,
     QMainWindow,
-    QMenu,
     QMessageBox,
     QStackedWidget,
     QVBoxLayout,
@@ -40,7 +37,6 @@ from app.library.preferences import Preferences
 from app.runtime import ModelRuntime
 from app.ui.chat.page import ChatPage
 from app.ui.chat.transfer import ConversationTransfer
-from app.ui.dialogs import show_about
 from app.ui.engine_thread import EngineWorker
 from app.ui.models.advisor_dialog import AdvisorDialog
 from app.ui.models.controller import ModelController
@@ -48,14 +44,14 @@ from app.ui.models.model_bar import ModelBar
 from app.ui.models.page import ModelsPage
 from app.ui.models.server_dialog import AddServerDialog
 from app.ui.models.servers_dialog import ServersDialog
+from app.ui.navigation import Navigation
 from app.ui.server.page import ServerPage
-from app.ui.shortcuts import BY_ACTION, build_actions, set_why_not
 from app.ui.tasks import BackgroundTask, track
 from app.ui.theme.colours import Theme
-from app.ui.theme.icons import icon
 from app.ui.theme.resources import RESOURCES
-from app.ui.theme.theming import THEME_CHOICES, ThemeManager
+from app.ui.theme.theming import ThemeManager
 from app.ui.widgets.notice_banner import NoticeBanner
+from app.ui.window_menus import WindowMenus
 
 log = logging.getLogger(__name__)
 
@@ -118,14 +114,7 @@ class MainWindow(QMainWindow):
         self.pages.addWidget(self.chat)
         self.pages.addWidget(self.models)
         self.pages.addWidget(self.server_page)
-        self.nav = QListWidget()
-        self.nav.setObjectName("navigation")
-        for name, icon_name in (("Chat", "chat"), ("My Models", "models"), ("Local Server", "server")):
-            item = QListWidgetItem(name)
-            item.setData(Qt.ItemDataRole.UserRole, icon_name)
-            self.nav.addItem(item)
-        self.nav.setIconSize(QSize(18, 18))
-        self.nav.setFixedWidth(148)
+        self.nav = Navigation()
         self.nav.currentRowChanged.connect(self.pages.setCurrentIndex)
         self.nav.setCurrentRow(0)
 
@@ -176,7 +165,20 @@ class MainWindow(QMainWindow):
         self.models.serversWanted.connect(self.manage_servers)
         self.transfer.problemRaised.connect(self.chat.show_error)
         self.chat.conversations.exportRequested.connect(lambda cid, fmt: self.transfer.ask_export([cid], fmt))
-        self._build_menus()
+        self.menus = WindowMenus(
+            self,
+            self.chat,
+            self.transfer,
+            self.themes,
+            {
+                "add_folder": self._on_add_folder,
+                "import_model": self._on_import_model,
+                "rescan": self.refresh_library,
+                "choose_model": self._on_ctrl_l,
+            },
+        )
+        self.menu_actions = self.menus.actions
+        self.theme_actions = self.menus.theme_actions
         self.themes.changed.connect(self._on_theme_changed)
         self.themes.apply(force=True)
 
@@ -190,64 +192,11 @@ class MainWindow(QMainWindow):
         store_notice = [self.store.notice.message] if self.store.notice else []
         self.notices.show_messages(store_notice + file_warnings())
 
-    def _build_menus(self) -> None:
-        chat = self.chat
-        handlers: dict[str, Callable[[], object]] = {
-            "new_chat": chat.new_conversation,
-            "add_folder": self._on_add_folder,
-            "import_model": self._on_import_model,
-            "import_chats": self.transfer.ask_import,
-            "export_chat": lambda: self.transfer.ask_export(
-                [chat.conversation_id] if chat.conversation_id is not None else []
-            ),
-            "export_all": lambda: self.transfer.ask_export(None),
-            "rescan": self.refresh_library,
-            "quit": self.close,
-            "choose_model": self._on_ctrl_l,
-            "stop": chat.stop,
-            "regenerate": chat.commands.regenerate,
-            "continue": chat.commands.continue_reply,
-            "edit_last": chat.commands.edit_last,
-            "previous_version": lambda: chat.commands.show_version(-1),
-            "next_version": lambda: chat.commands.show_version(1),
-            "copy_last": chat.commands.copy_last_reply,
-            "rename_chat": chat.rename_conversation,
-            "delete_chat": chat.delete_conversation,
-            "focus_message": chat.focus_message,
-            "toggle_conversations": chat.conversations_toggle.toggle,
-            "toggle_settings": chat.sidebar_toggle.toggle,
-            "about": lambda: show_about(self),
-        }
-        actions, menus = build_actions(self, handlers)
-        self.menu_actions: dict[str, QAction] = actions
-        view_menu = menus["View"]
-        theme_menu = QMenu("&Theme", view_menu)
-        view_menu.insertMenu(self.menu_actions["toggle_conversations"], theme_menu)
-        group = QActionGroup(self)
-        self.theme_actions = {}
-        for choice, title in THEME_CHOICES:
-            action = theme_menu.addAction(title)
-            action.setCheckable(True)
-            action.setChecked(self.themes.choice == choice)
-            action.triggered.connect(lambda _c=False, c=choice: self.themes.set_choice(c))
-            group.addAction(action)
-            self.theme_actions[choice] = action
-        chat.stateChanged.connect(self._update_actions)
-        self._update_actions()
-
-    def _update_actions(self) -> None:
-        """Every chat action enabled only when it can act, saying why when it cannot."""
-        for name, action in self.menu_actions.items():
-            if BY_ACTION[name].menu == "Chat" and name != "choose_model":
-                set_why_not(action, BY_ACTION[name], self.chat.why_not(name))
-
     def _on_theme_changed(self, theme: Theme) -> None:
         self.chat.set_theme(theme)
         self.model_bar.set_theme(theme)
         self.models.set_theme(theme)
-        for row in range(self.nav.count()):
-            item = self.nav.item(row)
-            item.setIcon(icon(str(item.data(Qt.ItemDataRole.UserRole)), theme.nav_text))
+        self.nav.set_theme(theme)
 
     def _on_add_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Add a models folder")
