@@ -3,7 +3,8 @@ and their tooltips all ask here, and the session's own rules decide. No Qt."""
 
 from __future__ import annotations
 
-from app.chat.session import CONTINUE, DELETE, EDIT, REGENERATE, SWITCH_VERSION, ChatSession
+from app.chat.reply import CONTINUE, EDIT, REGENERATE
+from app.chat.session import DELETE, SWITCH_VERSION, ChatSession
 
 ALWAYS = ("rename_chat", "focus_message", "new_chat")
 KINDS = {"regenerate": REGENERATE, "continue": CONTINUE, "edit_last": EDIT, "delete_chat": DELETE}

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.chat.message_model import MessageView
+from app.chat.reply import CONTINUE, SEND, Reply
 from app.chat.reply_stats import ReplyStats, measured_so_far
-from app.chat.session import CONTINUE, SEND, Reply
 from app.chat.store import StoredMessage
 from app.chat.stream_batch import LiveStats, StreamBatch
 from app.core.events import GenerationResult, GenerationStats

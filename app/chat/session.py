@@ -14,22 +14,19 @@ can be read or written past it.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
-from itertools import count
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from app.chat.observable import Event
+from app.chat.reply import CONTINUE, EDIT, REGENERATE, SEND, UNSAVED, Reply, Unsaved
 from app.chat.store import ChatStore, Conversation, ConversationUnreadableError, StoredMessage, StoreFullError
 
 log = logging.getLogger(__name__)
 
-SEND, REGENERATE, CONTINUE, EDIT = "send", "regenerate", "continue", "edit"
 DELETE, SWITCH_VERSION = "delete", "switch_version"
 NEW_TITLE = "New chat"
 TITLE_CHARS = 40
-UNSAVED = "disk full: this reply is not saved yet"
 WAIT_FOR_SAVE = "Wait until the last reply is saved (the disk is full: free some space)"
-_reply_ids = count(1)
 
 
 class PairSource(Protocol):
@@ -62,46 +59,6 @@ class FixedPair:
 
     def name(self, key: str) -> str:
         return self.names.get(key, key)
-
-
-@dataclass
-class Reply:
-    """A reply in flight: where it commits and what it replaces when it does."""
-
-    conversation_id: int
-    kind: str  # SEND, REGENERATE, CONTINUE or EDIT
-    title: str  # the conversation's, for hints while another one is shown
-    target: StoredMessage | None = None  # the reply regenerated or continued, the message edited
-    edited_text: str = ""
-    context: list[StoredMessage] = field(default_factory=list)  # what the model reads
-    # its identity: what the engine thread sends back for it names it, and nothing else lands in it
-    id: int = field(default_factory=lambda: next(_reply_ids))
-    unsaved_user: StoredMessage | None = None  # SEND on a full disk: stored with the reply
-    new_title: str | None = None  # ... and the conversation's first title with them
-
-
-@dataclass
-class Unsaved:
-    """A reply the disk had no room for: kept, and shown in its place, until it is stored."""
-
-    reply: Reply
-    message: StoredMessage
-    why: str  # what the store said ("the disk is full (12 KB free in ...)")
-
-    def placed(self, stored: list[StoredMessage]) -> list[StoredMessage]:
-        """The conversation's stored messages with this reply (and what it replaces) in place."""
-        r, m = self.reply, self.message
-        if r.kind == SEND:
-            return [*stored, *([r.unsaved_user] if r.unsaved_user else []), m]
-        target = r.target
-        assert target is not None
-        if r.kind == REGENERATE:
-            shown = replace(m, id=target.id, version=target.versions, versions=target.versions + 1)
-            return [*stored[:-1], shown]
-        if r.kind == CONTINUE:
-            return [*stored[:-1], replace(m, id=target.id, version=target.version, versions=target.versions)]
-        at = next((i for i, s in enumerate(stored) if s.id == target.id), len(stored))
-        return [*stored[:at], StoredMessage("user", r.edited_text, id=target.id), m]
 
 
 class SessionEvents:

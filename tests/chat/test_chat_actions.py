@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from app.chat.chat_actions import card_reasons, why_not
-from app.chat.session import SEND, ChatSession, FixedPair
+from app.chat.reply import SEND
+from app.chat.session import ChatSession, FixedPair
 from app.chat.store import ChatStore, StoredMessage
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.chat.session import REGENERATE, SEND, UNSAVED, WAIT_FOR_SAVE, ChatSession, FixedPair
+from app.chat.reply import REGENERATE, SEND, UNSAVED
+from app.chat.session import WAIT_FOR_SAVE, ChatSession, FixedPair
 from app.chat.store import ChatStore, StoredMessage, StoreFullError
 from app.chat.store_recovery import describe
 

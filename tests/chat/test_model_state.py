@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from app.chat.model_state import LoadJob, ModelState
-from app.chat.session import SEND, ChatSession
+from app.chat.reply import SEND
+from app.chat.session import ChatSession
 from app.chat.store import ChatStore
 from app.core import model_settings
 from app.engines.drafting import PROMPT_LOOKUP_KEY

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.chat.session import CONTINUE, DELETE, EDIT, REGENERATE, SEND, ChatSession, FixedPair
+from app.chat.reply import CONTINUE, EDIT, REGENERATE, SEND
+from app.chat.session import DELETE, ChatSession, FixedPair
 from app.chat.store import ChatStore, StoredMessage
 
 

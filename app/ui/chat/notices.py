@@ -10,7 +10,8 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, QTimer
 
 from app.chat.model_state import ModelState, Offer
-from app.chat.session import UNSAVED, ChatSession, Unsaved
+from app.chat.reply import UNSAVED, Unsaved
+from app.chat.session import ChatSession
 from app.ui.chat.hints import HintBar
 
 UNDO_SECONDS = 20

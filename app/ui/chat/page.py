@@ -18,8 +18,9 @@ from PySide6.QtWidgets import QHBoxLayout, QInputDialog, QLabel, QSplitter, QVBo
 from app.chat.chat_actions import card_reasons, why_not
 from app.chat.context_meter import ContextReading, meter_job
 from app.chat.model_state import ModelState
+from app.chat.reply import SEND
 from app.chat.reply_flight import Flight
-from app.chat.session import DELETE, SEND, ChatSession, FixedPair
+from app.chat.session import DELETE, ChatSession, FixedPair
 from app.chat.store import ChatStore
 from app.engines.drafting import PROMPT_LOOKUP_KEY
 from app.library.model_labels import hover_text

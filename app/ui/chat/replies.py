@@ -18,8 +18,9 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.chat.message_model import MessageView
+from app.chat.reply import CONTINUE, EDIT, REGENERATE, SEND, Reply
 from app.chat.reply_flight import Flight, ReplyJob, build_request
-from app.chat.session import CONTINUE, EDIT, REGENERATE, SEND, ChatSession, Reply
+from app.chat.session import ChatSession
 from app.chat.stream_batch import StreamBatch
 from app.core.events import GenerationResult
 from app.ui.chat.transcript.view import ChatView

@@ -12,7 +12,8 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QLabel
 
 from app.chat.message_model import MessageView
-from app.chat.session import CONTINUE, EDIT, REGENERATE, SEND, ChatSession
+from app.chat.reply import CONTINUE, EDIT, REGENERATE, SEND
+from app.chat.session import ChatSession
 from app.core.model_settings import SPECS
 from app.ui.chat.composer import PromptEdit
 from app.ui.chat.notices import ChatNotices

@@ -8,8 +8,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from app.chat.reply import CONTINUE, REGENERATE, SEND
 from app.chat.reply_flight import Flight
-from app.chat.session import CONTINUE, REGENERATE, SEND, ChatSession, FixedPair
+from app.chat.session import ChatSession, FixedPair
 from app.chat.store import ChatStore
 from app.chat.stream_batch import StreamBatch
 from app.core.events import GenerationResult, GenerationStats, RoundEvent

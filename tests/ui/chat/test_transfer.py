@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from app.chat.session import SEND
+from app.chat.reply import SEND
 from app.chat.store import ChatStore, StoredMessage
 from app.chat.stream_batch import StreamBatch
 from app.core.events import GenerationResult, GenerationStats
