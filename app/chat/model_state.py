@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from app.chat.draft_choices import DraftChoices, draft_choices
+from app.chat.load_job import LoadJob, reload_hint
 from app.chat.observable import Event
 from app.chat.session import ChatSession
 from app.chat.store import Conversation
@@ -41,16 +42,6 @@ class PairMemory(Protocol):
     def last_pair(self) -> tuple[str, str] | None: ...
 
     def remember_pair(self, model: str, draft: str, /) -> None: ...
-
-
-@dataclass(frozen=True)
-class LoadJob:
-    """A model for the engine thread to load, with the settings applied on load."""
-
-    path: Path
-    key: str
-    n_ctx: int
-    n_gpu_layers: int
 
 
 @dataclass(frozen=True)
@@ -335,16 +326,9 @@ class ModelState:
 
     def _hint_reload(self) -> None:
         """Says which load settings differ from those the loaded model runs with ("": none)."""
-        job, want = self.loaded_with, self._job(self.loaded_key, self.loaded_key)
-        changed = []
-        if job is not None and want is not None:
-            if want.n_ctx != job.n_ctx:
-                changed.append(f"Context Length {want.n_ctx}")
-            if want.n_gpu_layers != job.n_gpu_layers:
-                changed.append(f"GPU Offload {want.n_gpu_layers}")
-        verb = "applies" if len(changed) == 1 else "apply"
-        hint = f"{' and '.join(changed)} {verb} when the model loads again." if changed else ""
-        self.events.reload_hint.emit(hint)
+        self.events.reload_hint.emit(
+            reload_hint(self.loaded_with, self._job(self.loaded_key, self.loaded_key))
+        )
 
     def reload(self) -> None:
         """Load the model again with its load settings, keeping the draft chosen."""

@@ -23,7 +23,7 @@ import threading
 from PySide6.QtCore import QObject, Signal, Slot
 
 from app.chat.context_meter import ContextJob, read_context
-from app.chat.model_state import LoadJob
+from app.chat.load_job import LoadJob
 from app.chat.reply_flight import ReplyJob
 from app.chat.stream_batch import StreamBatcher
 from app.core.errors import DraftIncompatibleError, SpeculaError

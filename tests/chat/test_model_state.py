@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from app.chat.model_state import LoadJob, ModelState
+from app.chat.load_job import LoadJob
+from app.chat.model_state import ModelState
 from app.chat.reply import SEND
 from app.chat.session import ChatSession
 from app.chat.store import ChatStore

@@ -30,7 +30,7 @@ def test_worker_streams_batches_of_a_synthetic_reply(qtbot, monkeypatch):
 def test_a_draft_that_does_not_load_is_the_drafts_failure_not_the_replys(qtbot):
     from pathlib import Path
 
-    from app.chat.model_state import LoadJob
+    from app.chat.load_job import LoadJob
     from app.core.errors import SpeculaError
 
     clock = FakeClock()

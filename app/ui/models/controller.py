@@ -11,7 +11,8 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from app.chat.draft_choices import DraftChoices
-from app.chat.model_state import LoadJob, ModelState
+from app.chat.load_job import LoadJob
+from app.chat.model_state import ModelState
 from app.library.compat_index import CompatibilityIndex, DraftReport
 from app.ui.engine_thread import EngineWorker
 
