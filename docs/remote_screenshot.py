@@ -111,7 +111,7 @@ def shoot_window(url: str, out: Path, width: int, height: int, timeout: int) -> 
         if key:  # the pair is chosen: ask
             w.draftReady.disconnect(on_draft)
             w.chat.prompt.setPlainText(PROMPT)
-            later(500, w.chat.send)
+            later(500, w.chat.commands.send)
 
     def on_reply() -> None:
         card = w.chat.view.cards[-1]
