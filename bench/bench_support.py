@@ -16,6 +16,7 @@ from app.core.events import GenerationResult, TokenEvent
 from app.core.request import DraftSettings, GenerationRequest, SamplingSettings
 from app.engines.drafting import DraftSource
 from app.engines.llamacpp import LlamaCppModel
+from app.engines.mlx import MLXModel
 from app.engines.speculation_memory import SpeculationMemory
 from app.engines.speculative import RoundReport, run_generation
 
@@ -44,7 +45,7 @@ class Sample:
 
 
 def generate(
-    main: LlamaCppModel,
+    main: LlamaCppModel | MLXModel,
     draft: DraftSource | None,
     prompt: str,
     max_tokens: int,

@@ -20,6 +20,11 @@ nothing: the same function at ~1.75x the cost); the Q4_K_M cut to 2 layers (a us
   real Gemma 3 vocabulary, a tiny body, the draft a copy): our loop against
   llama-speculative-simple at draft size 8, greedy, and our plain loop against llama-simple;
   the loop's own time (outside llama.cpp's decode) per verify step and per drafted token;
+- mlx_pair: the MLX engine on a tiny MLX pair (bench/mlx_pair.py: a step as short as a GPU's,
+  the draft the same weights): our loop against mlx-lm's speculative_generate_step at draft
+  size 8, greedy without repeat penalty (argmax, as mlx-lm), and our plain loop against
+  mlx-lm's generate_step (the same tokens: checked); the loop's own CPU time
+  (outside the models' forward passes) per verify step and per drafted token;
 - overhead: the share of each reply's decode wall time spent outside llama.cpp's decode;
 - sampler: our numpy sampler against llama.cpp's chain (bench/sampler_timing.py);
 - code_edit: plain vs prompt lookup vs the draft model vs both chained, on a code edit;
@@ -45,13 +50,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.core.request import DraftSettings, SamplingSettings
+from app.core.request import DraftSettings, GenerationRequest, SamplingSettings
 from app.engines.drafting import ChainedDraft, DraftSource, ModelDraft, PromptLookupDraft
 from app.engines.llamacpp import LlamaCppModel, LoadOptions
 from app.engines.speculation_memory import SpeculationMemory
 from bench.bench_support import Series, decode_clock, generate, leviathan_bound, verify_cost
 from bench.fast_pair import fast_pair
 from bench.llama_cpp_reference import plain_loop_binary, reference_binary, run_plain_reference, run_reference
+from bench.mlx_pair import mlx_eval_clock, mlx_lm_tok_s, mlx_pair
 from bench.sampler_timing import sampler_timing
 from tests.model_factory import gemma_cut_down, gemma_deeper_twin, gemma_f16_twin, gemma_q4
 
@@ -62,6 +68,7 @@ PROMPTS = {
 }
 DEFAULTS = SamplingSettings()  # the app's: temperature 0.8, top-k 40, top-p 0.95, min-p 0.05, penalty 1.1
 GREEDY = SamplingSettings(temperature=0.0)
+PURE_GREEDY = SamplingSettings(temperature=0.0, repeat_penalty=1.0)  # argmax alone, as mlx-lm's greedy
 FIXED = (2, 4, 8, 16)
 SECTIONS = (
     "deeper_pair",
@@ -70,6 +77,7 @@ SECTIONS = (
     "real_pair",
     "llama_cpp_loop",
     "fast_pair",
+    "mlx_pair",
     "overhead",
     "sampler",
     "code_edit",
@@ -362,6 +370,68 @@ class Bench:
         else:
             out["llama_cpp_plain"] = {"skipped": why_plain}
         self.report["fast_pair"] = out
+
+    def mlx_pair(self) -> None:
+        """Our loop driving MLX against mlx-lm's own loops, interleaved prompt by prompt
+        (medians over prompts and repeats)."""
+        from app.engines.mlx import MLXModel, mlx_available
+
+        if not mlx_available():
+            self.report["mlx_pair"] = {"skipped": "mlx and mlx-lm are not installed"}
+            return
+        main_path, draft_path = mlx_pair()
+        main, draft = MLXModel(main_path), MLXModel(draft_path)
+        n, k = self.lengths[-1], 8
+        import mlx_lm
+
+        their_main, their_draft = mlx_lm.load(str(main_path))[0], mlx_lm.load(str(draft_path))[0]
+        out: dict[str, Any] = {"draft_size": k, "tokens": n}
+        ours = {"spec": Series(), "plain": Series()}
+        theirs: dict[str, list[float]] = {"spec": [], "plain": []}
+        same_text: list[bool] = []
+        loop = {"spec": [0.0, 0, 0], "plain": [0.0, 0, 0]}  # CPU seconds outside eval, steps, drafted
+        for prompt in PROMPTS.values():  # warm both loops up
+            generate(main, ModelDraft(draft), prompt, 12, PURE_GREEDY, fixed(k), self.memory)
+            mlx_lm_tok_s(their_main, their_draft, main.tokenize(prompt), 12, k, main.is_eog)  # warm-up
+        for _ in range(self.args.repeats):
+            for prompt in PROMPTS.values():
+                tokens = main.prompt_tokens(
+                    GenerationRequest(prompt=prompt, max_tokens=n, sampling=PURE_GREEDY)
+                )
+                for name, src in (("spec", ModelDraft(draft)), ("plain", None)):
+                    with mlx_eval_clock(MLXModel) as spent:
+                        s = generate(main, src, prompt, n, PURE_GREEDY, fixed(k), self.memory, spent)
+                    ours[name].add(s)
+                    acc = loop[name]
+                    acc[0] += s.decode_cpu - s.in_llama_decode_cpu  # waits for the CPU excluded
+                    acc[1] += s.verify_steps
+                    acc[2] += s.drafted
+                    their_draft_now = their_draft if src is not None else None
+                    rate, ids = mlx_lm_tok_s(their_main, their_draft_now, tokens, n, k, main.is_eog)
+                    theirs[name].append(rate)
+                    same_text.append(
+                        b"".join(main.piece(t) for t in ids).decode("utf-8", "replace") == s.text
+                    )
+        plain_us = 1e6 * loop["plain"][0] / max(1, loop["plain"][1])
+        drafted = loop["spec"][2]
+        spec_theirs, plain_theirs = statistics.median(theirs["spec"]), statistics.median(theirs["plain"])
+        out.update(
+            ours_tok_s=round(ours["spec"].tok_s, 1),
+            mlx_lm_speculative_tok_s=round(spec_theirs, 1),
+            ours_vs_mlx_lm_speculative=round(ours["spec"].tok_s / spec_theirs, 3),
+            ours_plain_tok_s=round(ours["plain"].tok_s, 1),
+            mlx_lm_plain_tok_s=round(plain_theirs, 1),
+            ours_plain_vs_mlx_lm_plain=round(ours["plain"].tok_s / plain_theirs, 3),
+            text_equals_mlx_lm=all(same_text),
+            ours_acceptance=ours["spec"].summary().get("acceptance"),
+            ours_tokens_per_verify_step=ours["spec"].summary().get("tokens_per_verify_step"),
+            loop_us_per_verify_step=round(1e6 * loop["spec"][0] / max(1, loop["spec"][1]), 1),
+            loop_us_per_plain_step=round(plain_us, 1),
+            loop_us_per_drafted_token=(
+                round((1e6 * loop["spec"][0] - plain_us * loop["spec"][1]) / drafted, 1) if drafted else None
+            ),
+        )
+        self.report["mlx_pair"] = out
 
     def overhead(self) -> None:
         """Share of decode wall time (after the first token) outside llama.cpp's decode, with

@@ -1,0 +1,83 @@
+"""The MLX pair: tiny MLX models (the tests' llama-style writer: hidden size 64, two layers,
+a 320-token byte-level BPE vocabulary) whose step is as short as a GPU's, so the loop's own
+work is what is measured. The draft is the same weights in another folder (greedy acceptance
+100%: every round drafts the full size). Written at run time into SPECULA_TEST_MODELS.
+
+mlx-lm's own loops, `speculative_generate_step` and `generate_step`, are timed here the way
+GenerationStats times ours: tokens after the first over the time after the first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from tests.mlx_factory import write_mlx_model
+from tests.model_factory import model_cache_dir
+
+
+def mlx_pair() -> tuple[Path, Path]:
+    """(main, draft) folders; the draft holds the main's weights."""
+    folder = model_cache_dir()
+    out = []
+    for name in ("mlx-tiny-main", "mlx-tiny-draft"):
+        path = folder / name
+        if not (path / "config.json").exists():
+            write_mlx_model(path, seed=0)
+        out.append(path)
+    return out[0], out[1]
+
+
+def mlx_lm_tok_s(
+    model: Any, draft: Any | None, tokens: list[int], n: int, k: int, is_eog: Callable[[int], bool]
+) -> tuple[float, list[int]]:
+    """mlx-lm's speculative loop (or its plain loop without a draft), greedy, fresh caches,
+    stopped at n tokens or end of generation like ours: (tok/s after the first token, the tokens)."""
+    import mlx.core as mx
+    from mlx_lm.generate import generate_step, speculative_generate_step
+
+    prompt = mx.array(tokens)
+    steps: Iterator[tuple[Any, ...]] = (
+        speculative_generate_step(prompt, model, draft, num_draft_tokens=k, max_tokens=n)
+        if draft is not None
+        else generate_step(prompt, model, max_tokens=n)
+    )
+    t_first: float | None = None
+    out: list[int] = []
+    for step in steps:
+        token = int(step[0])
+        if t_first is None:
+            t_first = time.perf_counter()
+        out.append(token)
+        if is_eog(token):
+            break
+    t_end = time.perf_counter()
+    count = len(out)
+    rate = (count - 1) / (t_end - t_first) if t_first is not None and count > 1 else 0.0
+    return rate, out
+
+
+@contextlib.contextmanager
+def mlx_eval_clock(cls: Any) -> Iterator[list[float]]:
+    """Time spent in `cls.eval` (the forward pass, its evaluation and the logits copy to
+    numpy) while active, wall and this thread's CPU: what is left of a reply's CPU time is the
+    loop's own (waits for a busy machine excluded)."""
+    spent = [0.0, 0.0]  # wall seconds, this thread's CPU seconds
+    original = cls.eval
+
+    def timed(self: Any, *args: Any, **kwargs: Any) -> None:
+        t0, c0 = time.perf_counter(), time.thread_time()
+        try:
+            original(self, *args, **kwargs)
+        finally:
+            spent[0] += time.perf_counter() - t0
+            spent[1] += time.thread_time() - c0
+
+    cls.eval = timed
+    try:
+        yield spent
+    finally:
+        cls.eval = original
