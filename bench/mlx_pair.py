@@ -60,24 +60,33 @@ def mlx_lm_tok_s(
     return rate, out
 
 
+MODEL_CALLS = ("eval", "logits", "greedy_rows", "greedy_run")  # what builds, runs or waits for MLX work
+
+
 @contextlib.contextmanager
 def mlx_eval_clock(cls: Any) -> Iterator[list[float]]:
-    """Time spent in `cls.eval` (the forward pass, its evaluation and the logits copy to
-    numpy) while active, wall and this thread's CPU: what is left of a reply's CPU time is the
-    loop's own (waits for a busy machine excluded)."""
+    """Time spent in the model's calls that build, run or wait for MLX work (MODEL_CALLS:
+    the forward passes, their evaluation, the logits' copy to numpy or the argmax found on the
+    device) while active, wall and this thread's CPU: what is left of a reply's CPU time is
+    the loop's own (waits for a busy machine excluded)."""
     spent = [0.0, 0.0]  # wall seconds, this thread's CPU seconds
-    original = cls.eval
+    originals = {name: getattr(cls, name) for name in MODEL_CALLS}
 
-    def timed(self: Any, *args: Any, **kwargs: Any) -> None:
-        t0, c0 = time.perf_counter(), time.thread_time()
-        try:
-            original(self, *args, **kwargs)
-        finally:
-            spent[0] += time.perf_counter() - t0
-            spent[1] += time.thread_time() - c0
+    def timed(original: Callable[..., Any]) -> Callable[..., Any]:
+        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            t0, c0 = time.perf_counter(), time.thread_time()
+            try:
+                return original(self, *args, **kwargs)
+            finally:
+                spent[0] += time.perf_counter() - t0
+                spent[1] += time.thread_time() - c0
 
-    cls.eval = timed
+        return call
+
+    for name, original in originals.items():
+        setattr(cls, name, timed(original))
     try:
         yield spent
     finally:
-        cls.eval = original
+        for name, original in originals.items():
+            setattr(cls, name, original)

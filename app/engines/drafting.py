@@ -29,8 +29,9 @@ from typing import Protocol
 import numpy as np
 
 from app.core.errors import ContextOverflowError
+from app.engines.device_greedy import DeviceGreedy
 from app.engines.prompt_reading import CancelFlag, read_prompt
-from app.engines.sampling import TokenDistribution, TokenSampler
+from app.engines.sampling import TokenDistribution, TokenSampler, point
 
 PROMPT_LOOKUP_KEY = "prompt-lookup"
 PROMPT_LOOKUP_NAME = "Prompt lookup (no draft model)"
@@ -290,6 +291,10 @@ class ModelDraft:
             out.catch_up = t1 - t0
             t0 = t1
         out.steps = 1
+        on_device = model if sampler.plain_greedy and isinstance(model, DeviceGreedy) else None
+        if on_device is not None and self._on_device(on_device, budget, rule, out):
+            out.seconds = time.perf_counter() - t0
+            return out
         window = list(sampler.window(sequence))
         confidence = rule.needs_confidence
         while len(out.tokens) < budget:
@@ -307,6 +312,25 @@ class ModelDraft:
             out.steps += 1
         out.seconds = time.perf_counter() - t0
         return out
+
+    def _on_device(self, model: DeviceGreedy, budget: int, rule: DraftRule, out: Proposal) -> bool:
+        """propose's loop when the argmax alone decides (TokenSampler.plain_greedy): the whole
+        budget drafted on the device with one wait, then cut where the loop would have stopped
+        (the rule, the end of generation), so the proposal is the same; drafting past the cut
+        is work lost, the price of not waiting after every token. False when the run stopped
+        before a row for the numpy sampler: the loop goes on from there."""
+        found = model.greedy_run(budget, rule.needs_confidence)
+        out.steps += budget - 1
+        for i, token in enumerate(found.tokens):
+            confidence = found.confidence(i)
+            if not rule.keep(i + 1, confidence, True):
+                return True
+            out.tokens.append(token)
+            out.dists.append(point(token, confidence))
+            out.confidences.append(confidence)
+            if len(out.tokens) == budget or self.model.is_eog(token):
+                return True
+        return False
 
 
 class PromptLookupDraft:
