@@ -320,16 +320,18 @@ class ModelDraft:
         is work lost, the price of not waiting after every token. False when the run stopped
         before a row for the numpy sampler: the loop goes on from there."""
         found = model.greedy_run(budget, rule.needs_confidence)
-        out.steps += budget - 1
         for i, token in enumerate(found.tokens):
             confidence = found.confidence(i)
             if not rule.keep(i + 1, confidence, True):
+                out.steps += i  # the steps that loop would have taken (the run's others: in its seconds)
                 return True
             out.tokens.append(token)
             out.dists.append(point(token, confidence))
             out.confidences.append(confidence)
             if len(out.tokens) == budget or self.model.is_eog(token):
+                out.steps += i
                 return True
+        out.steps += len(found.tokens)
         return False
 
 
