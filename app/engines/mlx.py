@@ -200,7 +200,10 @@ class MLXModel(CachedSequence):
     def logits(self, row: int) -> np.ndarray:
         """A row of the last batch's logits (float32)."""
         if self._logits is None:
-            self._logits = np.array(self._rows, dtype=np.float32)
+            import mlx.core as mx
+
+            rows = self._rows if self._rows.dtype == mx.float32 else self._rows.astype(mx.float32)
+            self._logits = np.array(rows)
         logits: np.ndarray = self._logits[row]
         return logits
 
@@ -221,12 +224,12 @@ class MLXModel(CachedSequence):
         kept = len(found.tokens)
         if kept < n:  # stopped before a row with no finite best: back to where that row is
             self.truncate(start + kept)
-        self._rows, self._logits = rows[min(kept, n - 1)], None
+        self._rows, self._logits = rows[min(kept, n - 1)][None], None
         return found
 
     def _step(self, token: Any) -> Any:
-        """One position's logits, (1, vocab), for a (1, 1) token array (still on the device)."""
-        return self._model(token, cache=self._cache)[0, -1:, :]
+        """One position's logits, (vocab,), for a (1, 1) token array (still on the device)."""
+        return self._model(token, cache=self._cache)[0, -1]
 
     # --- generation -----------------------------------------------------------------------
     def generate(

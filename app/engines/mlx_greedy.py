@@ -16,45 +16,44 @@ import numpy as np
 from app.engines.device_greedy import NO_TOKEN, GreedyRun
 from app.engines.sampling import CONFIDENCE_TOP
 
-# One step of the model: a (1, 1) token array in, the new position's logits out, (1, vocab).
+# One step of the model: a (1, 1) token array in, the new position's logits out, (vocab,).
 Step = Callable[[mx.array], mx.array]
 
 
-def _picks(rows: mx.array) -> tuple[mx.array, mx.array]:
-    """Each row's argmax (the first of equal maxima) and whether its best is finite (a NaN
-    anywhere makes the best NaN: such rows are the numpy sampler's)."""
-    return mx.argmax(rows, axis=-1), mx.isfinite(mx.max(rows, axis=-1))
-
-
 def argmax_rows(rows: mx.array) -> list[int]:
-    """Each row's greedy token (NO_TOKEN where it has no finite best), in one wait."""
-    arg, ok = _picks(rows)
-    return cast(list[int], mx.where(ok, arg.astype(mx.int32), NO_TOKEN).tolist())
+    """Each row's greedy token (NO_TOKEN where it has no finite best), in one wait. MLX's
+    argmax takes the first of equal maxima, as numpy's; a NaN anywhere makes the best NaN: such
+    rows are the numpy sampler's."""
+    arg, ok = mx.argmax(rows, axis=-1), mx.isfinite(mx.max(rows, axis=-1))
+    mx.eval(arg, ok)
+    tokens, finite = cast(list[int], arg.tolist()), cast(list[bool], ok.tolist())
+    return [t if f else NO_TOKEN for t, f in zip(tokens, finite, strict=True)]
 
 
 def run(rows: mx.array, n: int, step: Step, tops: bool) -> tuple[GreedyRun, list[int], list[mx.array]]:
     """Up to n greedy tokens from `rows`' last row, feeding each but the last to `step`:
     (the run, the tokens fed, the logits row by row: `rows`' last, then each step's). The run
-    stops before a row with no finite best: the caller drops what was fed after it."""
-    args, oks, best = [], [], []
-    found = [rows[-1:]]
+    stops before a row with no finite best (checked once, for all rows, after): the caller
+    drops what was fed after it. Each step costs the model's operations and two more (the
+    argmax, its reshape): on a CPU every operation queued has a price of its own."""
+    found = [rows[-1]]
+    args = []
     for i in range(n):
-        arg, ok = _picks(found[-1][0])
+        arg = mx.argmax(found[-1], axis=-1)
         args.append(arg)
-        oks.append(ok)
-        if tops:
-            top = mx.topk(found[-1][0], min(CONFIDENCE_TOP, found[-1].shape[-1]))
-            best.append(top.astype(mx.float32))
         if i == n - 1:
             break
         found.append(step(arg.reshape(1, 1)))
-        mx.async_eval(arg, *best[-1:])  # the device starts while the next step is built
-    tokens_dev, valid_dev = mx.stack(args), mx.stack(oks)
-    scores = mx.stack(best) if tops else None
+        mx.async_eval(arg)  # the device starts while the next step is built
+    stacked = mx.stack(found)
+    tokens_dev = mx.stack(args)
+    valid_dev = mx.isfinite(mx.max(stacked, axis=-1))
+    scores = (
+        mx.topk(stacked, min(CONFIDENCE_TOP, stacked.shape[-1]), axis=-1).astype(mx.float32) if tops else None
+    )
     mx.eval(tokens_dev, valid_dev, *([scores] if scores is not None else []))
-    tokens = cast(list[int], tokens_dev.tolist())
+    fed = cast(list[int], tokens_dev.tolist())
     valid = cast(list[bool], valid_dev.tolist())
-    if not all(valid):
-        tokens = tokens[: valid.index(False)]
-    top_scores = np.array(scores)[: len(tokens)] if scores is not None else None
-    return GreedyRun(tokens, top_scores), cast(list[int], tokens_dev.tolist())[: n - 1], found
+    kept = valid.index(False) if not all(valid) else n
+    top_scores = np.array(scores)[:kept] if scores is not None else None
+    return GreedyRun(fed[:kept], top_scores), fed[: n - 1], found
