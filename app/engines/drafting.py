@@ -31,7 +31,7 @@ import numpy as np
 from app.core.errors import ContextOverflowError
 from app.engines.device_greedy import DeviceGreedy
 from app.engines.prompt_reading import CancelFlag, read_prompt
-from app.engines.sampling import TokenDistribution, TokenSampler, point
+from app.engines.sampling import TokenDistribution, TokenSampler
 
 PROMPT_LOOKUP_KEY = "prompt-lookup"
 PROMPT_LOOKUP_NAME = "Prompt lookup (no draft model)"
@@ -326,7 +326,7 @@ class ModelDraft:
                 out.steps += i  # the steps that loop would have taken (the run's others: in its seconds)
                 return True
             out.tokens.append(token)
-            out.dists.append(point(token, confidence))
+            out.dists.append(None)  # q is all on the token: deterministic, as the verify reads it
             out.confidences.append(confidence)
             if len(out.tokens) == budget or self.model.is_eog(token):
                 out.steps += i
