@@ -245,6 +245,8 @@ class ModelDraft:
     def __init__(self, model: DraftModel) -> None:
         self.model: DraftModel = model
         self.name = model.name
+        # finds its greedy tokens on its device (checked once: a protocol check is not free)
+        self._on_device_model = model if isinstance(model, DeviceGreedy) else None
 
     @property
     def identity(self) -> str:
@@ -291,7 +293,7 @@ class ModelDraft:
             out.catch_up = t1 - t0
             t0 = t1
         out.steps = 1
-        on_device = model if sampler.plain_greedy and isinstance(model, DeviceGreedy) else None
+        on_device = self._on_device_model if sampler.plain_greedy else None
         if on_device is not None and self._on_device(on_device, budget, rule, out):
             out.seconds = time.perf_counter() - t0
             return out
