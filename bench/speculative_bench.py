@@ -24,7 +24,9 @@ nothing: the same function at ~1.75x the cost); the Q4_K_M cut to 2 layers (a us
   the draft the same weights): our loop against mlx-lm's speculative_generate_step at draft
   size 8, greedy without repeat penalty (argmax, as mlx-lm), and our plain loop against
   mlx-lm's generate_step (the same tokens: checked), as decode rates (GenerationStats's
-  measure) and end to end (bench/mlx_pair.py says why both); the loop's own CPU time
+  measure) and end to end (bench/mlx_pair.py says why both), and as the median ratio of each
+  reply to mlx-lm's reply run right after it (less moved by a machine whose load drifts); the
+  loop's own CPU time
   (outside the models' forward passes) per verify step and per drafted token;
 - overhead: the share of each reply's decode wall time spent outside llama.cpp's decode;
 - sampler: our numpy sampler against llama.cpp's chain (bench/sampler_timing.py);
@@ -390,6 +392,7 @@ class Bench:
         ours = {"spec": Series(), "plain": Series()}
         theirs: dict[str, list[float]] = {"spec": [], "plain": []}
         end_to_end: dict[str, list[float]] = {"spec": [], "plain": [], "mlx_lm_spec": [], "mlx_lm_plain": []}
+        paired: dict[str, list[float]] = {"spec": [], "plain": []}  # each reply against its neighbour
         same_text: list[bool] = []
         loop = {"spec": [0.0, 0, 0], "plain": [0.0, 0, 0]}  # CPU seconds outside eval, steps, drafted
         for prompt in PROMPTS.values():  # warm both loops up
@@ -413,6 +416,7 @@ class Bench:
                     their_draft_now = their_draft if src is not None else None
                     rate, whole, ids = mlx_lm_tok_s(their_main, their_draft_now, tokens, n, k, main.is_eog)
                     theirs[name].append(rate)
+                    paired[name].append(s.tok_s / rate)
                     end_to_end[f"mlx_lm_{name}"].append(whole)
                     same_text.append(
                         b"".join(main.piece(t) for t in ids).decode("utf-8", "replace") == s.text
@@ -431,6 +435,8 @@ class Bench:
             end_to_end_tok_s={name: round(rate, 1) for name, rate in whole.items()},
             end_to_end_ours_vs_mlx_lm_speculative=round(whole["spec"] / whole["mlx_lm_spec"], 3),
             end_to_end_ours_plain_vs_mlx_lm_plain=round(whole["plain"] / whole["mlx_lm_plain"], 3),
+            paired_ours_vs_mlx_lm_speculative=round(statistics.median(paired["spec"]), 3),
+            paired_ours_plain_vs_mlx_lm_plain=round(statistics.median(paired["plain"]), 3),
             text_equals_mlx_lm=all(same_text),
             ours_acceptance=ours["spec"].summary().get("acceptance"),
             ours_tokens_per_verify_step=ours["spec"].summary().get("tokens_per_verify_step"),
