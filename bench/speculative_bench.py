@@ -26,8 +26,7 @@ nothing: the same function at ~1.75x the cost); the Q4_K_M cut to 2 layers (a us
   mlx-lm's generate_step (the same tokens: checked), as decode rates (GenerationStats's
   measure) and end to end (bench/mlx_pair.py says why both), and as the median ratio of each
   reply to mlx-lm's reply run right after it (less moved by a machine whose load drifts); the
-  loop's own CPU time
-  (outside the models' forward passes) per verify step and per drafted token;
+  loop's own CPU time (outside the models' calls) per verify step and per drafted token;
 - overhead: the share of each reply's decode wall time spent outside llama.cpp's decode;
 - sampler: our numpy sampler against llama.cpp's chain (bench/sampler_timing.py);
 - code_edit: plain vs prompt lookup vs the draft model vs both chained, on a code edit;
