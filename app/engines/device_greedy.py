@@ -15,6 +15,7 @@ its general path.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -51,3 +52,31 @@ class DeviceGreedy(Protocol):
         cache), as in a draft's round. Fewer when a row has no finite best: the run stops
         before that row's token, with the cache and the last batch's logits where that row is."""
         ...
+
+
+def greedy_token(tops: list[int], row: int, numpy_token: Callable[[int], int]) -> int:
+    """The row's argmax, or `numpy_token(row)` for a row without a finite best."""
+    return tops[row] if tops[row] != NO_TOKEN else numpy_token(row)
+
+
+def greedy_verify(
+    tops: list[int], drafted: list[int], confidences: Sequence[float], numpy_token: Callable[[int], int]
+) -> tuple[list[int], int, list[tuple[float, float]], float]:
+    """The loop's check of a draft when the argmax alone decides, from the verify rows' argmax
+    (`tops`; `numpy_token(row)` answers for a NO_TOKEN row): p is all on the argmax, so a
+    drafted token's acceptance chance and its overlap are 1 when it is the argmax, else 0, and
+    the argmax at the first refusal (or after the last token) is the main model's own. The
+    same (accepted, own token, (confidence, chance) per examined token, summed overlap) as the
+    loop's general check gives."""
+    accepted: list[int] = []
+    checks: list[tuple[float, float]] = []
+    overlap = 0.0
+    for i, x in enumerate(drafted):
+        top = greedy_token(tops, i, numpy_token)
+        chance = 1.0 if top == x else 0.0
+        checks.append((confidences[i], chance))
+        overlap += chance
+        if top != x:
+            return accepted, top, checks, overlap
+        accepted.append(x)
+    return accepted, greedy_token(tops, len(drafted), numpy_token), checks, overlap

@@ -45,7 +45,7 @@ from app.core.events import (
 from app.core.request import GenerationRequest
 from app.engines.auto_draft import NOT_WORTH, AutoDraft, RoundTiming
 from app.engines.cached_sequence import TokenModel
-from app.engines.device_greedy import NO_TOKEN, DeviceGreedy
+from app.engines.device_greedy import DeviceGreedy, greedy_token, greedy_verify
 from app.engines.drafting import (
     CutoffRule,
     DraftContextFull,
@@ -224,7 +224,7 @@ class _Reply:
             t0 = time.perf_counter()  # the prompt's last token: the reply's first single-token step
             self.main.prefill(self.sequence)
             if self.on_device is not None:
-                self.last = self._greedy_token(self.on_device.greedy_rows(), 0)
+                self.last = greedy_token(self.on_device.greedy_rows(), 0, self._numpy_token)
             else:
                 p = self.sampler.distribution(self.main.logits(0), self.sampler.window(self.sequence))
                 self.last = self.sampler.sample(p)
@@ -393,7 +393,8 @@ class _Reply:
         """Check the draft against the main model's rows: (accepted tokens, the main model's
         own next token, (confidence, acceptance chance) per examined token, summed overlap)."""
         if self.on_device is not None:
-            return self._verify_on_device(self.on_device, drafted, proposal)
+            confidences = proposal.confidences if proposal is not None else []
+            return greedy_verify(self.on_device.greedy_rows(), drafted, confidences, self._numpy_token)
         sampler, main = self.sampler, self.main
         window = list(sampler.window(self.sequence))
         accepted: list[int] = []
@@ -418,34 +419,8 @@ class _Reply:
         p = sampler.distribution(main.logits(len(drafted)), window)
         return accepted, sampler.sample(p), checks, overlap
 
-    def _verify_on_device(
-        self, main: DeviceGreedy, drafted: list[int], proposal: Proposal | None
-    ) -> tuple[list[int], int, list[tuple[float, float]], float]:
-        """_verify when the argmax alone decides (TokenSampler.plain_greedy), with the rows'
-        argmax found by the model: p is all on it, so a drafted token's acceptance chance (and
-        its overlap) is 1 when it is the argmax, else 0, and the argmax is the main model's own."""
-        tops = main.greedy_rows()
-        accepted: list[int] = []
-        checks: list[tuple[float, float]] = []
-        overlap = 0.0
-        measure = self.auto is not None or self.observer is not None
-        for i, x in enumerate(drafted):
-            assert proposal is not None
-            top = self._greedy_token(tops, i)
-            if measure:
-                chance = 1.0 if top == x else 0.0
-                checks.append((proposal.confidences[i], chance))
-                if self.observer is not None:
-                    overlap += chance
-            if top != x:
-                return accepted, top, checks, overlap
-            accepted.append(x)
-        return accepted, self._greedy_token(tops, len(drafted)), checks, overlap
-
-    def _greedy_token(self, tops: list[int], row: int) -> int:
-        """The device's argmax, or the numpy sampler's answer for a row without a finite best."""
-        if tops[row] != NO_TOKEN:
-            return tops[row]
+    def _numpy_token(self, row: int) -> int:
+        """The numpy sampler's token for a row of the main model's last batch."""
         return self.sampler.sample(self.sampler.distribution(self.main.logits(row)))
 
     # --- what this reply measured and taught ----------------------------------------------------
