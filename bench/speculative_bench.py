@@ -23,8 +23,10 @@ nothing: the same function at ~1.75x the cost); the Q4_K_M cut to 2 layers (a us
 - mlx_pair: the MLX engine on a tiny MLX pair (bench/mlx_pair.py: a step as short as a GPU's,
   the draft the same weights): our loop against mlx-lm's speculative_generate_step at draft
   size 8, greedy without repeat penalty (argmax, as mlx-lm), and our plain loop against
-  mlx-lm's generate_step (the same tokens: checked); the loop's own CPU time
-  (outside the models' forward passes) per verify step and per drafted token;
+  mlx-lm's generate_step (the same tokens: checked), as decode rates (GenerationStats's
+  measure) and end to end (bench/mlx_pair.py says why both), and as the median ratio of each
+  reply to mlx-lm's reply run right after it (less moved by a machine whose load drifts); the
+  loop's own CPU time (outside the models' calls) per verify step and per drafted token;
 - overhead: the share of each reply's decode wall time spent outside llama.cpp's decode;
 - sampler: our numpy sampler against llama.cpp's chain (bench/sampler_timing.py);
 - code_edit: plain vs prompt lookup vs the draft model vs both chained, on a code edit;
@@ -388,6 +390,8 @@ class Bench:
         out: dict[str, Any] = {"draft_size": k, "tokens": n}
         ours = {"spec": Series(), "plain": Series()}
         theirs: dict[str, list[float]] = {"spec": [], "plain": []}
+        end_to_end: dict[str, list[float]] = {"spec": [], "plain": [], "mlx_lm_spec": [], "mlx_lm_plain": []}
+        paired: dict[str, list[float]] = {"spec": [], "plain": []}  # each reply against its neighbour
         same_text: list[bool] = []
         loop = {"spec": [0.0, 0, 0], "plain": [0.0, 0, 0]}  # CPU seconds outside eval, steps, drafted
         for prompt in PROMPTS.values():  # warm both loops up
@@ -399,22 +403,27 @@ class Bench:
                     GenerationRequest(prompt=prompt, max_tokens=n, sampling=PURE_GREEDY)
                 )
                 for name, src in (("spec", ModelDraft(draft)), ("plain", None)):
+                    t_start = time.perf_counter()
                     with mlx_eval_clock(MLXModel) as spent:
                         s = generate(main, src, prompt, n, PURE_GREEDY, fixed(k), self.memory, spent)
+                    end_to_end[name].append(s.tokens / (time.perf_counter() - t_start))
                     ours[name].add(s)
                     acc = loop[name]
                     acc[0] += s.decode_cpu - s.in_llama_decode_cpu  # waits for the CPU excluded
                     acc[1] += s.verify_steps
                     acc[2] += s.drafted
                     their_draft_now = their_draft if src is not None else None
-                    rate, ids = mlx_lm_tok_s(their_main, their_draft_now, tokens, n, k, main.is_eog)
+                    rate, whole, ids = mlx_lm_tok_s(their_main, their_draft_now, tokens, n, k, main.is_eog)
                     theirs[name].append(rate)
+                    paired[name].append(s.tok_s / rate)
+                    end_to_end[f"mlx_lm_{name}"].append(whole)
                     same_text.append(
                         b"".join(main.piece(t) for t in ids).decode("utf-8", "replace") == s.text
                     )
         plain_us = 1e6 * loop["plain"][0] / max(1, loop["plain"][1])
         drafted = loop["spec"][2]
         spec_theirs, plain_theirs = statistics.median(theirs["spec"]), statistics.median(theirs["plain"])
+        whole = {name: statistics.median(rates) for name, rates in end_to_end.items()}
         out.update(
             ours_tok_s=round(ours["spec"].tok_s, 1),
             mlx_lm_speculative_tok_s=round(spec_theirs, 1),
@@ -422,6 +431,11 @@ class Bench:
             ours_plain_tok_s=round(ours["plain"].tok_s, 1),
             mlx_lm_plain_tok_s=round(plain_theirs, 1),
             ours_plain_vs_mlx_lm_plain=round(ours["plain"].tok_s / plain_theirs, 3),
+            end_to_end_tok_s={name: round(rate, 1) for name, rate in whole.items()},
+            end_to_end_ours_vs_mlx_lm_speculative=round(whole["spec"] / whole["mlx_lm_spec"], 3),
+            end_to_end_ours_plain_vs_mlx_lm_plain=round(whole["plain"] / whole["mlx_lm_plain"], 3),
+            paired_ours_vs_mlx_lm_speculative=round(statistics.median(paired["spec"]), 3),
+            paired_ours_plain_vs_mlx_lm_plain=round(statistics.median(paired["plain"]), 3),
             text_equals_mlx_lm=all(same_text),
             ours_acceptance=ours["spec"].summary().get("acceptance"),
             ours_tokens_per_verify_step=ours["spec"].summary().get("tokens_per_verify_step"),

@@ -29,6 +29,7 @@ from typing import Protocol
 import numpy as np
 
 from app.core.errors import ContextOverflowError
+from app.engines.device_greedy import DeviceGreedy
 from app.engines.prompt_reading import CancelFlag, read_prompt
 from app.engines.sampling import TokenDistribution, TokenSampler
 
@@ -244,6 +245,8 @@ class ModelDraft:
     def __init__(self, model: DraftModel) -> None:
         self.model: DraftModel = model
         self.name = model.name
+        # finds its greedy tokens on its device (checked once: a protocol check is not free)
+        self._on_device_model = model if isinstance(model, DeviceGreedy) else None
 
     @property
     def identity(self) -> str:
@@ -290,6 +293,10 @@ class ModelDraft:
             out.catch_up = t1 - t0
             t0 = t1
         out.steps = 1
+        on_device = self._on_device_model if sampler.plain_greedy else None
+        if on_device is not None and self._on_device(on_device, budget, rule, out):
+            out.seconds = time.perf_counter() - t0
+            return out
         window = list(sampler.window(sequence))
         confidence = rule.needs_confidence
         while len(out.tokens) < budget:
@@ -307,6 +314,27 @@ class ModelDraft:
             out.steps += 1
         out.seconds = time.perf_counter() - t0
         return out
+
+    def _on_device(self, model: DeviceGreedy, budget: int, rule: DraftRule, out: Proposal) -> bool:
+        """propose's loop when the argmax alone decides (TokenSampler.plain_greedy): the whole
+        budget drafted on the device with one wait, then cut where the loop would have stopped
+        (the rule, the end of generation), so the proposal is the same; drafting past the cut
+        is work lost, the price of not waiting after every token. False when the run stopped
+        before a row for the numpy sampler: the loop goes on from there."""
+        found = model.greedy_run(budget, rule.needs_confidence)
+        for i, token in enumerate(found.tokens):
+            confidence = found.confidence(i)
+            if not rule.keep(i + 1, confidence, True):
+                out.steps += i  # the steps that loop would have taken (the run's others: in its seconds)
+                return True
+            out.tokens.append(token)
+            out.dists.append(None)  # q is all on the token: deterministic, as the verify reads it
+            out.confidences.append(confidence)
+            if len(out.tokens) == budget or self.model.is_eog(token):
+                out.steps += i
+                return True
+        out.steps += len(found.tokens)
+        return False
 
 
 class PromptLookupDraft:

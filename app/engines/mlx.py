@@ -13,6 +13,7 @@ import json
 import threading
 from collections.abc import Generator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +27,7 @@ from app.core.request import GenerationRequest
 from app.engines.cached_sequence import CachedSequence
 from app.engines.chat_template import render_prompt
 from app.engines.compatibility import check_draft_source
+from app.engines.device_greedy import GreedyRun
 from app.engines.drafting import DraftSource
 from app.engines.prompt_reading import CancelFlag
 from app.engines.prompt_tokens import tokenize_prompt
@@ -80,7 +82,8 @@ class MLXModel(CachedSequence):
         self.n_ctx = min(n_ctx or DEFAULT_CONTEXT, train_ctx)
         self.cached: list[int] = []
         self.n_batch = PREFILL_CHUNK  # tokens per forward pass
-        self._logits = np.zeros((0, 0), dtype=np.float32)
+        self._rows: Any = None  # the last batch's logits (an MLX array, maybe still computing)
+        self._logits: np.ndarray | None = None  # the same, copied to the host on first reading
         self._eos = set(getattr(self._tok, "eos_token_ids", None) or [self._tok.eos_token_id])
         decoder = json.loads((self.path / "tokenizer.json").read_text(encoding="utf-8")).get("decoder") or {}
         self._byte_level = "ByteLevel" in json.dumps(decoder)
@@ -155,6 +158,8 @@ class MLXModel(CachedSequence):
 
     # --- the cache --------------------------------------------------------------------------
     def eval(self, tokens: Sequence[int], n_logits: int = 1) -> None:
+        """Queue the batch; its logits are waited for when first read (`logits`, or a greedy
+        token found on the device), so the loop's own work overlaps the computation."""
         import mlx.core as mx
 
         if not tokens:
@@ -166,8 +171,8 @@ class MLXModel(CachedSequence):
             out = self._model(mx.array([chunk]), cache=self._cache)
             last = start + len(chunk) >= len(tokens)
             if last and n_logits > 0:
-                rows = out[0, -n_logits:, :].astype(mx.float32)
-                self._logits = np.array(rows)
+                self._rows, self._logits = out[0, -n_logits:, :], None
+                mx.async_eval(self._rows)
             else:
                 mx.eval(out)
             self.cached.extend(chunk)
@@ -194,8 +199,37 @@ class MLXModel(CachedSequence):
 
     def logits(self, row: int) -> np.ndarray:
         """A row of the last batch's logits (float32)."""
+        if self._logits is None:
+            import mlx.core as mx
+
+            rows = self._rows if self._rows.dtype == mx.float32 else self._rows.astype(mx.float32)
+            self._logits = np.array(rows)
         logits: np.ndarray = self._logits[row]
         return logits
+
+    # --- greedy tokens found on the device (app/engines/device_greedy.py) -----------------------
+    def greedy_rows(self) -> list[int]:
+        from app.engines.mlx_greedy import argmax_rows
+
+        return argmax_rows(self._rows)
+
+    def greedy_run(self, n: int, tops: bool) -> GreedyRun:
+        from app.engines.mlx_greedy import run
+
+        if len(self.cached) + n - 1 > self.n_ctx:
+            raise ContextOverflowError(f"context full ({self.n_ctx} tokens)")
+        start = len(self.cached)
+        found, fed, rows = run(self._rows, n, self._step, tops)
+        self.cached.extend(fed)
+        kept = len(found.tokens)
+        if kept < n:  # stopped before a row with no finite best: back to where that row is
+            self.truncate(start + kept)
+        self._rows, self._logits = rows[min(kept, n - 1)][None], None
+        return found
+
+    def _step(self, token: Any) -> Any:
+        """One position's logits, (vocab,), for a (1, 1) token array (still on the device)."""
+        return self._model(token, cache=self._cache)[0, -1]
 
     # --- generation -----------------------------------------------------------------------
     def generate(

@@ -35,6 +35,9 @@ BLOCK = 512  # logits are scanned as blocks of this many: their maxima say where
 _EMPTY = np.zeros(0, dtype=np.int64)
 
 
+INVALID_SCORES = "the model produced invalid scores (NaN) for the next token"
+
+
 class InvalidLogitsError(SpeculaError):
     """A model produced scores that are not numbers (NaN) for every token."""
 
@@ -69,6 +72,14 @@ class TokenDistribution:
 
 def point(token: int, confidence: float = math.nan) -> TokenDistribution:
     return TokenDistribution(np.array([token], dtype=np.int64), np.ones(1), confidence)
+
+
+def greedy_confidence(top: np.ndarray) -> float:
+    """The greedy confidence from the CONFIDENCE_TOP best (penalised) scores, in any order:
+    the best one's probability among them. Summed in sorted order, so that scores found
+    elsewhere (an MLX draft's, on the device) give the very same figure."""
+    vals = np.sort(top.astype(np.float64))
+    return 1.0 / float(np.exp(vals - vals[-1]).sum())
 
 
 def draw(probs: np.ndarray, u: float) -> int:
@@ -164,6 +175,12 @@ class TokenSampler:
         self._log_min_p = math.log(settings.min_p) if settings.min_p > 0 else -math.inf
 
     # --- the chain --------------------------------------------------------------------------
+    @property
+    def plain_greedy(self) -> bool:
+        """Whether the argmax of the raw logits alone picks every token (temperature 0, no
+        repeat penalty): what a model can then find where its logits are (app/engines/device_greedy.py)."""
+        return self.greedy and self.window_size == 0
+
     @property
     def window_size(self) -> int:
         """How many recent tokens the repeat penalty looks at (0: no penalty)."""
@@ -297,10 +314,9 @@ class TokenSampler:
             if len(seen):
                 vals[np.searchsorted(ids, seen)] = self._penalise(row.logits[seen])
             i = int(np.argmax(vals))  # the lowest id among equals, as np.argmax
-            best = vals[i]
             if len(vals) > CONFIDENCE_TOP:
                 vals = np.partition(vals, len(vals) - CONFIDENCE_TOP)[len(vals) - CONFIDENCE_TOP :]
-            return point(int(ids[i]), 1.0 / float(np.exp(vals - best).sum()))
+            return point(int(ids[i]), greedy_confidence(vals))
         top = row.argmax()
         # A penalty over 1 only lowers the logits of the tokens it saw: unless the argmax is
         # one of them, it stands. Under 1 it raises them: any of them may overtake it.
@@ -360,5 +376,5 @@ def _finite(logits: np.ndarray) -> np.ndarray:
     """Scores with NaN as impossible; an error when nothing is left."""
     lg = np.where(np.isnan(logits), -np.inf, logits).astype(np.float32)
     if not math.isfinite(float(lg.max())):
-        raise InvalidLogitsError("the model produced invalid scores (NaN) for the next token")
+        raise InvalidLogitsError(INVALID_SCORES)
     return lg

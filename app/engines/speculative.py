@@ -45,6 +45,7 @@ from app.core.events import (
 from app.core.request import GenerationRequest
 from app.engines.auto_draft import NOT_WORTH, AutoDraft, RoundTiming
 from app.engines.cached_sequence import TokenModel
+from app.engines.device_greedy import DeviceGreedy, greedy_token, greedy_verify
 from app.engines.drafting import (
     CutoffRule,
     DraftContextFull,
@@ -136,6 +137,10 @@ class _Reply:
     ) -> None:
         self.main, self.request, self.cancel, self.observer = main, request, cancel, observer
         self.sampler = TokenSampler(request.sampling)
+        # the argmax alone picks every token, and the model finds it where its logits are
+        self.on_device: DeviceGreedy | None = (
+            main if self.sampler.plain_greedy and isinstance(main, DeviceGreedy) else None
+        )
         self.source = draft
         self.had_draft = draft is not None
         self.memory = memory or SpeculationMemory()
@@ -218,8 +223,11 @@ class _Reply:
                 return
             t0 = time.perf_counter()  # the prompt's last token: the reply's first single-token step
             self.main.prefill(self.sequence)
-            p = self.sampler.distribution(self.main.logits(0), self.sampler.window(self.sequence))
-            self.last = self.sampler.sample(p)
+            if self.on_device is not None:
+                self.last = greedy_token(self.on_device.greedy_rows(), 0, self._numpy_token)
+            else:
+                p = self.sampler.distribution(self.main.logits(0), self.sampler.window(self.sequence))
+                self.last = self.sampler.sample(p)
             items, reason = self._push(self.last, TokenOrigin.MAIN, 0)
             yield from items
             self.clock.record(time.perf_counter() - t0, plain=True)
@@ -384,6 +392,9 @@ class _Reply:
     ) -> tuple[list[int], int, list[tuple[float, float]], float]:
         """Check the draft against the main model's rows: (accepted tokens, the main model's
         own next token, (confidence, acceptance chance) per examined token, summed overlap)."""
+        if self.on_device is not None:
+            confidences = proposal.confidences if proposal is not None else []
+            return greedy_verify(self.on_device.greedy_rows(), drafted, confidences, self._numpy_token)
         sampler, main = self.sampler, self.main
         window = list(sampler.window(self.sequence))
         accepted: list[int] = []
@@ -407,6 +418,10 @@ class _Reply:
             push_window(window, x, sampler.window_size)
         p = sampler.distribution(main.logits(len(drafted)), window)
         return accepted, sampler.sample(p), checks, overlap
+
+    def _numpy_token(self, row: int) -> int:
+        """The numpy sampler's token for a row of the main model's last batch."""
+        return self.sampler.sample(self.sampler.distribution(self.main.logits(row)))
 
     # --- what this reply measured and taught ----------------------------------------------------
     def _conclude(self) -> None:
