@@ -14,7 +14,9 @@ figure from another hour. Kept between replies (app/engines/speculation_memory.p
   P(accept 1..j) >= g x (draft step + verify row), in plain steps, g the measured tokens per
   plain step of drafting rounds (at least 1). That is the marginal rule that maximises tokens
   per second (Dinkelbach); a perfect cheap draft drafts to Max Draft Size, a poor one a token
-  or two, or none.
+  or two, or none. Where the second row of a batch costs far more than the rows after it (a
+  CPU's batched kernel), no first token pays alone: it is sent when a run starting with it
+  is expected to beat plain decoding.
 - **Whether to run the draft at all.** A reply's drafting rounds are timed against its plain
   step. When they are slower (clearly, or a little while the learned costs and acceptance do
   not promise a gain either: a few slow rounds on a busy machine must not pause a draft that
@@ -43,7 +45,7 @@ FREE_RETRY = 8  # ... and one in this many refused ones later, so a refused leve
 RATE_DECAY = 0.9  # per drafting round: the drafting speed follows the last ten or so rounds
 COST_BLEND = 0.2  # a new cost measurement moves the learned one this much
 MIN_DRAFT_ROUNDS = 4  # drafting rounds in a reply before judging whether the draft pays ...
-CONVINCED_ROUNDS = 10  # ... and when the learned costs say it should
+CONVINCED_ROUNDS = 16  # ... and when the learned costs say it should
 PROBE_ROUNDS = 6  # drafting rounds a probing reply gets before its verdict
 PAUSE_MARGIN = 0.98  # drafting must keep 98% of the plain speed ...
 CLEAR_LOSS = 0.85  # ... and below 85% the measurement alone decides
@@ -117,7 +119,8 @@ class AutoDraft:
         self.paused_at_start = self.mode == "paused"
         self.draft_rounds = 0  # in this reply
         self._reply = [0.0, 0.0]  # this reply's drafting rounds: tokens, plain steps
-        self._p = 1.0
+        self._p, self._g = 1.0, 1.0  # this round: P(tokens so far accepted), the speed to beat
+        self._budget = 16  # this round's most tokens (choose)
         self._refused = [0] * N_BUCKETS
         self._rounds = self._skipped = 0  # rounds observed in this reply, left out as disturbed
         self.verdict = ""  # why the draft was paused in this reply (for the user)
@@ -222,21 +225,45 @@ class AutoDraft:
         the draft runs). A first token is sent while its level's acceptance is unlearned, and
         now and then after, so that a level refused once can prove itself again."""
         if position == 1:
-            self._p = 1.0
+            self._p, self._g = 1.0, self.rate()
         b = bucket_of(confidence)
         p = self._p * self.acceptance(confidence)
         step = 0.0
         if model_step and position > 1:
             step = self.draft_cost if self.draft_cost is not None else DRAFT_COST_PRIOR
-        if p < self.rate() * (step + self.row_cost(position)):
+        if p < self._g * (step + self.row_cost(position)):
             # A first token costs only its verify row (a model's step is the round's catch-up):
             # it is sent while its level's acceptance is unlearned, and now and then after, so
             # that a level the priors refuse (a draft unsure of itself) can prove it pays.
             exploring = self.acc[b][1] < PRIOR_WEIGHT + FREE_EXPLORE
-            if not (position == 1 and (exploring or self._retry(b))):
+            if position == 1 and model_step and self._run_pays(p):
+                pass  # a run that beats plain decoding, extended while each token pays
+            elif not (position == 1 and (exploring or self._retry(b))):
                 return False
         self._p = p
         return True
+
+    def _run_pays(self, p: float) -> bool:
+        """Whether a run of drafted tokens starting with this one pays, where the first alone
+        does not: a verify batch of two rows can cost far more than one (a CPU switching
+        from its single-row kernel), a fixed price only a long run amortises. The tokens
+        after the first are expected at the model's overall acceptance, each costing a draft
+        step and a row; the run is sent when its best length gains more tokens than it
+        costs, against plain decoding's speed (what the marginal rule then extends it to, at
+        that speed: against drafting's own speed, the best run is a knife edge)."""
+        tokens, count = self.seen
+        if count < PRIOR_WEIGHT + FREE_EXPLORE:
+            return False
+        a = min(tokens / count, 0.999)
+        step = (self.draft_cost if self.draft_cost is not None else DRAFT_COST_PRIOR) + self.row_cost(2)
+        gain, cost, chance = 0.0, self.row_cost(1), p
+        for _ in range(max(1, self._budget)):
+            gain += chance
+            if gain > cost:
+                return True
+            chance *= a
+            cost += step
+        return False
 
     def _retry(self, bucket: int) -> bool:
         self._refused[bucket] += 1
@@ -246,6 +273,7 @@ class AutoDraft:
     def choose(self, budget: int) -> tuple[int, str]:
         """The most tokens to draft this round, and why none (empty when drafting). A paused
         chained source still gets its prompt lookup (`model_allowed` is False then)."""
+        self._budget = budget
         if self.model_allowed or self.lookup_too:
             return budget, ""
         return 0, NO_GAIN
@@ -262,7 +290,7 @@ class AutoDraft:
                 self.seen[0] = self.seen[0] * OBS_DECAY + chance
                 self.seen[1] = self.seen[1] * OBS_DECAY + 1.0
         self._rounds += 1
-        if self._disturbed(t.verify_seconds / unit, t.rows):
+        if self._disturbed(t):
             return  # it teaches acceptance only
         if t.model_steps > 0:
             self.draft_cost = _blend(self.draft_cost, t.draft_seconds / t.model_steps / unit)
@@ -281,12 +309,20 @@ class AutoDraft:
                 self.draft_rounds += 1
                 self._judge()
 
-    def _disturbed(self, verify: float, rows: int) -> bool:
+    def _disturbed(self, t: RoundTiming) -> bool:
         """A round whose verify batch took far longer than learned (or than the priors say)
-        was slowed by something else: another program, a power state. A minority of such
-        rounds is left out of costs and verdict; when they are many, that is the cost."""
-        if verify <= DISTURBED * self._verify_at(rows) or 3 * self._skipped >= self._rounds + 3:
+        was slowed by something else: another program, a power state, unless its draft
+        steps ran at their usual speed (then the batch truly costs that: a CPU's batched
+        kernel can cost several single steps). A minority of such rounds is left out of
+        costs and verdict; when they are many, that is the cost."""
+        if 3 * self._skipped >= self._rounds + 3:
             return False
+        if t.verify_seconds / t.plain_step <= DISTURBED * self._verify_at(t.rows):
+            return False
+        if t.model_steps > 0:
+            usual = self.draft_cost if self.draft_cost is not None else DRAFT_COST_PRIOR
+            if t.draft_seconds / t.model_steps / t.plain_step <= DISTURBED * usual:
+                return False
         self._skipped += 1
         return True
 

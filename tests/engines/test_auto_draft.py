@@ -36,10 +36,13 @@ def simulate(
     accept_by_confidence: dict[float, float] | None = None,
     seed: int = 0,
     slow: frozenset[int] = frozenset(),
+    jump: float = 0.0,
+    totals: list[float] | None = None,
 ) -> list[int]:
-    """A fake clock: a plain step takes 1.0, a verify of k+1 rows 1 + row_cost * k, a draft
-    step `draft_cost`; each drafted token is accepted with its chance, in order. Rounds in
-    `slow` take three times as long (another program took the CPU)."""
+    """A fake clock: a plain step takes 1.0, a verify of k+1 rows 1 + row_cost * k (plus
+    `jump` once a batch has two rows), a draft step `draft_cost`; each drafted token is
+    accepted with its chance, in order. Rounds in `slow` take three times as long (another
+    program took the CPU). `totals` adds up [tokens, time]."""
     rng = random.Random(seed)
     lengths = []
     for r in range(rounds):
@@ -63,8 +66,11 @@ def simulate(
             if not ok:
                 break
             accepted += 1
-        verify = 1.0 + row_cost * drafted
+        verify = 1.0 + row_cost * drafted + (jump if drafted else 0.0)
         load = 3.0 if r in slow else 1.0
+        if totals is not None:
+            totals[0] += accepted + 1
+            totals[1] += (steps * draft_cost + verify) * load
         auto.observe(
             RoundTiming(
                 drafted=drafted,
@@ -81,6 +87,39 @@ def simulate(
         )
         lengths.append(drafted)
     return lengths
+
+
+def fixed_speed(k: int, accept: float, draft_cost: float, row_cost: float, jump: float) -> float:
+    """Tokens per plain step of drafting k tokens every round (the simulator's costs)."""
+    tokens = 1 + sum(accept**i for i in range(1, k + 1))
+    return tokens / (k * draft_cost + 1.0 + row_cost * k + jump)
+
+
+def test_a_draft_that_pays_only_in_runs_is_run():
+    """A CPU where a verify batch of two rows costs 2.2 single steps (its batched kernel)
+    and each row after that 0.15: one drafted token never pays, eight do (1.27x). Auto
+    must find the run, not pause the draft (it did: judging the first token alone, and
+    taking the first long batches for rounds another program had slowed)."""
+    costs = {"draft_cost": 0.3, "row_cost": 0.15, "jump": 1.2}
+    best = max(fixed_speed(k, 0.95, **costs) for k in (4, 8, 16))
+    assert best > 1.25
+    assert fixed_speed(1, 1.0, **costs) < 1.0
+    ratios = []
+    for seed in range(6):
+        auto = AutoDraft(costly=True, state=None)
+        simulate(auto, 120, accept=0.95, confidences=(0.99, 0.9, 0.97), seed=seed, **costs)
+        later = [0.0, 0.0]
+        simulate(auto, 200, accept=0.95, confidences=(0.99, 0.9, 0.97), seed=seed + 50, totals=later, **costs)
+        assert auto.mode == "draft", auto.note()
+        ratios.append(later[0] / later[1] / best)
+    assert min(ratios) > 0.9, ratios
+    assert sum(ratios) / len(ratios) >= 0.95, ratios
+    # ... and where no run length pays, the draft is paused as before
+    costs = {"draft_cost": 0.5, "row_cost": 0.24, "jump": 1.26}
+    assert max(fixed_speed(k, 0.9, **costs) for k in range(1, 17)) < 1.0
+    auto = AutoDraft(costly=True, state=None)
+    simulate(auto, 200, accept=0.9, confidences=(0.9,), **costs)
+    assert auto.paused
 
 
 def test_a_cheap_perfect_draft_drafts_to_the_maximum():
