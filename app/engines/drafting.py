@@ -135,6 +135,18 @@ class CutoffRule:
         return is_free(confidence) or confidence >= self.p_min
 
 
+@dataclass(frozen=True)
+class HeldBack:
+    """The draft model's next token, computed but not sent (the rule refused it): whether
+    the main model would have accepted it is known for free when every sent token was, so
+    Auto learns the acceptance of what it refuses too. `token` is -1 where it would have
+    been drawn (drawing it would spend the reply's random numbers): `dist` says then."""
+
+    confidence: float
+    token: int
+    dist: TokenDistribution | None
+
+
 @dataclass
 class Proposal:
     """One round's draft: tokens, the distribution each was drawn from (None: proposed
@@ -149,6 +161,7 @@ class Proposal:
     catch_up: float = 0.0  # seconds syncing a draft that skipped rounds
     note: str = ""  # set when part of a chained source stopped for good (shown to the user)
     refused: bool = False  # the source had tokens and the rule sent none of them
+    held_back: HeldBack | None = None  # the model's next token, refused by the rule
 
 
 @dataclass(frozen=True)
@@ -302,6 +315,7 @@ class ModelDraft:
         while len(out.tokens) < budget:
             q = sampler.distribution(model.logits(0), window, confidence)
             if not rule.keep(len(out.tokens) + 1, q.confidence, True):
+                out.held_back = HeldBack(q.confidence, q.top if sampler.greedy else -1, q)
                 break
             token = sampler.sample(q)
             out.tokens.append(token)
@@ -325,6 +339,7 @@ class ModelDraft:
         for i, token in enumerate(found.tokens):
             confidence = found.confidence(i)
             if not rule.keep(i + 1, confidence, True):
+                out.held_back = HeldBack(confidence, token, None)
                 out.steps += i  # the steps that loop would have taken (the run's others: in its seconds)
                 return True
             out.tokens.append(token)

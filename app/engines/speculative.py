@@ -51,13 +51,14 @@ from app.engines.drafting import (
     DraftContextFull,
     DraftRule,
     DraftSource,
+    HeldBack,
     Proposal,
     file_identity,
     push_window,
 )
 from app.engines.prompt_reading import CancelFlag, read_prompt
 from app.engines.reply_clock import ReplyClock
-from app.engines.sampling import TokenSampler
+from app.engines.sampling import TokenDistribution, TokenSampler
 from app.engines.speculation_memory import SpeculationMemory
 from app.engines.text_stream import Item, TokenTextStream
 
@@ -143,6 +144,7 @@ class _Reply:
         )
         self.source = draft
         self.had_draft = draft is not None
+        self._last_row: TokenDistribution | None = None  # the last verify's final row (sampled)
         self.memory = memory or SpeculationMemory()
         self.stats = GenerationStats(
             prompt_tokens_count=len(prompt), draft_model=draft.name if draft else None
@@ -358,6 +360,8 @@ class _Reply:
         round_seconds = time.perf_counter() - t_round
         self.clock.record(round_seconds, plain=n == 0 and steps == 0)
         if self.auto is not None and budget > 0:
+            if len(accepted) == n and proposal is not None and proposal.held_back is not None:
+                checks = [*checks, self._held_back_check(proposal.held_back, nxt)]
             self.auto.observe(
                 RoundTiming(
                     drafted=n,
@@ -417,7 +421,16 @@ class _Reply:
             accepted.append(x)
             push_window(window, x, sampler.window_size)
         p = sampler.distribution(main.logits(len(drafted)), window)
+        self._last_row = p
         return accepted, sampler.sample(p), checks, overlap
+
+    def _held_back_check(self, held: HeldBack, own: int) -> tuple[float, float]:
+        """(confidence, chance it would have been accepted) for the draft's refused token,
+        every sent one accepted: greedy, whether the main model's own token is it; sampled,
+        the overlap of the two distributions at that position (its expected acceptance)."""
+        if held.token >= 0 or held.dist is None or self._last_row is None:
+            return held.confidence, float(held.token == own)
+        return held.confidence, self._last_row.overlap(held.dist, -1)
 
     def _numpy_token(self, row: int) -> int:
         """The numpy sampler's token for a row of the main model's last batch."""
