@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from app.core.request import SamplingSettings
 from app.engines.auto_draft import (
     FREE_EXPLORE,
     FREE_RETRY,
@@ -297,3 +298,29 @@ def test_proposals_without_a_probability_are_sent_until_their_acceptance_is_lear
     auto.acc[bucket_of(clue)] = [1.0, PRIOR_WEIGHT + FREE_EXPLORE]  # ... learned: rarely right
     assert not auto.keep(1, clue, False)
     assert bucket_of(free_confidence(1)) != bucket_of(clue) != bucket_of(math.nan)
+
+
+@pytest.mark.parametrize("temperature", [0.0, 0.8])
+def test_auto_learns_the_acceptance_of_the_token_it_held_back(models, tiny_main, monkeypatch, temperature):
+    """A draft with the main model's own weights, and a rule that sends one token a round:
+    the second, computed and refused, is observed too (the main model's row says whether it
+    would have been accepted), so a refused confidence level can prove itself without
+    costing a row. The text stays the plain text (nothing sent changes)."""
+    seen: list[list[tuple[float, float]]] = []
+    monkeypatch.setattr(AutoDraft, "keep", lambda self, position, confidence, model_step: position == 1)
+    original = AutoDraft.observe
+    monkeypatch.setattr(AutoDraft, "observe", lambda self, t: (seen.append(t.checks), original(self, t))[1])
+    sampling = SamplingSettings(temperature=temperature, seed=7)
+    request = raw("the cat sat", 80, sampling, max_draft_size=4, auto=True)
+    twin = LlamaCppModel(tiny_main, LoadOptions(n_ctx=512, n_threads=1))
+    try:
+        r = run(models["main"], request, draft=ModelDraft(twin))
+    finally:
+        twin.close()
+    if temperature == 0:
+        assert r.text == run(models["main"], raw("the cat sat", 80, sampling)).text
+    full = [c for c in seen if len(c) == 2]  # (until Auto pauses a draft that sends one token)
+    assert len(full) >= 3, seen  # one sent (accepted: the same weights), one held back
+    for (_, sent), (_, held) in full:
+        assert sent == 1.0
+        assert 0.9 <= held <= 1.0  # the twin's token is the main model's: accepted, or nearly
