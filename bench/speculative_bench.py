@@ -18,7 +18,8 @@ nothing: the same function at ~1.75x the cost); the Q4_K_M cut to 2 layers (a us
   loop, same pair, greedy, draft size 8, cutoff 0;
 - fast_pair: a pair whose decode step takes about as long as a GPU's (bench/fast_pair.py: the
   real Gemma 3 vocabulary, a tiny body, the draft a copy): our loop against
-  llama-speculative-simple at draft size 8, greedy, and our plain loop against llama-simple;
+  llama-speculative-simple at draft size 8, greedy without a repeat penalty (argmax, as
+  llama.cpp's examples at their defaults), and our plain loop against llama.cpp's plain loop;
   the loop's own time (outside llama.cpp's decode) per verify step and per drafted token;
 - mlx_pair: the MLX engine on a tiny MLX pair (bench/mlx_pair.py: a step as short as a GPU's,
   the draft the same weights): our loop against mlx-lm's speculative_generate_step at draft
@@ -324,12 +325,12 @@ class Bench:
         loop = {"spec": [0.0, 0, 0], "plain": [0.0, 0, 0]}  # CPU seconds outside decode, steps, drafted
         try:
             for prompt in PROMPTS.values():
-                generate(main, ModelDraft(draft), prompt, 12, GREEDY, fixed(k), self.memory)  # batch sizes
+                generate(main, ModelDraft(draft), prompt, 12, PURE_GREEDY, fixed(k), self.memory)  # batch sizes
             for _ in range(self.args.repeats):
                 for prompt in PROMPTS.values():
                     for name, src in (("spec", ModelDraft(draft)), ("plain", None)):
                         with decode_clock() as spent:
-                            s = generate(main, src, prompt, n, GREEDY, fixed(k), self.memory, spent)
+                            s = generate(main, src, prompt, n, PURE_GREEDY, fixed(k), self.memory, spent)
                         ours[name].add(s)
                         acc = loop[name]
                         acc[0] += s.decode_cpu - s.in_llama_decode_cpu  # waits for the CPU excluded
