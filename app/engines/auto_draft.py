@@ -16,7 +16,9 @@ figure from another hour. Kept between replies (app/engines/speculation_memory.p
   per second (Dinkelbach); a perfect cheap draft drafts to Max Draft Size, a poor one a token
   or two, or none. Where the second row of a batch costs far more than the rows after it (a
   CPU's batched kernel), no first token pays alone: it is sent when a run starting with it
-  is expected to beat plain decoding.
+  is expected to beat plain decoding. The token the rule refuses is observed too, whenever
+  every sent one was accepted (the loop reads from the main model's row whether it would
+  have been): a level refused on its priors can still prove itself.
 - **Whether to run the draft at all.** A reply's drafting rounds are timed against its plain
   step. When they are slower (clearly, or a little while the learned costs and acceptance do
   not promise a gain either: a few slow rounds on a busy machine must not pause a draft that
