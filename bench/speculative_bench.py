@@ -54,8 +54,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.core.request import DraftSettings, GenerationRequest, SamplingSettings
-from app.engines.drafting import ChainedDraft, DraftSource, ModelDraft, PromptLookupDraft
+from app.engines.drafting import DraftSource, ModelDraft
 from app.engines.llamacpp import LlamaCppModel, LoadOptions
+from app.engines.lookup_draft import ChainedDraft, PromptLookupDraft
 from app.engines.speculation_memory import SpeculationMemory
 from bench.bench_support import Series, decode_clock, generate, leviathan_bound, verify_cost
 from bench.fast_pair import fast_pair
@@ -325,7 +326,9 @@ class Bench:
         loop = {"spec": [0.0, 0, 0], "plain": [0.0, 0, 0]}  # CPU seconds outside decode, steps, drafted
         try:
             for prompt in PROMPTS.values():
-                generate(main, ModelDraft(draft), prompt, 12, PURE_GREEDY, fixed(k), self.memory)  # batch sizes
+                generate(
+                    main, ModelDraft(draft), prompt, 12, PURE_GREEDY, fixed(k), self.memory
+                )  # batch sizes
             for _ in range(self.args.repeats):
                 for prompt in PROMPTS.values():
                     for name, src in (("spec", ModelDraft(draft)), ("plain", None)):

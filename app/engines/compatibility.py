@@ -16,7 +16,8 @@ import weakref
 from typing import Protocol
 
 from app.core.errors import DraftIncompatibleError
-from app.engines.drafting import ChainedDraft, DraftModel, DraftSource, ModelDraft
+from app.engines.drafting import DraftModel, DraftSource, ModelDraft
+from app.engines.lookup_draft import ChainedDraft
 from app.engines.translated_draft import TextModel, TranslatedDraft
 from app.library.draft_rules import DraftCompatibility, check_pair_translating
 from app.library.entry import MLX

@@ -14,14 +14,9 @@ from dataclasses import dataclass
 
 from app.core.errors import DraftIncompatibleError
 from app.engines.compatibility import draft_source
-from app.engines.drafting import (
-    PROMPT_LOOKUP_KEY,
-    DraftSource,
-    PromptLookupDraft,
-    chained_key,
-    parse_draft_key,
-)
+from app.engines.drafting import PROMPT_LOOKUP_KEY, DraftSource, chained_key, parse_draft_key
 from app.engines.loader import LoadedModel
+from app.engines.lookup_draft import PromptLookupDraft
 from app.engines.remote import RemoteModel
 from app.runtime.model_ref import ModelRef
 

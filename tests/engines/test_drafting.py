@@ -13,16 +13,15 @@ from app.engines.compatibility import draft_source
 from app.engines.drafting import (
     PROMPT_LOOKUP_KEY,
     Capabilities,
-    ChainedDraft,
     CutoffRule,
     ModelDraft,
-    PromptLookupDraft,
     chained_key,
     chained_name,
     is_free,
     parse_draft_key,
 )
 from app.engines.llamacpp import LlamaCppModel, LoadOptions
+from app.engines.lookup_draft import ChainedDraft, PromptLookupDraft
 from app.engines.sampling import TokenSampler
 from tests.engines.helpers import assert_invariants, raw, run
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from app.core.events import StopReason
-from app.engines.drafting import CutoffRule, PromptLookupDraft
+from app.engines.drafting import CutoffRule
 from app.engines.llamacpp import LlamaCppModel, LoadOptions
+from app.engines.lookup_draft import PromptLookupDraft
 from app.engines.prediction_draft import PREDICTION_NAME, PredictionDraft
 from app.engines.prompt_reading import read_prompt
 from tests.engines.helpers import assert_invariants, raw, run

@@ -10,8 +10,9 @@ import sys
 import pytest
 
 from app.core.request import ChatMessage, GenerationRequest, Role
-from app.engines.drafting import ModelDraft, PromptLookupDraft
+from app.engines.drafting import ModelDraft
 from app.engines.llamacpp import LlamaCppModel, LoadOptions
+from app.engines.lookup_draft import PromptLookupDraft
 from app.engines.speculative import run_generation
 from app.library.draft_rules import check_draft
 from tests.engines.helpers import GREEDY, assert_invariants, raw, run

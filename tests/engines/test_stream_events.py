@@ -11,15 +11,9 @@ from app.core.events import DraftRejected, GenerationResult, RoundEvent, StopRea
 from app.core.request import DraftSettings, GenerationRequest
 from app.engines import speculative
 from app.engines.auto_draft import AutoDraft, bucket_of
-from app.engines.drafting import (
-    PROMPT_LOOKUP_KEY,
-    ChainedDraft,
-    ModelDraft,
-    PromptLookupDraft,
-    file_identity,
-    free_confidence,
-)
+from app.engines.drafting import PROMPT_LOOKUP_KEY, ModelDraft, file_identity, free_confidence
 from app.engines.llamacpp import LlamaCppModel, LoadOptions
+from app.engines.lookup_draft import ChainedDraft, PromptLookupDraft
 from app.engines.sampling import InvalidLogitsError
 from app.engines.speculation_memory import SpeculationMemory
 from tests.engines.helpers import GREEDY, assert_invariants, raw, run

@@ -11,8 +11,9 @@ import pytest
 from app.core.errors import DraftIncompatibleError
 from app.core.request import SamplingSettings
 from app.engines.compatibility import draft_source
-from app.engines.drafting import ChainedDraft, CutoffRule, ModelDraft, PromptLookupDraft, Proposal
+from app.engines.drafting import CutoffRule, ModelDraft, Proposal
 from app.engines.llamacpp import LlamaCppModel
+from app.engines.lookup_draft import ChainedDraft, PromptLookupDraft
 from app.engines.sampling import TokenSampler
 from app.engines.translated_draft import TranslatedDraft
 from app.library.draft_rules import check_draft

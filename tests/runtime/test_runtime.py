@@ -11,7 +11,8 @@ import pytest
 from app.core.errors import DraftIncompatibleError
 from app.core.events import GenerationResult, StopReason, TokenEvent
 from app.core.request import DraftSettings, GenerationRequest, SamplingSettings
-from app.engines.drafting import PROMPT_LOOKUP_KEY, ChainedDraft, PromptLookupDraft, chained_key
+from app.engines.drafting import PROMPT_LOOKUP_KEY, chained_key
+from app.engines.lookup_draft import ChainedDraft, PromptLookupDraft
 from app.engines.prediction_draft import PREDICTION_NAME
 from app.library.model_defaults import ModelDefaultsStore
 from app.runtime import (
