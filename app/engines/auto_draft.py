@@ -121,7 +121,7 @@ class AutoDraft:
         self.paused_at_start = self.mode == "paused"
         self.draft_rounds = 0  # in this reply
         self._reply = [0.0, 0.0]  # this reply's drafting rounds: tokens, plain steps
-        self._p, self._g = 1.0, 1.0  # this round: P(tokens so far accepted), the speed to beat
+        self._p = 1.0  # this round: P(tokens so far accepted)
         self._budget = 16  # this round's most tokens (choose)
         self._refused = [0] * N_BUCKETS
         self._rounds = self._skipped = 0  # rounds observed in this reply, left out as disturbed
@@ -227,20 +227,21 @@ class AutoDraft:
         the draft runs). A first token is sent while its level's acceptance is unlearned, and
         now and then after, so that a level refused once can prove itself again."""
         if position == 1:
-            self._p, self._g = 1.0, self.rate()
+            self._p = 1.0
         b = bucket_of(confidence)
         p = self._p * self.acceptance(confidence)
         step = 0.0
         if model_step and position > 1:
             step = self.draft_cost if self.draft_cost is not None else DRAFT_COST_PRIOR
-        if p < self._g * (step + self.row_cost(position)):
+        if p < self.rate() * (step + self.row_cost(position)):
             # A first token costs only its verify row (a model's step is the round's catch-up):
-            # it is sent while its level's acceptance is unlearned, and now and then after, so
-            # that a level the priors refuse (a draft unsure of itself) can prove it pays.
+            # it is sent when a run starting with it pays, while its level's acceptance is
+            # unlearned, and now and then after, so that a level the priors refuse (a draft
+            # unsure of itself) can prove it pays.
+            if position > 1:
+                return False
             exploring = self.acc[b][1] < PRIOR_WEIGHT + FREE_EXPLORE
-            if position == 1 and model_step and self._run_pays(p):
-                pass  # a run that beats plain decoding, extended while each token pays
-            elif not (position == 1 and (exploring or self._retry(b))):
+            if not ((model_step and self._run_pays(p)) or exploring or self._retry(b)):
                 return False
         self._p = p
         return True
