@@ -317,8 +317,10 @@ class AutoDraft:
         was slowed by something else: another program, a power state, unless its draft
         steps ran at their usual speed (then the batch truly costs that: a CPU's batched
         kernel can cost several single steps). A minority of such rounds is left out of
-        costs and verdict; when they are many, that is the cost."""
-        if 3 * self._skipped >= self._rounds + 3:
+        costs and verdict; when they are many, that is the cost. A plain round is never
+        left out: its batch is the unit's own step (a value learned in a bad unit, say the
+        slow first step after loading, would otherwise keep every later one out)."""
+        if t.rows <= 1 or 3 * self._skipped >= self._rounds + 3:
             return False
         if t.verify_seconds / t.plain_step <= DISTURBED * self._verify_at(t.rows):
             return False

@@ -4,16 +4,21 @@
 (other programs, a laptop's power states) a no-draft speed measured at another time says
 nothing about this reply. So every reply with a draft measures it within itself: the main
 model's single-token steps, timed as whole rounds (decode, sampling, emitting: what a plain
-reply spends per token). The step that reads the prompt's last token is one; any round that
-ran no draft model and sent nothing is one (Auto's plain rounds, a prompt lookup that found
+reply spends per token). The step that reads the prompt's last token is one; any round that ran
+no draft model and sent nothing is one (Auto's plain rounds, a prompt lookup that found
 nothing); and when a reply has too few, the loop makes a round plain to measure (the first
 after one drafting round, and one now and then in a long reply as the conditions may change).
 Their mean is the baseline (as a reply's speed is its tokens over its time: a round another
-program preempted counts in both). When to measure depends on the rounds only, never on the
-times measured: a seeded reply drafts the same rounds, so it writes the same text.
+program preempted counts in both), leaving out any step far slower than the typical one: the
+first step after a model is loaded pays for reading its weights from disk, and a program that
+takes the CPU for a second can land on one of a reply's few plain steps; a baseline that
+counted them would flatter every draft, and teach Auto costs far too low. When to measure
+depends on the rounds only, never on the times measured: a seeded reply drafts the same rounds,
+so it writes the same text.
 
 Auto reads the same measurement: what it learns is relative to this plain step, so it holds
-whatever the machine's load when it is used again.
+whatever the machine's load when it is used again. It learns from a round only once a round
+besides the prompt's last token has been measured.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import statistics
 
 MIN_PLAIN = 2  # single-token steps a reply with a draft measures (the prompt's last token is one)
 REMEASURE = 64  # rounds between measuring rounds in a long reply
+SLOW = 1.5  # a step this many times the typical one (the lower median) is left out
 
 
 class ReplyClock:
@@ -44,9 +50,24 @@ class ReplyClock:
         return self._since >= (1 if len(self.plain) < MIN_PLAIN else REMEASURE)
 
     @property
+    def measured(self) -> bool:
+        """Whether a round has been measured besides the prompt's last token (alone, that one
+        step may be the slow first after loading)."""
+        return len(self.plain) >= MIN_PLAIN
+
+    @property
+    def counted(self) -> list[float]:
+        """The single-token steps the baseline is the mean of."""
+        if not self.plain:
+            return []
+        typical = statistics.median_low(self.plain)
+        return [s for s in self.plain if s <= SLOW * typical]
+
+    @property
     def plain_step(self) -> float | None:
         """Seconds per token without a draft, here and now: the mean single-token round."""
-        return statistics.fmean(self.plain) if self.plain else None
+        counted = self.counted
+        return statistics.fmean(counted) if counted else None
 
     @property
     def plain_tokens_per_second(self) -> float | None:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from app.core.errors import SpeculaError
@@ -162,6 +162,7 @@ class _Reply:
         self.rule: DraftRule = CutoffRule(request.draft.p_min)
         self.auto: AutoDraft | None = None
         self.auto_key: str | None = None
+        self._untaught: list[RoundTiming] = []  # rounds timed before the plain step was measured
         if draft is not None and request.draft.auto:
             if self.main_id is not None:
                 self.auto_key = SpeculationMemory.pair_key(
@@ -362,7 +363,7 @@ class _Reply:
         if self.auto is not None and budget > 0:
             if len(accepted) == n and proposal is not None and proposal.held_back is not None:
                 checks = [*checks, self._held_back_check(proposal.held_back, nxt)]
-            self.auto.observe(
+            self._untaught.append(
                 RoundTiming(
                     drafted=n,
                     accepted=len(accepted),
@@ -372,11 +373,23 @@ class _Reply:
                     rows=n + 1,
                     verify_seconds=verify_seconds,
                     round_seconds=round_seconds,
-                    plain_step=self.clock.plain_step or round_seconds,
+                    plain_step=0.0,  # set when taught
                     checks=checks,
                 )
             )
+            if self.clock.measured:
+                self._teach_auto()
         return reason
+
+    def _teach_auto(self) -> None:
+        """Auto learns each round in the unit of the reply's plain step, once a round besides
+        the prompt's last token has measured it (that step alone can be the slow first after
+        loading: every cost learned in it would read a fraction of the truth)."""
+        unit = self.clock.plain_step
+        if self.auto is not None and unit:
+            for timing in self._untaught:
+                self.auto.observe(replace(timing, plain_step=unit))
+        self._untaught.clear()
 
     def _draft(self, budget: int) -> tuple[Proposal | None, int, str]:
         """This round's proposal, the length asked, and why nothing was drafted: the reply's
@@ -443,8 +456,9 @@ class _Reply:
         s = self.stats
         if self.had_draft:
             s.baseline_tokens_per_second = self.clock.plain_tokens_per_second
-            s.baseline_steps = len(self.clock.plain)
+            s.baseline_steps = len(self.clock.counted)
         if self.auto is not None:
+            self._teach_auto()  # a reply too short to measure a round teaches what it has
             s.draft_lost = bool(self.auto.verdict)
             note = self.auto.note()
             if note and not s.draft_note:

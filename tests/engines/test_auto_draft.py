@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import time
 from pathlib import Path
 
 import pytest
@@ -223,6 +224,14 @@ def test_a_draft_that_pays_is_not_paused_for_a_few_slow_rounds():
         assert auto.note() is None
 
 
+def test_a_plain_round_corrects_a_one_row_cost_learned_in_a_bad_unit():
+    """A plain round's batch is the unit's own step: never left out as disturbed, even when
+    the memory says a one-row batch costs far less (learned against a slow first step)."""
+    auto = AutoDraft(costly=True, state={"verify": {"1": [0.4, 1.0]}})
+    auto.observe(RoundTiming(0, 0, 0, 0.0, 0.0, 1, 0.95, 1.0, 1.0, []))
+    assert auto.verify[1][0] > 0.45
+
+
 # --- on real (tiny) models ---------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def models(tiny_main: Path, models_dir: Path):
@@ -268,6 +277,24 @@ def test_auto_is_lossless_gives_up_on_a_useless_draft_and_remembers(models):
     assert third.text == plain.text
     assert third.stats.draft_note
     assert "after 2 more replies" in third.stats.draft_note
+
+
+def test_auto_learns_nothing_in_the_unit_of_a_slow_first_step(models, tiny_main, monkeypatch):
+    """The step reading the prompt's last token can be far slower than the rest (the first
+    after loading reads the weights from disk): Auto's costs must not be learned in it. A
+    plain round costs one plain step, whatever the first step took."""
+    main = models["main"]
+    prefill = main.prefill
+    monkeypatch.setattr(main, "prefill", lambda tokens: (time.sleep(0.3), prefill(tokens))[1])
+    twin = LlamaCppModel(tiny_main, LoadOptions(n_ctx=512, n_threads=1))
+    try:
+        r = run(main, raw("the cat sat", 40, max_draft_size=4, auto=True), draft=ModelDraft(twin))
+    finally:
+        twin.close()
+    assert r.stats.baseline_steps >= 1
+    (pair,) = json.loads(SpeculationMemory().path.read_text())["memory"]["pairs"].values()
+    one_row = pair["state"]["verify"]["1"][0]  # a plain round, in plain steps
+    assert 0.5 < one_row < 2.0, pair["state"]
 
 
 def test_auto_keeps_the_learning_per_settings(models):

@@ -53,10 +53,12 @@ def models(folders: dict[str, Path]) -> dict[str, MLXModel]:
 
 @pytest.fixture(autouse=True)
 def ticking_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every reading of the loop's clock 1 ms after the last: timings (and so Auto's choices)
-    depend only on the order of the loop's steps, which both paths share."""
+    """Every reading of the loop's clock about 1 ms after the last: timings (and so Auto's
+    choices) depend only on the order of the loop's steps, which both paths share. A tick of
+    2**-10 s keeps every difference exact (a millisecond's rounding depends on the reading,
+    and so would a comparison of two durations)."""
     ticks = itertools.count()
-    clock = SimpleNamespace(perf_counter=lambda: next(ticks) * 0.001)
+    clock = SimpleNamespace(perf_counter=lambda: next(ticks) / 1024)
     monkeypatch.setattr("app.engines.speculative.time", clock)
     monkeypatch.setattr("app.engines.drafting.time", clock)
 
