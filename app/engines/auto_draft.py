@@ -8,17 +8,19 @@ figure from another hour. Kept between replies (app/engines/speculation_memory.p
 
 - **The cutoff, per token.** How often the main model accepts a drafted token, by the draft's
   confidence (its top-token probability, one bucket per level; prompt lookup by how strong its
-  match is), and what one more drafted token costs: a draft step plus its row in the verify
-  batch (verify time against rows, fitted as a line). Token j is sent while the chance that it
-  and every token before it are accepted pays for its cost at the speed drafting achieves:
-  P(accept 1..j) >= g x (draft step + verify row), in plain steps, g the measured tokens per
-  plain step of drafting rounds (at least 1). That is the marginal rule that maximises tokens
-  per second (Dinkelbach); a perfect cheap draft drafts to Max Draft Size, a poor one a token
-  or two, or none. Where the second row of a batch costs far more than the rows after it (a
-  CPU's batched kernel), no first token pays alone: it is sent when a run starting with it
-  is expected to beat plain decoding. The token the rule refuses is observed too, whenever
-  every sent one was accepted (the loop reads from the main model's row whether it would
-  have been): a level refused on its priors can still prove itself.
+  match is), and what drafting costs: a draft step, and a row in the verify batch (verify time
+  against rows, fitted as a line). Two decisions, at the speed drafting achieves (g, tokens
+  per plain step of drafting rounds, at least 1), each maximising tokens per second
+  (Dinkelbach's marginal rule): the draft model runs once more while the next token is
+  expected to pay for its step and its row, P(accept 1..j) x a >= g x (draft step + row), a
+  the overall acceptance (the next token's confidence is unknown until its step is paid);
+  and a token computed is sent while P(accept 1..j) >= g x row (its step is spent). A perfect
+  cheap draft drafts to Max Draft Size, a poor one a token or two, or none. Where the second
+  row of a batch costs far more than the rows after it (a CPU's batched kernel), no first
+  token pays alone: it is sent when a run starting with it is expected to beat plain
+  decoding. The token the rule refuses is observed too, whenever every sent one was
+  accepted (the loop reads from the main model's row whether it would have been): a level
+  refused on its priors can still prove itself.
 - **Whether to run the draft at all.** A reply's drafting rounds are timed against its plain
   step. When they are slower (clearly, or a little while the learned costs and acceptance do
   not promise a gain either: a few slow rounds on a busy machine must not pause a draft that
@@ -57,6 +59,7 @@ MAX_REPLY_INTERVAL = 16
 DRAFT_COST_PRIOR = 0.5  # a draft step, in plain steps, until measured
 ROW_COST_PRIOR = 0.05  # one more verify row, in plain steps, until measured
 FIRST_ROW_PRIOR = 0.15  # the second row of a batch (the first drafted token), until measured
+EXPECTED_PRIOR = 0.9  # a draft model's next token's acceptance, until measured
 
 NO_GAIN = "no gain measured"
 NOT_WORTH = "not worth sending"
@@ -221,23 +224,16 @@ class AutoDraft:
         return True
 
     def keep(self, position: int, confidence: float, model_step: bool) -> bool:
-        """Send token j while P(tokens 1..j accepted) pays for what it adds at the speed
-        drafting achieves: its verify row, and for a model's token after the first the draft
-        step that computed it (the first one's step is the round's catch-up, spent whenever
-        the draft runs). A first token is sent while its level's acceptance is unlearned, and
-        now and then after, so that a level refused once can prove itself again."""
+        """Send token j while P(tokens 1..j accepted) pays for its verify row at the speed
+        drafting achieves: the draft step that computed it is spent already (extend decided
+        it). A first token is sent when a run starting with it pays, while its level's
+        acceptance is unlearned, and now and then after, so that a level the priors refuse (a
+        draft unsure of itself) can prove it pays."""
         if position == 1:
             self._p = 1.0
         b = bucket_of(confidence)
         p = self._p * self.acceptance(confidence)
-        step = 0.0
-        if model_step and position > 1:
-            step = self.draft_cost if self.draft_cost is not None else DRAFT_COST_PRIOR
-        if p < self.rate() * (step + self.row_cost(position)):
-            # A first token costs only its verify row (a model's step is the round's catch-up):
-            # it is sent when a run starting with it pays, while its level's acceptance is
-            # unlearned, and now and then after, so that a level the priors refuse (a draft
-            # unsure of itself) can prove it pays.
+        if p < self.rate() * self.row_cost(position):
             if position > 1:
                 return False
             exploring = self.acc[b][1] < PRIOR_WEIGHT + FREE_EXPLORE
@@ -245,6 +241,23 @@ class AutoDraft:
                 return False
         self._p = p
         return True
+
+    def extend(self, kept: int) -> bool:
+        """Run the draft model for one more token while that token is expected to pay for its
+        step and its row: P(tokens so far accepted) times the acceptance a token is expected
+        to have (its confidence is unknown until the step is paid). Judging the step on the
+        token it computes instead (as a cutoff does) stops a run at the first unsure token,
+        though the tokens after it are mostly sure ones, and pays a step for every token it
+        refuses."""
+        step = self.draft_cost if self.draft_cost is not None else DRAFT_COST_PRIOR
+        return self._p * self.expected_acceptance() >= self.rate() * (step + self.row_cost(kept + 1))
+
+    def expected_acceptance(self) -> float:
+        """The chance a draft model's next token is accepted, its confidence unknown: the
+        overall acceptance, from an optimistic prior (a new pair is tried; if it does not pay,
+        the verdict pauses it)."""
+        tokens, count = self.seen
+        return min((tokens + EXPECTED_PRIOR * PRIOR_WEIGHT) / (count + PRIOR_WEIGHT), 0.999)
 
     def _run_pays(self, p: float) -> bool:
         """Whether a run of drafted tokens starting with this one pays, where the first alone

@@ -115,6 +115,11 @@ class DraftRule(Protocol):
         costs a draft step."""
         ...
 
+    def extend(self, kept: int) -> bool:
+        """Whether to run the draft model once more, for the token after the `kept` ones:
+        asked before the step, whose price is paid whether or not that token is then kept."""
+        ...
+
 
 class CutoffRule:
     """The fixed Drafting Probability Cutoff: stop when the draft's top token is less likely
@@ -133,6 +138,9 @@ class CutoffRule:
 
     def keep(self, position: int, confidence: float, model_step: bool) -> bool:  # noqa: ARG002 (the interface's signature)
         return is_free(confidence) or confidence >= self.p_min
+
+    def extend(self, kept: int) -> bool:  # noqa: ARG002 (the interface's signature)
+        return True
 
 
 @dataclass(frozen=True)
@@ -321,7 +329,7 @@ class ModelDraft:
             out.tokens.append(token)
             out.dists.append(q)
             out.confidences.append(q.confidence)
-            if len(out.tokens) == budget or model.is_eog(token):
+            if len(out.tokens) == budget or model.is_eog(token) or not rule.extend(len(out.tokens)):
                 break
             push_window(window, token, sampler.window_size)
             model.eval([token], 1)
@@ -345,7 +353,7 @@ class ModelDraft:
             out.tokens.append(token)
             out.dists.append(None)  # q is all on the token: deterministic, as the verify reads it
             out.confidences.append(confidence)
-            if len(out.tokens) == budget or self.model.is_eog(token):
+            if len(out.tokens) == budget or self.model.is_eog(token) or not rule.extend(len(out.tokens)):
                 out.steps += i
                 return True
         out.steps += len(found.tokens)

@@ -59,7 +59,9 @@ def simulate(
                     break
                 confs.append(conf)
                 drafted += 1
-                steps += drafted < cap
+                if drafted == cap or not auto.extend(drafted):
+                    break
+                steps += 1
         accepted, checks = 0, []
         for conf in confs:
             chance = (accept_by_confidence or {}).get(conf, accept)
@@ -335,6 +337,7 @@ def test_auto_learns_the_acceptance_of_the_token_it_held_back(models, tiny_main,
     costing a row. The text stays the plain text (nothing sent changes)."""
     seen: list[list[tuple[float, float]]] = []
     monkeypatch.setattr(AutoDraft, "keep", lambda self, position, confidence, model_step: position == 1)
+    monkeypatch.setattr(AutoDraft, "extend", lambda self, kept: True)
     original = AutoDraft.observe
     monkeypatch.setattr(AutoDraft, "observe", lambda self, t: (seen.append(t.checks), original(self, t))[1])
     sampling = SamplingSettings(temperature=temperature, seed=7)
@@ -349,5 +352,5 @@ def test_auto_learns_the_acceptance_of_the_token_it_held_back(models, tiny_main,
     full = [c for c in seen if len(c) == 2]  # (until Auto pauses a draft that sends one token)
     assert len(full) >= 3, seen  # one sent (accepted: the same weights), one held back
     for (_, sent), (_, held) in full:
-        assert sent == 1.0
+        assert sent == pytest.approx(1.0, abs=1e-4)  # a batch row and a single row: float noise
         assert 0.9 <= held <= 1.0  # the twin's token is the main model's: accepted, or nearly

@@ -53,6 +53,9 @@ def test_prompt_lookup_proposals_are_deterministic_and_cut_by_the_rule():
         def keep(self, position: int, confidence: float, model_step: bool) -> bool:
             return position <= 2
 
+        def extend(self, kept: int) -> bool:
+            return True
+
     assert PromptLookupDraft().propose([5, 1, 2, 3, 4, 1, 2], 8, sampler, FirstTwo()).tokens == [3, 4]
 
 
