@@ -346,7 +346,9 @@ class AutoDraft:
 
     def _judge(self) -> None:
         """Pause the draft when its rounds in this reply are slower than plain ones: clearly,
-        or a little while the learned costs and acceptance do not promise a gain either."""
+        or a little while the learned costs and acceptance do not promise a gain either. A
+        new pair's first rounds send short runs on pessimistic priors: until the acceptance
+        is known only a clear loss pauses it."""
         n = self.draft_rounds
         if n < (PROBE_ROUNDS if self.mode == "probe" else MIN_DRAFT_ROUNDS):
             return
@@ -354,8 +356,8 @@ class AutoDraft:
         measured = tokens / steps if steps > 0 else 1.0
         predicted = self.predicted_gain()
         promising = predicted is not None and predicted >= PROMISE
-        if promising and n < CONVINCED_ROUNDS:
-            return  # measurement and model disagree: measure longer before pausing
+        if n < CONVINCED_ROUNDS and (promising or (predicted is None and measured >= CLEAR_LOSS)):
+            return  # the model promises a gain, or knows too little yet: measure longer
         losing = measured < CLEAR_LOSS or (measured < PAUSE_MARGIN and not promising)
         if not losing:
             if self.mode == "probe":  # the draft pays again

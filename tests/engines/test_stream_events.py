@@ -184,7 +184,7 @@ def test_a_reply_with_a_draft_measures_its_own_no_draft_speed(cyc, lap):
     assert plain.stats.baseline_tokens_per_second is None  # nothing to compare with
     stream = lookup_reply(cyc, lap, 40)
     s = stream[-1].stats
-    assert s.baseline_steps >= 2
+    assert 1 <= s.baseline_steps <= 2  # the first left out if far slower (tests/engines/test_reply_clock.py)
     assert s.baseline_tokens_per_second
     paused = [e.paused for e in stream if isinstance(e, RoundEvent)]
     assert paused[:2] == ["", speculative.MEASURING]  # drafted in the first round, then measured
