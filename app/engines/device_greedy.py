@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -42,15 +42,24 @@ class GreedyRun:
 class DeviceGreedy(Protocol):
     """A model that finds its greedy tokens where its logits are."""
 
-    def greedy_rows(self) -> list[int]:
-        """The argmax of every row of the last batch's logits (NO_TOKEN: no finite best)."""
+    def greedy_rows(self, ahead: bool = False) -> list[int]:
+        """The argmax of every row of the last batch's logits (NO_TOKEN: no finite best).
+        `ahead`: the caller will most likely `eval` the last row's token alone next (a round
+        without a draft), so the model may queue that step before it waits for this one."""
         ...
 
-    def greedy_run(self, n: int, tops: bool) -> GreedyRun:
+    def greedy_run(self, n: int, tops: bool, then: Callable[[Any], None] | None = None) -> GreedyRun:
         """Up to n tokens continuing the cache, each the argmax after the one before: the
         first from the last batch's last row; all but the last are evaluated (they join the
         cache), as in a draft's round. Fewer when a row has no finite best: the run stops
-        before that row's token, with the cache and the last batch's logits where that row is."""
+        before that row's token, with the cache and the last batch's logits where that row is.
+        `then` is given the n tokens where they are (an engine's device array) before the
+        model waits for them: the main model's `queue_verify` queues its batch behind them."""
+        ...
+
+    def queue_verify(self, last: int, drafted: Any) -> None:
+        """The loop will most likely `eval([last, *drafted])` next, `drafted` being a draft
+        model's `greedy_run` tokens still on the (same engine's) device: queue it now."""
         ...
 
 

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -292,9 +292,17 @@ class ModelDraft:
         read_prompt(self.model, sequence, cancel)
 
     def propose(
-        self, sequence: Sequence[int], budget: int, sampler: TokenSampler, rule: DraftRule
+        self,
+        sequence: Sequence[int],
+        budget: int,
+        sampler: TokenSampler,
+        rule: DraftRule,
+        *,
+        queue_verify: Callable[[Any], None] | None = None,
     ) -> Proposal:
-        """Up to `budget` tokens continuing `sequence`, while `rule` keeps them."""
+        """Up to `budget` tokens continuing `sequence`, while `rule` keeps them. `queue_verify`:
+        given the tokens where the draft model found them on its device, before it waits for
+        them, when all of them will most likely be sent (see DeviceGreedy.greedy_run)."""
         if not rule.model_allowed:
             return Proposal()
         model = self.model
@@ -315,7 +323,7 @@ class ModelDraft:
             t0 = t1
         out.steps = 1
         on_device = self._on_device_model if sampler.plain_greedy else None
-        if on_device is not None and self._on_device(on_device, budget, rule, out):
+        if on_device is not None and self._on_device(on_device, budget, rule, out, queue_verify):
             out.seconds = time.perf_counter() - t0
             return out
         window = list(sampler.window(sequence))
@@ -337,13 +345,23 @@ class ModelDraft:
         out.seconds = time.perf_counter() - t0
         return out
 
-    def _on_device(self, model: DeviceGreedy, budget: int, rule: DraftRule, out: Proposal) -> bool:
+    def _on_device(
+        self,
+        model: DeviceGreedy,
+        budget: int,
+        rule: DraftRule,
+        out: Proposal,
+        queue_verify: Callable[[Any], None] | None,
+    ) -> bool:
         """propose's loop when the argmax alone decides (TokenSampler.plain_greedy): the whole
         budget drafted on the device with one wait, then cut where the loop would have stopped
         (the rule, the end of generation), so the proposal is the same; drafting past the cut
-        is work lost, the price of not waiting after every token. False when the run stopped
-        before a row for the numpy sampler: the loop goes on from there."""
-        found = model.greedy_run(budget, rule.needs_confidence)
+        is work lost, the price of not waiting after every token. A rule without a cutoff
+        sends the whole run (unless it ends the generation): the verify batch may be queued
+        behind it. False when the run stopped before a row for the numpy sampler: the loop
+        goes on from there."""
+        then = queue_verify if not rule.needs_confidence else None
+        found = model.greedy_run(budget, rule.needs_confidence, then)
         for i, token in enumerate(found.tokens):
             confidence = found.confidence(i)
             if not rule.keep(i + 1, confidence, True):

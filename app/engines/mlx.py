@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from app.engines.chat_template import render_prompt
 from app.engines.compatibility import check_draft_source
 from app.engines.device_greedy import GreedyRun
 from app.engines.drafting import DraftSource
+from app.engines.mlx_queue import Queued, can_drop_any
 from app.engines.prompt_reading import CancelFlag
 from app.engines.prompt_tokens import tokenize_prompt
 from app.engines.reply_context import ReplyContext, described
@@ -78,6 +79,8 @@ class MLXModel(CachedSequence):
             raise ModelLoadError(f"MLX could not load {self.path.name}: {exc}") from None
         self._make_cache = make_rollback_cache
         self._cache = make_rollback_cache(self._model)
+        self._queued: Queued | None = None  # a batch queued before the loop asked for it
+        self._can_queue = all(can_drop_any(c) for c in self._cache)
         train_ctx = self.info.context_length or DEFAULT_CONTEXT
         self.n_ctx = min(n_ctx or DEFAULT_CONTEXT, train_ctx)
         self.cached: list[int] = []
@@ -108,6 +111,7 @@ class MLXModel(CachedSequence):
     def close(self) -> None:
         self._cache = []
         self.cached = []
+        self._queued = None
 
     # --- vocabulary -------------------------------------------------------------------------
     def tokenize(self, text: str, add_special: bool = True, parse_special: bool = True) -> list[int]:
@@ -159,13 +163,16 @@ class MLXModel(CachedSequence):
     # --- the cache --------------------------------------------------------------------------
     def eval(self, tokens: Sequence[int], n_logits: int = 1) -> None:
         """Queue the batch; its logits are waited for when first read (`logits`, or a greedy
-        token found on the device), so the loop's own work overlaps the computation."""
+        token found on the device), so the loop's own work overlaps the computation. A batch
+        already queued with exactly these tokens (`greedy_rows(ahead=True)`) is taken as it is."""
         import mlx.core as mx
 
         if not tokens:
             return
         if len(self.cached) + len(tokens) > self.n_ctx:
             raise ContextOverflowError(f"context full ({self.n_ctx} tokens)")
+        if self._queued is not None and self._take_queued(tokens, n_logits):
+            return
         for start in range(0, len(tokens), PREFILL_CHUNK):
             chunk = list(tokens[start : start + PREFILL_CHUNK])
             out = self._model(mx.array([chunk]), cache=self._cache)
@@ -177,12 +184,38 @@ class MLXModel(CachedSequence):
                 mx.eval(out)
             self.cached.extend(chunk)
 
+    # --- a batch queued ahead of the loop ---------------------------------------------------
+    def _take_queued(self, tokens: Sequence[int], n_logits: int) -> bool:
+        """The queued batch becomes this one when it holds exactly these tokens (the same
+        batch, so the same numbers as computing it now); otherwise it is dropped."""
+        queued, self._queued = self._queued, None
+        assert queued is not None
+        if 0 < n_logits <= len(tokens) == queued.size and queued.tokens() == list(tokens):
+            self.cached.extend(tokens)
+            self._rows = queued.rows if n_logits == queued.size else queued.rows[-n_logits:]
+            self._logits = None
+            return True
+        self._drop(queued)
+        return False
+
+    def _drop(self, queued: Queued) -> None:
+        """The cache back to `cached`: the queued batch's positions taken off (its work is lost)."""
+        for c in self._cache:
+            c.trim(queued.size)
+
+    def _settle(self) -> None:
+        """Whatever is queued is dropped before the cache is used another way."""
+        if self._queued is not None:
+            queued, self._queued = self._queued, None
+            self._drop(queued)
+
     def truncate(self, n: int) -> None:
         """Drop the cache's last tokens. Sliding-window layers keep some slack for this
         (app/engines/mlx_cache.py); only a cache that truly cannot drop them (a recurrent
         state, or a rollback past that slack) is rebuilt from the kept prefix."""
         from app.engines.mlx_cache import can_trim
 
+        self._settle()
         drop = len(self.cached) - n
         if drop <= 0:
             return
@@ -208,28 +241,47 @@ class MLXModel(CachedSequence):
         return logits
 
     # --- greedy tokens found on the device (app/engines/device_greedy.py) -----------------------
-    def greedy_rows(self) -> list[int]:
+    def greedy_rows(self, ahead: bool = False) -> list[int]:
         from app.engines.mlx_greedy import argmax_rows
 
-        return argmax_rows(self._rows)
+        self._settle()
+        ahead = ahead and self._can_queue and len(self.cached) < self.n_ctx
+        tops, rows = argmax_rows(self._rows, self._step if ahead else None)
+        if rows is not None:  # the cache holds one position more than `cached` says
+            self._queued = Queued([tops[-1]], rows)
+        return tops
 
-    def greedy_run(self, n: int, tops: bool) -> GreedyRun:
+    def greedy_run(self, n: int, tops: bool, then: Callable[[Any], None] | None = None) -> GreedyRun:
         from app.engines.mlx_greedy import run
 
+        self._settle()
         if len(self.cached) + n - 1 > self.n_ctx:
             raise ContextOverflowError(f"context full ({self.n_ctx} tokens)")
         start = len(self.cached)
-        found, fed, rows = run(self._rows, n, self._step, tops)
+        found, fed, rows = run(self._rows, n, self._step, tops, then)
         self.cached.extend(fed)
         kept = len(found.tokens)
         if kept < n:  # stopped before a row with no finite best: back to where that row is
             self.truncate(start + kept)
-        self._rows, self._logits = rows[min(kept, n - 1)][None], None
+        self._rows, self._logits = rows[min(kept, n - 1)], None
         return found
 
+    def queue_verify(self, last: int, drafted: Any) -> None:
+        """Queue the verify batch [last, *drafted] behind the draft's steps, its tokens (1, n)
+        still on the device; the loop's `eval` of the same tokens takes it."""
+        import mlx.core as mx
+
+        self._settle()
+        if not self._can_queue or len(self.cached) + 1 + drafted.shape[-1] > self.n_ctx:
+            return
+        fed = mx.concatenate([mx.array([[last]], dtype=drafted.dtype), drafted], axis=1)
+        rows = self._model(fed, cache=self._cache)[0]
+        mx.async_eval(rows)
+        self._queued = Queued(fed, rows)
+
     def _step(self, token: Any) -> Any:
-        """One position's logits, (vocab,), for a (1, 1) token array (still on the device)."""
-        return self._model(token, cache=self._cache)[0, -1]
+        """One position's logits, (1, vocab), for a (1, 1) token array (still on the device)."""
+        return self._model(token, cache=self._cache)[0]
 
     # --- generation -----------------------------------------------------------------------
     def generate(

@@ -37,7 +37,7 @@ class WindowKVCache:
     # --- what the attention layers call ---------------------------------------------------
     def update_and_fetch(self, keys: Any, values: Any) -> tuple[Any, Any]:
         n_new = keys.shape[2]
-        if self.keys is None or self._len + n_new > self.keys.shape[2]:
+        if self._regrows(n_new):
             self._regrow(keys, values, n_new)
         self.keys[..., self._len : self._len + n_new, :] = keys
         self.values[..., self._len : self._len + n_new, :] = values
@@ -45,10 +45,18 @@ class WindowKVCache:
         self.offset += n_new
         return self.keys[..., : self._len, :], self.values[..., : self._len, :]
 
+    def _regrows(self, n_new: int) -> bool:
+        return self.keys is None or self._len + n_new > self.keys.shape[2]
+
+    def _kept(self, n_new: int) -> int:
+        """Entries the buffer keeps from before n new ones: all, unless it must regrow, which
+        keeps the newest window + slack."""
+        return min(self._len, self.window + self.slack) if self._regrows(n_new) else self._len
+
     def _regrow(self, keys: Any, values: Any, n_new: int) -> None:
         """A new buffer holding the newest window + slack entries and room to grow."""
-        drop = max(0, self._len - (self.window + self.slack))
-        kept = self._len - drop
+        kept = self._kept(n_new)
+        drop = self._len - kept
         capacity = (kept + n_new + self.step - 1) // self.step * self.step + self.step
         batch, heads, _, k_dim = keys.shape
         new_k = mx.zeros((batch, heads, capacity, k_dim), keys.dtype)
@@ -61,10 +69,11 @@ class WindowKVCache:
         self._len = kept
 
     def make_mask(self, n: int, window_size: int | None = None, return_array: bool = False) -> Any:
-        """Mask for `n` new queries over the buffer's entries plus theirs: causal, and no key
+        """Mask for `n` new queries over the entries the buffer will hold before theirs (the
+        layers ask before they add them, and adding may cut the oldest off): causal, and no key
         further back than the window."""
         window = window_size or self.window
-        past = self._len
+        past = self._kept(n)
         if past + n <= window:
             if n == 1 and not return_array:
                 return None

@@ -16,43 +16,57 @@ import numpy as np
 from app.engines.device_greedy import NO_TOKEN, GreedyRun
 from app.engines.sampling import CONFIDENCE_TOP
 
-# One step of the model: a (1, 1) token array in, the new position's logits out, (vocab,).
+# One step of the model: a (1, 1) token array in, the new position's logits out, (1, vocab).
 Step = Callable[[mx.array], mx.array]
 
 
-def argmax_rows(rows: mx.array) -> list[int]:
+def argmax_rows(rows: mx.array, step: Step | None = None) -> tuple[list[int], mx.array | None]:
     """Each row's greedy token (NO_TOKEN where it has no finite best), in one wait. MLX's
     argmax takes the first of equal maxima, as numpy's; a NaN anywhere makes the best NaN: such
-    rows are the numpy sampler's."""
-    arg, ok = mx.argmax(rows, axis=-1), mx.isfinite(mx.max(rows, axis=-1))
-    mx.eval(arg, ok)
-    tokens, finite = cast(list[int], arg.tolist()), cast(list[bool], ok.tolist())
-    return [t if f else NO_TOKEN for t, f in zip(tokens, finite, strict=True)]
+    rows are the numpy sampler's (read as the vocabulary's size, one array read once). With
+    `step`, the step fed the last row's argmax is queued before the wait, as mlx-lm's
+    generate_step does (the device computes it while the host reads this one and goes round
+    its loop): its logits row comes back, still computing."""
+    vocab = rows.shape[-1]
+    arg = mx.argmax(rows, axis=-1, keepdims=True)
+    best = mx.where(mx.isfinite(mx.max(rows, axis=-1, keepdims=True)), arg, vocab)
+    ahead = None
+    if step is not None:
+        ahead = step(arg if rows.shape[0] == 1 else arg[-1:])
+        mx.async_eval(ahead, best)
+    found = cast(list[list[int]], best.tolist())
+    return [t if t < vocab else NO_TOKEN for (t,) in found], ahead
 
 
-def run(rows: mx.array, n: int, step: Step, tops: bool) -> tuple[GreedyRun, list[int], list[mx.array]]:
+def run(
+    rows: mx.array, n: int, step: Step, tops: bool, then: Callable[[mx.array], None] | None = None
+) -> tuple[GreedyRun, list[int], list[mx.array]]:
     """Up to n greedy tokens from `rows`' last row, feeding each but the last to `step`:
-    (the run, the tokens fed, the logits row by row: `rows`' last, then each step's). The run
-    stops before a row with no finite best (checked once, for all rows, after): the caller
-    drops what was fed after it. Each step costs the model's operations and two more (the
-    argmax, its reshape): on a CPU every operation queued has a price of its own."""
-    found = [rows[-1]]
+    (the run, the tokens fed, the logits row by row, each (1, vocab): `rows`' last, then each
+    step's). The run stops before a row with no finite best (checked once, for all rows,
+    after): the caller drops what was fed after it. Each step costs the model's operations and
+    one more (the argmax): on a CPU every operation queued has a price of its own. `then` is
+    given the n tokens, (1, n), still on the device, before the wait (to queue work fed by them)."""
+    found = [rows[-1:]]
     args = []
     for i in range(n):
-        arg = mx.argmax(found[-1], axis=-1)
+        arg = mx.argmax(found[-1], axis=-1, keepdims=True)
         args.append(arg)
         if i == n - 1:
             break
-        found.append(step(arg.reshape(1, 1)))
+        found.append(step(arg))
         mx.async_eval(arg)  # the device starts while the next step is built
-    stacked = mx.stack(found)
-    tokens_dev = mx.stack(args)
+    stacked = mx.concatenate(found)
+    tokens_dev = mx.concatenate(args, axis=1)
     valid_dev = mx.isfinite(mx.max(stacked, axis=-1))
     scores = (
         mx.topk(stacked, min(CONFIDENCE_TOP, stacked.shape[-1]), axis=-1).astype(mx.float32) if tops else None
     )
+    if then is not None:
+        mx.async_eval(tokens_dev)
+        then(tokens_dev)
     mx.eval(tokens_dev, valid_dev, *([scores] if scores is not None else []))
-    fed = cast(list[int], tokens_dev.tolist())
+    fed = cast(list[list[int]], tokens_dev.tolist())[0]
     valid = cast(list[bool], valid_dev.tolist())
     kept = valid.index(False) if not all(valid) else n
     top_scores = np.array(scores)[:kept] if scores is not None else None

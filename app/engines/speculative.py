@@ -29,7 +29,7 @@ import logging
 import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from app.core.errors import SpeculaError
 from app.core.events import (
@@ -52,6 +52,7 @@ from app.engines.drafting import (
     DraftRule,
     DraftSource,
     HeldBack,
+    ModelDraft,
     Proposal,
     file_identity,
     push_window,
@@ -144,6 +145,8 @@ class _Reply:
         )
         self.source = draft
         self.had_draft = draft is not None
+        # the verify batch queued behind the draft's steps on the device (app/engines/mlx_queue.py)
+        self.queues_verify = self.on_device is not None and isinstance(draft, ModelDraft)
         self._last_row: TokenDistribution | None = None  # the last verify's final row (sampled)
         self.memory = memory or SpeculationMemory()
         self.stats = GenerationStats(
@@ -227,7 +230,8 @@ class _Reply:
             t0 = time.perf_counter()  # the prompt's last token: the reply's first single-token step
             self.main.prefill(self.sequence)
             if self.on_device is not None:
-                self.last = greedy_token(self.on_device.greedy_rows(), 0, self._numpy_token)
+                tops = self.on_device.greedy_rows(ahead=self._plain_next(0))
+                self.last = greedy_token(tops, 0, self._numpy_token)
             else:
                 p = self.sampler.distribution(self.main.logits(0), self.sampler.window(self.sequence))
                 self.last = self.sampler.sample(p)
@@ -284,7 +288,12 @@ class _Reply:
     def _propose(self, cap: int) -> tuple[Proposal | None, str]:
         assert self.source is not None
         try:
-            proposal = self.source.propose(self.sequence, cap, self.sampler, self.rule)
+            if self.queues_verify and isinstance(self.source, ModelDraft):
+                proposal = self.source.propose(
+                    self.sequence, cap, self.sampler, self.rule, queue_verify=self._queue_verify
+                )
+            else:
+                proposal = self.source.propose(self.sequence, cap, self.sampler, self.rule)
         except DraftContextFull as exc:
             self._stop_drafting(str(exc))
             return None, DRAFT_CONTEXT_FULL
@@ -411,7 +420,8 @@ class _Reply:
         own next token, (confidence, acceptance chance) per examined token, summed overlap)."""
         if self.on_device is not None:
             confidences = proposal.confidences if proposal is not None else []
-            return greedy_verify(self.on_device.greedy_rows(), drafted, confidences, self._numpy_token)
+            tops = self.on_device.greedy_rows(ahead=self._plain_next(len(drafted)))
+            return greedy_verify(tops, drafted, confidences, self._numpy_token)
         sampler, main = self.sampler, self.main
         window = list(sampler.window(self.sequence))
         accepted: list[int] = []
@@ -436,6 +446,15 @@ class _Reply:
         p = sampler.distribution(main.logits(len(drafted)), window)
         self._last_row = p
         return accepted, sampler.sample(p), checks, overlap
+
+    def _queue_verify(self, drafted: Any) -> None:
+        assert self.on_device is not None
+        self.on_device.queue_verify(self.last, drafted)
+
+    def _plain_next(self, drafted: int) -> bool:
+        """Whether the next round will most likely evaluate this round's last token alone (no
+        draft to run, the reply not at its limit): the model on the device may queue it now."""
+        return self.source is None and self.produced + drafted + 1 < self.request.max_tokens
 
     def _held_back_check(self, held: HeldBack, own: int) -> tuple[float, float]:
         """(confidence, chance it would have been accepted) for the draft's refused token,

@@ -111,3 +111,22 @@ def test_a_rebuild_is_still_possible_past_the_slack(pair):
     main.prefill(main.tokenize("hello world"))  # another prompt: far more than the slack to drop
     again = run(main, raw(PROMPT, 40))
     assert again.text == run(main, raw(PROMPT, 40)).text
+
+
+@pytest.mark.parametrize(("slack", "step"), [(256, 256), (2, 4)])
+def test_the_mask_covers_exactly_the_keys_when_the_buffer_cuts_its_oldest(slack, step):
+    """The layers ask for the mask before they add their keys, and adding may cut the oldest
+    entries off (past window + slack, when the buffer regrows): the mask must be for what the
+    buffer holds then. With the default slack this first happens some 400 tokens past a window
+    of 8 (a real model's window of 512: about a thousand tokens into a reply)."""
+    import mlx.core as mx
+
+    cache = WindowKVCache(window=WINDOW, slack=slack, step=step)
+    for i in range(1000):
+        n = 3 if i % 7 == 0 else 1
+        mask = cache.make_mask(n, return_array=True)
+        k = mx.zeros((1, 1, n, 2))
+        keys, _ = cache.update_and_fetch(k, k)
+        assert mask.shape == (n, keys.shape[2])
+        assert mask.sum(axis=1).tolist()[-1] == min(WINDOW, keys.shape[2])
+    assert cache.start > 0

@@ -6,10 +6,7 @@ removed from the class), and a clock that ticks per call makes Auto's timings th
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -17,14 +14,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from app.core.events import GenerationResult, StopReason
-from app.core.request import GenerationRequest
-from app.engines.drafting import ModelDraft
+from app.core.events import StopReason
 from app.engines.mlx import MLXModel
 from app.engines.sampling import TokenSampler
 from app.engines.speculation_memory import SpeculationMemory
-from app.engines.speculative import run_generation
 from tests.engines.helpers import GREEDY, raw
+from tests.engines.mlx_paths import both_paths, stream
 from tests.mlx_factory import write_mlx_model
 
 pytest.importorskip("mlx_lm")
@@ -70,85 +65,22 @@ class Calls:
         self.rows = self.runs = 0
 
 
-class GeneralPathMLX(MLXModel):
-    """An MLX model that does not offer the shortcut (the loop checks for it as a protocol)."""
-
-    greedy_rows = None  # type: ignore[assignment]
-    greedy_run = None  # type: ignore[assignment]
-
-
-@contextlib.contextmanager
-def general_path(*models: MLXModel | None) -> Iterator[None]:
-    """Inside it, these models take the general path."""
-    real = [m for m in models if m is not None]
-    for m in real:
-        m.__class__ = GeneralPathMLX
-    try:
-        yield
-    finally:
-        for m in real:
-            m.__class__ = MLXModel
-
-
 @pytest.fixture
 def calls(monkeypatch: pytest.MonkeyPatch) -> Calls:
     counted = Calls()
     rows, runs = MLXModel.greedy_rows, MLXModel.greedy_run
 
-    def greedy_rows(self: MLXModel) -> list[int]:
+    def greedy_rows(self: MLXModel, ahead: bool = False) -> list[int]:
         counted.rows += 1
-        return rows(self)
+        return rows(self, ahead)
 
-    def greedy_run(self: MLXModel, n: int, tops: bool) -> Any:
+    def greedy_run(self: MLXModel, n: int, tops: bool, then: Any = None) -> Any:
         counted.runs += 1
-        return runs(self, n, tops)
+        return runs(self, n, tops, then)
 
     monkeypatch.setattr(MLXModel, "greedy_rows", greedy_rows)
     monkeypatch.setattr(MLXModel, "greedy_run", greedy_run)
     return counted
-
-
-def stream(
-    main: MLXModel,
-    draft: MLXModel | None,
-    request: GenerationRequest,
-    memory: SpeculationMemory,
-    cancel_after: int | None = None,
-) -> list[Any]:
-    """Everything a reply streams (its stats without their clock readings), from empty caches."""
-    main.truncate(0)
-    if draft is not None:
-        draft.truncate(0)
-    cancel = threading.Event()
-    tokens = main.prompt_tokens(request)
-    out: list[Any] = []
-    source = ModelDraft(draft) if draft is not None else None
-    for item in run_generation(main, source, tokens, request, cancel, memory=memory):
-        if isinstance(item, GenerationResult):
-            s = item.stats
-            out.append((item.text, item.error, s.stop_reason, s.predicted_tokens_count, s.draft_note))
-            out.append((s.total_draft_tokens_count, s.accepted_draft_tokens_count))
-            out.append((s.rejected_draft_tokens_count, s.ignored_draft_tokens_count))
-            out.append((s.accepted_after_stop_count, s.verify_steps, s.rounds, s.draft_lost))
-        else:
-            out.append(item)
-        if cancel_after is not None and sum(hasattr(i, "token_id") for i in out) >= cancel_after:
-            cancel.set()
-    return out
-
-
-def both_paths(
-    tmp_path: Path,
-    main: MLXModel,
-    draft: MLXModel | None,
-    request: GenerationRequest,
-    cancel_after: int | None = None,
-) -> tuple[list[Any], list[Any]]:
-    """(on the device, general): each reply with a fresh memory for Auto."""
-    fast = stream(main, draft, request, SpeculationMemory(tmp_path / "fast.json"), cancel_after)
-    with general_path(main, draft):
-        slow = stream(main, draft, request, SpeculationMemory(tmp_path / "slow.json"), cancel_after)
-    return fast, slow
 
 
 def drafted(items: list[Any]) -> int:
@@ -278,7 +210,7 @@ def _rows(seed: int, n: int = 12, vocab: int = 700) -> np.ndarray:
 
 def replay(rows: mx.array) -> Any:
     """A model step that gives these rows in turn, whatever it is fed."""
-    steps = iter([rows[i] for i in range(len(rows))])
+    steps = iter([rows[i : i + 1] for i in range(len(rows))])
     return lambda _token: next(steps)
 
 
@@ -290,7 +222,7 @@ def test_argmax_and_confidence_on_the_device_equal_the_numpy_sampler(dtype):
         rows = mx.array(_rows(seed)).astype(dtype)
         host = np.array(rows.astype(mx.float32))
         expected = [sampler.distribution(r, confidence=True) for r in host]
-        assert mlx_greedy.argmax_rows(rows) == [d.top for d in expected]
+        assert mlx_greedy.argmax_rows(rows)[0] == [d.top for d in expected]
         found, fed, _ = mlx_greedy.run(rows[:1], len(host), replay(rows[1:]), True)
         assert found.tokens == [d.top for d in expected]
         assert fed == found.tokens[:-1]
@@ -303,7 +235,7 @@ def test_a_row_without_a_finite_best_is_no_token_and_ends_a_run():
     rows[2, :] = -np.inf
     rows[3, 9] = np.inf
     device = mx.array(rows)
-    assert mlx_greedy.argmax_rows(device) == [
+    assert mlx_greedy.argmax_rows(device)[0] == [
         int(np.argmax(rows[0])),
         NO_TOKEN,
         NO_TOKEN,
