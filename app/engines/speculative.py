@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from app.core.errors import SpeculaError
@@ -44,6 +44,7 @@ from app.core.events import (
 )
 from app.core.request import GenerationRequest
 from app.engines.auto_draft import NOT_WORTH, AutoDraft, RoundTiming
+from app.engines.auto_reply import AutoReply
 from app.engines.cached_sequence import TokenModel
 from app.engines.device_greedy import DeviceGreedy, greedy_token, greedy_verify
 from app.engines.drafting import (
@@ -51,7 +52,6 @@ from app.engines.drafting import (
     DraftContextFull,
     DraftRule,
     DraftSource,
-    HeldBack,
     ModelDraft,
     Proposal,
     file_identity,
@@ -96,15 +96,6 @@ class RoundObserver(Protocol):
 
 # The context is full: the sequence to go on from (the same last token), or None to stop.
 Refit = Callable[[list[int]], "list[int] | None"]
-
-
-def settings_key(request: GenerationRequest) -> str:
-    """What acceptance depends on besides the two models (the seed does not count)."""
-    s, d = request.sampling, request.draft
-    return (
-        f"T{s.temperature:g} k{s.top_k} p{s.top_p:g} m{s.min_p:g} r{s.repeat_penalty:g}/{s.repeat_last_n}"
-        f" max{d.max_draft_size} min{d.min_draft_size}"
-    )
 
 
 def run_generation(
@@ -163,19 +154,11 @@ class _Reply:
         self.refit: Refit | None = None
         self.clock = ReplyClock()  # the no-draft speed, measured within this reply
         self.rule: DraftRule = CutoffRule(request.draft.p_min)
-        self.auto: AutoDraft | None = None
-        self.auto_key: str | None = None
-        self._untaught: list[RoundTiming] = []  # rounds timed before the plain step was measured
+        self.learner: AutoReply | None = None
         if draft is not None and request.draft.auto:
-            if self.main_id is not None:
-                self.auto_key = SpeculationMemory.pair_key(
-                    self.main_id, draft.identity, settings_key(request)
-                )
-            self.auto = AutoDraft(
-                costly=draft.capabilities.can_pause,
-                state=self.memory.learned(self.auto_key),
-                lookup_too=draft.capabilities.free_part,
-            )
+            self.learner = AutoReply(draft, request, self.main_id, self.memory)
+        self.auto: AutoDraft | None = self.learner.rule if self.learner else None
+        if self.auto is not None:
             self.rule = self.auto
 
     # --- emitting ---------------------------------------------------------------------------
@@ -369,10 +352,10 @@ class _Reply:
         steps = proposal.steps if proposal is not None and proposal.from_model else 0
         round_seconds = time.perf_counter() - t_round
         self.clock.record(round_seconds, plain=n == 0 and steps == 0)
-        if self.auto is not None and budget > 0:
+        if self.learner is not None and budget > 0:
             if len(accepted) == n and proposal is not None and proposal.held_back is not None:
-                checks = [*checks, self._held_back_check(proposal.held_back, nxt)]
-            self._untaught.append(
+                checks = [*checks, self.learner.held_back_check(proposal.held_back, nxt, self._last_row)]
+            self.learner.round(
                 RoundTiming(
                     drafted=n,
                     accepted=len(accepted),
@@ -384,21 +367,10 @@ class _Reply:
                     round_seconds=round_seconds,
                     plain_step=0.0,  # set when taught
                     checks=checks,
-                )
+                ),
+                self.clock,
             )
-            if self.clock.measured:
-                self._teach_auto()
         return reason
-
-    def _teach_auto(self) -> None:
-        """Auto learns each round in the unit of the reply's plain step, once a round besides
-        the prompt's last token has measured it (that step alone can be the slow first after
-        loading: every cost learned in it would read a fraction of the truth)."""
-        unit = self.clock.plain_step
-        if self.auto is not None and unit:
-            for timing in self._untaught:
-                self.auto.observe(replace(timing, plain_step=unit))
-        self._untaught.clear()
 
     def _draft(self, budget: int) -> tuple[Proposal | None, int, str]:
         """This round's proposal, the length asked, and why nothing was drafted: the reply's
@@ -456,14 +428,6 @@ class _Reply:
         draft to run, the reply not at its limit): the model on the device may queue it now."""
         return self.source is None and self.produced + drafted + 1 < self.request.max_tokens
 
-    def _held_back_check(self, held: HeldBack, own: int) -> tuple[float, float]:
-        """(confidence, chance it would have been accepted) for the draft's refused token,
-        every sent one accepted: greedy, whether the main model's own token is it; sampled,
-        the overlap of the two distributions at that position (its expected acceptance)."""
-        if held.token >= 0 or held.dist is None or self._last_row is None:
-            return held.confidence, float(held.token == own)
-        return held.confidence, self._last_row.overlap(held.dist, -1)
-
     def _numpy_token(self, row: int) -> int:
         """The numpy sampler's token for a row of the main model's last batch."""
         return self.sampler.sample(self.sampler.distribution(self.main.logits(row)))
@@ -476,18 +440,9 @@ class _Reply:
         if self.had_draft:
             s.baseline_tokens_per_second = self.clock.plain_tokens_per_second
             s.baseline_steps = len(self.clock.counted)
-        if self.auto is not None:
-            self._teach_auto()  # a reply too short to measure a round teaches what it has
-            s.draft_lost = bool(self.auto.verdict)
-            note = self.auto.note()
-            if note and not s.draft_note:
-                s.draft_note = note
+        if self.learner is not None:
+            self.learner.conclude(s, self.clock)
 
     def _remember(self) -> None:
-        """Auto's memory, written once, after the reply is out."""
-        if self.auto is None:
-            return
-        try:
-            self.memory.record_learned(self.auto_key, self.auto.state())
-        except Exception:  # learning is a bonus; a reply must never fail for it
-            log.exception("could not record what this reply learned")
+        if self.learner is not None:
+            self.learner.remember()

@@ -11,6 +11,7 @@ from app.core.events import DraftRejected, GenerationResult, RoundEvent, StopRea
 from app.core.request import DraftSettings, GenerationRequest
 from app.engines import speculative
 from app.engines.auto_draft import AutoDraft, bucket_of
+from app.engines.auto_reply import settings_key
 from app.engines.drafting import PROMPT_LOOKUP_KEY, ModelDraft, file_identity, free_confidence
 from app.engines.llamacpp import LlamaCppModel, LoadOptions
 from app.engines.lookup_draft import ChainedDraft, PromptLookupDraft
@@ -223,7 +224,7 @@ def test_a_reply_that_copies_its_prompt_is_drafted_by_lookup_even_after_lookup_d
     "prompt lookup found nothing"."""
     request = raw("", 120, p_min=0.0, auto=True)
     key = SpeculationMemory.pair_key(
-        file_identity(cyc.path) or "", PROMPT_LOOKUP_KEY, speculative.settings_key(request)
+        file_identity(cyc.path) or "", PROMPT_LOOKUP_KEY, settings_key(request)
     )
     poor = AutoDraft(costly=False, state=None)
     for clue in range(1, 4):  # every plain match was refused
