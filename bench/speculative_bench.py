@@ -26,8 +26,10 @@ nothing: the same function at ~1.75x the cost); the Q4_K_M cut to 2 layers (a us
   size 8, greedy without repeat penalty (argmax, as mlx-lm), and our plain loop against
   mlx-lm's generate_step (the same tokens: checked), as decode rates (GenerationStats's
   measure) and end to end (bench/mlx_pair.py says why both), and as the median ratio of each
-  reply to mlx-lm's reply run right after it (less moved by a machine whose load drifts); the
-  loop's own CPU time (outside the models' calls) per verify step and per drafted token;
+  reply to mlx-lm's reply run right after it (less moved by a machine whose load drifts); and
+  against mlx-lm's `stream_generate` (the same loops, detokenizing as they go, as ours streams
+  text), paired; the loop's own CPU time (outside the models' calls) per verify step and per
+  drafted token;
 - overhead: the share of each reply's decode wall time spent outside llama.cpp's decode;
 - sampler: our numpy sampler against llama.cpp's chain (bench/sampler_timing.py);
 - code_edit: plain vs prompt lookup vs the draft model vs both chained, on a code edit;
@@ -61,7 +63,7 @@ from app.engines.speculation_memory import SpeculationMemory
 from bench.bench_support import Series, decode_clock, generate, leviathan_bound, verify_cost
 from bench.fast_pair import fast_pair
 from bench.llama_cpp_reference import plain_loop_binary, reference_binary, run_plain_reference, run_reference
-from bench.mlx_pair import mlx_eval_clock, mlx_lm_tok_s, mlx_pair
+from bench.mlx_pair import mlx_eval_clock, mlx_lm_stream_tok_s, mlx_lm_tok_s, mlx_pair
 from bench.sampler_timing import sampler_timing
 from tests.model_factory import gemma_cut_down, gemma_deeper_twin, gemma_f16_twin, gemma_q4
 
@@ -390,12 +392,15 @@ class Bench:
         n, k = self.lengths[-1], 8
         import mlx_lm
 
-        their_main, their_draft = mlx_lm.load(str(main_path))[0], mlx_lm.load(str(draft_path))[0]
+        their_main, their_tokenizer = mlx_lm.load(str(main_path))[:2]
+        their_draft = mlx_lm.load(str(draft_path))[0]
         out: dict[str, Any] = {"draft_size": k, "tokens": n}
         ours = {"spec": Series(), "plain": Series()}
         theirs: dict[str, list[float]] = {"spec": [], "plain": []}
         end_to_end: dict[str, list[float]] = {"spec": [], "plain": [], "mlx_lm_spec": [], "mlx_lm_plain": []}
         paired: dict[str, list[float]] = {"spec": [], "plain": []}  # each reply against its neighbour
+        streamed: dict[str, list[float]] = {"spec": [], "plain": []}  # ours over stream_generate's, paired
+        streamed_whole: dict[str, list[float]] = {"spec": [], "plain": []}
         same_text: list[bool] = []
         loop = {"spec": [0.0, 0, 0], "plain": [0.0, 0, 0]}  # CPU seconds outside eval, steps, drafted
         for prompt in PROMPTS.values():  # warm both loops up
@@ -424,6 +429,12 @@ class Bench:
                     same_text.append(
                         b"".join(main.piece(t) for t in ids).decode("utf-8", "replace") == s.text
                     )
+                    rate, whole_streamed, text = mlx_lm_stream_tok_s(
+                        their_main, their_tokenizer, their_draft_now, tokens, n, k
+                    )
+                    streamed[name].append(s.tok_s / rate)
+                    streamed_whole[name].append(end_to_end[name][-1] / whole_streamed)
+                    same_text.append(text == s.text)
         plain_us = 1e6 * loop["plain"][0] / max(1, loop["plain"][1])
         drafted = loop["spec"][2]
         spec_theirs, plain_theirs = statistics.median(theirs["spec"]), statistics.median(theirs["plain"])
@@ -441,6 +452,13 @@ class Bench:
             paired_ours_vs_mlx_lm_speculative=round(statistics.median(paired["spec"]), 3),
             paired_ours_plain_vs_mlx_lm_plain=round(statistics.median(paired["plain"]), 3),
             text_equals_mlx_lm=all(same_text),
+            # like with like for an app: mlx-lm's stream_generate detokenizes as it goes, as ours
+            paired_ours_vs_mlx_lm_stream_generate={
+                name: round(statistics.median(r), 3) for name, r in streamed.items()
+            },
+            end_to_end_paired_ours_vs_mlx_lm_stream_generate={
+                name: round(statistics.median(r), 3) for name, r in streamed_whole.items()
+            },
             ours_acceptance=ours["spec"].summary().get("acceptance"),
             ours_tokens_per_verify_step=ours["spec"].summary().get("tokens_per_verify_step"),
             loop_us_per_verify_step=round(1e6 * loop["spec"][0] / max(1, loop["spec"][1]), 1),
