@@ -402,6 +402,7 @@ class Bench:
         streamed: dict[str, list[float]] = {"spec": [], "plain": []}  # ours over stream_generate's, paired
         streamed_whole: dict[str, list[float]] = {"spec": [], "plain": []}
         same_text: list[bool] = []
+        same_count: list[bool] = []  # stream_generate's tokens, as many as ours
         loop = {"spec": [0.0, 0, 0], "plain": [0.0, 0, 0]}  # CPU seconds outside eval, steps, drafted
         for prompt in PROMPTS.values():  # warm both loops up
             generate(main, ModelDraft(draft), prompt, 12, PURE_GREEDY, fixed(k), self.memory)
@@ -429,12 +430,12 @@ class Bench:
                     same_text.append(
                         b"".join(main.piece(t) for t in ids).decode("utf-8", "replace") == s.text
                     )
-                    rate, whole_streamed, text = mlx_lm_stream_tok_s(
+                    rate, whole_streamed, count = mlx_lm_stream_tok_s(
                         their_main, their_tokenizer, their_draft_now, tokens, n, k
                     )
                     streamed[name].append(s.tok_s / rate)
                     streamed_whole[name].append(end_to_end[name][-1] / whole_streamed)
-                    same_text.append(text == s.text)
+                    same_count.append(count == s.tokens)
         plain_us = 1e6 * loop["plain"][0] / max(1, loop["plain"][1])
         drafted = loop["spec"][2]
         spec_theirs, plain_theirs = statistics.median(theirs["spec"]), statistics.median(theirs["plain"])
@@ -459,6 +460,7 @@ class Bench:
             end_to_end_paired_ours_vs_mlx_lm_stream_generate={
                 name: round(statistics.median(r), 3) for name, r in streamed_whole.items()
             },
+            stream_generate_same_token_count=all(same_count),
             ours_acceptance=ours["spec"].summary().get("acceptance"),
             ours_tokens_per_verify_step=ours["spec"].summary().get("tokens_per_verify_step"),
             loop_us_per_verify_step=round(1e6 * loop["spec"][0] / max(1, loop["spec"][1]), 1),

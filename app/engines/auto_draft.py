@@ -9,12 +9,12 @@ figure from another hour. Kept between replies (app/engines/speculation_memory.p
 - **The cutoff, per token.** How often the main model accepts a drafted token, by the draft's
   confidence (its top-token probability, one bucket per level; prompt lookup by how strong its
   match is), and what drafting costs: a draft step, and a row in the verify batch (verify time
-  against rows, fitted as a line). Two decisions, at the speed drafting achieves (g, tokens
-  per plain step of drafting rounds, at least 1), each maximising tokens per second
-  (Dinkelbach's marginal rule): the draft model runs once more while the next token is
-  expected to pay for its step and its row, P(accept 1..j) x a >= g x (draft step + row), a
-  the overall acceptance (the next token's confidence is unknown until its step is paid);
-  and a token computed is sent while P(accept 1..j) >= g x row (its step is spent). A perfect
+  against rows, fitted as a line). Two decisions: the draft model runs once more while the
+  next token is expected to pay for its step and its row against plain decoding,
+  P(accept 1..j) x a >= draft step + row, a the overall acceptance (the next token's
+  confidence is unknown until its step is paid); and a token computed is sent while
+  P(accept 1..j) >= g x row (its step is spent), g the tokens per plain step drafting rounds
+  achieve (at least 1: Dinkelbach's marginal rule, which maximises tokens per second). A perfect
   cheap draft drafts to Max Draft Size, a poor one a token or two, or none. Where the second
   row of a batch costs far more than the rows after it (a CPU's batched kernel), no first
   token pays alone: it is sent when a run starting with it is expected to beat plain
@@ -50,7 +50,8 @@ RATE_DECAY = 0.9  # per drafting round: the drafting speed follows the last ten 
 COST_BLEND = 0.2  # a new cost measurement moves the learned one this much
 MIN_DRAFT_ROUNDS = 4  # drafting rounds in a reply before judging whether the draft pays ...
 CONVINCED_ROUNDS = 16  # ... and when the learned costs say it should
-PROBE_ROUNDS = 6  # drafting rounds a probing reply gets before its verdict
+PROBE_ROUNDS = 6  # drafting rounds a probing reply gets before its verdict ...
+PROBE_EARLY = 2  # ... or this many, when it clearly loses and nothing promises a gain
 PAUSE_MARGIN = 0.98  # drafting must keep 98% of the plain speed ...
 CLEAR_LOSS = 0.85  # ... and below 85% the measurement alone decides
 PROMISE = 1.03  # a predicted gain above this protects a draft from a marginal measurement
@@ -353,12 +354,15 @@ class AutoDraft:
         new pair's first rounds send short runs on pessimistic priors: until the acceptance
         is known only a clear loss pauses it."""
         n = self.draft_rounds
-        if n < (PROBE_ROUNDS if self.mode == "probe" else MIN_DRAFT_ROUNDS):
-            return
         tokens, steps = self._reply
         measured = tokens / steps if steps > 0 else 1.0
         predicted = self.predicted_gain()
         promising = predicted is not None and predicted >= PROMISE
+        # a probe of a draft that keeps losing clearly, and that nothing learned promises
+        # anything for, ends early: each of its rounds costs the reply a draft step or more
+        hopeless = self.mode == "probe" and n >= PROBE_EARLY and measured < CLEAR_LOSS and not promising
+        if n < (PROBE_ROUNDS if self.mode == "probe" else MIN_DRAFT_ROUNDS) and not hopeless:
+            return
         if n < CONVINCED_ROUNDS and (promising or (predicted is None and measured >= CLEAR_LOSS)):
             return  # the model promises a gain, or knows too little yet: measure longer
         losing = measured < CLEAR_LOSS or (measured < PAUSE_MARGIN and not promising)

@@ -17,6 +17,7 @@ from app.engines.auto_draft import (
     MIN_DRAFT_ROUNDS,
     NO_GAIN,
     PRIOR_WEIGHT,
+    PROBE_EARLY,
     AutoDraft,
     RoundTiming,
     bucket_of,
@@ -188,6 +189,7 @@ def test_a_paused_draft_is_retried_after_more_and_more_replies():
         assert nxt.mode == "probe"
         simulate(nxt, 60, accept=0.0, draft_cost=0.6)
         assert nxt.paused
+        assert nxt.draft_rounds == PROBE_EARLY  # a clear loss, nothing promising: the probe ends early
         state = nxt.state()
         waits.append(skipped)
     assert waits == [1, 2, 4, 8]
