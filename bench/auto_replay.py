@@ -18,7 +18,10 @@ is each against the best fixed size:
 Acceptance per confidence bucket and the overall acceptance a are taken from the recording
 itself (what Auto would learn). No clock is read while replaying.
 
-    python bench/auto_replay.py [--json] [--tokens 64,160] [--draft-cost 0.51]
+    python bench/auto_replay.py [--json] [--tokens 64,160] [--draft-cost 0.51] [--recording FILE]
+
+`--recording FILE`: the recording is read from FILE when it exists, else made and written
+there (making it takes several minutes of two threads on the 2-core machine; replaying, none).
 """
 
 from __future__ import annotations
@@ -125,9 +128,16 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--tokens", default="64,160")
     parser.add_argument("--draft-cost", type=float, default=0.51, help="a draft step, in plain steps")
+    parser.add_argument("--recording", type=Path, help="JSON file: read if it exists, else written")
     args = parser.parse_args()
     lengths = [int(x) for x in args.tokens.split(",")]
-    data = record(max(lengths))
+    if args.recording is not None and args.recording.exists():
+        loaded = json.loads(args.recording.read_text())
+        data = {name: [(list(c), int(m)) for c, m in rows] for name, rows in loaded.items()}
+    else:
+        data = record(max(lengths))
+        if args.recording is not None:
+            args.recording.write_text(json.dumps(data))
     sums = np.zeros((N_BUCKETS, 2))
     for rows in data.values():
         for confidences, match in rows:
