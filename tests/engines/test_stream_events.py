@@ -3,7 +3,9 @@ out, and the measured no-draft baseline."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -217,15 +219,18 @@ def test_a_failing_draft_ends_drafting_not_the_reply(cyc):
     assert "The draft failed (the model produced invalid scores" in (r.stats.draft_note or "")
 
 
-def test_a_reply_that_copies_its_prompt_is_drafted_by_lookup_even_after_lookup_did_poorly(cyc, lap):
+def test_a_reply_that_copies_its_prompt_is_drafted_by_lookup_even_after_lookup_did_poorly(
+    cyc, lap, monkeypatch
+):
     """Auto learned that short prompt-lookup matches are usually refused (say, in chat): a
     reply that repeats its prompt word for word is still drafted from it (a match the reply
     keeps following is another clue), and a proposal Auto refuses is never reported as
-    "prompt lookup found nothing"."""
+    "prompt lookup found nothing". The loop's clock ticks per reading (a tiny model's steps
+    take microseconds: one stall of the machine would otherwise teach Auto any cost)."""
+    ticks = itertools.count()
+    monkeypatch.setattr(speculative, "time", SimpleNamespace(perf_counter=lambda: next(ticks) / 1024))
     request = raw("", 120, p_min=0.0, auto=True)
-    key = SpeculationMemory.pair_key(
-        file_identity(cyc.path) or "", PROMPT_LOOKUP_KEY, settings_key(request)
-    )
+    key = SpeculationMemory.pair_key(file_identity(cyc.path) or "", PROMPT_LOOKUP_KEY, settings_key(request))
     poor = AutoDraft(costly=False, state=None)
     for clue in range(1, 4):  # every plain match was refused
         poor.acc[bucket_of(free_confidence(clue))] = [0.0, 50.0]
