@@ -36,12 +36,17 @@ class ReplyClock:
     def __init__(self) -> None:
         self.plain: list[float] = []  # seconds per single-token round, in order
         self._since = 0  # rounds since the last single-token round
+        self._step: float | None = None
+        self.counted: list[float] = []  # the steps the baseline is the mean of (slow ones left out)
 
     def record(self, seconds: float, plain: bool) -> None:
         """One round ended (the first: the step that read the prompt's last token)."""
         if plain:
             self.plain.append(seconds)
             self._since = 0
+            typical = statistics.median_low(self.plain)  # once per step, not per reading
+            self.counted = [s for s in self.plain if s <= SLOW * typical]
+            self._step = statistics.fmean(self.counted)
         else:
             self._since += 1
 
@@ -56,18 +61,9 @@ class ReplyClock:
         return len(self.plain) >= MIN_PLAIN
 
     @property
-    def counted(self) -> list[float]:
-        """The single-token steps the baseline is the mean of."""
-        if not self.plain:
-            return []
-        typical = statistics.median_low(self.plain)
-        return [s for s in self.plain if s <= SLOW * typical]
-
-    @property
     def plain_step(self) -> float | None:
         """Seconds per token without a draft, here and now: the mean single-token round."""
-        counted = self.counted
-        return statistics.fmean(counted) if counted else None
+        return self._step
 
     @property
     def plain_tokens_per_second(self) -> float | None:
