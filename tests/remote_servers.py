@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -149,7 +150,7 @@ def specula_server(
     try:
         yield server
     finally:
-        proc.send_signal(2)  # SIGINT: Ctrl+C
+        proc.send_signal(signal.SIGTERM)  # stops it as Ctrl+C does, even where SIGINT is ignored
         try:
             proc.wait(30)
         except subprocess.TimeoutExpired:

@@ -4,7 +4,7 @@
 error right there, for the caller to show), serves on its own thread with its own event
 loop, and `stop()` stops every reply in progress, lets uvicorn close the connections, frees
 the models it loaded on demand and joins the thread. The app's Local Server page and the
-headless `python -m app serve` (`serve()`, Ctrl+C stops it) run the very same server.
+headless `python -m app serve` (`serve()`, Ctrl+C or SIGTERM stops it) run the very same server.
 
 uvicorn is set up for this: our h11 protocol (JSON errors for malformed requests, a deadline
 for request heads), its keep-alive timeout for idle connections, no signal handlers (not the
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 import socket
 import threading
 import time
@@ -210,6 +211,19 @@ def serve(config: ServerConfig, on_log: Callable[[RequestRecord | ServerNote], N
     """`python -m app serve`: serve until Ctrl+C."""
     server = LocalServer(config, on_log=on_log)
     server.start()
+    _stop_on_sigterm()
     print(f"Specula server on {server.url} (Ctrl+C to stop)", flush=True)
     server.wait()
     return 0
+
+
+def _stop_on_sigterm() -> None:
+    """A service manager's stop (SIGTERM) ends the server as Ctrl+C does: replies cancelled,
+    models freed, "stopped" logged, exit status 0."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)

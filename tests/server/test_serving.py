@@ -127,7 +127,15 @@ def test_a_failing_log_consumer_does_not_break_the_server(library):
         server.stop()
 
 
-def test_serve_runs_headless_and_stops_cleanly_on_ctrl_c(library):
+def foreground_signals() -> None:
+    """In the child: SIGINT as a terminal's foreground process has it. A shell without job
+    control starts background commands (a CI script's `cmd &`) with SIGINT ignored, and
+    children inherit that: Python then installs no Ctrl+C handler at all."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl_c", "sigterm"])
+def test_serve_runs_headless_and_stops_cleanly(library, stop_signal):
     proc = subprocess.Popen(
         [sys.executable, "-m", "app", "serve", "--port", "0", "--ttl", "60"],
         cwd=REPO,
@@ -135,6 +143,7 @@ def test_serve_runs_headless_and_stops_cleanly_on_ctrl_c(library):
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ},
+        preexec_fn=foreground_signals,
     )
     try:
         assert proc.stdout is not None
@@ -157,7 +166,7 @@ def test_serve_runs_headless_and_stops_cleanly_on_ctrl_c(library):
         )
         assert conn.getresponse().status == 200
         conn.close()
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop_signal)
         out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
