@@ -402,6 +402,7 @@ class Bench:
         streamed: dict[str, list[float]] = {"spec": [], "plain": []}  # ours over stream_generate's, paired
         streamed_whole: dict[str, list[float]] = {"spec": [], "plain": []}
         same_text: list[bool] = []
+        mismatches: list[dict[str, Any]] = []
         same_count: list[bool] = []  # stream_generate's tokens, as many as ours
         loop = {"spec": [0.0, 0, 0], "plain": [0.0, 0, 0]}  # CPU seconds outside eval, steps, drafted
         for prompt in PROMPTS.values():  # warm both loops up
@@ -427,9 +428,15 @@ class Bench:
                     theirs[name].append(rate)
                     paired[name].append(s.tok_s / rate)
                     end_to_end[f"mlx_lm_{name}"].append(whole)
-                    same_text.append(
-                        b"".join(main.piece(t) for t in ids).decode("utf-8", "replace") == s.text
-                    )
+                    their_text = b"".join(main.piece(t) for t in ids).decode("utf-8", "replace")
+                    same_text.append(their_text == s.text)
+                    if their_text != s.text:  # where, to tell a tie on the device from a bug
+                        at = next(
+                            (i for i, (a, b) in enumerate(zip(their_text, s.text, strict=False)) if a != b),
+                            min(len(their_text), len(s.text)),
+                        )
+                        chars = [len(s.text), len(their_text)]
+                        mismatches.append({"prompt": prompt[:24], "loop": name, "chars": chars, "at": at})
                     rate, whole_streamed, count = mlx_lm_stream_tok_s(
                         their_main, their_tokenizer, their_draft_now, tokens, n, k
                     )
@@ -453,6 +460,7 @@ class Bench:
             paired_ours_vs_mlx_lm_speculative=round(statistics.median(paired["spec"]), 3),
             paired_ours_plain_vs_mlx_lm_plain=round(statistics.median(paired["plain"]), 3),
             text_equals_mlx_lm=all(same_text),
+            text_mismatches=mismatches,
             # like with like for an app: mlx-lm's stream_generate detokenizes as it goes, as ours
             paired_ours_vs_mlx_lm_stream_generate={
                 name: round(statistics.median(r), 3) for name, r in streamed.items()

@@ -32,8 +32,11 @@ def argmax_rows(rows: mx.array, step: Step | None = None) -> tuple[list[int], mx
     best = mx.where(mx.isfinite(mx.max(rows, axis=-1, keepdims=True)), arg, vocab)
     ahead = None
     if step is not None:
+        # `best` first: the device runs what it is given in order, so queued after the next
+        # step the wait for these tokens would wait for that whole step too
+        mx.async_eval(best)
         ahead = step(arg if rows.shape[0] == 1 else arg[-1:])
-        mx.async_eval(ahead, best)
+        mx.async_eval(ahead)
     found = cast(list[list[int]], best.tolist())
     return [t if t < vocab else NO_TOKEN for (t,) in found], ahead
 
@@ -62,10 +65,11 @@ def run(
     scores = (
         mx.topk(stacked, min(CONFIDENCE_TOP, stacked.shape[-1]), axis=-1).astype(mx.float32) if tops else None
     )
-    if then is not None:
-        mx.async_eval(tokens_dev)
+    wanted = [tokens_dev, valid_dev, *([scores] if scores is not None else [])]
+    if then is not None:  # what the host reads is queued before the work `then` adds
+        mx.async_eval(*wanted)
         then(tokens_dev)
-    mx.eval(tokens_dev, valid_dev, *([scores] if scores is not None else []))
+    mx.eval(*wanted)
     fed = cast(list[list[int]], tokens_dev.tolist())[0]
     valid = cast(list[bool], valid_dev.tolist())
     kept = valid.index(False) if not all(valid) else n

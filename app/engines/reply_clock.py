@@ -28,6 +28,7 @@ import statistics
 MIN_PLAIN = 2  # single-token steps a reply with a draft measures (the prompt's last token is one)
 REMEASURE = 64  # rounds between measuring rounds in a long reply
 SLOW = 1.5  # a step this many times the typical one (the lower median) is left out
+FRESH_SHARE = 16  # the loop's reading may miss up to 1/16 of the steps (a sort per step is quadratic)
 
 
 class ReplyClock:
@@ -37,18 +38,28 @@ class ReplyClock:
         self.plain: list[float] = []  # seconds per single-token round, in order
         self._since = 0  # rounds since the last single-token round
         self._step: float | None = None
-        self.counted: list[float] = []  # the steps the baseline is the mean of (slow ones left out)
+        self._counted: list[float] = []
+        self._pending = 0  # steps recorded since the baseline was computed
 
     def record(self, seconds: float, plain: bool) -> None:
         """One round ended (the first: the step that read the prompt's last token)."""
         if plain:
             self.plain.append(seconds)
             self._since = 0
-            typical = statistics.median_low(self.plain)  # once per step, not per reading
-            self.counted = [s for s in self.plain if s <= SLOW * typical]
-            self._step = statistics.fmean(self.counted)
+            self._pending += 1
         else:
             self._since += 1
+
+    def _refresh(self, exact: bool) -> None:
+        """The baseline from the steps so far. While the reply runs it is recomputed once a
+        sixteenth more steps came in (a plain reply of n tokens would sort its steps n times);
+        the reply's own figure is exact."""
+        if not self._pending or (not exact and self._pending < len(self.plain) // FRESH_SHARE):
+            return
+        typical = statistics.median_low(self.plain)
+        self._counted = [s for s in self.plain if s <= SLOW * typical]
+        self._step = statistics.fmean(self._counted)
+        self._pending = 0
 
     def wants_plain(self) -> bool:
         """Whether the next round should be a plain one, to measure."""
@@ -62,10 +73,19 @@ class ReplyClock:
 
     @property
     def plain_step(self) -> float | None:
-        """Seconds per token without a draft, here and now: the mean single-token round."""
+        """Seconds per token without a draft, here and now: the mean single-token round (as
+        the loop reads it: missing at most a sixteenth of the latest steps)."""
+        self._refresh(exact=False)
         return self._step
 
     @property
+    def counted(self) -> list[float]:
+        """The steps the reply's baseline is the mean of (slow ones left out)."""
+        self._refresh(exact=True)
+        return self._counted
+
+    @property
     def plain_tokens_per_second(self) -> float | None:
-        step = self.plain_step
-        return 1.0 / step if step else None
+        """The reply's baseline: every step it measured."""
+        self._refresh(exact=True)
+        return 1.0 / self._step if self._step else None
