@@ -180,13 +180,16 @@ class Bench:
         }
         results = self.run("deep", configs)
         report = self.summarise(results)
-        for n in self.lengths:
-            rows = report[f"{n}_tokens"]
-            best = max((f"fixed_{k}" for k in FIXED), key=lambda name: rows[name]["tok_s"])
-            ratio = round(rows["auto"]["tok_s"] / rows[best]["tok_s"], 3)
-            rows["auto_vs_best_fixed"] = {"best_fixed": best, "ratio": ratio}
+        self._auto_vs_best_fixed(report, [f"fixed_{k}" for k in FIXED])
         self.report["deeper_pair"] = report
         self._deeper_results = results
+
+    def _auto_vs_best_fixed(self, report: dict[str, Any], fixed_names: list[str]) -> None:
+        for n in self.lengths:
+            rows = report[f"{n}_tokens"]
+            best = max(fixed_names, key=lambda name: rows[name]["tok_s"])
+            ratio = round(rows["auto"]["tok_s"] / rows[best]["tok_s"], 3)
+            rows["auto_vs_best_fixed"] = {"best_fixed": best, "ratio": ratio}
 
     def deeper_pair_greedy(self) -> None:
         q4 = ModelDraft(self.model("q4"))
@@ -204,6 +207,7 @@ class Bench:
             for name in ("fixed_8", "fixed_16", "auto")
             for s, p in zip(series[name].samples, series["plain"].samples, strict=True)
         )
+        self._auto_vs_best_fixed(report, ["fixed_8", "fixed_16"])
         self.report["deeper_pair_greedy"] = report
         self._greedy_results = results
 
