@@ -21,8 +21,10 @@ import os
 import shutil
 import sys
 import tempfile
+import traceback
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -120,7 +122,7 @@ def main() -> int:
         if key:  # the pair is loaded: ask
             w.draftReady.disconnect(on_draft)
             w.chat.prompt.setPlainText(PROMPT)
-            later(500, w.chat.send)
+            later(500, w.chat.send_button.click)  # as a person would
             if args.streaming:
                 later(8000, lambda: shoot("chat-streaming.png") if w.chat.busy else None)
 
@@ -174,6 +176,12 @@ def main() -> int:
         w.close()
         app.quit()
 
+    def on_error(kind: type[BaseException], value: BaseException, tb: Any) -> None:
+        traceback.print_exception(kind, value, tb)  # a step that broke ends the run, not a hang
+        failures.append(f"{kind.__name__}: {value}")
+        app.quit()
+
+    sys.excepthook = on_error
     w.libraryReady.connect(on_library)
     w.draftReady.connect(on_draft)
     w.chat.replyFinished.connect(on_reply)
