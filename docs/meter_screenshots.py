@@ -25,12 +25,30 @@ N_CTX = 1024
 EXCHANGES = [
     ("What is the tallest mountain in Europe?", "Mount Elbrus, in the Caucasus, at 5,642 metres."),
     ("And in the Alps?", "Mont Blanc, at about 4,806 metres, on the border of France and Italy."),
-    ("Which is older, the Alps or the Pyrenees?", "They rose in the same long collision, but the Pyrenees began a little earlier."),
-    ("How long does it take to climb Mont Blanc?", "Usually two days: a climb to a hut, then the summit early the next morning."),
-    ("Do I need a guide?", "For most people, yes: glaciers, crevasses and the weather make a guide the safe choice."),
-    ("What should I pack?", "Boots for crampons, layers, a helmet, a harness, sun protection, food and water."),
-    ("What is the best month?", "July to early September, when the huts are open and the weather is most stable."),
-    ("How do I train for it?", "Months of hiking with a loaded pack, some climbing, and a few days at altitude first."),
+    (
+        "Which is older, the Alps or the Pyrenees?",
+        "They rose in the same long collision, but the Pyrenees began a little earlier.",
+    ),
+    (
+        "How long does it take to climb Mont Blanc?",
+        "Usually two days: a climb to a hut, then the summit early the next morning.",
+    ),
+    (
+        "Do I need a guide?",
+        "For most people, yes: glaciers, crevasses and the weather make a guide the safe choice.",
+    ),
+    (
+        "What should I pack?",
+        "Boots for crampons, layers, a helmet, a harness, sun protection, food and water.",
+    ),
+    (
+        "What is the best month?",
+        "July to early September, when the huts are open and the weather is most stable.",
+    ),
+    (
+        "How do I train for it?",
+        "Months of hiking with a loaded pack, some climbing, and a few days at altitude first.",
+    ),
 ] * 3
 TYPING = "Which hut would you recommend for the first night, and how early should I book it?"
 
