@@ -277,7 +277,7 @@ class MLXModel(CachedSequence):
         fed = mx.concatenate([mx.array([[last]], dtype=drafted.dtype), drafted], axis=1)
         rows = self._model(fed, cache=self._cache)[0]
         mx.async_eval(rows)
-        self._queued = Queued(fed, rows)
+        self._queued = Queued(drafted, rows, first=last)
 
     def _step(self, token: Any) -> Any:
         """One position's logits, (1, vocab), for a (1, 1) token array (still on the device)."""

@@ -25,13 +25,17 @@ class Queued:
 
     fed: list[int] | Any
     rows: Any
+    first: int | None = None  # a token fed before `fed` (the verify batch's last sent token)
 
     @property
     def size(self) -> int:
         return int(self.rows.shape[0])
 
     def tokens(self) -> list[int]:
-        return self.fed if isinstance(self.fed, list) else [int(t) for t in self.fed.tolist()[0]]
+        """Read from the tokens themselves, never from the batch built on them: a device array
+        the batch concatenated would be ready only when the whole batch is."""
+        fed = self.fed if isinstance(self.fed, list) else [int(t) for t in self.fed.tolist()[0]]
+        return fed if self.first is None else [self.first, *fed]
 
 
 def can_drop_any(cache: Any) -> bool:
