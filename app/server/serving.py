@@ -208,7 +208,7 @@ class LocalServer:
 
 
 def serve(config: ServerConfig, on_log: Callable[[RequestRecord | ServerNote], None] | None = print) -> int:
-    """`python -m app serve`: serve until Ctrl+C."""
+    """`python -m app serve`: serve until Ctrl+C or SIGTERM."""
     server = LocalServer(config, on_log=on_log)
     server.start()
     _stop_on_sigterm()
