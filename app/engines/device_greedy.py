@@ -53,7 +53,7 @@ class DeviceGreedy(Protocol):
         first from the last batch's last row; all but the last are evaluated (they join the
         cache), as in a draft's round. Fewer when a row has no finite best: the run stops
         before that row's token, with the cache and the last batch's logits where that row is.
-        `then` is given the n tokens where they are (an engine's device array) before the
+        `then` is given the n tokens where they are (on an engine's device) before the
         model waits for them: the main model's `queue_verify` queues its batch behind them."""
         ...
 

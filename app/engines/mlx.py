@@ -267,14 +267,14 @@ class MLXModel(CachedSequence):
         return found
 
     def queue_verify(self, last: int, drafted: Any) -> None:
-        """Queue the verify batch [last, *drafted] behind the draft's steps, its tokens (1, n)
-        still on the device; the loop's `eval` of the same tokens takes it."""
+        """Queue the verify batch [last, *drafted] behind the draft's steps, its tokens (each
+        (1, 1)) still on the device; the loop's `eval` of the same tokens takes it."""
         import mlx.core as mx
 
         self._settle()
-        if not self._can_queue or len(self.cached) + 1 + drafted.shape[-1] > self.n_ctx:
+        if not self._can_queue or len(self.cached) + 1 + len(drafted) > self.n_ctx:
             return
-        fed = mx.concatenate([mx.array([[last]], dtype=drafted.dtype), drafted], axis=1)
+        fed = mx.concatenate([mx.array([[last]], dtype=drafted[0].dtype), *drafted], axis=1)
         rows = self._model(fed, cache=self._cache)[0]
         mx.async_eval(rows)
         self._queued = Queued(drafted, rows, first=last)

@@ -7,6 +7,7 @@ own dtype: widening to float32 changes no order and no score's value, and costs 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import cast
 
@@ -23,33 +24,39 @@ Step = Callable[[mx.array], mx.array]
 def argmax_rows(rows: mx.array, step: Step | None = None) -> tuple[list[int], mx.array | None]:
     """Each row's greedy token (NO_TOKEN where it has no finite best), in one wait. MLX's
     argmax takes the first of equal maxima, as numpy's; a NaN anywhere makes the best NaN: such
-    rows are the numpy sampler's (read as the vocabulary's size, one array read once). With
-    `step`, the step fed the last row's argmax is queued before the wait, as mlx-lm's
-    generate_step does (the device computes it while the host reads this one and goes round
-    its loop): its logits row comes back, still computing."""
-    vocab = rows.shape[-1]
+    rows are the numpy sampler's. The best scores are checked on the host: two operations
+    queued, not four (on a CPU every operation has a price of its own). With `step`, the step
+    fed the last row's argmax is queued before the wait, as mlx-lm's generate_step does (the
+    device computes it while the host reads this one and goes round its loop): its logits row
+    comes back, still computing."""
     arg = mx.argmax(rows, axis=-1, keepdims=True)
-    best = mx.where(mx.isfinite(mx.max(rows, axis=-1, keepdims=True)), arg, vocab)
+    best = mx.max(rows, axis=-1)
     ahead = None
     if step is not None:
-        # `best` first: the device runs what it is given in order, so queued after the next
-        # step the wait for these tokens would wait for that whole step too
-        mx.async_eval(best)
+        # the next step built while this one computes (queuing blocks until the work already
+        # queued is nearly done); the tokens queued first: the device runs what it is given in
+        # order, so queued after the next step the wait for them would wait for that step too
         ahead = step(arg if rows.shape[0] == 1 else arg[-1:])
+        mx.async_eval(arg, best)
         mx.async_eval(ahead)
-    found = cast(list[list[int]], best.tolist())
-    return [t if t < vocab else NO_TOKEN for (t,) in found], ahead
+    mx.eval(arg, best)  # one wait for both (each read alone would queue its own)
+    return _checked(cast(list[list[int]], arg.tolist()), cast(list[float], best.tolist())), ahead
+
+
+def _checked(found: list[list[int]], best: list[float]) -> list[int]:
+    return [t if math.isfinite(b) else NO_TOKEN for (t,), b in zip(found, best, strict=True)]
 
 
 def run(
-    rows: mx.array, n: int, step: Step, tops: bool, then: Callable[[mx.array], None] | None = None
+    rows: mx.array, n: int, step: Step, tops: bool, then: Callable[[list[mx.array]], None] | None = None
 ) -> tuple[GreedyRun, list[int], list[mx.array]]:
     """Up to n greedy tokens from `rows`' last row, feeding each but the last to `step`:
     (the run, the tokens fed, the logits row by row, each (1, vocab): `rows`' last, then each
     step's). The run stops before a row with no finite best (checked once, for all rows,
     after): the caller drops what was fed after it. Each step costs the model's operations and
     one more (the argmax): on a CPU every operation queued has a price of its own. `then` is
-    given the n tokens, (1, n), still on the device, before the wait (to queue work fed by them)."""
+    given the n tokens, each (1, 1), still on the device, before the wait (to queue work fed
+    by them)."""
     found = [rows[-1:]]
     args = []
     for i in range(n):
@@ -60,18 +67,17 @@ def run(
         found.append(step(arg))
         mx.async_eval(arg)  # the device starts while the next step is built
     stacked = mx.concatenate(found)
-    tokens_dev = mx.concatenate(args, axis=1)
-    valid_dev = mx.isfinite(mx.max(stacked, axis=-1))
+    best = mx.max(stacked, axis=-1)
     scores = (
         mx.topk(stacked, min(CONFIDENCE_TOP, stacked.shape[-1]), axis=-1).astype(mx.float32) if tops else None
     )
-    wanted = [tokens_dev, valid_dev, *([scores] if scores is not None else [])]
+    wanted = [*args, best, *([scores] if scores is not None else [])]
     if then is not None:  # what the host reads is queued before the work `then` adds
         mx.async_eval(*wanted)
-        then(tokens_dev)
+        then(args)
     mx.eval(*wanted)
-    fed = cast(list[list[int]], tokens_dev.tolist())[0]
-    valid = cast(list[bool], valid_dev.tolist())
+    fed = [cast(int, a.item()) for a in args]
+    valid = [math.isfinite(b) for b in cast(list[float], best.tolist())]
     kept = valid.index(False) if not all(valid) else n
     top_scores = np.array(scores)[:kept] if scores is not None else None
     return GreedyRun(fed[:kept], top_scores), fed[: n - 1], found

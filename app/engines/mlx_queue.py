@@ -19,11 +19,11 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Queued:
-    """The tokens fed, as a list (NO_TOKEN: one the host never learned, so never taken) or
-    still on the device, (1, n) (a draft's proposal: read once the draft's wait has computed
-    them), and their logits rows, still computing."""
+    """The tokens fed, as a list: numbers (NO_TOKEN: one the host never learned, so never
+    taken) or device arrays, each (1, 1) (a draft's proposal: read once the draft's wait has
+    computed them), and their logits rows, still computing."""
 
-    fed: list[int] | Any
+    fed: list[int] | list[Any]
     rows: Any
     first: int | None = None  # a token fed before `fed` (the verify batch's last sent token)
 
@@ -34,7 +34,7 @@ class Queued:
     def tokens(self) -> list[int]:
         """Read from the tokens themselves, never from the batch built on them: a device array
         the batch concatenated would be ready only when the whole batch is."""
-        fed = self.fed if isinstance(self.fed, list) else [int(t) for t in self.fed.tolist()[0]]
+        fed = [t if isinstance(t, int) else int(t.item()) for t in self.fed]
         return fed if self.first is None else [self.first, *fed]
 
 
