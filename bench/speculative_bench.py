@@ -403,6 +403,7 @@ class Bench:
         theirs: dict[str, list[float]] = {"spec": [], "plain": []}
         end_to_end: dict[str, list[float]] = {"spec": [], "plain": [], "mlx_lm_spec": [], "mlx_lm_plain": []}
         paired: dict[str, list[float]] = {"spec": [], "plain": []}  # each reply against its neighbour
+        paired_whole: dict[str, list[float]] = {"spec": [], "plain": []}  # the same, end to end
         streamed: dict[str, list[float]] = {"spec": [], "plain": []}  # ours over stream_generate's, paired
         streamed_whole: dict[str, list[float]] = {"spec": [], "plain": []}
         same_text: list[bool] = []
@@ -432,6 +433,7 @@ class Bench:
                     theirs[name].append(rate)
                     paired[name].append(s.tok_s / rate)
                     end_to_end[f"mlx_lm_{name}"].append(whole)
+                    paired_whole[name].append(end_to_end[name][-1] / whole)
                     their_text = b"".join(main.piece(t) for t in ids).decode("utf-8", "replace")
                     same_text.append(their_text == s.text)
                     if their_text != s.text:  # where, to tell a tie on the device from a bug
@@ -463,6 +465,9 @@ class Bench:
             end_to_end_ours_plain_vs_mlx_lm_plain=round(whole["plain"] / whole["mlx_lm_plain"], 3),
             paired_ours_vs_mlx_lm_speculative=round(statistics.median(paired["spec"]), 3),
             paired_ours_plain_vs_mlx_lm_plain=round(statistics.median(paired["plain"]), 3),
+            # the like-for-like figure: the same reply's whole time, each against its neighbour
+            end_to_end_paired_ours_vs_mlx_lm_speculative=round(statistics.median(paired_whole["spec"]), 3),
+            end_to_end_paired_ours_plain_vs_mlx_lm_plain=round(statistics.median(paired_whole["plain"]), 3),
             text_equals_mlx_lm=all(same_text),
             text_mismatches=mismatches,
             # like with like for an app: mlx-lm's stream_generate detokenizes as it goes, as ours
