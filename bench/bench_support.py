@@ -17,8 +17,9 @@ from app.core.request import DraftSettings, GenerationRequest, SamplingSettings
 from app.engines.drafting import DraftSource
 from app.engines.llamacpp import LlamaCppModel
 from app.engines.mlx import MLXModel
+from app.engines.round_report import RoundReport
 from app.engines.speculation_memory import SpeculationMemory
-from app.engines.speculative import RoundReport, run_generation
+from app.engines.speculative import run_generation
 
 
 @dataclass

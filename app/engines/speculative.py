@@ -28,8 +28,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from app.core.errors import SpeculaError
 from app.core.events import (
@@ -43,7 +42,7 @@ from app.core.events import (
     TokenOrigin,
 )
 from app.core.request import GenerationRequest
-from app.engines.auto_draft import NOT_WORTH, AutoDraft, RoundTiming
+from app.engines.auto_draft import NOT_WORTH, RoundTiming
 from app.engines.auto_reply import AutoReply
 from app.engines.cached_sequence import TokenModel
 from app.engines.device_greedy import DeviceGreedy, greedy_token, greedy_verify
@@ -55,10 +54,11 @@ from app.engines.drafting import (
     ModelDraft,
     Proposal,
     file_identity,
-    push_window,
 )
 from app.engines.prompt_reading import CancelFlag, read_prompt
 from app.engines.reply_clock import ReplyClock
+from app.engines.round_report import RoundObserver, RoundReport
+from app.engines.sampled_verify import verify_sampled
 from app.engines.sampling import TokenDistribution, TokenSampler
 from app.engines.speculation_memory import SpeculationMemory
 from app.engines.text_stream import Item, TokenTextStream
@@ -73,25 +73,6 @@ TOO_SHORT = "shorter than Min Draft Size"
 DRAFT_CONTEXT_FULL = "draft context full"
 DRAFT_FAILED = "draft failed"
 MEASURING = "measuring speed without the draft"
-
-
-@dataclass(frozen=True)
-class RoundReport:
-    """What one verify step did, for benchmarks: `examined` drafted tokens were checked by the
-    main model (the accepted ones and the first refused one); `overlap` sums, over those,
-    sum_x min(p(x), q(x)): the acceptance speculative sampling should achieve."""
-
-    round: int
-    drafted: int
-    accepted: int
-    examined: int
-    overlap: float
-    draft_seconds: float
-    verify_seconds: float
-
-
-class RoundObserver(Protocol):
-    def __call__(self, report: RoundReport) -> None: ...
 
 
 # The context is full: the sequence to go on from (the same last token), or None to stop.
@@ -157,9 +138,7 @@ class _Reply:
         self.learner: AutoReply | None = None
         if draft is not None and request.draft.auto:
             self.learner = AutoReply(draft, request, self.main_id, self.memory)
-        self.auto: AutoDraft | None = self.learner.rule if self.learner else None
-        if self.auto is not None:
-            self.rule = self.auto
+            self.rule = self.learner.rule
 
     # --- emitting ---------------------------------------------------------------------------
     def _release(self, items: list[Item]) -> list[Item]:
@@ -251,7 +230,7 @@ class _Reply:
         if not read_prompt(self.main, self.sequence, self.cancel):
             return False
         if self.source is not None:
-            model = self.auto is None or not self.auto.paused_at_start
+            model = self.learner is None or not self.learner.rule.paused_at_start
             try:
                 self.source.warm(self.sequence, self.cancel, model=model)
             except DraftContextFull as exc:
@@ -377,7 +356,7 @@ class _Reply:
         limit, a round that measures the speed without the draft, Auto's choice."""
         if budget <= 0:
             return None, 0, REPLY_LIMIT
-        cap, paused = self.auto.choose(budget) if self.auto else (budget, "")
+        cap, paused = self.learner.rule.choose(budget) if self.learner else (budget, "")
         if cap <= 0:
             return None, cap, paused
         if self.clock.wants_plain():
@@ -394,30 +373,17 @@ class _Reply:
             confidences = proposal.confidences if proposal is not None else []
             tops = self.on_device.greedy_rows(ahead=self._plain_next(len(drafted)))
             return greedy_verify(tops, drafted, confidences, self._numpy_token)
-        sampler, main = self.sampler, self.main
-        window = list(sampler.window(self.sequence))
-        accepted: list[int] = []
-        checks: list[tuple[float, float]] = []
-        overlap = 0.0
-        measure = self.auto is not None or self.observer is not None
-        for i, x in enumerate(drafted):
-            assert proposal is not None
-            p = sampler.distribution(main.logits(i), window)
-            q = proposal.dists[i]
-            if measure:
-                p_x = p.prob(x)
-                q_x = 1.0 if q is None or sampler.greedy else q.prob(x)
-                checks.append((proposal.confidences[i], min(1.0, p_x / q_x) if q_x > 0 else 0.0))
-                if self.observer is not None:
-                    overlap += p.overlap(None if sampler.greedy else q, x)
-            own = sampler.verify(p, q, x)
-            if own is not None:
-                return accepted, own, checks, overlap
-            accepted.append(x)
-            push_window(window, x, sampler.window_size)
-        p = sampler.distribution(main.logits(len(drafted)), window)
-        self._last_row = p
-        return accepted, sampler.sample(p), checks, overlap
+        found = verify_sampled(
+            self.sampler,
+            self.main.logits,
+            self.sequence,
+            proposal,
+            drafted,
+            measure=self.learner is not None or self.observer is not None,
+            overlaps=self.observer is not None,
+        )
+        self._last_row = found.last_row
+        return found.accepted, found.own, found.checks, found.overlap
 
     def _queue_verify(self, drafted: Any) -> None:
         assert self.on_device is not None
