@@ -10,7 +10,7 @@ client never mistakes a plain reply for what it asked.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -119,6 +119,24 @@ def requested_draft(name: str | None) -> str | None:
     if name is None:
         return None
     return "" if name.strip().lower() in ("", "none") else name.strip()
+
+
+def chat_request(
+    req: Any, messages: tuple[ChatMessage, ...], rename: Mapping[str, str] | None = None, **fields: Any
+) -> ParsedRequest:
+    """A chat request from a validated body, with the fields every chat API reads alike (model,
+    stream, draft model, the settings, seed, ttl); an API's own ones come as `fields`."""
+    return ParsedRequest(
+        chat=True,
+        model=req.model,
+        stream=bool(req.stream),
+        draft_model=requested_draft(req.draft_model),
+        overrides=settings_overrides(req, rename),
+        seed=req.seed,
+        messages=messages,
+        ttl=req.ttl,
+        **fields,
+    )
 
 
 def _text(content: str | list[ContentPart] | None, where: str, joiner: str) -> str:

@@ -18,8 +18,13 @@ from pydantic import BaseModel, ValidationError
 from app.core.request import ChatMessage
 from app.server.anthropic_messages.schema import CountTokensRequest, MessagesRequest, TextBlock
 from app.server.errors import bad_request, from_validation
-from app.server.request_parsing import PART_JOINER, ParsedRequest, empty, refuse_unsupported, requested_draft
-from app.server.schema import settings_overrides
+from app.server.request_parsing import (
+    PART_JOINER,
+    ParsedRequest,
+    chat_request,
+    empty,
+    refuse_unsupported,
+)
 
 MEDIA = {"image": "an image", "document": "a document", "search_result": "a search result"}
 THINKING = ("thinking", "redacted_thinking")
@@ -115,18 +120,8 @@ def _validated(model: type[BaseModel], body: dict[str, Any]) -> Any:
 def parse_messages(body: dict[str, Any]) -> MessagesCall:
     req = _validated(MessagesRequest, body)
     stops = tuple(s for s in (req.stop_sequences or []) if s)
-    parsed = ParsedRequest(
-        chat=True,
-        model=req.model,
-        stream=bool(req.stream),
-        draft_model=requested_draft(req.draft_model),
-        overrides=settings_overrides(req),
-        seed=req.seed,
-        stop=stops,
-        messages=conversation(req),
-        ttl=req.ttl,
-        count_prompt=bool(req.stream),  # message_start says the input tokens before the first token
-    )
+    # message_start says the input tokens before the first token: counted first when streamed
+    parsed = chat_request(req, conversation(req), stop=stops, count_prompt=bool(req.stream))
     return MessagesCall(parsed, stops)
 
 

@@ -17,9 +17,14 @@ from pydantic import ValidationError
 from app.core.request import ChatMessage
 from app.server.errors import ApiError, bad_request, from_validation
 from app.server.lmstudio_rest.schema import RENAMED, ChatRequest
-from app.server.request_parsing import PART_JOINER, ParsedRequest, empty, refuse_unsupported, requested_draft
+from app.server.request_parsing import (
+    PART_JOINER,
+    ParsedRequest,
+    chat_request,
+    empty,
+    refuse_unsupported,
+)
 from app.server.response_store import CAPACITY, ResponseStore
-from app.server.schema import settings_overrides
 
 UNSUPPORTED: dict[str, tuple[Callable[[Any], bool], str]] = {
     "integrations": (empty, "integrations (plugins, MCP servers) are not supported by this server"),
@@ -79,14 +84,5 @@ def parse_chat(body: dict[str, Any], store: ResponseStore) -> ChatCall:
         system = system if system is not None else kept.system
     history = (*earlier, ChatMessage.of("user", text))
     head = (ChatMessage.of("system", system),) if system else ()
-    parsed = ParsedRequest(
-        chat=True,
-        model=req.model,
-        stream=bool(req.stream),
-        draft_model=requested_draft(req.draft_model),
-        overrides=settings_overrides(req, RENAMED),
-        seed=req.seed,
-        messages=head + history,
-        ttl=req.ttl,
-    )
+    parsed = chat_request(req, head + history, RENAMED)
     return ChatCall(parsed, req.store is not False, system, history)

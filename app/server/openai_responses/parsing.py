@@ -18,9 +18,14 @@ from pydantic import ValidationError
 from app.core.request import ChatMessage
 from app.server.errors import ApiError, bad_request, from_validation
 from app.server.openai_responses.schema import RENAMED, ResponsesInputMessage, ResponsesRequest
-from app.server.request_parsing import PART_JOINER, ParsedRequest, empty, refuse_unsupported, requested_draft
+from app.server.request_parsing import (
+    PART_JOINER,
+    ParsedRequest,
+    chat_request,
+    empty,
+    refuse_unsupported,
+)
 from app.server.response_store import CAPACITY, ResponseStore, StoredReply
-from app.server.schema import settings_overrides
 
 TEXT_PARTS = ("input_text", "output_text")
 MEDIA = {"input_image": "an image", "input_file": "a file", "input_audio": "audio"}
@@ -142,17 +147,7 @@ def parse_responses(body: dict[str, Any], store: ResponseStore) -> ResponsesCall
     )
     history = previous_conversation(store, req.previous_response_id) + given
     system = (ChatMessage.of("system", req.instructions),) if req.instructions else ()
-    parsed = ParsedRequest(
-        chat=True,
-        model=req.model,
-        stream=bool(req.stream),
-        draft_model=requested_draft(req.draft_model),
-        overrides=settings_overrides(req, RENAMED),
-        seed=req.seed,
-        messages=system + history,
-        ttl=req.ttl,
-    )
-    return ResponsesCall(parsed, req, history)
+    return ResponsesCall(chat_request(req, system + history, RENAMED), req, history)
 
 
 def kept_reply(call: ResponsesCall, reply_id: str, text: str, body: dict[str, Any]) -> StoredReply:
