@@ -117,4 +117,3 @@ def common_prefix(a: list[int], b: Sequence[int], limit: int) -> int:
     while lo < hi and a[lo] == b[lo]:
         lo += 1
     return lo
-

@@ -117,9 +117,11 @@ def test_greedy_text_is_the_local_replys_and_green_tokens_are_the_servers_counts
     assert s.rounds == direct["rounds"]
     assert s.verify_steps == direct["verify_steps"]
     green = [t for t in tokens if t.origin is TokenOrigin.DRAFT]
-    assert len(green) == s.draft_tokens_in_reply == direct["accepted_draft_tokens_count"] - direct[
-        "accepted_after_stop_count"
-    ]
+    assert (
+        len(green)
+        == s.draft_tokens_in_reply
+        == direct["accepted_draft_tokens_count"] - direct["accepted_after_stop_count"]
+    )
     # rounds rebuilt from the flags: each verify step's drafted tokens, then the main model's own
     for step, (_, accepted) in enumerate(s.rounds, start=1):
         assert sum(1 for t in green if t.round == step) == accepted

@@ -34,7 +34,9 @@ class _TwoLineDelegate(QStyledItemDelegate):
         self.picker = picker
 
     def sizeHint(
-        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex  # noqa: ARG002 (the interface's signature)
+        self,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,  # noqa: ARG002 (the interface's signature)
     ) -> QSize:
         fm = option.fontMetrics
         return QSize(420, fm.height() * 2 + 14)

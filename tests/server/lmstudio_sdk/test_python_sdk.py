@@ -166,6 +166,7 @@ def test_stopping_the_server_mid_prediction_says_why(make_server):
     with lms.Client(f"127.0.0.1:{srv.port}") as client:
         stream = client.llm.model(WORDS).respond_stream("a", config={**GREEDY, "maxTokens": 1_000_000})
         stopper = threading.Thread(target=srv.server.stop)
+
         def read_and_stop_at_the_third() -> None:
             for i, _ in enumerate(stream):
                 if i == 3:

@@ -261,10 +261,7 @@ class MessageCard(QFrame):
         self._show_stats()
 
     def set_live(self, live: LiveStats, with_draft: bool) -> None:
-        self.live.setText(
-            "● "
-            + live_text(live, with_draft)
-        )
+        self.live.setText("● " + live_text(live, with_draft))
         self.live.show()
 
     def set_reading(self, seconds: float) -> None:
