@@ -14,7 +14,6 @@ its first runs cost, are what this shows.
 from __future__ import annotations
 
 import argparse
-import collections
 import json
 import os
 import sys
@@ -24,12 +23,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.core.events import GenerationResult, RoundEvent
-from app.core.request import DraftSettings, GenerationRequest, SamplingSettings
+from app.core.request import DraftSettings, SamplingSettings
 from app.engines.drafting import ModelDraft
 from app.engines.llamacpp import LlamaCppModel, LoadOptions
 from app.engines.speculation_memory import SpeculationMemory
-from app.engines.speculative import run_generation
+from bench.bench_support import generate
 from bench.speculative_bench import PROMPTS
 from tests.model_factory import gemma_deeper_twin, gemma_q4
 
@@ -37,29 +35,14 @@ from tests.model_factory import gemma_deeper_twin, gemma_q4
 def reply(
     main: LlamaCppModel, draft: ModelDraft, prompt: str, n: int, memory: SpeculationMemory
 ) -> dict[str, Any]:
-    request = GenerationRequest(
-        prompt=prompt, max_tokens=n, sampling=SamplingSettings(), draft=DraftSettings(auto=True)
-    )
-    tokens = main.prompt_tokens(request)
-    main.truncate(0)
-    draft.model.truncate(0)
-    rounds: list[RoundEvent] = []
-    result: GenerationResult | None = None
-    for item in run_generation(main, draft, tokens, request, memory=memory):
-        if isinstance(item, RoundEvent):
-            rounds.append(item)
-        elif isinstance(item, GenerationResult):
-            result = item
-    assert result is not None
-    drafting = [r for r in rounds if not r.paused]
-    drafted = sum(r.drafted for r in drafting)
+    s = generate(main, draft, prompt, n, SamplingSettings(), DraftSettings(auto=True), memory)
     return {
-        "tok_s": round(result.stats.tokens_per_second, 1),
-        "drafting_rounds": len(drafting),
-        "drafted_per_drafting_round": round(drafted / len(drafting), 1) if drafting else 0.0,
-        "accepted": sum(r.accepted for r in drafting),
-        "paused_rounds": dict(collections.Counter(r.paused for r in rounds if r.paused)),
-        "note": result.stats.draft_note,
+        "tok_s": round(s.tok_s, 1),
+        "drafting_rounds": s.drafting_rounds,
+        "drafted_per_drafting_round": round(s.sent / s.drafting_rounds, 1) if s.drafting_rounds else 0.0,
+        "accepted": s.accepted,
+        "paused_rounds": s.paused,
+        "note": s.note,
     }
 
 

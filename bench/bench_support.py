@@ -12,7 +12,7 @@ from typing import Any
 
 import llama_cpp as ll
 
-from app.core.events import GenerationResult, TokenEvent
+from app.core.events import GenerationResult, RoundEvent, TokenEvent
 from app.core.request import DraftSettings, GenerationRequest, SamplingSettings
 from app.engines.drafting import DraftSource
 from app.engines.llamacpp import LlamaCppModel
@@ -43,6 +43,8 @@ class Sample:
     in_llama_decode: float = 0.0  # of which inside llama.cpp's decode (when a clock was given)
     decode_cpu: float = 0.0  # this thread's CPU seconds after the first token (waits excluded)
     in_llama_decode_cpu: float = 0.0  # of which inside llama.cpp's decode
+    drafting_rounds: int = 0  # verify steps that checked drafted tokens
+    paused: dict[str, int] = field(default_factory=dict)  # rounds that drafted nothing, by why
 
 
 def generate(
@@ -67,8 +69,11 @@ def generate(
     count = 0
     result: GenerationResult | None = None
     spent_first = spent_first_cpu = cpu_first = 0.0
+    paused: dict[str, int] = {}
     for item in run_generation(main, draft, tokens, request, memory=memory, observer=reports.append):
-        if isinstance(item, TokenEvent) and item.token_id >= 0:
+        if isinstance(item, RoundEvent) and item.paused:
+            paused[item.paused] = paused.get(item.paused, 0) + 1
+        elif isinstance(item, TokenEvent) and item.token_id >= 0:
             if t_first is None:
                 t_first, cpu_first = time.perf_counter(), time.thread_time()
                 spent_first = clock[0] if clock else 0.0
@@ -97,6 +102,8 @@ def generate(
         in_llama_decode=(clock[0] - spent_first) if clock else 0.0,
         decode_cpu=cpu_end - cpu_first if t_first else 0.0,
         in_llama_decode_cpu=(clock[1] - spent_first_cpu) if clock else 0.0,
+        drafting_rounds=sum(r.drafted > 0 for r in reports),
+        paused=paused,
     )
 
 
