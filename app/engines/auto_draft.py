@@ -7,9 +7,10 @@ what one reply learned holds for the next whatever the load, and nothing is comp
 figure from another hour. Kept between replies (app/engines/speculation_memory.py):
 
 - **The cutoff, per token.** How often the main model accepts a drafted token, by the draft's
-  confidence (its top-token probability, one bucket per level; prompt lookup by how strong its
-  match is), and what drafting costs: a draft step, and a row in the verify batch (verify time
-  against rows, fitted as a line). Two decisions: the draft model runs once more while the
+  confidence (its top-token probability, one bucket per level, each starting from that or
+  the model's overall acceptance; prompt lookup by how strong its match is), and what drafting
+  costs: a draft step, and a row in the verify batch (verify time against rows, fitted as a
+  line). Two decisions: the draft model runs once more while the
   next token is expected to pay for its step and its row against plain decoding,
   P(accept 1..j) x a >= draft step + row, a the overall acceptance (the next token's
   confidence is unknown until its step is paid); and a token computed is sent while
@@ -25,8 +26,10 @@ figure from another hour. Kept between replies (app/engines/speculation_memory.p
   step. When they are slower (clearly, or a little while the learned costs and acceptance do
   not promise a gain either: a few slow rounds on a busy machine must not pause a draft that
   pays), the draft model is paused for the rest of the reply and tried again at the start of
-  a later one, after 1, 2, 4, ... up to 16 replies. Prompt lookup costs nothing to consult
-  and is never paused: the per-token rule alone decides what it sends.
+  a later one, after 1, 2, 4, ... up to 16 replies; never on a plain step measured once or
+  twice (a busy machine's steps swing by a fifth): the reply measures more first. Prompt
+  lookup costs nothing to consult and is never paused: the per-token rule alone decides what
+  it sends.
 
 Three modes, chosen when a reply starts: drafting, probing (a paused draft tried again: it
 must not lose), paused.
@@ -57,6 +60,7 @@ CLEAR_LOSS = 0.85  # ... and below 85% the measurement alone decides
 PROMISE = 1.03  # a predicted gain above this protects a draft from a marginal measurement
 DISTURBED = 2.0  # a verify batch this many times slower than learned: the round was disturbed
 MAX_REPLY_INTERVAL = 16
+VERDICT_PLAIN = 4  # plain steps the reply's unit rests on before a verdict may pause the draft
 DRAFT_COST_PRIOR = 0.5  # a draft step, in plain steps, until measured
 ROW_COST_PRIOR = 0.05  # one more verify row, in plain steps, until measured
 FIRST_ROW_PRIOR = 0.15  # the second row of a batch (the first drafted token), until measured
@@ -64,6 +68,7 @@ EXPECTED_PRIOR = 0.9  # a draft model's next token's acceptance, until measured
 
 NO_GAIN = "no gain measured"
 NOT_WORTH = "not worth sending"
+MEASURING = "measuring speed without the draft"
 
 
 def bucket_of(confidence: float) -> int:
@@ -100,6 +105,7 @@ class RoundTiming:
     round_seconds: float
     plain_step: float
     checks: list[tuple[float, float]]  # (confidence, chance it was accepted) per examined token
+    plain_steps: int = 0  # how many single-token steps `plain_step` is the mean of
 
 
 class AutoDraft:
@@ -108,7 +114,7 @@ class AutoDraft:
     def __init__(self, costly: bool, state: dict[str, Any] | None, lookup_too: bool = False) -> None:
         self.costly = costly  # the source runs a model (a paused model falls behind)
         self.lookup_too = lookup_too  # ... and prompt lookup, which is never paused
-        self.acc = [[_prior(b) * PRIOR_WEIGHT, PRIOR_WEIGHT] for b in range(N_BUCKETS)]
+        self.acc = [[0.0, 0.0] for _ in range(N_BUCKETS)]  # per level: chances accepted, count
         self.draft_cost: float | None = None  # a draft step, in plain steps
         self.verify: dict[int, list[float]] = {}  # rows -> [plain steps, weight]
         self.gain = [0.0, 0.0]  # drafting rounds: tokens, plain steps (decayed)
@@ -124,7 +130,9 @@ class AutoDraft:
                 self.mode, self.paused = "probe", False
         self.paused_at_start = self.mode == "paused"
         self.draft_rounds = 0  # in this reply
-        self._reply = [0.0, 0.0]  # this reply's drafting rounds: tokens, plain steps
+        self._reply = [0.0, 0.0]  # this reply's drafting rounds: tokens, seconds
+        self._unit = (0.0, 0)  # the reply's plain step, and how many steps it is the mean of
+        self._measure = 0  # plain rounds to run before a verdict (a unit of few steps)
         self._p = 1.0  # this round: P(tokens so far accepted)
         self._budget = 16  # this round's most tokens (choose)
         self._refused = [0] * N_BUCKETS
@@ -134,7 +142,7 @@ class AutoDraft:
     # --- memory -----------------------------------------------------------------------------
     def _load(self, state: dict[str, Any]) -> None:
         try:
-            acc = state.get("acc")
+            acc = state.get("accepted")  # ("acc", before, held the priors too: re-learned)
             if isinstance(acc, list) and len(acc) == N_BUCKETS:
                 self.acc = [[float(s), float(n)] for s, n in acc]
             if state.get("draft_cost"):
@@ -152,7 +160,7 @@ class AutoDraft:
 
     def state(self) -> dict[str, Any]:
         return {
-            "acc": [[round(s, 4), round(n, 4)] for s, n in self.acc],
+            "accepted": [[round(s, 4), round(n, 4)] for s, n in self.acc],
             "draft_cost": self.draft_cost,
             "verify": {str(k): [round(v[0], 5), round(v[1], 3)] for k, v in sorted(self.verify.items())},
             "gain": [round(x, 4) for x in self.gain],
@@ -168,8 +176,17 @@ class AutoDraft:
         return self.mode != "paused" or not self.costly
 
     def acceptance(self, confidence: float) -> float:
-        s, n = self.acc[bucket_of(confidence)]
-        return s / n if n > 0 else 0.5
+        """A level's acceptance: what it measured, drawn towards a prior while it measured
+        little. A draft model's level starts from its confidence or the model's overall
+        acceptance, whichever is higher: greedy, confidence predicts acceptance, but sampling
+        accepts a token with chance min(1, p/q), near 1 for a draft close to the main model
+        however unsure both are, and priors of the confidence alone kept such a draft's runs
+        short until dozens of its tokens had been seen (a new pair measured losing on them
+        and was paused). Prompt lookup's levels start from how strong their clue is."""
+        b = bucket_of(confidence)
+        s, n = self.acc[b]
+        prior = _prior(b) if b >= N_MODEL else max(_prior(b), self.expected_acceptance())
+        return (s + PRIOR_WEIGHT * prior) / (n + PRIOR_WEIGHT)
 
     def rate(self) -> float:
         """Tokens per plain step that drafting achieves (at least 1: plain decoding's)."""
@@ -237,7 +254,7 @@ class AutoDraft:
         if p < self.rate() * self.row_cost(position):
             if position > 1:
                 return False
-            exploring = self.acc[b][1] < PRIOR_WEIGHT + FREE_EXPLORE
+            exploring = self.acc[b][1] < FREE_EXPLORE
             if not ((model_step and self._run_pays(p)) or exploring or self._retry(b)):
                 return False
         self._p = p
@@ -294,6 +311,9 @@ class AutoDraft:
         """The most tokens to draft this round, and why none (empty when drafting). A paused
         chained source still gets its prompt lookup (`model_allowed` is False then)."""
         self._budget = budget
+        if self._measure > 0:
+            self._measure -= 1
+            return 0, MEASURING
         if self.model_allowed or self.lookup_too:
             return budget, ""
         return 0, NO_GAIN
@@ -302,6 +322,7 @@ class AutoDraft:
         """One round's outcome: costs in plain steps, acceptance per examined token, and for
         a round that ran the draft, the verdict on whether drafting pays."""
         unit = t.plain_step
+        self._unit = (unit, t.plain_steps)
         for confidence, chance in t.checks:
             b = self.acc[bucket_of(confidence)]
             b[0] = b[0] * OBS_DECAY + chance
@@ -321,10 +342,11 @@ class AutoDraft:
             entry[0] = _blend(entry[0], t.verify_seconds / unit)
             entry[1] = min(entry[1] * RATE_DECAY + 1.0, 20.0)
         if t.drafted or t.model_steps:
-            tokens, steps = t.accepted + 1, max(t.round_seconds - t.catch_up, 1e-9) / unit
-            for sums, decay in ((self.gain, RATE_DECAY), (self._reply, 1.0)):
-                sums[0] = sums[0] * decay + tokens
-                sums[1] = sums[1] * decay + steps
+            tokens, seconds = t.accepted + 1, max(t.round_seconds - t.catch_up, 1e-9)
+            self.gain[0] = self.gain[0] * RATE_DECAY + tokens
+            self.gain[1] = self.gain[1] * RATE_DECAY + seconds / unit
+            self._reply[0] += tokens
+            self._reply[1] += seconds
             if t.model_steps and self.costly:
                 self.draft_rounds += 1
                 self._judge()
@@ -354,8 +376,9 @@ class AutoDraft:
         new pair's first rounds send short runs on pessimistic priors: until the acceptance
         is known only a clear loss pauses it."""
         n = self.draft_rounds
-        tokens, steps = self._reply
-        measured = tokens / steps if steps > 0 else 1.0
+        tokens, seconds = self._reply
+        unit, unit_steps = self._unit
+        measured = tokens * unit / seconds if seconds > 0 else 1.0
         predicted = self.predicted_gain()
         promising = predicted is not None and predicted >= PROMISE
         # a probe of a draft that keeps losing clearly, and that nothing learned promises
@@ -369,6 +392,11 @@ class AutoDraft:
         if not losing:
             if self.mode == "probe":  # the draft pays again
                 self.mode, self.interval = "draft", 1
+            return
+        if unit_steps < VERDICT_PLAIN:
+            # the reply's plain step is the mean of a step or two, on a machine whose steps
+            # swing by a fifth: measure it better before pausing a draft on it
+            self._measure = VERDICT_PLAIN - unit_steps
             return
         if self.mode == "probe":
             self.interval = min(self.interval * 2, MAX_REPLY_INTERVAL)

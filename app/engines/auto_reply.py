@@ -58,7 +58,7 @@ class AutoReply:
         unit = clock.plain_step
         if unit:
             for timing in self._untaught:
-                self.rule.observe(replace(timing, plain_step=unit))
+                self.rule.observe(replace(timing, plain_step=unit, plain_steps=len(clock.plain)))
         self._untaught.clear()
 
     @staticmethod

@@ -42,7 +42,7 @@ from app.core.events import (
     TokenOrigin,
 )
 from app.core.request import GenerationRequest
-from app.engines.auto_draft import NOT_WORTH, RoundTiming
+from app.engines.auto_draft import MEASURING, NOT_WORTH, RoundTiming
 from app.engines.auto_reply import AutoReply
 from app.engines.cached_sequence import TokenModel
 from app.engines.device_greedy import DeviceGreedy, greedy_token, greedy_verify
@@ -72,7 +72,6 @@ LOOKUP_EMPTY = "prompt lookup found nothing"
 TOO_SHORT = "shorter than Min Draft Size"
 DRAFT_CONTEXT_FULL = "draft context full"
 DRAFT_FAILED = "draft failed"
-MEASURING = "measuring speed without the draft"
 
 
 # The context is full: the sequence to go on from (the same last token), or None to stop.
