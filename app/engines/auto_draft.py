@@ -7,15 +7,17 @@ what one reply learned holds for the next whatever the load, and nothing is comp
 figure from another hour. Kept between replies (app/engines/speculation_memory.py):
 
 - **The cutoff, per token.** How often the main model accepts a drafted token, by the draft's
-  confidence (its top-token probability, one bucket per level, each starting from that or
-  the model's overall acceptance; prompt lookup by how strong its match is), and what drafting
+  confidence (its top-token probability, one bucket per level, each starting from that, or
+  sampled from the model's overall acceptance if higher; prompt lookup by how strong its
+  match is), and what drafting
   costs: a draft step, and a row in the verify batch (verify time against rows, fitted as a
-  line). Two decisions, both at g, the tokens per plain step drafting rounds achieve (at
-  least 1: Dinkelbach's marginal rule, which maximises tokens per second): the draft model
-  runs once more while the next token is expected to pay for its step and its row,
-  P(accept 1..j) x a >= g x (draft step + row), a the overall acceptance (the next token's
-  confidence is unknown until its step is paid); and a token computed is sent while
-  P(accept 1..j) >= g x row (its step is spent). A perfect
+  line). Two decisions: the draft model runs once more while the next token is expected to
+  pay for its step and its row, P(accept 1..j) x a >= g x (draft step + row), a the overall
+  acceptance (the next token's confidence is unknown until its step is paid), g = 1 greedy
+  (plain decoding's speed), sampled the tokens per plain step drafting rounds achieve; and a
+  token computed is sent while P(accept 1..j) >= g x row (its step is spent), g the tokens per
+  plain step drafting rounds achieve (at least 1: Dinkelbach's marginal rule, which
+  maximises tokens per second). A perfect
   cheap draft drafts to Max Draft Size, a poor one a token or two, or none. Where the second
   row of a batch costs far more than the rows after it (a CPU's batched kernel), no first
   token pays alone: it is sent when a run starting with it is expected to beat plain
@@ -111,9 +113,12 @@ class RoundTiming:
 class AutoDraft:
     """One reply's Auto: a DraftRule (keep) and the per-round choice (choose, observe)."""
 
-    def __init__(self, costly: bool, state: dict[str, Any] | None, lookup_too: bool = False) -> None:
+    def __init__(
+        self, costly: bool, state: dict[str, Any] | None, lookup_too: bool = False, sampled: bool = False
+    ) -> None:
         self.costly = costly  # the source runs a model (a paused model falls behind)
         self.lookup_too = lookup_too  # ... and prompt lookup, which is never paused
+        self.sampled = sampled  # temperature above 0: acceptance is min(1, p/q), not a match
         self.acc = [[0.0, 0.0] for _ in range(N_BUCKETS)]  # per level: chances accepted, count
         self.draft_cost: float | None = None  # a draft step, in plain steps
         self.verify: dict[int, list[float]] = {}  # rows -> [plain steps, weight]
@@ -177,15 +182,19 @@ class AutoDraft:
 
     def acceptance(self, confidence: float) -> float:
         """A level's acceptance: what it measured, drawn towards a prior while it measured
-        little. A draft model's level starts from its confidence or the model's overall
-        acceptance, whichever is higher: greedy, confidence predicts acceptance, but sampling
-        accepts a token with chance min(1, p/q), near 1 for a draft close to the main model
-        however unsure both are, and priors of the confidence alone kept such a draft's runs
-        short until dozens of its tokens had been seen (a new pair measured losing on them
-        and was paused). Prompt lookup's levels start from how strong their clue is."""
+        little. Greedy, a draft model's level starts from its confidence, which predicts
+        acceptance (starting higher cost the deeper pair 4-6% at T=0: unsure tokens sent and
+        refused while they were learned). Sampled, from its confidence or the model's overall
+        acceptance, whichever is higher: a token is accepted with chance min(1, p/q), near 1
+        for a draft close to the main model however unsure both are, and priors of the
+        confidence alone kept such a draft's runs short until dozens of its tokens had been
+        seen (a new pair measured losing on them and was paused). Prompt lookup's levels start
+        from how strong their clue is."""
         b = bucket_of(confidence)
         s, n = self.acc[b]
-        prior = _prior(b) if b >= N_MODEL else max(_prior(b), self.expected_acceptance())
+        prior = _prior(b)
+        if b < N_MODEL and self.sampled:
+            prior = max(prior, self.expected_acceptance())
         return (s + PRIOR_WEIGHT * prior) / (n + PRIOR_WEIGHT)
 
     def rate(self) -> float:
@@ -262,16 +271,20 @@ class AutoDraft:
 
     def extend(self, kept: int) -> bool:
         """Run the draft model for one more token while that token is expected to pay for its
-        step and its row at the speed drafting achieves (Dinkelbach's rate, as keep): P(tokens
-        so far accepted) times the acceptance a token is expected to have (its confidence is
-        unknown until the step is paid). Judging the step on the token it computes instead (as
-        a cutoff does) stops a run at the first unsure token, though the tokens after it are
-        mostly sure ones, and pays a step for every token it refuses. Against plain decoding's
-        speed instead, runs came out longer than the best fixed length at temperature 0.8 on
-        the deeper pair (paired reply by reply, this rule 1.05x / 1.08x faster at 64 / 160
-        tokens; at temperature 0 the same, 0.995x / 1.008x)."""
+        step and its row: P(tokens so far accepted) times the acceptance a token is expected
+        to have (its confidence is unknown until the step is paid). Judging the step on the
+        token it computes instead (as a cutoff does) stops a run at the first unsure token,
+        though greedy the tokens after it are mostly sure ones, and pays a step for every
+        token it refuses. Sampled, the step is judged at the speed drafting achieves
+        (Dinkelbach's rate, as keep); greedy, at plain decoding's. Greedy, the overall
+        acceptance underrates the sure tokens that follow an unsure one, and the rate rule
+        cut runs short (0.95x / 0.98x of plain decoding's rule at 64 / 160 tokens on the
+        deeper pair, paired reply by reply); sampled, acceptance hardly depends on the
+        confidence, and plain decoding's rule ran longer than the best fixed size (the rate
+        rule 1.05x / 1.08x faster there)."""
         step = self.draft_cost if self.draft_cost is not None else DRAFT_COST_PRIOR
-        return self._p * self.expected_acceptance() >= self.rate() * (step + self.row_cost(kept + 1))
+        speed = self.rate() if self.sampled else 1.0
+        return self._p * self.expected_acceptance() >= speed * (step + self.row_cost(kept + 1))
 
     def expected_acceptance(self) -> float:
         """The chance a draft model's next token is accepted, its confidence unknown: the

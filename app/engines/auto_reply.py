@@ -42,6 +42,7 @@ class AutoReply:
             costly=draft.capabilities.can_pause,
             state=memory.learned(self.key),
             lookup_too=draft.capabilities.free_part,
+            sampled=request.sampling.temperature > 0,
         )
         self._untaught: list[RoundTiming] = []  # rounds timed before the plain step was measured
 

@@ -138,7 +138,7 @@ def test_an_unsure_draft_the_main_model_agrees_with_runs_long_from_its_first_rou
     here)."""
     costs = {"draft_cost": 0.3, "row_cost": 0.15, "jump": 1.2}
     for seed in range(10):
-        auto = AutoDraft(costly=True, state=None)
+        auto = AutoDraft(costly=True, state=None, sampled=True)
         totals = [0.0, 0.0]
         lengths = simulate(
             auto, 24, accept=0.97, confidences=(0.4, 0.6, 0.35), seed=seed, totals=totals, **costs
