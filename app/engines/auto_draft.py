@@ -9,15 +9,14 @@ figure from another hour. Kept between replies (app/engines/speculation_memory.p
 - **The cutoff, per token.** How often the main model accepts a drafted token, by the draft's
   confidence (its top-token probability, one bucket per level, each starting from that, or
   sampled from the model's overall acceptance if higher; prompt lookup by how strong its
-  match is), and what drafting
-  costs: a draft step, and a row in the verify batch (verify time against rows, fitted as a
-  line). Two decisions: the draft model runs once more while the next token is expected to
-  pay for its step and its row, P(accept 1..j) x a >= g x (draft step + row), a the overall
-  acceptance (the next token's confidence is unknown until its step is paid), g = 1 greedy
-  (plain decoding's speed), sampled the tokens per plain step drafting rounds achieve; and a
-  token computed is sent while P(accept 1..j) >= g x row (its step is spent), g the tokens per
-  plain step drafting rounds achieve (at least 1: Dinkelbach's marginal rule, which
-  maximises tokens per second). A perfect
+  match is), and what drafting costs: a draft step, and a row in the verify batch (verify
+  time against rows, fitted as a line). With g the tokens per plain step drafting rounds
+  achieve (at least 1: Dinkelbach's marginal rule, which maximises tokens per second), two
+  decisions: the draft model runs once more while the next token is expected to pay for its
+  step and its row, P(accept 1..j) x a >= s x (draft step + row), a the overall acceptance
+  (the next token's confidence is unknown until its step is paid), s = g sampled and 1
+  (plain decoding's speed) greedy; and a token computed is sent while P(accept 1..j) >= g x
+  row (its step is spent). A perfect
   cheap draft drafts to Max Draft Size, a poor one a token or two, or none. Where the second
   row of a batch costs far more than the rows after it (a CPU's batched kernel), no first
   token pays alone: it is sent when a run starting with it is expected to beat plain
@@ -183,8 +182,7 @@ class AutoDraft:
     def acceptance(self, confidence: float) -> float:
         """A level's acceptance: what it measured, drawn towards a prior while it measured
         little. Greedy, a draft model's level starts from its confidence, which predicts
-        acceptance (starting higher cost the deeper pair 4-6% at T=0: unsure tokens sent and
-        refused while they were learned). Sampled, from its confidence or the model's overall
+        acceptance there. Sampled, from its confidence or the model's overall
         acceptance, whichever is higher: a token is accepted with chance min(1, p/q), near 1
         for a draft close to the main model however unsure both are, and priors of the
         confidence alone kept such a draft's runs short until dozens of its tokens had been
