@@ -137,6 +137,12 @@ class Series:
         return out
 
 
+def paired_ratios(a: Series, b: Series) -> list[float]:
+    """a's speed over b's, reply by reply: the two series were run interleaved (Bench.run),
+    so their i-th replies share a prompt, a length and a minute of the machine."""
+    return [x.tok_s / y.tok_s for x, y in zip(a.samples, b.samples, strict=True)]
+
+
 def leviathan_bound(alpha: float, k: int, cost_ratio: float, verify_ratio: float = 1.0) -> float:
     """Expected speed-up of k drafted tokens at per-token acceptance alpha, a draft step
     costing `cost_ratio` main steps and a verify of k+1 rows `verify_ratio` main steps
