@@ -121,6 +121,7 @@ class AutoDraft:
         self.acc = [[0.0, 0.0] for _ in range(N_BUCKETS)]  # per level: chances accepted, count
         self.draft_cost: float | None = None  # a draft step, in plain steps
         self.verify: dict[int, list[float]] = {}  # rows -> [plain steps, weight]
+        self._fitted: tuple[float, float] | None = None  # _line, until verify changes
         self.gain = [0.0, 0.0]  # drafting rounds: tokens, plain steps (decayed)
         self.seen = [0.0, 0.0]  # the model's drafted tokens: chances accepted, count (decayed)
         self.paused, self.interval, self.replies_left = False, 1, 0
@@ -201,18 +202,29 @@ class AutoDraft:
         return max(1.0, tokens / steps) if steps > 0 else 1.0
 
     def _verify_at(self, rows: int) -> float:
-        """A verify batch of `rows` rows, in plain steps: measured, else the fitted line."""
+        """A verify batch of `rows` rows, in plain steps: measured, else from the priors (the
+        prediction's optimism for sizes not tried yet, which the verdict's caution counts on)."""
         if rows in self.verify:
             return self.verify[rows][0]
         one = self.verify.get(1, [1.0])[0]
         return one + FIRST_ROW_PRIOR + ROW_COST_PRIOR * (rows - 2) if rows > 1 else one
 
-    def row_cost(self, position: int) -> float:
-        """What the `position`-th drafted token adds to the verify batch, in plain steps.
-        Batches of two rows and more lie on a line (each row adds the output layer once more);
-        going from one row to two costs extra, so the first drafted token is charged that."""
+    def _batch(self, rows: int) -> float:
+        """A verify batch of `rows` rows, in plain steps: measured, else on the fitted line."""
+        if rows in self.verify or rows <= 1:
+            return self._verify_at(rows)
+        at2, slope = self._line()
+        return max(self._verify_at(1), at2 + slope * (rows - 2))
+
+    def _line(self) -> tuple[float, float]:
+        """Batches of two rows and more lie on a line (each row adds the output layer once
+        more): its value at two rows and its slope, fitted to what was measured (weighted),
+        the priors until two sizes are."""
+        if self._fitted is not None:
+            return self._fitted
+        one = self.verify.get(1, [1.0])[0]
         pts = [(n, v[0], v[1]) for n, v in self.verify.items() if n >= 2]
-        slope, at2 = ROW_COST_PRIOR, None
+        slope, at2 = ROW_COST_PRIOR, one + FIRST_ROW_PRIOR
         if len(pts) >= 2:
             w = sum(p[2] for p in pts)
             mx = sum(p[0] * p[2] for p in pts) / w
@@ -224,10 +236,16 @@ class AutoDraft:
         elif len(pts) == 1:
             n, v, _ = pts[0]
             at2 = v - ROW_COST_PRIOR * (n - 2)
+        self._fitted = (at2, slope)
+        return self._fitted
+
+    def row_cost(self, position: int) -> float:
+        """What the `position`-th drafted token adds to the verify batch, in plain steps: the
+        line's slope, and for the first drafted token the step from one row to two (a CPU
+        switching from its single-row kernel costs extra)."""
+        at2, slope = self._line()
         if position > 1:
             return slope
-        if at2 is None:
-            return FIRST_ROW_PRIOR
         return max(slope, at2 - self._verify_at(1))
 
     def predicted_gain(self) -> float | None:
@@ -296,21 +314,23 @@ class AutoDraft:
         does not: a verify batch of two rows can cost far more than one (a CPU switching
         from its single-row kernel), a fixed price only a long run amortises. The tokens
         after the first are expected at the model's overall acceptance, each costing a draft
-        step and a row; the run is sent when its best length gains more tokens than it
-        costs, against plain decoding's speed (against drafting's own, which a new run has
-        not reached yet, the best run is a knife edge)."""
+        step, and a run of k the verify batch of k + 1 rows as measured (a line extended back
+        to two rows overprices the first row where the measured costs bend); the run is sent
+        when its best length gains more tokens than it costs, against plain decoding's speed
+        (against drafting's own, which a new run has not reached yet, the best run is a
+        knife edge)."""
         tokens, count = self.seen
         if count < PRIOR_WEIGHT + FREE_EXPLORE:
             return False
         a = min(tokens / count, 0.999)
-        step = (self.draft_cost if self.draft_cost is not None else DRAFT_COST_PRIOR) + self.row_cost(2)
-        gain, cost, chance = 0.0, self.row_cost(1), p
-        for _ in range(max(1, self._budget)):
+        step = self.draft_cost if self.draft_cost is not None else DRAFT_COST_PRIOR
+        one = self._verify_at(1)
+        gain, chance = 0.0, p
+        for k in range(1, max(1, self._budget) + 1):
             gain += chance
-            if gain > cost:
+            if gain > self._batch(k + 1) - one + (k - 1) * step:
                 return True
             chance *= a
-            cost += step
         return False
 
     def _retry(self, bucket: int) -> bool:
@@ -347,6 +367,7 @@ class AutoDraft:
         if t.model_steps > 0:
             self.draft_cost = _blend(self.draft_cost, t.draft_seconds / t.model_steps / unit)
         entry = self.verify.get(t.rows)
+        self._fitted = None
         if entry is None:
             self.verify[t.rows] = [t.verify_seconds / unit, 1.0]
         else:

@@ -207,6 +207,25 @@ def test_an_expensive_draft_sends_few_tokens():
     assert max(lengths[-100:]) <= 2
 
 
+def test_a_first_token_is_charged_the_batches_as_measured():
+    """The first drafted token pays for the step from one verify row to two. Priced as the
+    line through the longer batches extended back to two rows, it cost about twice what the
+    two-row batch measured where the costs bend (a CPU's batched kernel: steep at first,
+    flatter after), and with a slow draft step no run ever paid: at temperature 0.8 the
+    deeper pair refused first tokens of every confidence, a draft step spent for nothing
+    each time. A token accepted nine times in ten, against a measured 0.6 for its row, is
+    sent."""
+    level = bucket_of(0.6)
+    accepted = [[0.0, 0.0] for _ in range(len(AutoDraft(costly=True, state=None).acc))]
+    accepted[level] = [18.0, 20.0]
+    verify = {"1": [1.0, 5.0], "2": [1.6, 5.0], "5": [2.9, 5.0], "9": [3.7, 5.0], "17": [4.6, 5.0]}
+    state = {"accepted": accepted, "verify": verify, "draft_cost": 0.7, "seen": [97.0, 100.0]}
+    auto = AutoDraft(costly=True, state=state)
+    assert 0.85 < auto.acceptance(0.6) < 0.9
+    assert auto.row_cost(1) > 1.0  # the line, extended back
+    assert auto.keep(1, 0.6, True)
+
+
 def test_the_cutoff_is_learned_per_confidence_level():
     auto = AutoDraft(costly=True, state=None)
     simulate(
