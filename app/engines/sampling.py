@@ -149,6 +149,10 @@ class LogitsRow:
                 return ids
             want = counted
 
+    def blocks_reaching(self, floor: float) -> int:
+        """How many blocks hold a token scoring at least `floor`."""
+        return int(np.count_nonzero(self._blocks >= floor))
+
     def above(self, floor: float) -> np.ndarray:
         """Ids (ascending) of the tokens scoring at least `floor`."""
         blocks = np.flatnonzero(self._blocks >= floor)
@@ -210,20 +214,35 @@ class TokenSampler:
         """The tokens whose penalised score is within `nats` of the best penalised score:
         (ids ascending, their penalised scores as float64, the best). The penalty touches the
         seen tokens only: the best is at least the top token's penalised score, so every
-        candidate is a seen token or scores at least that minus `nats` unpenalised."""
+        candidate is a seen token or scores at least that minus `nats` unpenalised. With
+        top-k, only the tokens that can be among the k best once penalised are looked at
+        (LogitsRow.top), all that top-k keeps: a flat row has a hundred thousand tokens
+        within `nats`, and merging them with the seen ones cost milliseconds a token."""
         seen = self._seen(recent, row.n) if self._penalty != 1.0 else _EMPTY
         lg = row.logits
         if not len(seen):
-            ids = row.above(row.best - nats)
+            ids = self._pool(row, row.best - nats, seen)
             return ids, lg[ids].astype(np.float64), row.best
         top = row.argmax()
         bound = float(self._penalise(lg[top : top + 1])[0]) if top in seen else row.best
-        ids = np.union1d(row.above(bound - nats), seen)
+        pool = self._pool(row, bound - nats, seen)
+        ids = np.union1d(pool, seen)
         vals = lg[ids].astype(np.float32)
         vals[np.searchsorted(ids, seen)] = self._penalise(lg[seen])
         best = float(vals.max())
         keep = vals >= best - nats
         return ids[keep], vals[keep].astype(np.float64), best
+
+    def _pool(self, row: LogitsRow, floor: float, seen: np.ndarray) -> np.ndarray:
+        """Ids (ascending) of the unpenalised tokens scoring at least `floor`, or, where more
+        blocks reach it than top-k can keep tokens, of those among them that can be among
+        the k best once the seen ones are penalised (fewer, the same result after top-k)."""
+        k = self.settings.top_k
+        if 0 < k < row.n and row.blocks_reaching(floor) > k + len(seen):
+            ids = np.sort(row.top(k, seen))
+            kept: np.ndarray = ids[row.logits[ids] >= floor]
+            return kept
+        return row.above(floor)
 
     def distribution(
         self, logits: np.ndarray, recent: Sequence[int] = (), confidence: bool = False
