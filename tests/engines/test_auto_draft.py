@@ -16,6 +16,7 @@ from app.engines.auto_draft import (
     FREE_RETRY,
     MEASURING,
     MIN_DRAFT_ROUNDS,
+    N_BUCKETS,
     NO_GAIN,
     PROBE_EARLY,
     AutoDraft,
@@ -216,7 +217,7 @@ def test_a_first_token_is_charged_the_batches_as_measured():
     each time. A token accepted nine times in ten, against a measured 0.6 for its row, is
     sent."""
     level = bucket_of(0.6)
-    accepted = [[0.0, 0.0] for _ in range(len(AutoDraft(costly=True, state=None).acc))]
+    accepted = [[0.0, 0.0] for _ in range(N_BUCKETS)]
     accepted[level] = [18.0, 20.0]
     verify = {"1": [1.0, 5.0], "2": [1.6, 5.0], "5": [2.9, 5.0], "9": [3.7, 5.0], "17": [4.6, 5.0]}
     state = {"accepted": accepted, "verify": verify, "draft_cost": 0.7, "seen": [97.0, 100.0]}
