@@ -139,8 +139,9 @@ class Series:
 
 def paired_ratios(a: Series, b: Series) -> list[float]:
     """a's speed over b's, reply by reply: the two series were run interleaved (Bench.run),
-    so their i-th replies share a prompt, a length and a minute of the machine."""
-    return [x.tok_s / y.tok_s for x, y in zip(a.samples, b.samples, strict=True)]
+    so their i-th replies share a prompt, a length and a minute of the machine. A series
+    run in the first repeats only (Bench.run's `once`) pairs with b's replies of those."""
+    return [x.tok_s / y.tok_s for x, y in zip(a.samples, b.samples[: len(a.samples)], strict=True)]
 
 
 def leviathan_bound(alpha: float, k: int, cost_ratio: float, verify_ratio: float = 1.0) -> float:
