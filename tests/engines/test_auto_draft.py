@@ -132,14 +132,16 @@ def test_a_draft_that_pays_only_in_runs_is_run():
     assert auto.paused
 
 
-def test_an_unsure_draft_the_main_model_agrees_with_runs_long_from_its_first_rounds():
-    """Sampled, a draft close to the main model is accepted nearly always however unsure it
-    is of its tokens. Its first rounds must already send long runs (priors of the confidence
-    alone sent short ones, and a new pair measured losing on them was paused: 1 seed in 10
-    here)."""
+@pytest.mark.parametrize("sampled", [True, False], ids=["sampled", "greedy"])
+def test_an_unsure_draft_the_main_model_agrees_with_runs_long_from_its_first_rounds(sampled: bool) -> None:
+    """A draft close to the main model is accepted nearly always however unsure it is of its
+    tokens (sampled, with chance min(1, p/q); greedy, a quantized copy picks the same argmax).
+    Its first rounds must already send long runs: priors of the confidence alone sent short
+    ones (sampled, a new pair measured losing on them was paused, 1 seed in 10 here; greedy,
+    the deeper pair's first reply drafted runs of 2-4 tokens, all accepted)."""
     costs = {"draft_cost": 0.3, "row_cost": 0.15, "jump": 1.2}
     for seed in range(10):
-        auto = AutoDraft(costly=True, state=None, sampled=True)
+        auto = AutoDraft(costly=True, state=None, sampled=sampled)
         totals = [0.0, 0.0]
         lengths = simulate(
             auto, 24, accept=0.97, confidences=(0.4, 0.6, 0.35), seed=seed, totals=totals, **costs
@@ -222,7 +224,7 @@ def test_a_first_token_is_charged_the_batches_as_measured():
     verify = {"1": [1.0, 5.0], "2": [1.6, 5.0], "5": [2.9, 5.0], "9": [3.7, 5.0], "17": [4.6, 5.0]}
     state = {"accepted": accepted, "verify": verify, "draft_cost": 0.7, "seen": [97.0, 100.0]}
     auto = AutoDraft(costly=True, state=state)
-    assert 0.85 < auto.acceptance(0.6) < 0.9
+    assert 0.85 < auto.acceptance(0.6) < 0.92
     assert auto.row_cost(1) > 1.0  # the line, extended back
     assert auto.keep(1, 0.6, True)
 
