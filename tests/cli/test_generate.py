@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from app.engines.speculation_memory import SpeculationMemory
 from tests.library.mlx_fixtures import write_mlx_folder
 from tests.reliability.helpers import cli
 
@@ -148,10 +149,14 @@ def test_draft_auto_is_on_by_default_and_can_be_switched_off(tiny_main, tiny_twi
     main, twin = _library_pair(tiny_main, tiny_twin)
     args = ("generate", "--model", main, "--draft", twin, "--prompt", "the", "--raw", "--max-tokens", "12")
     args += ("--temperature", "0", "--draft-p-min", "0", "--draft-max", "4", "--json")
-    auto = json.loads(cli(*args).stdout)["stats"]["rounds"]
+    memory = SpeculationMemory().path  # the folder the child process writes to as well
     fixed = json.loads(cli(*args, "--no-draft-auto").stdout)["stats"]["rounds"]
-    assert auto[0][0] < 4  # Auto sends what its priors say pays: the tiny draft is unsure
-    assert fixed[0] == [4, 4]  # a fixed length drafts from the first round
+    assert fixed[0] == [4, 4]  # a fixed length drafts from the first round ...
+    assert not memory.exists()  # ... and learns nothing
+    auto = json.loads(cli(*args).stdout)["stats"]["rounds"]
+    assert auto  # Auto drafts a new pair from its first reply ...
+    learned = json.loads(memory.read_text())["memory"]["pairs"]
+    assert len(learned) == 1  # ... and remembers what the pair taught it
 
 
 def test_a_draft_with_a_small_context_of_its_own_drafts_a_long_reply(tiny_main, tiny_twin):
