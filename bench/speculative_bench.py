@@ -30,7 +30,7 @@ nothing: the same function at ~1.75x the cost); the Q4_K_M cut to 2 layers (a us
   reply to mlx-lm's reply run right after it (less moved by a machine whose load drifts); and
   against mlx-lm's `stream_generate` (the same loops, detokenizing as they go, as ours streams
   text), paired; the loop's own CPU time (outside the models' calls) per verify step and per
-  drafted token;
+  drafted token; eight times `--repeats` (its replies are short);
 - overhead: the share of each reply's decode wall time spent outside llama.cpp's decode;
 - sampler: our numpy sampler against llama.cpp's chain (bench/sampler_timing.py);
 - code_edit: plain vs prompt lookup vs the draft model vs both chained, on a code edit;
@@ -112,6 +112,10 @@ def fixed(k: int, p_min: float = 0.0) -> DraftSettings:
 
 
 USELESS_REPEATS = 3  # the useless draft's section: Auto and plain, times --repeats
+# the MLX pair's replies take a tenth of a second: a burst of other work on the machine moves a
+# whole repeat, and --repeats 4 read 0.93x and 1.00x in two runs a minute apart; eight times
+# the repeats still take about two minutes
+MLX_REPEATS = 8
 AUTO = DraftSettings(max_draft_size=16, auto=True)  # the app's defaults, Auto on
 CUTOFF = DraftSettings(max_draft_size=16, p_min=0.75, auto=False)  # LM Studio's defaults
 
@@ -443,7 +447,7 @@ class Bench:
         for prompt in PROMPTS.values():  # warm both loops up
             generate(main, ModelDraft(draft), prompt, 12, PURE_GREEDY, fixed(k), self.memory)
             mlx_lm_tok_s(their_main, their_draft, main.tokenize(prompt), 12, k, main.is_eog)  # warm-up
-        for _ in range(self.args.repeats):
+        for _ in range(MLX_REPEATS * self.args.repeats):
             for prompt in PROMPTS.values():
                 tokens = main.prompt_tokens(
                     GenerationRequest(prompt=prompt, max_tokens=n, sampling=PURE_GREEDY)
