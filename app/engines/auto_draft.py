@@ -185,8 +185,8 @@ class AutoDraft:
         little. A draft model's level starts from its confidence or the model's overall
         acceptance, whichever is higher: a draft close to the main model is accepted far more
         often than it is sure of itself (sampled, with chance min(1, p/q), near 1 however
-        unsure both are; greedy, a quantized copy picks the main model's argmax 89% of the
-        time at confidence under 0.3), and priors of the confidence alone kept such a draft's
+        unsure both are; greedy, a quantized copy picks the main model's argmax 84-96% of
+        the time at confidence under 0.3), and priors of the confidence alone kept such a draft's
         runs short until dozens of its tokens had been seen: sampled, a new pair measured
         losing on them and was paused; greedy, its first reply drafted runs of 2-4 tokens
         where every one was accepted. Prompt lookup's levels start from how strong their clue
